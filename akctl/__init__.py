@@ -1,0 +1,1 @@
+"""akctl: the command-line client of akd (talks to the daemon over HTTP only)."""

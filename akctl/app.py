@@ -1,0 +1,52 @@
+"""Per-invocation state and the options every command takes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from akctl.client import Client, default_data_dir
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class App:
+    data_dir: Path
+    as_json: bool
+    _client: Client | None = None
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = Client.locate(self.data_dir)
+        return self._client
+
+
+def common(f: F) -> F:
+    """Adds ``--data-dir`` and ``--json`` and passes an ``App`` as first argument."""
+
+    def wrapper(ctx: click.Context, *args: Any, data_dir: Path | None, as_json: bool | None, **kwargs: Any) -> Any:
+        root = ctx.find_root().obj or {}
+        app = App(
+            data_dir=data_dir or root.get("data_dir") or default_data_dir(),
+            as_json=bool(as_json if as_json is not None else root.get("as_json")),
+        )
+        return f(app, *args, **kwargs)
+
+    wrapper.__name__, wrapper.__doc__ = f.__name__, f.__doc__
+    command: Any = click.pass_context(wrapper)
+    command = click.option(
+        "--data-dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="akd data directory (default: $AKD_DATA_DIR, then the XDG data home).",
+    )(command)
+    command = click.option(
+        "--json", "as_json", is_flag=True, default=None, help="Print machine-readable JSON on stdout."
+    )(command)
+    return command  # type: ignore[no-any-return]

@@ -1,0 +1,156 @@
+"""``akctl up`` and ``akctl down``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import httpx
+
+from akctl import render
+from akctl.app import App, common
+from akctl.client import Client, read_daemon_info
+from akctl.errors import CliError
+
+READY_TIMEOUT = 90.0
+
+
+def _akd_command(app: App, port: int | None, config: Path | None) -> list[str]:
+    cmd = [sys.executable, "-m", "akd", "--data-dir", str(app.data_dir)]
+    if port is not None:
+        cmd += ["--port", str(port)]
+    if config is not None:
+        cmd += ["--config", str(config)]
+    return cmd
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _running(app: App) -> dict[str, object] | None:
+    info = read_daemon_info(app.data_dir)
+    if info and _healthy(str(info["url"])):
+        return info
+    return None
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _wait_ready(app: App, proc: subprocess.Popen[bytes], log_path: Path) -> dict[str, object]:
+    deadline = time.monotonic() + READY_TIMEOUT
+    with render.err.status("Starting akd (Temporal dev server, database, worker)..."):
+        while time.monotonic() < deadline:
+            code = proc.poll()
+            if code is not None:
+                raise CliError(
+                    f"akd exited with code {code} while starting:\n{_tail(log_path)}", code if code in (40, 42) else 1
+                )
+            info = read_daemon_info(app.data_dir)
+            if info and info.get("pid") == proc.pid and _healthy(str(info["url"])):
+                return info
+            time.sleep(0.05)
+    proc.terminate()
+    raise CliError(f"akd did not become ready in {READY_TIMEOUT:.0f} s; see {log_path}")
+
+
+def up(app: App, detach: bool, port: int | None, config: Path | None) -> None:
+    """Start the akd daemon (in the foreground, or in the background with --detach)."""
+    info = _running(app)
+    if info:
+        if app.as_json:
+            render.print_json({"url": info["url"], "pid": info["pid"], "already_running": True})
+        else:
+            render.out.print(f"akd is already running at {info['url']} (pid {info['pid']})")
+        return
+    cmd = _akd_command(app, port, config)
+    if not detach:
+        os.execv(sys.executable, cmd)
+    app.data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = app.data_dir / "logs" / "akd.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as logf:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True)
+    info = _wait_ready(app, proc, log_path)
+    if app.as_json:
+        render.print_json({"url": info["url"], "pid": info["pid"], "temporal_address": info["temporal_address"]})
+    else:
+        render.out.print(f"[green]✓[/] akd is running at {info['url']} (pid {info['pid']}, log {log_path})")
+
+
+def down(app: App, timeout: float) -> None:
+    """Stop the akd daemon gracefully (running sessions resume at the next start)."""
+    info = read_daemon_info(app.data_dir)
+    if info is None or not _healthy(str(info["url"])):
+        if app.as_json:
+            render.print_json({"stopped": False, "running": False})
+        else:
+            render.out.print("akd is not running")
+        return
+    pid = int(str(info["pid"]))
+    Client.locate(app.data_dir).post("/shutdown")
+    deadline = time.monotonic() + timeout
+    with render.err.status("Stopping akd..."):
+        while time.monotonic() < deadline and _pid_alive(pid):
+            time.sleep(0.05)
+    if _pid_alive(pid):
+        raise CliError(f"akd (pid {pid}) did not stop within {timeout:.0f} s", 1, f"kill it with: kill {pid}")
+    if app.as_json:
+        render.print_json({"stopped": True, "pid": pid})
+    else:
+        render.out.print(f"[green]✓[/] akd stopped (pid {pid})")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child (of a test harness, say) has exited already.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("up")
+    @click.option("--detach", "-d", is_flag=True, help="Run in the background; return once akd is ready.")
+    @click.option("--port", type=int, default=None, help="HTTP port (default 9980; 0 = a free port).")
+    @click.option("--config", type=click.Path(path_type=Path, exists=True), default=None, help="akd.toml to use.")
+    @common
+    def up_cmd(app: App, detach: bool, port: int | None, config: Path | None) -> None:
+        """Start the akd daemon.
+
+        \b
+        Example:
+          akctl up --detach --port 0
+        """
+        up(app, detach, port, config)
+
+    @cli.command("down")
+    @click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for akd to exit.")
+    @common
+    def down_cmd(app: App, timeout: float) -> None:
+        """Stop the akd daemon gracefully.
+
+        \b
+        Example:
+          akctl down
+        """
+        down(app, timeout)

@@ -1,0 +1,3 @@
+from akd.cli import main
+
+main()

@@ -1,0 +1,68 @@
+"""The ASGI app: ``/api/v1`` (bearer token), ``/webhooks`` (public)."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from akd.api import daemon, projects, sessions, webhooks
+from akd.appctx import AppContext
+from akd.errors import AkdError, NotFound, Unauthenticated
+
+log = logging.getLogger(__name__)
+
+PUBLIC_API_PATHS = frozenset({"/api/v1/health"})
+
+
+def error_response(exc: AkdError) -> JSONResponse:
+    return JSONResponse(exc.to_dict(), status_code=exc.status)
+
+
+class TokenAuth:
+    """Requires ``Authorization: Bearer <token>`` on /api/v1 (constant-time compare)."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/") and scope["path"] not in PUBLIC_API_PATHS:
+            header = dict(scope["headers"]).get(b"authorization", b"")
+            scheme, _, given = header.partition(b" ")
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
+                err = Unauthenticated("missing or wrong API token; akctl reads it from <data_dir>/token or $AKD_TOKEN")
+                await error_response(err)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def on_akd_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AkdError)
+    return error_response(exc)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(AkdError(f"internal error: {type(exc).__name__}: {exc}"))
+
+
+async def on_not_found(request: Request, exc: Exception) -> Response:
+    return error_response(NotFound(f"no route for {request.method} {request.url.path}"))
+
+
+def create_app(ctx: AppContext) -> Starlette:
+    api_routes = [*daemon.routes, *projects.routes, *sessions.routes]
+    app = Starlette(
+        routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes],
+        middleware=[Middleware(TokenAuth, token=ctx.token)],
+        exception_handlers={AkdError: on_akd_error, Exception: on_unexpected, 404: on_not_found},
+    )
+    app.state.ctx = ctx
+    return app

@@ -1,0 +1,82 @@
+"""Shared pieces of the HTTP API: context access, JSON rendering, serializers."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from akd.appctx import AppContext
+from akd.errors import InvalidArgument, NotFound
+from akd.store.db import Row
+
+
+def ctx(request: Request) -> AppContext:
+    value: AppContext = request.app.state.ctx
+    return value
+
+
+def rfc3339(t: float | None) -> str | None:
+    if t is None:
+        return None
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def ok(data: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(data, status_code=status)
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidArgument("request body must be a JSON object")
+    return body
+
+
+def int_param(request: Request, name: str, default: int, *, lo: int = 1, hi: int = 10_000) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidArgument(f"query parameter {name} must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise InvalidArgument(f"query parameter {name} must be between {lo} and {hi}")
+    return value
+
+
+def session_json(row: Row) -> dict[str, Any]:
+    return {
+        "session_id": row["session_id"],
+        "project": row["project"],
+        "project_id": row["project_id"],
+        "deployment_id": row["deployment_id"],
+        "build_id": row["build_id"],
+        "trigger_id": row["trigger_id"],
+        "event_id": row["event_id"],
+        "parent_session_id": row["parent_id"],
+        "entrypoint": row["entrypoint"],
+        "durable": bool(row["durable"]),
+        "state": row["state"],
+        "steps": row["steps"],
+        "created_at": rfc3339(row["created_at"]),
+        "updated_at": rfc3339(row["updated_at"]),
+        "started_at": rfc3339(row["started_at"]),
+        "ended_at": rfc3339(row["ended_at"]),
+        "duration": (row["ended_at"] - (row["started_at"] or row["created_at"])) if row["ended_at"] else None,
+        "error": json.loads(row["error"]) if row["error"] else None,
+        "return_value": json.loads(row["return_value"]) if row["return_value"] else None,
+    }
+
+
+def must(row: Row | None, what: str, ident: str) -> Row:
+    if row is None:
+        raise NotFound(f"{what} {ident!r} not found")
+    return row

@@ -1,0 +1,38 @@
+"""/api/v1/health and /api/v1/shutdown."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from akd import __version__
+from akd.api.common import ctx, ok
+
+
+async def health(request: Request) -> JSONResponse:
+    c = ctx(request)
+    temporal_ok = c.engine is not None and (c.temporal is None or c.temporal.running)
+    return ok(
+        {
+            "status": "ok" if temporal_ok else "degraded",
+            "version": __version__,
+            "pid": os.getpid(),
+            "uptime": round(time.time() - c.started_at, 3),
+            "temporal": "ok" if temporal_ok else "down",
+        }
+    )
+
+
+async def shutdown(request: Request) -> JSONResponse:
+    ctx(request).shutdown.set()
+    return ok({"status": "stopping"}, status=202)
+
+
+routes = [
+    Route("/health", health),
+    Route("/shutdown", shutdown, methods=["POST"]),
+]

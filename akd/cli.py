@@ -1,0 +1,46 @@
+"""The ``akd`` command: run the daemon in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from akd.config import load_config
+from akd.daemon import Daemon
+from akd.errors import EXIT_CODES, AkdError
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="akd", description="Run the akd daemon in the foreground.")
+    parser.add_argument("--config", type=Path, help="akd.toml to read (default: <data_dir>/akd.toml)")
+    parser.add_argument("--data-dir", type=Path, help="data directory (default: $AKD_DATA_DIR, then XDG data home)")
+    parser.add_argument("--port", type=int, help="HTTP port (default 9980; 0 picks a free port)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    try:
+        config = load_config(args.config, data_dir=args.data_dir, port=args.port)
+    except AkdError as exc:
+        sys.stderr.write(f"akd: {exc.message}\n")
+        raise SystemExit(EXIT_CODES.get(exc.code, 1)) from None
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("temporalio").setLevel(logging.WARNING)
+    try:
+        asyncio.run(Daemon(config).run())
+    except AkdError as exc:
+        sys.stderr.write(f"akd: {exc.message}\n")
+        raise SystemExit(EXIT_CODES.get(exc.code, 1)) from None
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

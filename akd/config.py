@@ -1,0 +1,184 @@
+"""Configuration: defaults, then ``akd.toml``, then ``AKD_<SECTION>_<KEY>`` env vars.
+
+Bad configuration raises ``InvalidArgument`` with one precise message; the daemon's
+entry point turns that into exit code 40.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from akd.errors import InvalidArgument
+
+
+def default_data_dir() -> Path:
+    """``$AKD_DATA_DIR``, else ``$XDG_DATA_HOME/akd``, else ``~/.local/share/akd``."""
+    env = os.environ.get("AKD_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg).expanduser() / "akd"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 9980
+    # URL printed for webhooks; empty means http://host:port.
+    public_url: str = ""
+
+
+@dataclass(frozen=True)
+class TemporalConfig:
+    # Empty: run the embedded dev server; "host:port": use that cluster instead.
+    address: str = ""
+    namespace: str = "default"
+    # Keep the embedded server's history in <data_dir>/temporal.db (false: in memory).
+    persistent: bool = True
+    # Port of the embedded server's web UI; 0 disables the UI.
+    ui_port: int = 0
+    task_queue: str = "akd-sessions"
+
+
+@dataclass(frozen=True)
+class SessionsConfig:
+    # Seconds a sync webhook waits for an http_outcome before answering 504.
+    sync_timeout: float = 30.0
+    # Largest accepted webhook body, in bytes.
+    max_body_bytes: int = 512 * 1024
+    # Largest journaled step result, in bytes.
+    max_step_result_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path = field(default_factory=default_data_dir)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
+    sessions: SessionsConfig = field(default_factory=SessionsConfig)
+    log_level: str = "info"
+
+    @property
+    def base_url(self) -> str:
+        if self.server.public_url:
+            return self.server.public_url.rstrip("/")
+        return f"http://{self.server.host}:{self.server.port}"
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "server": ServerConfig,
+    "temporal": TemporalConfig,
+    "sessions": SessionsConfig,
+}
+_TOP_LEVEL = {"data_dir", "log_level"}
+
+
+def _coerce(value: Any, to: type[Any], where: str) -> Any:
+    if to is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+    elif to is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+    elif to is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif isinstance(value, str):
+        return value
+    raise InvalidArgument(f"config {where}: expected {to.__name__}, got {value!r}")
+
+
+def _field_type(cls: type[Any], name: str) -> type[Any]:
+    for f in fields(cls):
+        if f.name == name:
+            return {"str": str, "int": int, "float": float, "bool": bool}[str(f.type)]
+    raise KeyError(name)
+
+
+def _apply_section(base: Any, section: str, values: dict[str, Any], origin: str) -> Any:
+    cls = _SECTIONS[section]
+    known = {f.name for f in fields(cls)}
+    changes: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise InvalidArgument(f"{origin}: unknown setting [{section}] {key}; known: {', '.join(sorted(known))}")
+        changes[key] = _coerce(value, _field_type(cls, key), f"{origin} [{section}] {key}")
+    return replace(base, **changes)
+
+
+def _apply(cfg: Config, data: dict[str, Any], origin: str) -> Config:
+    for key, value in data.items():
+        if key in _SECTIONS:
+            if not isinstance(value, dict):
+                raise InvalidArgument(f"{origin}: [{key}] must be a table")
+            cfg = replace(cfg, **{key: _apply_section(getattr(cfg, key), key, value, origin)})
+        elif key == "data_dir":
+            cfg = replace(cfg, data_dir=Path(str(value)).expanduser())
+        elif key == "log_level":
+            cfg = replace(cfg, log_level=_coerce(value, str, f"{origin} log_level"))
+        else:
+            known = sorted(_TOP_LEVEL | set(_SECTIONS))
+            raise InvalidArgument(f"{origin}: unknown setting {key!r}; known: {', '.join(known)}")
+    return cfg
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith("AKD_") or name in ("AKD_DATA_DIR", "AKD_URL", "AKD_TOKEN", "AKD_CONFIG"):
+            continue
+        rest = name[4:].lower()
+        for section in _SECTIONS:
+            if rest.startswith(section + "_"):
+                out.setdefault(section, {})[rest[len(section) + 1 :]] = value
+                break
+        else:
+            if rest == "log_level":
+                out["log_level"] = value
+    return out
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    data_dir: Path | None = None,
+    port: int | None = None,
+    environ: dict[str, str] | None = None,
+) -> Config:
+    """Defaults < ``akd.toml`` < environment < command-line flags."""
+    environ = dict(os.environ if environ is None else environ)
+    cfg = Config()
+    if path is None and environ.get("AKD_CONFIG"):
+        path = Path(environ["AKD_CONFIG"])
+    if path is None:
+        candidate = cfg.data_dir / "akd.toml"
+        path = candidate if candidate.is_file() else None
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise InvalidArgument(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidArgument(f"config file {path}: {exc}") from None
+        cfg = _apply(cfg, data, str(path))
+    cfg = _apply(cfg, _env_overrides(environ), "environment")
+    if data_dir is not None:
+        cfg = replace(cfg, data_dir=data_dir.expanduser())
+    if port is not None:
+        cfg = replace(cfg, server=replace(cfg.server, port=port))
+    if not 0 <= cfg.server.port <= 65535:
+        raise InvalidArgument(f"config [server] port: {cfg.server.port} is not a valid port (0-65535)")
+    return cfg

@@ -1,0 +1,191 @@
+"""The akd daemon's lifecycle: start its parts in order, stop them in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import uvicorn
+
+from akd.api import create_app
+from akd.appctx import AppContext
+from akd.config import Config
+from akd.engine.activities import EngineContext
+from akd.engine.runners import RunnerHub
+from akd.engine.worker import Engine
+from akd.errors import FailedPrecondition, Unavailable
+from akd.services.dispatch import Dispatcher
+from akd.store.db import Database
+from akd.temporal_server import TemporalDevServer
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the daemon owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def ensure_token(data_dir: Path) -> str:
+    """Read ``<data_dir>/token``, creating it (mode 0600) on first start."""
+    path = data_dir / "token"
+    if path.exists():
+        return path.read_text().strip()
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return token
+
+
+class Daemon:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.data_dir = config.data_dir
+        self._lock_file: IO[str] | None = None
+        self._server: _Server | None = None
+        self._serve_task: asyncio.Task[None] | None = None
+        self.ctx: AppContext | None = None
+
+    def _lock(self) -> None:
+        """One akd per data dir: an exclusive lock held for the daemon's life."""
+        self._lock_file = (self.data_dir / "akd.lock").open("a+")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            info = self.data_dir / "daemon.json"
+            detail = info.read_text().strip() if info.exists() else "starting"
+            raise FailedPrecondition(
+                f"another akd is already running on data dir {self.data_dir} ({detail}); "
+                "stop it with `akctl down` or use another --data-dir"
+            ) from None
+
+    async def startup(self) -> None:
+        # 1. Data dir (0700) and the single-daemon lock.
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.data_dir, 0o700)
+        self._lock()
+        (self.data_dir / "daemon.json").unlink(missing_ok=True)
+        # 2. API token and database (migrations run before anything reads it).
+        token = ensure_token(self.data_dir)
+        db = Database(self.data_dir / "akd.db")
+        await db.open()
+        self.ctx = ctx = AppContext(config=self.config, db=db, token=token)
+        # 3. Bind the HTTP socket early, so the base URL (and port 0) is known.
+        sock = self._bind()
+        port = sock.getsockname()[1]
+        ctx.base_url = self.config.server.public_url.rstrip("/") or f"http://{self.config.server.host}:{port}"
+        # 4. Temporal: the embedded dev server, or an external cluster.
+        address = self.config.temporal.address
+        if not address:
+            ctx.temporal = TemporalDevServer(
+                self.data_dir,
+                persistent=self.config.temporal.persistent,
+                ui_port=self.config.temporal.ui_port,
+                namespace=self.config.temporal.namespace,
+            )
+            await ctx.temporal.start()
+            address = ctx.temporal.address
+        # 5. Runner hub and Temporal worker.
+        ctx.hub = RunnerHub(self.data_dir)
+        await ctx.hub.start()
+        engine_ctx = EngineContext(
+            db, ctx.hub, self.data_dir / "builds", ctx.base_url, self.config.sessions.max_step_result_bytes
+        )
+        ctx.engine = Engine(
+            engine_ctx,
+            address=address,
+            namespace=self.config.temporal.namespace,
+            task_queue=self.config.temporal.task_queue,
+        )
+        await ctx.engine.start()
+        ctx.dispatcher = Dispatcher(db, ctx.engine)
+        # 6. HTTP API, then recovery of events and sessions a crash left behind.
+        self._server = _Server(uvicorn.Config(create_app(ctx), log_level="warning", lifespan="off", access_log=False))
+        self._serve_task = asyncio.create_task(self._server.serve(sockets=[sock]), name="http")
+        while not self._server.started:
+            if self._serve_task.done():
+                await self._serve_task
+                raise Unavailable("the HTTP server failed to start")
+            await asyncio.sleep(0.01)
+        await ctx.dispatcher.recover()
+        # 7. Tell akctl where we are.
+        self._write_daemon_json(ctx, address)
+        log.info("akd ready on %s (data dir %s)", ctx.base_url, self.data_dir)
+
+    def _bind(self) -> socket.socket:
+        host, port = self.config.server.host, self.config.server.port
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            log.warning("akd is listening on %s: webhooks and the API are reachable from other machines", host)
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            raise Unavailable(
+                f"cannot listen on {host}:{port}: {exc.strerror}; pick another port with --port"
+            ) from None
+        sock.listen(1024)
+        sock.set_inheritable(False)
+        return sock
+
+    def _write_daemon_json(self, ctx: AppContext, address: str) -> None:
+        info = {"url": ctx.base_url, "pid": os.getpid(), "temporal_address": address}
+        tmp = self.data_dir / "daemon.json.tmp"
+        tmp.write_text(json.dumps(info))
+        os.replace(tmp, self.data_dir / "daemon.json")
+
+    async def shutdown(self) -> None:
+        """Reverse order: HTTP, runners, worker, Temporal, database, lock."""
+        (self.data_dir / "daemon.json").unlink(missing_ok=True)
+        ctx = self.ctx
+        # 1. Stop accepting HTTP requests.
+        if self._server is not None and self._serve_task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._serve_task, 5)
+        if ctx is not None:
+            # 2. End runners first, so the worker has nothing long to wait for.
+            if ctx.hub is not None:
+                await ctx.hub.stop()
+            # 3. Drain the Temporal worker (bounded).
+            if ctx.engine is not None:
+                await ctx.engine.stop()
+            # 4. Stop the embedded Temporal server (SIGTERM, wait, SIGKILL).
+            if ctx.temporal is not None:
+                await ctx.temporal.stop()
+            # 5. Close the database.
+            await ctx.db.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
+
+    async def run(self) -> None:
+        """Start, serve until SIGINT/SIGTERM or an API shutdown request, then stop."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await self.startup()
+            assert self.ctx is not None
+            shutdown_wait = asyncio.create_task(self.ctx.shutdown.wait())
+            stop_wait = asyncio.create_task(stop.wait())
+            await asyncio.wait({shutdown_wait, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            shutdown_wait.cancel()
+            stop_wait.cancel()
+        finally:
+            await self.shutdown()

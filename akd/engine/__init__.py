@@ -1,0 +1,1 @@
+"""The Temporal side: session workflow, segment activities, worker, runner processes."""

@@ -1,0 +1,93 @@
+"""Activities of the session workflow: they hold all the I/O."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+
+from akd.engine.runners import RunnerHub, runner_base_env
+from akd.engine.segment import SegmentRun, SegmentSpec
+from akd.engine.types import SegmentInput, SegmentResult, StopInput
+from akd.store import projects, sessions
+from akd.store.db import Database
+from akd.store.sessions import FINAL_STATES, LogRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EngineContext:
+    db: Database
+    hub: RunnerHub
+    builds_dir: Path
+    base_url: str
+    max_result_bytes: int
+
+
+class SessionActivities:
+    def __init__(self, ctx: EngineContext) -> None:
+        self.ctx = ctx
+
+    @activity.defn(name="akd.run_segment")
+    async def run_segment(self, inp: SegmentInput) -> SegmentResult:
+        row = await sessions.get(self.ctx.db, inp.session_id)
+        if row is None:
+            return SegmentResult(kind="done", state="deleted")
+        if row["state"] in FINAL_STATES:
+            return SegmentResult(kind="done", state=row["state"])
+        await sessions.set_running(self.ctx.db, inp.session_id)
+        spec = await self._spec(row)
+        return await SegmentRun(self.ctx.db, self.ctx.hub, spec).run()
+
+    async def _spec(self, row: Any) -> SegmentSpec:
+        build = await projects.get_build(self.ctx.db, row["build_id"])
+        if build is None:
+            raise RuntimeError(f"build {row['build_id']} of session {row['session_id']} is missing")
+        journal = await sessions.load_journal(self.ctx.db, row["session_id"])
+        init = {
+            "build_dir": str(self.ctx.builds_dir / build["digest"]),
+            "entrypoint": row["entrypoint"],
+            "durable": bool(row["durable"]),
+            "env": await self._env(row["project_id"]),
+            "site_dirs": [],
+            "max_result_bytes": self.ctx.max_result_bytes,
+        }
+        payload = {"event": await self._event(row), "journal": journal}
+        return SegmentSpec(row["session_id"], init, payload)
+
+    async def _env(self, project_id: str) -> dict[str, str]:
+        env = runner_base_env()
+        env.pop("PYTHONPATH", None)
+        for var in await projects.vars_of(self.ctx.db, project_id):
+            env[var["name"]] = bytes(var["value"]).decode()
+        for trg in await projects.triggers_of(self.ctx.db, project_id):
+            if trg["slug"]:
+                env[f"{trg['name']}__webhook_url"] = f"{self.ctx.base_url}/webhooks/{trg['slug']}"
+        return env
+
+    async def _event(self, row: Any) -> dict[str, Any]:
+        if row["event_id"]:
+            ev = await self.ctx.db.fetchone("SELECT * FROM events WHERE event_id=?", (row["event_id"],))
+            if ev is not None:
+                data = pickle.loads(ev["data"])
+                return {"data": data, "event_id": ev["event_id"], "event_type": ev["event_type"]}
+        data = pickle.loads(row["inputs"]) if row["inputs"] else {}
+        return {"data": data, "event_id": "", "event_type": ""}
+
+    @activity.defn(name="akd.finish_stopped")
+    async def finish_stopped(self, inp: StopInput) -> None:
+        self.ctx.hub.kill(inp.session_id)
+        row = await sessions.get(self.ctx.db, inp.session_id)
+        reason = inp.reason or (row["error"] if row is not None and row["error"] else "") or "stopped"
+        await sessions.finish(
+            self.ctx.db,
+            inp.session_id,
+            "stopped",
+            error={"type": "Stopped", "message": reason, "traceback": ""},
+            records=[LogRecord("stop", {"reason": reason})],
+        )

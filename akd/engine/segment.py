@@ -1,0 +1,138 @@
+"""One segment of a session: a runner runs the user code until it ends or waits.
+
+Ordering guarantees: prints are buffered and committed no later than the step that
+follows them (in the same transaction), so after a crash the runner's replay re-sends
+exactly the prints that were not stored yet, and their dedupe keys drop repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from akd.engine.runners import RunnerConn, RunnerGone, RunnerHub
+from akd.engine.types import SegmentResult
+from akd.store import sessions as store
+from akd.store.db import Database
+from akd.store.sessions import LogRecord
+
+log = logging.getLogger(__name__)
+
+PRINT_FLUSH_SECONDS = 0.05
+PRINT_FLUSH_COUNT = 500
+
+
+class SegmentAborted(Exception):
+    """akd is shutting down: the segment is abandoned and resumes after restart."""
+
+
+@dataclass
+class SegmentSpec:
+    session_id: str
+    init: dict[str, Any]
+    payload: dict[str, Any]
+
+
+class SegmentRun:
+    def __init__(self, db: Database, hub: RunnerHub, spec: SegmentSpec) -> None:
+        self.db = db
+        self.hub = hub
+        self.spec = spec
+        self.sid = spec.session_id
+        self.buffer: list[LogRecord] = []
+        self.flush_at = 0.0
+
+    async def run(self) -> SegmentResult:
+        conn = await self.hub.spawn(self.sid)
+        try:
+            await conn.send({"op": "init", **self.spec.init}, pickle.dumps(self.spec.payload))
+            return await self._loop(conn)
+        except RunnerGone:
+            return await self._runner_died(conn)
+        finally:
+            conn.kill()
+            self.hub.release(conn)
+            await conn.close()
+
+    async def _loop(self, conn: RunnerConn) -> SegmentResult:
+        while True:
+            msg, blob = await self._recv(conn)
+            op = msg.get("op")
+            if op == "print":
+                self._buffer_print(msg)
+            elif op == "step":
+                await self._record_step(msg, blob)
+                await conn.send({"op": "ack"})
+            elif op == "wait":
+                await self._flush()
+                return SegmentResult(kind=str(msg["kind"]), until=float(msg.get("until", 0)), seq=int(msg["seq"]))
+            elif op == "done":
+                return await self._done(msg)
+            else:
+                raise RuntimeError(f"runner sent an unknown message {op!r}")
+
+    async def _recv(self, conn: RunnerConn) -> tuple[dict[str, Any], bytes]:
+        while True:
+            fut = self._pending_recv(conn)
+            if not self.buffer:
+                return await fut
+            timeout = max(0.0, self.flush_at - time.monotonic())
+            try:
+                return await asyncio.wait_for(asyncio.shield(fut), timeout)
+            except TimeoutError:
+                await self._flush()
+
+    def _pending_recv(self, conn: RunnerConn) -> asyncio.Future[tuple[dict[str, Any], bytes]]:
+        # One outstanding read survives flush timeouts, so no frame is ever split.
+        fut: asyncio.Future[tuple[dict[str, Any], bytes]] | None = getattr(conn, "_akd_read", None)
+        if fut is None or fut.done():
+            fut = asyncio.ensure_future(conn.recv())
+            conn._akd_read = fut  # type: ignore[attr-defined]
+        return fut
+
+    def _buffer_print(self, msg: dict[str, Any]) -> None:
+        if not self.buffer:
+            self.flush_at = time.monotonic() + PRINT_FLUSH_SECONDS
+        self.buffer.append(LogRecord("print", {"text": msg["text"]}, dedupe=str(msg["key"]), t=time.time()))
+        if len(self.buffer) >= PRINT_FLUSH_COUNT:
+            self.flush_at = 0.0
+
+    async def _flush(self) -> None:
+        if self.buffer:
+            records, self.buffer = self.buffer, []
+            async with self.db.tx() as conn:
+                await store.append_log(conn, self.sid, records)
+
+    async def _record_step(self, msg: dict[str, Any], blob: bytes) -> None:
+        data: dict[str, Any] = {k: msg[k] for k in ("seq", "name", "args", "ok", "duration", "error") if k in msg}
+        records = [*self.buffer, LogRecord(str(msg.get("kind", "step")), data, dedupe=f"j{msg['seq']}")]
+        self.buffer = []
+        await store.record_step(
+            self.db, self.sid, int(msg["seq"]), str(msg.get("kind", "step")), str(msg["name"]), blob, records
+        )
+
+    async def _done(self, msg: dict[str, Any]) -> SegmentResult:
+        records, self.buffer = self.buffer, []
+        if msg.get("ok"):
+            await store.finish(self.db, self.sid, "completed", return_value=msg.get("value"), records=records)
+            return SegmentResult(kind="done", state="completed")
+        await store.finish(self.db, self.sid, "error", error=msg.get("error"), records=records)
+        return SegmentResult(kind="done", state="error")
+
+    async def _runner_died(self, conn: RunnerConn) -> SegmentResult:
+        if self.hub.closing:
+            raise SegmentAborted("akd is shutting down")
+        code = await conn.exit_code()
+        await self._flush()
+        reason = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        error = {
+            "type": "RunnerExited",
+            "message": f"the runner process ended unexpectedly ({reason})",
+            "traceback": "",
+        }
+        await store.finish(self.db, self.sid, "error", error=error)
+        return SegmentResult(kind="done", state="error")

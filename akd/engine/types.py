@@ -1,0 +1,35 @@
+"""Workflow and activity inputs and outputs (plain dataclasses, deterministic)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class SessionInput:
+    session_id: str
+
+
+@dataclass
+class SegmentInput:
+    session_id: str
+    # The outcome of the wait the previous segment ended on, journaled at this position
+    # before the runner starts (e.g. the event that ended a next_event wait).
+    resume_seq: int = -1
+    resume_value: Any = None
+
+
+@dataclass
+class SegmentResult:
+    kind: str  # "done" | "sleep" | "wait"
+    state: str = ""
+    until: float = 0.0
+    seq: int = -1
+    wait: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StopInput:
+    session_id: str
+    reason: str = ""

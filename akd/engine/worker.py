@@ -1,0 +1,88 @@
+"""The Temporal client and worker that run session workflows inside akd."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+from temporalio.worker import Worker
+
+from akd.engine.activities import EngineContext, SessionActivities
+from akd.engine.types import SessionInput
+from akd.engine.workflows import SessionWorkflow
+from akd.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+# A short workflow-task timeout bounds how long a session waits after akd was killed
+# in the middle of a segment: its unfinished task is retried after this much time.
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=2)
+
+
+class Engine:
+    def __init__(self, ctx: EngineContext, *, address: str, namespace: str, task_queue: str) -> None:
+        self.ctx = ctx
+        self.address = address
+        self.namespace = namespace
+        self.task_queue = task_queue
+        self.activities = SessionActivities(ctx)
+        self._client: Client | None = None
+        self._worker: Worker | None = None
+        self._worker_task: asyncio.Task[None] | None = None
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            raise Unavailable("Temporal is not connected yet")
+        return self._client
+
+    async def start(self) -> None:
+        self._client = await Client.connect(self.address, namespace=self.namespace)
+        self._worker = Worker(
+            self._client,
+            task_queue=self.task_queue,
+            workflows=[SessionWorkflow],
+            activities=[self.activities.run_segment, self.activities.finish_stopped],
+            max_concurrent_local_activities=1000,
+            max_concurrent_workflow_tasks=200,
+            graceful_shutdown_timeout=timedelta(seconds=1),
+        )
+        self._worker_task = asyncio.create_task(self._worker.run(), name="temporal-worker")
+
+    async def start_session(self, session_id: str) -> None:
+        """Start the session's workflow; starting an already started one is a no-op."""
+        try:
+            await self.client.start_workflow(
+                SessionWorkflow.run,
+                SessionInput(session_id),
+                id=session_id,
+                task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                task_timeout=WORKFLOW_TASK_TIMEOUT,
+                request_eager_start=True,
+            )
+        except WorkflowAlreadyStartedError:
+            pass
+        except RPCError as exc:
+            raise Unavailable(f"Temporal refused to start session {session_id}: {exc}") from exc
+
+    def handle(self, session_id: str) -> WorkflowHandle[SessionWorkflow, str]:
+        return self.client.get_workflow_handle_for(SessionWorkflow.run, session_id)
+
+    async def stop(self) -> None:
+        """Stop polling and wait (bounded) for in-flight tasks to settle."""
+        if self._worker is not None:
+            try:
+                await asyncio.wait_for(self._worker.shutdown(), 10)
+            except (TimeoutError, Exception):
+                log.warning("the Temporal worker did not stop in time")
+        if self._worker_task is not None:
+            self._worker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._worker_task

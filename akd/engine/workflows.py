@@ -1,0 +1,55 @@
+"""The session workflow: fixed, deterministic code that drives segments of user code.
+
+User code never runs here. A segment is one local activity that runs the session's
+runner until the code ends or waits; waits become Temporal timers (and, later,
+signals), after which the next segment replays the journal and continues live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+from akd.engine.types import SegmentInput, SegmentResult, SessionInput, StopInput
+
+SEGMENT_TIMEOUT = timedelta(days=30)
+SEGMENT_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=0,
+)
+
+
+@workflow.defn(name="akd.Session", sandboxed=False)
+class SessionWorkflow:
+    @workflow.run
+    async def run(self, inp: SessionInput) -> str:
+        segment = SegmentInput(inp.session_id)
+        try:
+            while True:
+                result: SegmentResult = await workflow.execute_local_activity(
+                    "akd.run_segment",
+                    segment,
+                    result_type=SegmentResult,
+                    start_to_close_timeout=SEGMENT_TIMEOUT,
+                    retry_policy=SEGMENT_RETRY,
+                )
+                if result.kind == "done":
+                    return result.state
+                if result.kind == "sleep":
+                    delay = result.until - workflow.now().timestamp()
+                    if delay > 0:
+                        await workflow.sleep(delay)
+                segment = SegmentInput(inp.session_id)
+        except asyncio.CancelledError:
+            await workflow.execute_local_activity(
+                "akd.finish_stopped",
+                StopInput(inp.session_id),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=SEGMENT_RETRY,
+            )
+            raise

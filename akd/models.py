@@ -1,0 +1,56 @@
+"""Typed domain values shared by the manifest, build and deploy code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    """``file.py:function``."""
+
+    file: str
+    function: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.function}"
+
+
+@dataclass(frozen=True)
+class VarSpec:
+    name: str
+    value: str
+    secret: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    name: str
+    integration: str
+    vars: tuple[VarSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    name: str
+    type: str  # "webhook" | "schedule" | "connection"
+    call: CallSpec | None = None
+    event_type: str = ""
+    filter: str = ""
+    is_sync: bool = False
+    is_durable: bool = True  # resolved from the manifest version when absent
+    schedule: str = ""
+    timezone: str = ""
+    connection: str = ""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    version: str  # "v1" | "v2"
+    name: str
+    display_name: str = ""
+    vars: tuple[VarSpec, ...] = ()
+    connections: tuple[ConnectionSpec, ...] = ()
+    triggers: tuple[TriggerSpec, ...] = ()
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,96 @@
+"""Child-process helpers: die-with-parent, stop escalation, stale-pid reaping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import signal
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> Callable[[], None]:
+    """A ``preexec_fn`` that makes the child receive ``sig`` when akd dies.
+
+    This is what keeps ``kill -9 akd`` from leaving orphans behind. The libc handle is
+    loaded before the fork, so the child only makes one system call.
+    """
+
+    def _preexec() -> None:
+        _libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        os.setpgid(0, 0)
+
+    return _preexec
+
+
+def set_pdeathsig(sig: int = signal.SIGKILL) -> None:
+    """Arm die-with-parent in the current process (used by forked runners)."""
+    _libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def process_cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def reap_stale(pid_file: Path, must_contain: str) -> bool:
+    """Kill the process named in ``pid_file`` if it still runs ``must_contain``.
+
+    Returns whether a stale process was killed. The command-line check keeps us from
+    killing an unrelated process that reused the pid.
+    """
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return False
+    killed = False
+    if pid_alive(pid) and must_contain in process_cmdline(pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed = True
+        except ProcessLookupError:
+            pass
+    pid_file.unlink(missing_ok=True)
+    return killed
+
+
+async def stop_process(proc: asyncio.subprocess.Process, timeout: float = 5.0) -> None:
+    """SIGTERM, wait, SIGKILL, wait: the child is always reaped."""
+    if proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.terminate()
+    try:
+        await asyncio.wait_for(proc.wait(), timeout)
+        return
+    except TimeoutError:
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
+    await proc.wait()

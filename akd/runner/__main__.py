@@ -1,0 +1,3 @@
+from akd.runner.main import main
+
+main()

@@ -1,0 +1,304 @@
+"""The live session inside a runner: journaled steps, replay, prints, waits.
+
+``Session.call`` is what every call inside a user function goes through (the import
+hook rewrites ``f(x)`` to ``_akd_call(f, x)``). It runs deterministic code directly and
+turns everything else into a step: executed once, its outcome pickled and committed
+by akd before the user code sees it, and answered from the journal on replay.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import os
+import pickle
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from akd.runner.errors import (
+    NonDeterminismError,
+    StepFailure,
+    StepResultTooLargeError,
+    UnpicklableResultError,
+)
+from akd.runner.protocol import SyncChannel
+from akd.runner.purity import describe, is_pure, summarize_args
+
+# Remaining sleep below which the runner just sleeps instead of parking the session.
+LOCAL_SLEEP_LIMIT = 2.0
+_real_sleep = time.sleep
+_real_print = builtins.print
+
+
+@dataclass
+class JournalEntry:
+    kind: str
+    name: str
+    blob: bytes
+
+
+class Session:
+    """One session's runtime state inside the runner process."""
+
+    def __init__(
+        self,
+        chan: SyncChannel,
+        session_id: str,
+        *,
+        durable: bool,
+        journal: list[JournalEntry],
+        build_dir: str,
+        max_result_bytes: int,
+    ) -> None:
+        self.chan = chan
+        self.session_id = session_id
+        self.durable = durable
+        self.journal = journal
+        self.build_prefix = build_dir.rstrip("/") + "/"
+        self.max_result_bytes = max_result_bytes
+        self.user_modules: set[str] = set()
+        self.no_activity: set[int] = set()
+        self.seq = 0
+        self.in_step = 0
+        self.inhibit = 0
+        self._print_scope = ""
+        self._print_n = 0
+        self._lock = threading.RLock()
+
+    # -- classification -------------------------------------------------------------
+
+    def is_user_code(self, fn: Any) -> bool:
+        target = getattr(fn, "__func__", fn)
+        code = getattr(target, "__code__", None)
+        if code is not None:
+            return bool(code.co_filename.startswith(self.build_prefix))
+        if isinstance(fn, type):
+            return fn.__module__ in self.user_modules
+        owner = getattr(fn, "__self__", None)
+        return owner is not None and type(owner).__module__ in self.user_modules
+
+    def runs_directly(self, fn: Any) -> bool:
+        if getattr(fn, "_akd_direct", False) or id(fn) in self.no_activity:
+            return True
+        return self.is_user_code(fn) or is_pure(fn)
+
+    def call(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """Entry point of every rewritten call inside user functions."""
+        if not self.durable or self.in_step or self.inhibit or self.runs_directly(fn):
+            return fn(*args, **kwargs)
+        if fn is _real_sleep:
+            return self.sleep(*args, **kwargs)
+        if inspect.iscoroutinefunction(fn):
+            return self.async_step(fn, args, kwargs)
+        return self.step(fn, args, kwargs)
+
+    # -- steps ----------------------------------------------------------------------
+
+    def _next_seq(self, kind: str, name: str) -> tuple[int, JournalEntry | None]:
+        seq = self.seq
+        self.seq += 1
+        if seq >= len(self.journal):
+            return seq, None
+        entry = self.journal[seq]
+        if entry.kind != kind or entry.name != name:
+            raise NonDeterminismError(
+                f"replay of step {seq} expected {entry.kind} {entry.name!r} but the code made "
+                f"{kind} {name!r}; session code must take the same path on replay"
+            )
+        return seq, entry
+
+    def step(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], name: str = "") -> Any:
+        """Run ``fn`` once as a journaled step, or answer it from the journal."""
+        name = name or describe(fn)
+        with self._lock:
+            seq, entry = self._next_seq("step", name)
+            if entry is not None:
+                return _unwrap(pickle.loads(entry.blob))
+            started = time.monotonic()
+            self.in_step += 1
+            try:
+                outcome: tuple[bool, Any] = (True, fn(*args, **kwargs))
+            except Exception as exc:  # the step's exception is journaled, then re-raised
+                outcome = (False, exc)
+            finally:
+                self.in_step -= 1
+            return self._commit_step(seq, name, args, kwargs, outcome, time.monotonic() - started)
+
+    def async_step(self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        name = describe(fn)
+
+        async def run() -> Any:
+            seq, entry = self._next_seq("step", name)
+            if entry is not None:
+                return _unwrap(pickle.loads(entry.blob))
+            started = time.monotonic()
+            self.in_step += 1
+            try:
+                outcome: tuple[bool, Any] = (True, await fn(*args, **kwargs))
+            except Exception as exc:
+                outcome = (False, exc)
+            finally:
+                self.in_step -= 1
+            return self._commit_step(seq, name, args, kwargs, outcome, time.monotonic() - started)
+
+        return run()
+
+    def _commit_step(
+        self,
+        seq: int,
+        name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        outcome: tuple[bool, Any],
+        duration: float,
+    ) -> Any:
+        blob, outcome = self._pickle_outcome(name, outcome)
+        ok, value = outcome
+        msg: dict[str, Any] = {
+            "op": "step",
+            "seq": seq,
+            "kind": "step",
+            "name": name,
+            "ok": ok,
+            "args": summarize_args(args, kwargs),
+            "duration": round(duration, 6),
+        }
+        if not ok:
+            msg["error"] = f"{type(value).__name__}: {value}"
+        self.chan.send(msg, blob)
+        self._expect("ack")
+        return _unwrap(outcome)
+
+    def _pickle_outcome(self, name: str, outcome: tuple[bool, Any]) -> tuple[bytes, tuple[bool, Any]]:
+        ok, value = outcome
+        try:
+            blob = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            if ok:
+                err: Exception = UnpicklableResultError(
+                    f"the result of {name}() ({type(value).__name__}) cannot be journaled: {exc}. "
+                    "Decorate the function that uses it with @autokitteh.activity so the whole "
+                    "function runs as one step and returns a picklable value."
+                )
+            else:
+                err = StepFailure(type(value).__name__, str(value))
+            outcome = (False, err)
+            blob = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+        if len(blob) > self.max_result_bytes:
+            outcome = (
+                False,
+                StepResultTooLargeError(
+                    f"the result of {name}() is {len(blob)} bytes once pickled, over the "
+                    f"{self.max_result_bytes} byte limit of a journaled step; return less data "
+                    "(e.g. an id or a summary) or keep the large value inside an @activity function"
+                ),
+            )
+            blob = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+        return blob, outcome
+
+    def _expect(self, op: str) -> tuple[dict[str, Any], bytes]:
+        try:
+            msg, blob = self.chan.recv()
+        except EOFError:
+            _exit_now()
+        if msg.get("op") == "exit":
+            _exit_now()
+        if msg.get("op") != op:
+            raise RuntimeError(f"runner protocol: expected {op!r}, got {msg.get('op')!r}")
+        return msg, blob
+
+    # -- SDK requests, waits and prints ---------------------------------------------
+
+    def request(self, name: str, payload: dict[str, Any]) -> Any:
+        """A journaled request that akd performs and records (KV store, subscriptions...)."""
+        with self._lock:
+            seq, entry = self._next_seq("call", name)
+            if entry is not None:
+                return _unwrap(pickle.loads(entry.blob))
+            self.chan.send({"op": "call", "seq": seq, "name": name, "payload": payload})
+            _, blob = self._expect("reply")
+            return _unwrap(pickle.loads(blob))
+
+    def sleep(self, seconds: float) -> None:
+        """Durable sleep: the deadline is journaled; long waits park the session."""
+        if not self.durable or self.in_step:
+            _real_sleep(seconds)
+            return
+        with self._lock:
+            seq, entry = self._next_seq("sleep", "sleep")
+            if entry is not None:
+                until = float(pickle.loads(entry.blob))
+            else:
+                until = time.time() + max(0.0, float(seconds))
+                self.chan.send(
+                    {
+                        "op": "step",
+                        "seq": seq,
+                        "kind": "sleep",
+                        "name": "sleep",
+                        "ok": True,
+                        "args": f"{seconds}",
+                        "duration": 0.0,
+                    },
+                    pickle.dumps(until),
+                )
+                self._expect("ack")
+            remaining = until - time.time()
+            if remaining <= LOCAL_SLEEP_LIMIT:
+                _real_sleep(max(0.0, remaining))
+                return
+            self.chan.send({"op": "wait", "seq": seq, "kind": "sleep", "until": until})
+            self._expect("resume")
+
+    def print(
+        self, *values: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False
+    ) -> None:
+        if file is not None and file not in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            _real_print(*values, sep=sep, end=end, file=file, flush=flush)
+            return
+        text = (sep if sep is not None else " ").join(str(v) for v in values)
+        scope = f"s{self.seq - 1}" if self.in_step else f"p{self.seq}"
+        if scope != self._print_scope:
+            self._print_scope, self._print_n = scope, 0
+        self._print_n += 1
+        # Prints before an already journaled step were stored before that step was.
+        if self.seq < len(self.journal):
+            return
+        self.chan.send({"op": "print", "key": f"{scope}.{self._print_n}", "text": text})
+
+    print._akd_direct = True  # type: ignore[attr-defined]
+
+
+def _unwrap(outcome: tuple[bool, Any]) -> Any:
+    ok, value = outcome
+    if ok:
+        return value
+    raise value
+
+
+def _exit_now() -> NoReturn:
+    """akd went away or told us to stop: end at once, without running user cleanup."""
+    os._exit(0)
+
+
+current: Session | None = None
+
+
+def get() -> Session:
+    if current is None:
+        raise RuntimeError("no akd session is running in this process")
+    return current
+
+
+def make_caller(session: Session) -> Callable[..., Any]:
+    def _akd_call(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return session.call(fn, *args, **kwargs)
+
+    return _akd_call
+
+
+__all__ = ["JournalEntry", "Session", "get", "make_caller"]

@@ -1,0 +1,158 @@
+"""The runner's main: connect to akd, load the build, run one session segment.
+
+Started by akd (directly or through the fork server) with the address of akd's
+runner socket, the session id and a one-time key. Everything else arrives in the
+``init`` message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import inspect
+import json
+import os
+import pickle
+import socket
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from akd.runner import context, hook
+from akd.runner.protocol import SyncChannel
+from akd.runner.values import AttrDict, Event
+
+SDK_DIR = str(Path(__file__).resolve().parent.parent / "sdk")
+
+
+def connect(address: str) -> SyncChannel:
+    """``@name`` is a Linux abstract socket (no file, no path-length limit)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect("\0" + address[1:] if address.startswith("@") else address)
+    return SyncChannel(sock)
+
+
+def prepare_process(init: dict[str, Any]) -> None:
+    """Environment, working directory and import path of the user's code."""
+    os.environ.clear()
+    os.environ.update(init["env"])
+    os.chdir(init["build_dir"])
+    for name in [m for m in sys.modules if m == "autokitteh" or m.startswith("autokitteh.")]:
+        del sys.modules[name]  # akd's SDK always wins over an installed package
+    sys.path[:0] = [SDK_DIR, init["build_dir"], *init.get("site_dirs", [])]
+
+
+def module_name(file: str) -> str:
+    path = file[:-3] if file.endswith(".py") else file
+    if path.endswith("/__init__"):
+        path = path[: -len("/__init__")]
+    return path.replace("/", ".")
+
+
+def load_entry(session: context.Session, entrypoint: str) -> Any:
+    file, _, function = entrypoint.partition(":")
+    caller = context.make_caller(session)
+
+    def inject(module: ModuleType) -> None:
+        session.user_modules.add(module.__name__)
+        module.__dict__[hook.CALL_NAME] = caller
+        module.__dict__["print"] = session.print
+
+    hook.install(session.build_prefix, inject)
+    module = __import__(module_name(file), fromlist=["_"])
+    return getattr(module, function)
+
+
+def call_entry(fn: Any, event: Event) -> Any:
+    params = inspect.signature(fn).parameters
+    kwargs: dict[str, Any] = {}
+    args: list[Any] = []
+    if "session_id" in params:
+        kwargs["session_id"] = event.session_id
+    if any(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and name != "session_id" for name, p in params.items()
+    ) or any(p.kind == p.VAR_POSITIONAL for p in params.values()):
+        args.append(event)
+    result = fn(*args, **kwargs)
+    if inspect.iscoroutine(result):
+        result = asyncio.run(result)
+    return result
+
+
+def user_traceback(exc: BaseException, build_prefix: str) -> str:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(build_prefix)]
+    lines = ["Traceback (most recent call last):\n"]
+    for frame in frames:
+        rel = frame.filename[len(build_prefix) :]
+        lines.append(f'  File "{rel}", line {frame.lineno}, in {frame.name}\n')
+        if frame.line:
+            lines.append(f"    {frame.line.strip()}\n")
+    lines.extend(traceback.format_exception_only(type(exc), exc))
+    return "".join(lines)
+
+
+def encode_value(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def make_event(payload: dict[str, Any], session_id: str) -> Event:
+    return Event(
+        data=AttrDict(payload.get("data") or {}),
+        event_id=payload.get("event_id", ""),
+        event_type=payload.get("event_type", ""),
+        session_id=session_id,
+    )
+
+
+def run(address: str, session_id: str, key: str) -> None:
+    chan = connect(address)
+    chan.send({"op": "hello", "session_id": session_id, "key": key, "pid": os.getpid()})
+    init, blob = chan.recv()
+    payload = pickle.loads(blob)
+    prepare_process(init)
+    journal = [context.JournalEntry(k, n, b) for k, n, b in payload["journal"]]
+    session = context.Session(
+        chan,
+        session_id,
+        durable=bool(init["durable"]),
+        journal=journal,
+        build_dir=init["build_dir"],
+        max_result_bytes=int(init["max_result_bytes"]),
+    )
+    context.current = session
+    builtins.print = session.print  # third-party prints become session prints too
+    try:
+        fn = load_entry(session, init["entrypoint"])
+        value = call_entry(fn, make_event(payload["event"], session_id))
+        chan.send({"op": "done", "ok": True, "value": encode_value(value)})
+    except Exception as exc:
+        chan.send(
+            {
+                "op": "done",
+                "ok": False,
+                "error": {
+                    "type": type(exc).__name__,
+                    "message": str(exc),
+                    "traceback": user_traceback(exc, session.build_prefix),
+                },
+            }
+        )
+    with contextlib.suppress(EOFError):
+        chan.recv()  # akd closes the connection once it has stored the outcome
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 3:
+        sys.stderr.write("usage: python -m akd.runner ADDRESS SESSION_ID KEY\n")
+        raise SystemExit(2)
+    run(*args)
+    sys.stdout.flush()
+    os._exit(0)

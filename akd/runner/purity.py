@@ -1,0 +1,119 @@
+"""Which callables run directly and which become journaled steps.
+
+Deterministic code runs directly: the user's own functions, builtins without I/O,
+methods of builtin values, the SDK and an allow-list of pure stdlib modules.
+Everything else (clock, randomness, files, network, third-party libraries) is a step
+whose outcome is journaled and replayed.
+"""
+
+from __future__ import annotations
+
+import builtins
+import types
+from typing import Any
+
+PURE_MODULES = frozenset(
+    """
+    abc array ast base64 binascii bisect builtins calendar cmath codecs collections
+    colorsys contextlib copy csv dataclasses datetime decimal difflib enum errno fnmatch
+    fractions functools graphlib hashlib heapq hmac html ipaddress itertools json
+    keyword math numbers operator pprint re reprlib shlex statistics string stringprep
+    struct textwrap types typing unicodedata urllib.parse uuid weakref zlib zoneinfo
+    _json _collections _functools _operator _heapq _bisect _struct _sre _hashlib _blake2
+    _sha1 _sha2 _sha256 _sha512 _sha3 _md5 _datetime _pydatetime _decimal _pydecimal
+    _string _abc _codecs _csv _statistics posixpath
+    """.split()  # noqa: SIM905
+)
+
+# Names that read the clock or entropy even inside otherwise pure modules.
+IMPURE_NAMES = frozenset(
+    {
+        "datetime.now",
+        "datetime.utcnow",
+        "datetime.today",
+        "date.today",
+        "uuid1",
+        "uuid4",
+        "getnode",
+        "_random_getnode",
+    }
+)
+
+IMPURE_BUILTINS = frozenset({"open", "input", "breakpoint", "exit", "quit", "help"})
+
+# Builtins that must see the caller's frame: never wrapped by the import hook.
+FRAME_BUILTINS = frozenset({"super", "locals", "vars", "globals", "eval", "exec", "dir", "__import__"})
+
+_BUILTIN_CALLABLES = (
+    types.BuiltinFunctionType,
+    types.BuiltinMethodType,
+    types.MethodWrapperType,
+    types.WrapperDescriptorType,
+    types.MethodDescriptorType,
+    types.ClassMethodDescriptorType,
+)
+
+
+def _module_of(obj: Any) -> str:
+    mod = getattr(obj, "__module__", None)
+    if isinstance(mod, str):
+        return mod
+    return type(obj).__module__
+
+
+def _module_pure(module: str) -> bool:
+    if module in PURE_MODULES:
+        return True
+    return module.split(".")[0] in PURE_MODULES
+
+
+def _qualname(fn: Any) -> str:
+    return str(getattr(fn, "__qualname__", getattr(fn, "__name__", "")))
+
+
+def is_pure(fn: Any) -> bool:
+    """Whether ``fn`` is deterministic library code that may run directly."""
+    if isinstance(fn, type):
+        return _module_pure(fn.__module__) or fn.__module__ == "builtins"
+    if isinstance(fn, _BUILTIN_CALLABLES):
+        owner = getattr(fn, "__self__", None)
+        if owner is builtins or owner is None:
+            return fn.__name__ not in IMPURE_BUILTINS
+        if isinstance(owner, types.ModuleType):
+            return _module_pure(owner.__name__) and _qualname(fn) not in IMPURE_NAMES
+        owner_type = owner if isinstance(owner, type) else type(owner)
+        name = f"{owner_type.__name__}.{fn.__name__}"
+        return (owner_type.__module__ == "builtins" or _module_pure(owner_type.__module__)) and name not in IMPURE_NAMES
+    if isinstance(fn, types.MethodType):
+        return is_pure(fn.__func__)
+    if isinstance(fn, types.FunctionType):
+        name = fn.__name__
+        return _module_pure(_module_of(fn)) and name not in IMPURE_NAMES and _qualname(fn) not in IMPURE_NAMES
+    return False
+
+
+def describe(fn: Any) -> str:
+    """A short, readable name for a callable, used in the session log."""
+    owner = getattr(fn, "__self__", None)
+    name = _qualname(fn) or type(fn).__name__
+    if isinstance(owner, types.ModuleType):
+        return f"{owner.__name__}.{name}"
+    module = _module_of(fn)
+    if module and module != "builtins" and not name.startswith(module):
+        return f"{module}.{name}"
+    return name
+
+
+def summarize_args(args: tuple[Any, ...], kwargs: dict[str, Any], limit: int = 200) -> str:
+    """A bounded ``repr`` of call arguments for the log (never the full payload)."""
+    parts = [_short_repr(a) for a in args] + [f"{k}={_short_repr(v)}" for k, v in kwargs.items()]
+    text = ", ".join(parts)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,1 @@
+"""Domain operations called by the API: deploy, dispatch, session control."""

@@ -1,0 +1,113 @@
+"""Dispatch: stored events -> matching triggers -> sessions, idempotently.
+
+Sessions are inserted with a unique (event, trigger) key in the same transaction that
+marks the event dispatched, and workflow ids are the session ids, so replaying a
+dispatch after a crash never starts a session twice and never loses one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import time
+from typing import Any
+
+import cel
+
+from akd.engine.worker import Engine
+from akd.ids import new_id
+from akd.store import events as events_store
+from akd.store import sessions as sessions_store
+from akd.store.db import Database, Row
+from akd.store.sessions import NewSession
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(self, db: Database, engine: Engine) -> None:
+        self.db = db
+        self.engine = engine
+        self._programs: dict[str, Any] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def submit(self, event_id: str) -> asyncio.Task[list[str]]:
+        """Dispatch in the background (the HTTP answer does not wait for it)."""
+        task = asyncio.create_task(self.dispatch(event_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def dispatch(self, event_id: str) -> list[str]:
+        """Create the sessions the event starts and start their workflows; returns their ids."""
+        event = await events_store.get_event(self.db, event_id)
+        if event is None:
+            return []
+        if event["state"] == "pending":
+            await self._create_sessions(event)
+        rows = await self.db.fetchall(
+            "SELECT session_id FROM sessions WHERE event_id=? AND state='created'", (event_id,)
+        )
+        for row in rows:
+            await self.engine.start_session(row["session_id"])
+        ids = await self.db.fetchall("SELECT session_id FROM sessions WHERE event_id=?", (event_id,))
+        return [r["session_id"] for r in ids]
+
+    async def _create_sessions(self, event: Row) -> None:
+        news = await self._match(event)
+        async with self.db.tx() as conn:
+            await sessions_store.insert_sessions(conn, news)
+            await conn.execute(
+                "UPDATE events SET state=?, dispatched_at=? WHERE event_id=? AND state='pending'",
+                ("dispatched" if news else "skipped", time.time(), event["event_id"]),
+            )
+
+    async def _match(self, event: Row) -> list[NewSession]:
+        if not event["trigger_id"]:
+            return []
+        trg = await self.db.fetchone(
+            "SELECT t.*, d.deployment_id, d.build_id FROM triggers t JOIN deployments d"
+            " ON d.project_id=t.project_id AND d.state='active' WHERE t.trigger_id=?",
+            (event["trigger_id"],),
+        )
+        if trg is None or not trg["call"]:
+            return []
+        if trg["event_type"] and trg["event_type"] != event["event_type"]:
+            return []
+        if trg["filter"] and not self._filter_matches(trg["filter"], event):
+            return []
+        return [
+            NewSession(
+                session_id=new_id("ses"),
+                project_id=trg["project_id"],
+                deployment_id=trg["deployment_id"],
+                build_id=trg["build_id"],
+                trigger_id=trg["trigger_id"],
+                event_id=event["event_id"],
+                entrypoint=trg["call"],
+                durable=bool(trg["is_durable"]),
+            )
+        ]
+
+    def _filter_matches(self, expr: str, event: Row) -> bool:
+        program = self._programs.get(expr)
+        try:
+            if program is None:
+                program = self._programs[expr] = cel.compile(expr)
+            data = pickle.loads(event["data"])
+            return bool(program.execute({"data": data, "event_type": event["event_type"]}))
+        except Exception as exc:  # a filter that fails to evaluate does not match
+            log.info("filter %r did not match event %s: %s", expr, event["event_id"], exc)
+            return False
+
+    async def recover(self) -> None:
+        """At start-up: dispatch events stored but not dispatched, start created sessions."""
+        for event in await events_store.pending_events(self.db):
+            await self.dispatch(event["event_id"])
+        for row in await sessions_store.unfinished(self.db):
+            await self.engine.start_session(row["session_id"])
+
+    async def wait_idle(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

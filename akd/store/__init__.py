@@ -1,0 +1,1 @@
+"""SQLite storage: one writer connection, reader connections, named migrations."""

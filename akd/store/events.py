@@ -1,0 +1,43 @@
+"""The event outbox: stored before acknowledgement, dispatched afterwards."""
+
+from __future__ import annotations
+
+import time
+
+from akd.store.db import Database, Row
+
+
+async def insert_event(
+    db: Database,
+    event_id: str,
+    *,
+    project_id: str,
+    trigger_id: str,
+    trigger_name: str,
+    event_type: str,
+    source: str,
+    data: bytes,
+) -> None:
+    await db.execute(
+        "INSERT INTO events (event_id, project_id, trigger_id, trigger_name, event_type, source, data,"
+        " state, created_at) VALUES (?,?,?,?,?,?,?,'pending',?)",
+        (event_id, project_id, trigger_id, trigger_name, event_type, source, data, time.time()),
+    )
+
+
+async def get_event(db: Database, event_id: str) -> Row | None:
+    return await db.fetchone("SELECT * FROM events WHERE event_id=?", (event_id,))
+
+
+async def pending_events(db: Database) -> list[Row]:
+    return await db.fetchall("SELECT * FROM events WHERE state='pending' ORDER BY event_id")
+
+
+async def list_events(db: Database, *, project_id: str = "", limit: int = 50) -> list[Row]:
+    sql = (
+        "SELECT e.*, (SELECT group_concat(session_id) FROM sessions s WHERE s.event_id=e.event_id)"
+        " AS session_ids FROM events e"
+    )
+    if project_id:
+        return await db.fetchall(sql + " WHERE e.project_id=? ORDER BY e.event_id DESC LIMIT ?", (project_id, limit))
+    return await db.fetchall(sql + " ORDER BY e.event_id DESC LIMIT ?", (limit,))

@@ -1,0 +1,162 @@
+"""Named, ordered schema migrations, each applied once in its own transaction."""
+
+from __future__ import annotations
+
+import time
+
+import aiosqlite
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_core",
+        """
+        CREATE TABLE projects (
+            project_id   TEXT PRIMARY KEY,
+            name         TEXT NOT NULL UNIQUE,
+            display_name TEXT NOT NULL DEFAULT '',
+            root_dir     TEXT NOT NULL DEFAULT '',
+            created_at   REAL NOT NULL,
+            updated_at   REAL NOT NULL
+        );
+        CREATE TABLE builds (
+            build_id      TEXT PRIMARY KEY,
+            project_id    TEXT NOT NULL REFERENCES projects(project_id) ON DELETE CASCADE,
+            digest        TEXT NOT NULL,
+            size          INTEGER NOT NULL,
+            manifest      TEXT NOT NULL,
+            requirements  TEXT,
+            created_at    REAL NOT NULL
+        );
+        CREATE INDEX builds_project ON builds(project_id, created_at);
+        CREATE TABLE deployments (
+            deployment_id TEXT PRIMARY KEY,
+            project_id    TEXT NOT NULL REFERENCES projects(project_id) ON DELETE CASCADE,
+            build_id      TEXT NOT NULL REFERENCES builds(build_id),
+            state         TEXT NOT NULL,
+            created_at    REAL NOT NULL,
+            updated_at    REAL NOT NULL
+        );
+        CREATE INDEX deployments_project ON deployments(project_id, state);
+        CREATE TABLE triggers (
+            trigger_id  TEXT PRIMARY KEY,
+            project_id  TEXT NOT NULL REFERENCES projects(project_id) ON DELETE CASCADE,
+            name        TEXT NOT NULL,
+            type        TEXT NOT NULL,
+            call        TEXT NOT NULL DEFAULT '',
+            event_type  TEXT NOT NULL DEFAULT '',
+            filter      TEXT NOT NULL DEFAULT '',
+            is_sync     INTEGER NOT NULL DEFAULT 0,
+            is_durable  INTEGER NOT NULL DEFAULT 1,
+            schedule    TEXT NOT NULL DEFAULT '',
+            timezone    TEXT NOT NULL DEFAULT '',
+            connection  TEXT NOT NULL DEFAULT '',
+            slug        TEXT UNIQUE,
+            created_at  REAL NOT NULL,
+            updated_at  REAL NOT NULL,
+            UNIQUE (project_id, name)
+        );
+        CREATE TABLE vars (
+            project_id  TEXT NOT NULL REFERENCES projects(project_id) ON DELETE CASCADE,
+            name        TEXT NOT NULL,
+            value       BLOB NOT NULL,
+            secret      INTEGER NOT NULL DEFAULT 0,
+            description TEXT NOT NULL DEFAULT '',
+            origin      TEXT NOT NULL DEFAULT 'manifest',
+            updated_at  REAL NOT NULL,
+            PRIMARY KEY (project_id, name)
+        );
+        CREATE TABLE events (
+            event_id      TEXT PRIMARY KEY,
+            project_id    TEXT,
+            trigger_id    TEXT,
+            trigger_name  TEXT NOT NULL DEFAULT '',
+            event_type    TEXT NOT NULL DEFAULT '',
+            source        TEXT NOT NULL,
+            data          BLOB NOT NULL,
+            state         TEXT NOT NULL DEFAULT 'pending',
+            created_at    REAL NOT NULL,
+            dispatched_at REAL
+        );
+        CREATE INDEX events_pending ON events(state) WHERE state = 'pending';
+        CREATE INDEX events_project ON events(project_id, created_at);
+        CREATE TABLE sessions (
+            session_id    TEXT PRIMARY KEY,
+            project_id    TEXT NOT NULL,
+            deployment_id TEXT NOT NULL DEFAULT '',
+            build_id      TEXT NOT NULL,
+            trigger_id    TEXT NOT NULL DEFAULT '',
+            event_id      TEXT NOT NULL DEFAULT '',
+            parent_id     TEXT NOT NULL DEFAULT '',
+            entrypoint    TEXT NOT NULL,
+            durable       INTEGER NOT NULL,
+            state         TEXT NOT NULL,
+            inputs        BLOB,
+            memo          TEXT NOT NULL DEFAULT '{}',
+            error         TEXT,
+            return_value  TEXT,
+            steps         INTEGER NOT NULL DEFAULT 0,
+            created_at    REAL NOT NULL,
+            updated_at    REAL NOT NULL,
+            started_at    REAL,
+            ended_at      REAL
+        );
+        CREATE UNIQUE INDEX sessions_event_trigger ON sessions(event_id, trigger_id)
+            WHERE event_id != '';
+        CREATE INDEX sessions_project ON sessions(project_id, created_at);
+        CREATE INDEX sessions_deployment ON sessions(deployment_id, state);
+        CREATE INDEX sessions_state ON sessions(state, created_at);
+        CREATE INDEX sessions_created ON sessions(created_at);
+        CREATE TABLE session_log (
+            id          INTEGER PRIMARY KEY,
+            session_id  TEXT NOT NULL,
+            kind        TEXT NOT NULL,
+            dedupe      TEXT,
+            t           REAL NOT NULL,
+            data        TEXT NOT NULL
+        );
+        CREATE INDEX session_log_session ON session_log(session_id, kind, id);
+        CREATE INDEX session_log_all ON session_log(session_id, id);
+        CREATE UNIQUE INDEX session_log_dedupe ON session_log(session_id, dedupe)
+            WHERE dedupe IS NOT NULL;
+        CREATE TABLE journal (
+            session_id  TEXT NOT NULL,
+            seq         INTEGER NOT NULL,
+            kind        TEXT NOT NULL,
+            name        TEXT NOT NULL,
+            outcome     BLOB NOT NULL,
+            t           REAL NOT NULL,
+            PRIMARY KEY (session_id, seq)
+        ) WITHOUT ROWID;
+        CREATE TABLE kv (
+            project_id  TEXT NOT NULL,
+            key         TEXT NOT NULL,
+            value       TEXT NOT NULL,
+            updated_at  REAL NOT NULL,
+            PRIMARY KEY (project_id, key)
+        ) WITHOUT ROWID;
+        """,
+    ),
+]
+
+
+async def apply_migrations(conn: aiosqlite.Connection) -> list[str]:
+    """Apply every migration not yet recorded in ``_migrations``; return their names."""
+    await conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    async with conn.execute("SELECT name FROM _migrations") as cur:
+        done = {row[0] for row in await cur.fetchall()}
+    applied = []
+    for name, sql in MIGRATIONS:
+        if name in done:
+            continue
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in sql.split(";"):
+                if statement.strip():
+                    await conn.execute(statement)
+            await conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+        await conn.execute("COMMIT")
+        applied.append(name)
+    return applied

@@ -1,0 +1,93 @@
+"""Projects, builds, deployments, triggers and vars."""
+
+from __future__ import annotations
+
+import time
+
+import aiosqlite
+
+from akd.store.db import Database, Row
+
+
+async def project_by_name(db: Database, name: str) -> Row | None:
+    return await db.fetchone("SELECT * FROM projects WHERE name=?", (name,))
+
+
+async def project_by_id(db: Database, project_id: str) -> Row | None:
+    return await db.fetchone("SELECT * FROM projects WHERE project_id=?", (project_id,))
+
+
+async def list_projects(db: Database) -> list[Row]:
+    return await db.fetchall(
+        "SELECT p.*, d.deployment_id AS active_deployment_id FROM projects p"
+        " LEFT JOIN deployments d ON d.project_id=p.project_id AND d.state='active' ORDER BY p.name"
+    )
+
+
+async def upsert_project(
+    conn: aiosqlite.Connection, project_id: str, name: str, display_name: str, root_dir: str
+) -> str:
+    """Create the project or update it; returns the id of the stored project."""
+    now = time.time()
+    async with conn.execute("SELECT project_id FROM projects WHERE name=?", (name,)) as cur:
+        row = await cur.fetchone()
+    if row is not None:
+        await conn.execute(
+            "UPDATE projects SET display_name=?, root_dir=?, updated_at=? WHERE project_id=?",
+            (display_name, root_dir, now, row[0]),
+        )
+        return str(row[0])
+    await conn.execute(
+        "INSERT INTO projects VALUES (?,?,?,?,?,?)", (project_id, name, display_name, root_dir, now, now)
+    )
+    return project_id
+
+
+async def get_build(db: Database, build_id: str) -> Row | None:
+    return await db.fetchone("SELECT * FROM builds WHERE build_id=?", (build_id,))
+
+
+async def list_builds(db: Database, project_id: str = "") -> list[Row]:
+    if project_id:
+        return await db.fetchall("SELECT * FROM builds WHERE project_id=? ORDER BY created_at DESC", (project_id,))
+    return await db.fetchall("SELECT * FROM builds ORDER BY created_at DESC")
+
+
+async def get_deployment(db: Database, deployment_id: str) -> Row | None:
+    return await db.fetchone(
+        "SELECT d.*, p.name AS project FROM deployments d JOIN projects p USING (project_id) WHERE deployment_id=?",
+        (deployment_id,),
+    )
+
+
+async def active_deployment(db: Database, project_id: str) -> Row | None:
+    return await db.fetchone("SELECT * FROM deployments WHERE project_id=? AND state='active'", (project_id,))
+
+
+async def list_deployments(db: Database, project_id: str = "") -> list[Row]:
+    sql = (
+        "SELECT d.*, p.name AS project,"
+        " (SELECT COUNT(*) FROM sessions s WHERE s.deployment_id=d.deployment_id) AS sessions,"
+        " (SELECT COUNT(*) FROM sessions s WHERE s.deployment_id=d.deployment_id"
+        "   AND s.state IN ('created','running')) AS running"
+        " FROM deployments d JOIN projects p USING (project_id)"
+    )
+    if project_id:
+        return await db.fetchall(sql + " WHERE d.project_id=? ORDER BY d.created_at DESC", (project_id,))
+    return await db.fetchall(sql + " ORDER BY d.created_at DESC")
+
+
+async def triggers_of(db: Database, project_id: str) -> list[Row]:
+    return await db.fetchall("SELECT * FROM triggers WHERE project_id=? ORDER BY name", (project_id,))
+
+
+async def trigger_by_slug(db: Database, slug: str) -> Row | None:
+    return await db.fetchone(
+        "SELECT t.*, d.deployment_id, d.build_id FROM triggers t"
+        " LEFT JOIN deployments d ON d.project_id=t.project_id AND d.state='active' WHERE t.slug=?",
+        (slug,),
+    )
+
+
+async def vars_of(db: Database, project_id: str) -> list[Row]:
+    return await db.fetchall("SELECT * FROM vars WHERE project_id=? ORDER BY name", (project_id,))

@@ -1,0 +1,225 @@
+"""Sessions, their logs (state changes, prints, steps) and their step journals."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from akd.store.db import Database, Row
+
+FINAL_STATES = frozenset({"completed", "error", "stopped"})
+
+
+@dataclass(frozen=True)
+class NewSession:
+    session_id: str
+    project_id: str
+    deployment_id: str
+    build_id: str
+    trigger_id: str
+    event_id: str
+    entrypoint: str
+    durable: bool
+    parent_id: str = ""
+    inputs: bytes | None = None
+    memo: str = "{}"
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    kind: str
+    data: dict[str, Any]
+    dedupe: str | None = None
+    t: float = 0.0
+
+
+async def insert_sessions(conn: aiosqlite.Connection, sessions: Iterable[NewSession]) -> list[str]:
+    """Insert sessions not yet created for their (event, trigger); return the new ids."""
+    now = time.time()
+    created = []
+    for s in sessions:
+        cur = await conn.execute(
+            "INSERT OR IGNORE INTO sessions (session_id, project_id, deployment_id, build_id, trigger_id,"
+            " event_id, parent_id, entrypoint, durable, state, inputs, memo, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,'created',?,?,?,?)",
+            (
+                s.session_id,
+                s.project_id,
+                s.deployment_id,
+                s.build_id,
+                s.trigger_id,
+                s.event_id,
+                s.parent_id,
+                s.entrypoint,
+                int(s.durable),
+                s.inputs,
+                s.memo,
+                now,
+                now,
+            ),
+        )
+        if cur.rowcount:
+            created.append(s.session_id)
+            await _log(conn, s.session_id, LogRecord("state", {"state": "created"}, t=now))
+    return created
+
+
+async def _log(conn: aiosqlite.Connection, session_id: str, rec: LogRecord) -> None:
+    await conn.execute(
+        "INSERT OR IGNORE INTO session_log (session_id, kind, dedupe, t, data) VALUES (?,?,?,?,?)",
+        (session_id, rec.kind, rec.dedupe, rec.t or time.time(), json.dumps(rec.data)),
+    )
+
+
+async def append_log(conn: aiosqlite.Connection, session_id: str, records: Sequence[LogRecord]) -> None:
+    for rec in records:
+        await _log(conn, session_id, rec)
+
+
+async def set_running(db: Database, session_id: str) -> None:
+    now = time.time()
+    async with db.tx() as conn:
+        cur = await conn.execute(
+            "UPDATE sessions SET state='running', updated_at=?, started_at=COALESCE(started_at, ?)"
+            " WHERE session_id=? AND state='created'",
+            (now, now, session_id),
+        )
+        if cur.rowcount:
+            await _log(conn, session_id, LogRecord("state", {"state": "running"}, t=now))
+
+
+async def record_step(
+    db: Database,
+    session_id: str,
+    seq: int,
+    kind: str,
+    name: str,
+    outcome: bytes,
+    records: Sequence[LogRecord],
+) -> None:
+    """Journal one step outcome together with the log records that preceded it."""
+    now = time.time()
+    async with db.tx() as conn:
+        for rec in records:
+            await _log(conn, session_id, rec)
+        await conn.execute(
+            "INSERT OR REPLACE INTO journal (session_id, seq, kind, name, outcome, t) VALUES (?,?,?,?,?,?)",
+            (session_id, seq, kind, name, outcome, now),
+        )
+        await conn.execute("UPDATE sessions SET steps=steps+1, updated_at=? WHERE session_id=?", (now, session_id))
+
+
+async def finish(
+    db: Database,
+    session_id: str,
+    state: str,
+    *,
+    return_value: Any = None,
+    error: dict[str, Any] | None = None,
+    records: Sequence[LogRecord] = (),
+) -> bool:
+    """Move a session to a final state once; returns whether this call did it."""
+    now = time.time()
+    async with db.tx() as conn:
+        for rec in records:
+            await _log(conn, session_id, rec)
+        cur = await conn.execute(
+            "UPDATE sessions SET state=?, return_value=?, error=?, updated_at=?, ended_at=?"
+            " WHERE session_id=? AND state NOT IN ('completed','error','stopped')",
+            (state, json.dumps(return_value), json.dumps(error) if error else None, now, now, session_id),
+        )
+        if not cur.rowcount:
+            return False
+        data: dict[str, Any] = {"state": state}
+        if error:
+            data["error"] = error.get("message", "")
+        await _log(conn, session_id, LogRecord("state", data, t=now))
+        # A draining deployment becomes inactive when its last session ends.
+        await conn.execute(
+            "UPDATE deployments SET state='inactive', updated_at=? WHERE state='draining' AND deployment_id="
+            "(SELECT deployment_id FROM sessions WHERE session_id=?) AND NOT EXISTS (SELECT 1 FROM sessions s"
+            " WHERE s.deployment_id=deployments.deployment_id AND s.state IN ('created','running'))",
+            (now, session_id),
+        )
+        return True
+
+
+async def load_journal(db: Database, session_id: str) -> list[tuple[str, str, bytes]]:
+    rows = await db.fetchall(
+        "SELECT seq, kind, name, outcome FROM journal WHERE session_id=? ORDER BY seq", (session_id,)
+    )
+    entries = []
+    for expected, row in enumerate(rows):
+        if row["seq"] != expected:
+            break  # a gap can only follow a torn write; replay stops at the first one
+        entries.append((row["kind"], row["name"], bytes(row["outcome"])))
+    return entries
+
+
+async def get(db: Database, session_id: str) -> Row | None:
+    return await db.fetchone(
+        "SELECT s.*, p.name AS project FROM sessions s LEFT JOIN projects p USING (project_id) WHERE session_id=?",
+        (session_id,),
+    )
+
+
+async def latest_for_project(db: Database, project_id: str) -> Row | None:
+    return await db.fetchone(
+        "SELECT s.*, p.name AS project FROM sessions s LEFT JOIN projects p USING (project_id)"
+        " WHERE s.project_id=? ORDER BY s.created_at DESC, s.session_id DESC LIMIT 1",
+        (project_id,),
+    )
+
+
+async def list_sessions(
+    db: Database,
+    *,
+    project_id: str = "",
+    deployment_id: str = "",
+    state: str = "",
+    limit: int = 50,
+    before: str = "",
+) -> list[Row]:
+    where: list[str] = ["1=1"]
+    params: list[Any] = []
+    for column, value in (("s.project_id", project_id), ("s.deployment_id", deployment_id), ("s.state", state)):
+        if value:
+            where.append(f"{column}=?")
+            params.append(value)
+    if before:
+        where.append("s.session_id < ?")
+        params.append(before)
+    params.append(limit)
+    return await db.fetchall(
+        "SELECT s.*, p.name AS project FROM sessions s LEFT JOIN projects p USING (project_id)"
+        f" WHERE {' AND '.join(where)} ORDER BY s.session_id DESC LIMIT ?",
+        params,
+    )
+
+
+async def unfinished(db: Database) -> list[Row]:
+    return await db.fetchall("SELECT * FROM sessions WHERE state IN ('created','running')")
+
+
+async def list_log(
+    db: Database,
+    session_id: str,
+    *,
+    kinds: Sequence[str] = (),
+    after: int = 0,
+    limit: int = 1000,
+    descending: bool = False,
+) -> list[Row]:
+    where = "session_id=? AND id > ?"
+    params: list[Any] = [session_id, after]
+    if kinds:
+        where += f" AND kind IN ({','.join('?' * len(kinds))})"
+        params.extend(kinds)
+    order = "DESC" if descending else "ASC"
+    params.append(limit)
+    return await db.fetchall(f"SELECT * FROM session_log WHERE {where} ORDER BY id {order} LIMIT ?", params)

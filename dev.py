@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Set up and run akd from a fresh clone, with nothing but Python 3.11+.
+
+    python3 dev.py demo   # venv + install, start akd in the background, deploy examples/hello
+    python3 dev.py test   # venv + install, then ruff, mypy and the whole pytest suite
+
+Uses only the standard library until the virtual environment exists.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+
+
+def run(*cmd: str | Path, **kw: object) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kw)  # type: ignore[call-overload]
+
+
+def setup() -> None:
+    """Create .venv and install akd with its test tools (quietly, idempotently)."""
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file runs on the system Python
+        sys.exit(f"akd needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    if not (BIN / "python").exists():
+        print(f"creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+        run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", ".[test]")
+
+
+def demo() -> None:
+    setup()
+    env = {**os.environ, "AKD_DATA_DIR": os.environ.get("AKD_DATA_DIR", str(ROOT / ".akd-demo"))}
+    run(BIN / "akctl", "up", "--detach", env=env)
+    run(BIN / "akctl", "deploy", "--dir", "examples/hello", env=env)
+    print(
+        "\nakd is running with examples/hello deployed (data dir: {d}).\n"
+        '  send an event:   curl -X POST <webhook url above> -d \'{{"name": "Ada"}}\'\n'
+        "  see sessions:    AKD_DATA_DIR={d} .venv/bin/akctl session list\n"
+        "  read prints:     AKD_DATA_DIR={d} .venv/bin/akctl session prints hello\n"
+        "  stop akd:        AKD_DATA_DIR={d} .venv/bin/akctl down".format(d=env["AKD_DATA_DIR"])
+    )
+
+
+def test(extra: list[str]) -> None:
+    setup()
+    run(BIN / "ruff", "check", "akd", "akctl", "tests", "bench", "dev.py")
+    run(BIN / "mypy", "akd", "akctl")
+    # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
+    result = subprocess.run([str(BIN / "pytest"), "-q", *extra], cwd=ROOT)
+    if result.returncode == 5:
+        sys.exit("pytest collected no tests")
+    sys.exit(result.returncode)
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if not args or args[0] not in ("demo", "test", "setup"):
+        sys.exit(__doc__)
+    try:
+        if args[0] == "demo":
+            demo()
+        elif args[0] == "setup":
+            setup()
+        else:
+            test(args[1:])
+    except subprocess.CalledProcessError as exc:
+        sys.exit(exc.returncode)
+
+
+if __name__ == "__main__":
+    main()
