@@ -23,6 +23,7 @@ async def health(request: Request) -> JSONResponse:
             "pid": os.getpid(),
             "uptime": round(time.time() - c.started_at, 3),
             "temporal": "ok" if temporal_ok else "down",
+            "runners": c.hub.live_count if c.hub is not None else 0,
         }
     )
 

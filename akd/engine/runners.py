@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from akd.procs import die_with_parent
+from akd.procs import die_with_parent, stop_process
 from akd.runner.protocol import HEADER, decode_header, encode
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class RunnerConn:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     pid: int
-    proc: asyncio.subprocess.Process | None = None
+    exited: asyncio.Future[int] | None = None
     hello: dict[str, Any] = field(default_factory=dict)
 
     async def send(self, msg: dict[str, Any], blob: bytes = b"") -> None:
@@ -65,28 +65,72 @@ class RunnerConn:
             await self.writer.wait_closed()
 
     async def exit_code(self, timeout: float = 2.0) -> int | None:
-        if self.proc is None:
+        if self.exited is None:
             return None
         try:
-            return await asyncio.wait_for(self.proc.wait(), timeout)
+            return await asyncio.wait_for(asyncio.shield(self.exited), timeout)
         except TimeoutError:
             return None
 
 
 class RunnerHub:
-    """Starts runners and hands each one's connection to the segment that needs it."""
+    """Starts runners and hands each one's connection to the segment that needs it.
+
+    Runners are forked by a warm fork server when it is up (a few ms each), else
+    started as fresh interpreters.
+    """
 
     def __init__(self, data_dir: Path) -> None:
         self.address = f"@akd-{os.getpid()}-{secrets.token_hex(6)}"
         self.log_path = data_dir / "logs" / "runners.log"
         self._pending: dict[str, asyncio.Future[RunnerConn]] = {}
+        self._spawned: dict[str, asyncio.Future[int]] = {}
+        self._exits: dict[int, asyncio.Future[int]] = {}
         self._live: dict[str, RunnerConn] = {}
         self._server: asyncio.AbstractServer | None = None
+        self._forkserver: RunnerConn | None = None
+        self._fs_proc: asyncio.subprocess.Process | None = None
+        self._fs_ready: asyncio.Future[RunnerConn] | None = None
+        self._fs_reader: asyncio.Task[None] | None = None
         self.closing = False
 
-    async def start(self) -> None:
+    async def start(self, use_forkserver: bool = True) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._server = await asyncio.start_unix_server(self._on_connect, path="\0" + self.address[1:])
+        if use_forkserver:
+            await self._start_forkserver()
+
+    async def _start_forkserver(self) -> None:
+        self._fs_ready = asyncio.get_running_loop().create_future()
+        self._fs_proc = await self._exec("akd.runner.forkserver", self.address)
+        try:
+            self._forkserver = await asyncio.wait_for(asyncio.shield(self._fs_ready), SPAWN_TIMEOUT)
+        except TimeoutError:
+            log.warning("the runner fork server did not start; runners start as fresh interpreters")
+            return
+        self._fs_reader = asyncio.create_task(self._read_forkserver(self._forkserver), name="forkserver")
+
+    async def _read_forkserver(self, conn: RunnerConn) -> None:
+        try:
+            while True:
+                msg, _ = await conn.recv()
+                if msg.get("op") == "spawned":
+                    fut = self._spawned.pop(str(msg["key"]), None)
+                    self._exits[int(msg["pid"])] = asyncio.get_running_loop().create_future()
+                    if fut is not None and not fut.done():
+                        fut.set_result(int(msg["pid"]))
+                elif msg.get("op") == "exited":
+                    exit_fut = self._exits.pop(int(msg["pid"]), None)
+                    if exit_fut is not None and not exit_fut.done():
+                        exit_fut.set_result(int(msg["code"]))
+        except RunnerGone:
+            if not self.closing:
+                log.error("the runner fork server exited; runners start as fresh interpreters until restart")
+        finally:
+            self._forkserver = None
+            for fut in self._spawned.values():
+                if not fut.done():
+                    fut.set_exception(RunnerGone("the fork server exited"))
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = RunnerConn("", reader, writer, 0)
@@ -94,6 +138,11 @@ class RunnerHub:
             hello, _ = await asyncio.wait_for(conn.recv(), 10)
         except (RunnerGone, TimeoutError):
             writer.close()
+            return
+        if hello.get("role") == "forkserver":
+            conn.pid = int(hello["pid"])
+            if self._fs_ready is not None and not self._fs_ready.done():
+                self._fs_ready.set_result(conn)
             return
         fut = self._pending.pop(str(hello.get("key", "")), None)
         if fut is None or fut.done():
@@ -108,40 +157,39 @@ class RunnerHub:
         fut: asyncio.Future[RunnerConn] = asyncio.get_running_loop().create_future()
         self._pending[key] = fut
         try:
-            proc = await self._launch(session_id, key)
-            waiter = asyncio.ensure_future(proc.wait())
-            waitables: set[asyncio.Future[Any]] = {fut, waiter}
+            exited = await self._start_runner(session_id, key)
+            waitables: set[asyncio.Future[Any]] = {fut, exited}
             done, _ = await asyncio.wait(waitables, timeout=SPAWN_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
             if fut not in done:
-                waiter.cancel()
-                if proc.returncode is None:
-                    proc.kill()
-                    await proc.wait()
-                raise RunnerGone(f"the runner did not start (exit code {proc.returncode}); see {self.log_path}")
-            waiter.cancel()
+                code = exited.result() if exited.done() else None
+                raise RunnerGone(f"the runner did not start (exit code {code}); see {self.log_path}")
         finally:
             self._pending.pop(key, None)
         conn = fut.result()
-        conn.proc = proc
+        conn.exited = exited
         self._live[session_id] = conn
         return conn
 
-    async def _launch(self, session_id: str, key: str) -> asyncio.subprocess.Process:
+    async def _start_runner(self, session_id: str, key: str) -> asyncio.Future[int]:
+        """Fork through the fork server when it is up; returns the exit-code future."""
+        fs = self._forkserver
+        if fs is not None:
+            spawned: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            self._spawned[key] = spawned
+            await fs.send({"op": "spawn", "session_id": session_id, "key": key})
+            pid = await asyncio.wait_for(spawned, SPAWN_TIMEOUT)
+            return self._exits.setdefault(pid, asyncio.get_running_loop().create_future())
+        proc = await self._exec("akd.runner", self.address, session_id, key)
+        return asyncio.ensure_future(proc.wait())
+
+    async def _exec(self, module: str, *args: str) -> asyncio.subprocess.Process:
         logf = self.log_path.open("ab")
         try:
             return await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "akd.runner",
-                self.address,
-                session_id,
-                key,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=logf,
-                stderr=logf,
-                env=runner_base_env(),
-                preexec_fn=die_with_parent(),
-            )
+                sys.executable, "-m", module, *args,
+                stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
+                env=runner_base_env(), preexec_fn=die_with_parent(),
+            )  # fmt: skip
         finally:
             logf.close()
 
@@ -156,15 +204,22 @@ class RunnerHub:
         conn.kill()
         return True
 
+    def has_runner(self, session_id: str) -> bool:
+        return session_id in self._live
+
     @property
     def live_count(self) -> int:
         return len(self._live)
 
     async def stop(self) -> None:
-        """Kill every runner; their sessions resume by replay after the next start."""
+        """Kill every runner and the fork server; sessions resume by replay after restart."""
         self.closing = True
         for conn in list(self._live.values()):
             conn.kill()
+        if self._fs_proc is not None:
+            await stop_process(self._fs_proc, timeout=2.0)
+        if self._fs_reader is not None:
+            self._fs_reader.cancel()
         if self._server is not None:
             self._server.close()
 

@@ -108,7 +108,9 @@ class SegmentRun:
                 await store.append_log(conn, self.sid, records)
 
     async def _record_step(self, msg: dict[str, Any], blob: bytes) -> None:
-        data: dict[str, Any] = {k: msg[k] for k in ("seq", "name", "args", "ok", "duration", "error") if k in msg}
+        data: dict[str, Any] = {
+            k: msg[k] for k in ("seq", "name", "args", "ok", "duration", "error", "attempt") if k in msg
+        }
         records = [*self.buffer, LogRecord(str(msg.get("kind", "step")), data, dedupe=f"j{msg['seq']}")]
         self.buffer = []
         await store.record_step(

@@ -27,6 +27,8 @@ from akd.runner.errors import (
 )
 from akd.runner.protocol import SyncChannel
 from akd.runner.purity import describe, is_pure, summarize_args
+from akd.runner.retry import RetryPolicy
+from akd.runner.retry import current as retry_current
 
 # Remaining sleep below which the runner just sleeps instead of parking the session.
 LOCAL_SLEEP_LIMIT = 2.0
@@ -111,9 +113,30 @@ class Session:
             )
         return seq, entry
 
-    def step(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], name: str = "") -> Any:
-        """Run ``fn`` once as a journaled step, or answer it from the journal."""
+    def step(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        name: str = "",
+        retry: RetryPolicy | None = None,
+    ) -> Any:
+        """Run ``fn`` once as a journaled step (retried under a policy), or replay it."""
         name = name or describe(fn)
+        policy = retry or retry_current()
+        attempt = 1
+        while True:
+            try:
+                return self._step_once(fn, args, kwargs, name, attempt)
+            except Exception as exc:
+                if policy is None or not policy.should_retry(exc, attempt):
+                    raise
+                self.sleep(policy.delay(attempt))
+                attempt += 1
+
+    def _step_once(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], name: str, attempt: int
+    ) -> Any:
         with self._lock:
             seq, entry = self._next_seq("step", name)
             if entry is not None:
@@ -126,7 +149,7 @@ class Session:
                 outcome = (False, exc)
             finally:
                 self.in_step -= 1
-            return self._commit_step(seq, name, args, kwargs, outcome, time.monotonic() - started)
+            return self._commit_step(seq, name, args, kwargs, outcome, time.monotonic() - started, attempt)
 
     def async_step(self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         name = describe(fn)
@@ -143,7 +166,7 @@ class Session:
                 outcome = (False, exc)
             finally:
                 self.in_step -= 1
-            return self._commit_step(seq, name, args, kwargs, outcome, time.monotonic() - started)
+            return self._commit_step(seq, name, args, kwargs, outcome, time.monotonic() - started, 1)
 
         return run()
 
@@ -155,6 +178,7 @@ class Session:
         kwargs: dict[str, Any],
         outcome: tuple[bool, Any],
         duration: float,
+        attempt: int,
     ) -> Any:
         blob, outcome = self._pickle_outcome(name, outcome)
         ok, value = outcome
@@ -166,6 +190,7 @@ class Session:
             "ok": ok,
             "args": summarize_args(args, kwargs),
             "duration": round(duration, 6),
+            "attempt": attempt,
         }
         if not ok:
             msg["error"] = f"{type(value).__name__}: {value}"

@@ -9,6 +9,7 @@ from typing import Any, TypeVar, overload
 
 from akd.runner import context
 from akd.runner.purity import describe
+from akd.runner.retry import RetryPolicy
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -18,7 +19,11 @@ def activity(fn: F) -> F: ...
 @overload
 def activity(fn: None = None, **options: Any) -> Callable[[F], F]: ...
 def activity(fn: Any = None, **options: Any) -> Any:
-    """Run the whole function as one journaled step (use it for unpicklable values)."""
+    """Run the whole function as one journaled step (use it for unpicklable values).
+
+    ``@activity(retry=RetryPolicy(maximum_attempts=3))`` retries a failing call.
+    """
+    retry: RetryPolicy | None = options.get("retry")
 
     def decorate(f: F) -> F:
         name = describe(f)
@@ -39,7 +44,7 @@ def activity(fn: Any = None, **options: Any) -> Any:
             s = context.current
             if s is None or not s.durable or s.in_step or s.inhibit:
                 return f(*args, **kwargs)
-            return s.step(f, args, kwargs, name=name)
+            return s.step(f, args, kwargs, name=name, retry=retry)
 
         wrapper._akd_direct = True  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]

@@ -40,8 +40,10 @@ def prepare_process(init: dict[str, Any]) -> None:
     os.environ.clear()
     os.environ.update(init["env"])
     os.chdir(init["build_dir"])
-    for name in [m for m in sys.modules if m == "autokitteh" or m.startswith("autokitteh.")]:
-        del sys.modules[name]  # akd's SDK always wins over an installed package
+    loaded = sys.modules.get("autokitteh")
+    if loaded is not None and not str(getattr(loaded, "__file__", "")).startswith(SDK_DIR):
+        for name in [m for m in sys.modules if m == "autokitteh" or m.startswith("autokitteh.")]:
+            del sys.modules[name]  # akd's SDK always wins over an installed package
     sys.path[:0] = [SDK_DIR, init["build_dir"], *init.get("site_dirs", [])]
 
 

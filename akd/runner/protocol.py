@@ -33,23 +33,31 @@ def decode_header(header: bytes) -> tuple[int, int]:
 
 
 class SyncChannel:
-    """Blocking framing over a connected socket (the runner's side)."""
+    """Blocking framing over a connected socket (the runner's side).
+
+    Reads are unbuffered (exact-size ``recv`` calls), so ``select`` on the socket
+    always tells whether a whole new frame may be waiting.
+    """
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self._rfile = sock.makefile("rb")
 
     def send(self, msg: dict[str, Any], blob: bytes = b"") -> None:
         self.sock.sendall(encode(msg, blob))
 
+    def _read_exact(self, size: int) -> bytes:
+        chunks, remaining = [], size
+        while remaining:
+            chunk = self.sock.recv(min(remaining, 1 << 20), socket.MSG_WAITALL)
+            if not chunk:
+                raise EOFError("akd closed the connection")
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
     def recv(self) -> tuple[dict[str, Any], bytes]:
-        header = self._rfile.read(HEADER.size)
-        if len(header) < HEADER.size:
-            raise EOFError("akd closed the connection")
-        jlen, blen = decode_header(header)
-        body = self._rfile.read(jlen)
-        blob = self._rfile.read(blen) if blen else b""
-        if len(body) < jlen or len(blob) < blen:
-            raise EOFError("akd closed the connection")
+        jlen, blen = decode_header(self._read_exact(HEADER.size))
+        body = self._read_exact(jlen)
+        blob = self._read_exact(blen) if blen else b""
         msg: dict[str, Any] = json.loads(body)
         return msg, blob

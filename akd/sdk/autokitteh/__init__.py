@@ -7,6 +7,7 @@ import os
 from akd.runner import errors
 from akd.runner.decorators import activity, inhibit_activities, register_no_activity
 from akd.runner.errors import AutoKittehError, ConnectionInitError
+from akd.runner.retry import RetryPolicy, retry_policy
 from akd.runner.values import AttrDict, Event
 
 
@@ -23,9 +24,11 @@ __all__ = [
     "AutoKittehError",
     "ConnectionInitError",
     "Event",
+    "RetryPolicy",
     "activity",
     "errors",
     "get_webhook_url",
     "inhibit_activities",
     "register_no_activity",
+    "retry_policy",
 ]
