@@ -10,6 +10,7 @@ from akd.config import Config
 from akd.engine.runners import RunnerHub
 from akd.engine.worker import Engine
 from akd.services.dispatch import Dispatcher
+from akd.services.notify import Notifier
 from akd.store.db import Database
 from akd.temporal_server import TemporalDevServer
 
@@ -26,3 +27,7 @@ class AppContext:
     base_url: str = ""
     started_at: float = field(default_factory=time.time)
     shutdown: asyncio.Event = field(default_factory=asyncio.Event)
+    notifier: Notifier = field(default_factory=Notifier)
+
+    def engine_notifier(self) -> Notifier:
+        return self.notifier

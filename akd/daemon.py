@@ -103,7 +103,12 @@ class Daemon:
         ctx.hub = RunnerHub(self.data_dir)
         await ctx.hub.start()
         engine_ctx = EngineContext(
-            db, ctx.hub, self.data_dir / "builds", ctx.base_url, self.config.sessions.max_step_result_bytes
+            db,
+            ctx.hub,
+            self.data_dir / "builds",
+            ctx.base_url,
+            self.config.sessions.max_step_result_bytes,
+            ctx.notifier,
         )
         ctx.engine = Engine(
             engine_ctx,

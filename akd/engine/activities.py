@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from temporalio import activity
 from akd.engine.runners import RunnerHub, runner_base_env
 from akd.engine.segment import SegmentRun, SegmentSpec
 from akd.engine.types import SegmentInput, SegmentResult, StopInput
+from akd.services.notify import Notifier
 from akd.store import projects, sessions
 from akd.store.db import Database
 from akd.store.sessions import FINAL_STATES, LogRecord
@@ -27,6 +28,7 @@ class EngineContext:
     builds_dir: Path
     base_url: str
     max_result_bytes: int
+    notifier: Notifier = field(default_factory=Notifier)
 
 
 class SessionActivities:
@@ -41,8 +43,12 @@ class SessionActivities:
         if row["state"] in FINAL_STATES:
             return SegmentResult(kind="done", state=row["state"])
         await sessions.set_running(self.ctx.db, inp.session_id)
+        self.ctx.notifier.changed()
         spec = await self._spec(row)
-        return await SegmentRun(self.ctx.db, self.ctx.hub, spec).run()
+        try:
+            return await SegmentRun(self.ctx.db, self.ctx.hub, spec).run()
+        finally:
+            self.ctx.notifier.changed()
 
     async def _spec(self, row: Any) -> SegmentSpec:
         build = await projects.get_build(self.ctx.db, row["build_id"])
@@ -91,3 +97,4 @@ class SessionActivities:
             error={"type": "Stopped", "message": reason, "traceback": ""},
             records=[LogRecord("stop", {"reason": reason})],
         )
+        self.ctx.notifier.changed()

@@ -29,6 +29,7 @@ class Dispatcher:
     def __init__(self, db: Database, engine: Engine) -> None:
         self.db = db
         self.engine = engine
+        self.notifier = engine.ctx.notifier
         self._programs: dict[str, Any] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -62,6 +63,7 @@ class Dispatcher:
                 "UPDATE events SET state=?, dispatched_at=? WHERE event_id=? AND state='pending'",
                 ("dispatched" if news else "skipped", time.time(), event["event_id"]),
             )
+        self.notifier.changed()
 
     async def _match(self, event: Row) -> list[NewSession]:
         if not event["trigger_id"]:
