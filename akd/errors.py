@@ -12,7 +12,9 @@ status, a stable code and a message that says what happened and how to fix it::
     ├── Forbidden                 403 forbidden           (akctl exit 43)
     ├── NotFound                  404 not_found           (akctl exit 44)
     ├── PayloadTooLarge           413 payload_too_large
-    └── Unavailable               503 unavailable
+    ├── BadGateway                502 bad_gateway         (sync webhook: no session)
+    ├── Unavailable               503 unavailable
+    └── GatewayTimeout            504 gateway_timeout     (sync webhook: no outcome in time)
 """
 
 from __future__ import annotations
@@ -107,6 +109,16 @@ class PayloadTooLarge(AkdError):
 class Unavailable(AkdError):
     status = 503
     code = "unavailable"
+
+
+class BadGateway(AkdError):
+    status = 502
+    code = "bad_gateway"
+
+
+class GatewayTimeout(AkdError):
+    status = 504
+    code = "gateway_timeout"
 
 
 # akctl exit codes by error code (DESIGN.md section 7).

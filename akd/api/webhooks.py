@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import pickle
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from akd.api.common import ctx
-from akd.errors import NotFound, PayloadTooLarge
+from akd.appctx import AppContext
+from akd.engine.outcomes import Outcome
+from akd.errors import BadGateway, GatewayTimeout, NotFound, PayloadTooLarge
 from akd.ids import new_id
 from akd.store import events as events_store
 from akd.store import projects as projects_store
@@ -96,8 +101,83 @@ async def webhook(request: Request) -> Response:
         data=pickle.dumps(data),
     )
     assert c.dispatcher is not None
+    if trg["is_sync"]:
+        return await sync_response(c, event_id)
     c.dispatcher.submit(event_id)
     return JSONResponse({"event_id": event_id}, status_code=202, headers={"AutoKitteh-Event-ID": event_id})
+
+
+async def sync_response(c: AppContext, event_id: str) -> Response:
+    """The first http_outcome of the sessions the event started (DESIGN.md section 4)."""
+    assert c.dispatcher is not None and c.engine is not None
+    outcomes = c.engine.ctx.outcomes
+    queue = outcomes.expect(event_id)
+    headers = {"AutoKitteh-Event-ID": event_id}
+    try:
+        session_ids = await c.dispatcher.dispatch(event_id)
+        if not session_ids:
+            return JSONResponse(BadGateway("the event started no session").to_dict(), 502, headers=headers)
+        first = await next_outcome(c, queue, session_ids, c.config.sessions.sync_timeout)
+    except BaseException:
+        outcomes.forget(event_id)
+        raise
+    if isinstance(first, Response):
+        outcomes.forget(event_id)
+        first.headers.update(headers)
+        return first
+    if not first.more:
+        outcomes.forget(event_id)
+        return Response(first.body, first.status, headers={**first.headers, **headers})
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            yield first.body
+            while True:
+                nxt = await next_outcome(c, queue, session_ids, c.config.sessions.sync_timeout)
+                if isinstance(nxt, Response):
+                    return
+                yield nxt.body
+                if not nxt.more:
+                    return
+        finally:
+            outcomes.forget(event_id)
+
+    return StreamingResponse(chunks(), first.status, headers={**first.headers, **headers})
+
+
+async def next_outcome(c: AppContext, queue: asyncio.Queue[Outcome], session_ids: list[str], timeout: float
+                       ) -> Outcome | Response:  # fmt: skip
+    """Wait for an outcome; answer 204/500 at once when every session ended without one, 504 on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if not queue.empty():
+            return queue.get_nowait()
+        rows = await c.db.fetchall(
+            f"SELECT state FROM sessions WHERE session_id IN ({','.join('?' * len(session_ids))})", session_ids
+        )
+        if rows and all(r["state"] in ("completed", "error", "stopped") for r in rows):
+            if not queue.empty():
+                return queue.get_nowait()
+            return Response(status_code=500 if any(r["state"] == "error" for r in rows) else 204)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return JSONResponse(GatewayTimeout(f"no http_outcome within {timeout:g} s").to_dict(), 504)
+        getter = asyncio.ensure_future(queue.get())
+        changed = asyncio.ensure_future(_next_change(c, remaining))
+        done, _ = await asyncio.wait({getter, changed}, return_when=asyncio.FIRST_COMPLETED)
+        changed.cancel()
+        if getter in done:
+            return getter.result()
+        getter.cancel()
+
+
+async def _next_change(c: AppContext, timeout: float) -> None:
+    seen = c.notifier.generation
+
+    async def changed() -> bool | None:
+        return True if c.notifier.generation != seen else None
+
+    await c.notifier.wait_for(changed, min(timeout, 1.0))
 
 
 routes = [

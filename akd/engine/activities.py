@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 from dataclasses import dataclass, field
@@ -10,11 +11,13 @@ from typing import Any
 
 from temporalio import activity
 
+from akd.engine.outcomes import OutcomeRegistry
 from akd.engine.runners import RunnerHub, runner_base_env
+from akd.engine.sdk_calls import SdkCalls
 from akd.engine.segment import SegmentRun, SegmentSpec
 from akd.engine.types import SegmentInput, SegmentResult, StopInput
 from akd.services.notify import Notifier
-from akd.store import projects, sessions
+from akd.store import inbox, projects, sessions
 from akd.store.db import Database
 from akd.store.sessions import FINAL_STATES, LogRecord
 
@@ -29,6 +32,8 @@ class EngineContext:
     base_url: str
     max_result_bytes: int
     notifier: Notifier = field(default_factory=Notifier)
+    outcomes: OutcomeRegistry = field(default_factory=OutcomeRegistry)
+    sdk: SdkCalls | None = None
 
 
 class SessionActivities:
@@ -45,10 +50,32 @@ class SessionActivities:
         await sessions.set_running(self.ctx.db, inp.session_id)
         self.ctx.notifier.changed()
         spec = await self._spec(row)
+        assert self.ctx.sdk is not None
         try:
-            return await SegmentRun(self.ctx.db, self.ctx.hub, spec).run()
+            result = await SegmentRun(self.ctx.db, self.ctx.hub, self.ctx.sdk, self.ctx.notifier, spec, row).run()
         finally:
             self.ctx.notifier.changed()
+        if result.kind == "done":
+            await self._notify_parent(inp.session_id)
+        return result
+
+    async def _notify_parent(self, session_id: str) -> None:
+        """A child session's end is a signal named after it, for its parent's next_signal()."""
+        row = await sessions.get(self.ctx.db, session_id)
+        if row is None or not row["parent_id"]:
+            return
+        value = json.loads(row["return_value"]) if row["return_value"] else None
+        payload = {
+            "name": session_id,
+            "payload": {"completed": row["state"] == "completed", "value": value, "state": row["state"]},
+        }
+        async with self.ctx.db.tx() as conn:
+            await inbox.deliver(
+                conn, row["parent_id"], "signal", session_id, pickle.dumps(payload), source_id=session_id
+            )
+        assert self.ctx.sdk is not None
+        await self.ctx.sdk.wake(row["parent_id"])
+        self.ctx.notifier.changed()
 
     async def _spec(self, row: Any) -> SegmentSpec:
         build = await projects.get_build(self.ctx.db, row["build_id"])
@@ -98,3 +125,4 @@ class SessionActivities:
             records=[LogRecord("stop", {"reason": reason})],
         )
         self.ctx.notifier.changed()
+        await self._notify_parent(inp.session_id)

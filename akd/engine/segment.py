@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from akd.engine.runners import RunnerConn, RunnerGone, RunnerHub
+from akd.engine.sdk_calls import Reply, SdkCalls
 from akd.engine.types import SegmentResult
+from akd.services.notify import Notifier
 from akd.store import sessions as store
-from akd.store.db import Database
+from akd.store.db import Database, Row
 from akd.store.sessions import LogRecord
 
 log = logging.getLogger(__name__)
@@ -38,9 +40,14 @@ class SegmentSpec:
 
 
 class SegmentRun:
-    def __init__(self, db: Database, hub: RunnerHub, spec: SegmentSpec) -> None:
+    def __init__(
+        self, db: Database, hub: RunnerHub, sdk: SdkCalls, notifier: Notifier, spec: SegmentSpec, row: Row
+    ) -> None:
         self.db = db
         self.hub = hub
+        self.sdk = sdk
+        self.notifier = notifier
+        self.row = row
         self.spec = spec
         self.sid = spec.session_id
         self.buffer: list[LogRecord] = []
@@ -70,6 +77,10 @@ class SegmentRun:
             elif op == "wait":
                 await self._flush()
                 return SegmentResult(kind=str(msg["kind"]), until=float(msg.get("until", 0)), seq=int(msg["seq"]))
+            elif op == "call":
+                parked = await self._call(conn, msg)
+                if parked is not None:
+                    return parked
             elif op == "done":
                 return await self._done(msg)
             else:
@@ -93,6 +104,28 @@ class SegmentRun:
             fut = asyncio.ensure_future(conn.recv())
             conn._akd_read = fut  # type: ignore[attr-defined]
         return fut
+
+    async def _call(self, conn: RunnerConn, msg: dict[str, Any]) -> SegmentResult | None:
+        """An SDK request: answer it, or (durable sessions) park the session until it can be."""
+        await self._flush()
+        seq, name, payload = int(msg["seq"]), str(msg["name"]), dict(msg.get("payload") or {})
+        while True:
+            seen = self.notifier.generation
+            result = await self.sdk.handle(self.row, seq, name, payload, journal=bool(msg.get("journal", True)))
+            if isinstance(result, Reply):
+                await conn.send({"op": "reply"}, pickle.dumps(result.value, protocol=pickle.HIGHEST_PROTOCOL))
+                return None
+            if self.row["durable"] and msg.get("journal", True):
+                return SegmentResult(kind="wait", until=result.until, seq=seq)
+            # A non-durable session cannot be replayed: its runner waits here instead.
+            await self._wait_change(seen, result.until)
+
+    async def _wait_change(self, seen: int, until: float) -> None:
+        async def changed() -> bool | None:
+            return True if self.notifier.generation != seen else None
+
+        timeout = (until - time.time()) if until else 3600.0
+        await self.notifier.wait_for(changed, max(0.0, timeout))
 
     def _buffer_print(self, msg: dict[str, Any]) -> None:
         if not self.buffer:

@@ -14,6 +14,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from akd.engine.activities import EngineContext, SessionActivities
+from akd.engine.sdk_calls import SdkCalls
 from akd.engine.types import SessionInput
 from akd.engine.workflows import SessionWorkflow
 from akd.errors import Unavailable
@@ -32,6 +33,7 @@ class Engine:
         self.namespace = namespace
         self.task_queue = task_queue
         self.activities = SessionActivities(ctx)
+        ctx.sdk = SdkCalls(ctx.db, ctx.outcomes, wake=self.wake, start=self.start_session)
         self._client: Client | None = None
         self._worker: Worker | None = None
         self._worker_task: asyncio.Task[None] | None = None
@@ -71,6 +73,13 @@ class Engine:
             pass
         except RPCError as exc:
             raise Unavailable(f"Temporal refused to start session {session_id}: {exc}") from exc
+
+    async def wake(self, session_id: str) -> None:
+        """Tell a waiting session that its inbox changed (no-op if it has ended)."""
+        try:
+            await self.handle(session_id).signal(SessionWorkflow.wake)
+        except RPCError as exc:
+            log.debug("wake %s: %s", session_id, exc)
 
     def handle(self, session_id: str) -> WorkflowHandle[SessionWorkflow, str]:
         return self.client.get_workflow_handle_for(SessionWorkflow.run, session_id)

@@ -26,11 +26,31 @@ SEGMENT_RETRY = RetryPolicy(
 
 @workflow.defn(name="akd.Session", sandboxed=False)
 class SessionWorkflow:
+    def __init__(self) -> None:
+        self._wakeups = 0
+
+    @workflow.signal(name="wake")
+    def wake(self) -> None:
+        """Something arrived in the session's inbox (an event, a signal)."""
+        self._wakeups += 1
+
+    async def _wait(self, result: SegmentResult, seen: int) -> None:
+        timeout = None
+        if result.until:
+            timeout = result.until - workflow.now().timestamp()
+            if timeout <= 0:
+                return
+        try:
+            await workflow.wait_condition(lambda: self._wakeups > seen, timeout=timeout)
+        except TimeoutError:
+            pass
+
     @workflow.run
     async def run(self, inp: SessionInput) -> str:
         segment = SegmentInput(inp.session_id)
         try:
             while True:
+                seen = self._wakeups
                 result: SegmentResult = await workflow.execute_local_activity(
                     "akd.run_segment",
                     segment,
@@ -44,6 +64,8 @@ class SessionWorkflow:
                     delay = result.until - workflow.now().timestamp()
                     if delay > 0:
                         await workflow.sleep(delay)
+                elif result.kind == "wait":
+                    await self._wait(result, seen)
                 segment = SegmentInput(inp.session_id)
         except asyncio.CancelledError:
             await workflow.execute_local_activity(

@@ -86,6 +86,8 @@ class Session:
     def runs_directly(self, fn: Any) -> bool:
         if getattr(fn, "_akd_direct", False) or id(fn) in self.no_activity:
             return True
+        if str(getattr(fn, "__module__", "") or "").startswith(("akd.", "autokitteh")):
+            return True  # the SDK journals its own requests
         return self.is_user_code(fn) or is_pure(fn)
 
     def call(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
@@ -239,12 +241,20 @@ class Session:
     # -- SDK requests, waits and prints ---------------------------------------------
 
     def request(self, name: str, payload: dict[str, Any]) -> Any:
-        """A journaled request that akd performs and records (KV store, subscriptions...)."""
+        """A journaled request that akd performs and records (KV store, subscriptions...).
+
+        Inside a step (an @activity function) the request is not journaled on its own:
+        the step's outcome is, and replay never re-enters the step.
+        """
         with self._lock:
+            if self.in_step:
+                self.chan.send({"op": "call", "seq": -1, "name": name, "payload": payload, "journal": False})
+                _, blob = self._expect("reply")
+                return _unwrap(pickle.loads(blob))
             seq, entry = self._next_seq("call", name)
             if entry is not None:
                 return _unwrap(pickle.loads(entry.blob))
-            self.chan.send({"op": "call", "seq": seq, "name": name, "payload": payload})
+            self.chan.send({"op": "call", "seq": seq, "name": name, "payload": payload, "journal": self.durable})
             _, blob = self._expect("reply")
             return _unwrap(pickle.loads(blob))
 

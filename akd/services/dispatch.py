@@ -18,6 +18,7 @@ import cel
 from akd.engine.worker import Engine
 from akd.ids import new_id
 from akd.store import events as events_store
+from akd.store import inbox
 from akd.store import sessions as sessions_store
 from akd.store.db import Database, Row
 from akd.store.sessions import NewSession
@@ -57,13 +58,30 @@ class Dispatcher:
 
     async def _create_sessions(self, event: Row) -> None:
         news = await self._match(event)
+        subs = await self._subscribers(event)
+        payload = pickle.dumps({
+            "data": pickle.loads(event["data"]), "event_id": event["event_id"], "event_type": event["event_type"],
+        })  # fmt: skip
         async with self.db.tx() as conn:
             await sessions_store.insert_sessions(conn, news)
+            for sub in subs:
+                await inbox.deliver(
+                    conn, sub["session_id"], "event", sub["sub_id"], payload, source_id=event["event_id"]
+                )
             await conn.execute(
                 "UPDATE events SET state=?, dispatched_at=? WHERE event_id=? AND state='pending'",
-                ("dispatched" if news else "skipped", time.time(), event["event_id"]),
+                ("dispatched" if news or subs else "skipped", time.time(), event["event_id"]),
             )
         self.notifier.changed()
+        for session_id in {sub["session_id"] for sub in subs}:
+            await self.engine.wake(session_id)
+
+    async def _subscribers(self, event: Row) -> list[Row]:
+        """Active subscriptions on the event's trigger whose own filter matches."""
+        if not event["project_id"] or not event["trigger_name"]:
+            return []
+        subs = await inbox.subscriptions_for(self.db, event["project_id"], event["trigger_name"])
+        return [s for s in subs if not s["filter"] or self._filter_matches(s["filter"], event)]
 
     async def _match(self, event: Row) -> list[NewSession]:
         if not event["trigger_id"]:
@@ -109,6 +127,9 @@ class Dispatcher:
             await self.dispatch(event["event_id"])
         for row in await sessions_store.unfinished(self.db):
             await self.engine.start_session(row["session_id"])
+        # Inbox items committed just before a crash may not have woken their session.
+        for session_id in await inbox.sessions_with_unread(self.db):
+            await self.engine.wake(session_id)
 
     async def wait_idle(self) -> None:
         if self._tasks:

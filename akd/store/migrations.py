@@ -136,6 +136,34 @@ MIGRATIONS: list[tuple[str, str]] = [
         ) WITHOUT ROWID;
         """,
     ),
+    (
+        "0002_inbox",
+        """
+        CREATE TABLE subscriptions (
+            sub_id      TEXT PRIMARY KEY,
+            session_id  TEXT NOT NULL,
+            project_id  TEXT NOT NULL,
+            source      TEXT NOT NULL,
+            filter      TEXT NOT NULL DEFAULT '',
+            active      INTEGER NOT NULL DEFAULT 1,
+            created_at  REAL NOT NULL
+        );
+        CREATE INDEX subscriptions_source ON subscriptions(project_id, source) WHERE active = 1;
+        CREATE INDEX subscriptions_session ON subscriptions(session_id);
+        CREATE TABLE inbox (
+            id          INTEGER PRIMARY KEY,
+            session_id  TEXT NOT NULL,
+            kind        TEXT NOT NULL,
+            key         TEXT NOT NULL,
+            source_id   TEXT NOT NULL DEFAULT '',
+            payload     BLOB NOT NULL,
+            consumed    INTEGER NOT NULL DEFAULT 0,
+            created_at  REAL NOT NULL
+        );
+        CREATE INDEX inbox_pending ON inbox(session_id, kind, key) WHERE consumed = 0;
+        CREATE UNIQUE INDEX inbox_event_once ON inbox(session_id, key, source_id) WHERE source_id != '';
+        """,
+    ),
 ]
 
 

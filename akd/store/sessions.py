@@ -93,6 +93,17 @@ async def set_running(db: Database, session_id: str) -> None:
             await _log(conn, session_id, LogRecord("state", {"state": "running"}, t=now))
 
 
+async def journal_insert(
+    conn: aiosqlite.Connection, session_id: str, seq: int, kind: str, name: str, outcome: bytes
+) -> None:
+    now = time.time()
+    await conn.execute(
+        "INSERT OR REPLACE INTO journal (session_id, seq, kind, name, outcome, t) VALUES (?,?,?,?,?,?)",
+        (session_id, seq, kind, name, outcome, now),
+    )
+    await conn.execute("UPDATE sessions SET steps=steps+1, updated_at=? WHERE session_id=?", (now, session_id))
+
+
 async def record_step(
     db: Database,
     session_id: str,
@@ -139,6 +150,7 @@ async def finish(
         if error:
             data["error"] = error.get("message", "")
         await _log(conn, session_id, LogRecord("state", data, t=now))
+        await conn.execute("UPDATE subscriptions SET active=0 WHERE session_id=? AND active=1", (session_id,))
         # A draining deployment becomes inactive when its last session ends.
         await conn.execute(
             "UPDATE deployments SET state='inactive', updated_at=? WHERE state='draining' AND deployment_id="

@@ -5,6 +5,22 @@ from __future__ import annotations
 import os
 
 from akd.runner import errors
+from akd.runner.api import (
+    add_values,
+    check_and_set_value,
+    del_value,
+    get_value,
+    http_outcome,
+    list_values_keys,
+    mutate_value,
+    next_event,
+    next_signal,
+    set_value,
+    signal,
+    start,
+    subscribe,
+    unsubscribe,
+)
 from akd.runner.decorators import activity, inhibit_activities, register_no_activity
 from akd.runner.errors import AutoKittehError, ConnectionInitError
 from akd.runner.retry import RetryPolicy, retry_policy
@@ -26,9 +42,23 @@ __all__ = [
     "Event",
     "RetryPolicy",
     "activity",
+    "add_values",
+    "check_and_set_value",
+    "del_value",
     "errors",
+    "get_value",
     "get_webhook_url",
+    "http_outcome",
     "inhibit_activities",
+    "list_values_keys",
+    "mutate_value",
+    "next_event",
+    "next_signal",
     "register_no_activity",
     "retry_policy",
+    "set_value",
+    "signal",
+    "start",
+    "subscribe",
+    "unsubscribe",
 ]

@@ -1,0 +1,315 @@
+"""akd's side of the SDK: requests a runner makes (key-value store, subscriptions,
+signals, child sessions, sync-webhook outcomes).
+
+Every answer is journaled in the same transaction as the change it makes, so a
+request replayed after a crash (or retried) takes effect exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+import cel
+
+from akd.engine.outcomes import OutcomeRegistry, outcome_from_payload
+from akd.ids import has_prefix, new_id
+from akd.manifest import parse_manifest
+from akd.runner.errors import AutoKittehError
+from akd.store import inbox
+from akd.store import sessions as sessions_store
+from akd.store.db import Database, Row
+from akd.store.sessions import NewSession
+
+MAX_VALUE_BYTES = 64 * 1024
+
+
+@dataclass
+class Reply:
+    value: Any
+
+
+@dataclass
+class Park:
+    """Nothing to answer yet: end the segment and wait (until ``until``, 0 = forever)."""
+
+    until: float
+
+
+Handler = Callable[["Request", aiosqlite.Connection, Row, dict[str, Any]], Awaitable[Any]]
+_HANDLERS: dict[str, Handler] = {}
+
+
+def handles(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        _HANDLERS[name] = fn
+        return fn
+
+    return register
+
+
+class SdkCalls:
+    def __init__(
+        self,
+        db: Database,
+        outcomes: OutcomeRegistry,
+        wake: Callable[[str], Awaitable[None]],
+        start: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self.db = db
+        self.outcomes = outcomes
+        self.wake = wake
+        self.start = start
+        self._sources: dict[str, frozenset[str]] = {}
+
+    async def sources(self, conn: aiosqlite.Connection, build_id: str) -> frozenset[str]:
+        """Trigger and connection names of a build's manifest (what subscribe() accepts)."""
+        if build_id not in self._sources:
+            async with conn.execute("SELECT manifest FROM builds WHERE build_id=?", (build_id,)) as cur:
+                row = await cur.fetchone()
+            names: set[str] = set()
+            if row is not None:
+                manifest = parse_manifest(row[0])
+                names = {t.name for t in manifest.triggers} | {c.name for c in manifest.connections}
+            self._sources[build_id] = frozenset(names)
+        return self._sources[build_id]
+
+    async def handle(
+        self, session: Row, seq: int, name: str, payload: dict[str, Any], journal: bool = True
+    ) -> Reply | Park:
+        """Perform one request; journal its outcome (durable sessions) with the change."""
+        handler = _HANDLERS.get(name)
+        req = Request(self, [])
+        async with self.db.tx() as conn:
+            if handler is None:
+                outcome: tuple[bool, Any] = (False, AutoKittehError(f"unknown SDK request {name!r}"))
+            else:
+                try:
+                    value = await handler(req, conn, session, payload)
+                except AutoKittehError as exc:
+                    value = exc
+                if isinstance(value, Park):
+                    return value
+                outcome = (False, value) if isinstance(value, AutoKittehError) else (True, value)
+            if journal and seq >= 0:
+                blob = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+                await sessions_store.journal_insert(conn, session["session_id"], seq, "call", name, blob)
+        for action in req.after_commit:
+            await action()
+        return Reply(outcome)
+
+
+@dataclass
+class Request:
+    """One request being handled: the shared services plus its own after-commit actions."""
+
+    sdk: SdkCalls
+    after_commit: list[Callable[[], Awaitable[None]]]
+
+    @property
+    def outcomes(self) -> OutcomeRegistry:
+        return self.sdk.outcomes
+
+    async def wake(self, session_id: str) -> None:
+        await self.sdk.wake(session_id)
+
+    async def start(self, session_id: str) -> None:
+        await self.sdk.start(session_id)
+
+    async def sources(self, conn: aiosqlite.Connection, build_id: str) -> frozenset[str]:
+        return await self.sdk.sources(conn, build_id)
+
+
+# -- key-value store ----------------------------------------------------------------
+
+
+def _encode(value: Any) -> str:
+    text = json.dumps(value)
+    if len(text.encode()) > MAX_VALUE_BYTES:
+        raise AutoKittehError(f"value is {len(text.encode())} bytes once encoded; the limit is {MAX_VALUE_BYTES}")
+    return text
+
+
+async def _kv_get(conn: aiosqlite.Connection, project_id: str, key: str) -> Any:
+    async with conn.execute("SELECT value FROM kv WHERE project_id=? AND key=?", (project_id, key)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else json.loads(row[0])
+
+
+async def _kv_set(conn: aiosqlite.Connection, project_id: str, key: str, value: Any) -> None:
+    if value is None:
+        await conn.execute("DELETE FROM kv WHERE project_id=? AND key=?", (project_id, key))
+        return
+    await conn.execute(
+        "INSERT INTO kv (project_id, key, value, updated_at) VALUES (?,?,?,?) ON CONFLICT (project_id, key)"
+        " DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
+        (project_id, key, _encode(value), time.time()),
+    )
+
+
+def _key(payload: dict[str, Any]) -> str:
+    key = payload.get("key")
+    if not isinstance(key, str) or not key:
+        raise AutoKittehError("key must be a non-empty string")
+    return key
+
+
+@handles("kv.get")
+async def kv_get(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+    return await _kv_get(conn, s["project_id"], _key(p))
+
+
+@handles("kv.set")
+async def kv_set(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+    await _kv_set(conn, s["project_id"], _key(p), p.get("value"))
+    return None
+
+
+@handles("kv.del")
+async def kv_del(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+    old = await _kv_get(conn, s["project_id"], _key(p))
+    await _kv_set(conn, s["project_id"], _key(p), None)
+    return old
+
+
+@handles("kv.add")
+async def kv_add(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+    current = await _kv_get(conn, s["project_id"], _key(p))
+    delta = p.get("value")
+    if current is None:
+        current = 0
+    if not isinstance(current, int | float) or isinstance(current, bool):
+        raise AutoKittehError(f"add_values: stored value of {_key(p)!r} is not a number")
+    if not isinstance(delta, int | float) or isinstance(delta, bool):
+        raise AutoKittehError("add_values: value must be a number")
+    total = current + delta
+    await _kv_set(conn, s["project_id"], _key(p), total)
+    return total
+
+
+@handles("kv.check_and_set")
+async def kv_cas(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+    current = await _kv_get(conn, s["project_id"], _key(p))
+    if current != p.get("expected"):
+        return False
+    await _kv_set(conn, s["project_id"], _key(p), p.get("value"))
+    return True
+
+
+@handles("kv.keys")
+async def kv_keys(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+    async with conn.execute("SELECT key FROM kv WHERE project_id=? ORDER BY key", (s["project_id"],)) as cur:
+        return [row[0] for row in await cur.fetchall()]
+
+
+# -- subscriptions and waits ----------------------------------------------------------
+
+
+@handles("deadline")
+async def deadline(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+    return time.time() + max(0.0, float(p["timeout"]))
+
+
+@handles("subscribe")
+async def subscribe(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+    source, expr = str(p.get("source", "")), str(p.get("filter") or "")
+    if source not in await calls.sources(conn, s["build_id"]):
+        raise AutoKittehError(f"subscribe: no trigger or connection named {source!r} in this project")
+    if expr:
+        try:
+            cel.compile(expr)
+        except ValueError as exc:
+            raise AutoKittehError(f"subscribe: invalid filter {expr!r}: {exc}") from None
+    sub_id = new_id("sub")
+    await inbox.add_subscription(conn, sub_id, s["session_id"], s["project_id"], source, expr)
+    return sub_id
+
+
+@handles("unsubscribe")
+async def unsubscribe(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+    if not await inbox.deactivate_subscription(conn, str(p.get("sub_id")), s["session_id"]):
+        raise AutoKittehError(f"unsubscribe: no active subscription {p.get('sub_id')!r} in this session")
+    return None
+
+
+async def _take_or_park(conn: aiosqlite.Connection, s: Row, kind: str, keys: list[str], until: float | None) -> Any:
+    row = await inbox.take(conn, s["session_id"], kind, keys)
+    if row is not None:
+        return pickle.loads(row["payload"])
+    if until is not None and time.time() >= until:
+        return None
+    return Park(until or 0.0)
+
+
+@handles("next_event")
+async def next_event(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+    subs = [str(x) for x in p.get("subs") or []]
+    if not subs:
+        raise AutoKittehError("next_event: no subscription ids given")
+    marks = ",".join("?" * len(subs))
+    async with conn.execute(
+        f"SELECT COUNT(*) FROM subscriptions WHERE session_id=? AND sub_id IN ({marks})", (s["session_id"], *subs)
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None or row[0] != len(set(subs)):
+        raise AutoKittehError(f"next_event: unknown subscription id in {subs}; use the ids subscribe() returned")
+    return await _take_or_park(conn, s, "event", subs, p.get("deadline"))
+
+
+@handles("next_signal")
+async def next_signal(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+    names = [str(x) for x in p.get("names") or []]
+    if not names:
+        raise AutoKittehError("next_signal: no signal names given")
+    return await _take_or_park(conn, s, "signal", names, p.get("deadline"))
+
+
+@handles("signal")
+async def signal(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+    target = str(p.get("session_id", ""))
+    async with conn.execute("SELECT 1 FROM sessions WHERE session_id=?", (target,)) as cur:
+        if not has_prefix(target, "ses") or await cur.fetchone() is None:
+            raise AutoKittehError(f"signal: no session {target!r}")
+    payload = {"name": p.get("name"), "payload": p.get("payload")}
+    await inbox.deliver(conn, target, "signal", str(p.get("name")), pickle.dumps(payload))
+    calls.after_commit.append(lambda: calls.wake(target))
+    return None
+
+
+@handles("start")
+async def start(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+    loc = str(p.get("loc", ""))
+    file, _, fn = loc.partition(":")
+    if not file.endswith(".py") or not fn.isidentifier():
+        raise AutoKittehError(f'start: loc must look like "file.py:function", got {loc!r}')
+    deployment_id, build_id, project_id = s["deployment_id"], s["build_id"], s["project_id"]
+    if p.get("project"):
+        async with conn.execute(
+            "SELECT d.deployment_id, d.build_id, d.project_id FROM deployments d JOIN projects p USING (project_id)"
+            " WHERE p.name=? AND d.state='active'",
+            (p["project"],),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            raise AutoKittehError(f"start: project {p['project']!r} has no active deployment")
+        deployment_id, build_id, project_id = row
+    child = new_id("ses")
+    await sessions_store.insert_sessions(conn, [NewSession(
+        session_id=child, project_id=project_id, deployment_id=deployment_id, build_id=build_id,
+        trigger_id="", event_id="", entrypoint=loc, durable=bool(s["durable"]), parent_id=s["session_id"],
+        inputs=pickle.dumps(p.get("data") or {}), memo=json.dumps(p.get("memo") or {}),
+    )])  # fmt: skip
+    calls.after_commit.append(lambda: calls.start(child))
+    return child
+
+
+@handles("http_outcome")
+async def http_outcome(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+    if s["event_id"]:
+        calls.outcomes.deliver(s["event_id"], outcome_from_payload(p))
+    return None
