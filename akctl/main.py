@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from akctl import render
-from akctl.commands import daemon, deploy, sessions
+from akctl.commands import daemon, deploy, dev, lifecycle, sessions
 from akctl.errors import CliError
 
 
@@ -35,7 +35,7 @@ def cli(ctx: click.Context, data_dir: Path | None, as_json: bool) -> None:
     ctx.obj = {"data_dir": data_dir, "as_json": as_json}
 
 
-for module in (daemon, deploy, sessions):
+for module in (daemon, deploy, dev, lifecycle, sessions):
     module.register(cli)
 
 

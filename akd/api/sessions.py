@@ -9,11 +9,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from akd.api.common import ctx, int_param, must, ok, rfc3339, session_json
+from akd.api.common import ctx, int_param, json_body, must, ok, rfc3339, session_json
+from akd.errors import InvalidArgument
 from akd.ids import has_prefix
+from akd.services import sessions as services
 from akd.store import projects as projects_store
 from akd.store import sessions as store
 from akd.store.db import Row
+from akd.store.sessions import FINAL_STATES
 
 
 async def resolve_session(request: Request, ident: str) -> Row:
@@ -43,8 +46,62 @@ async def list_sessions(request: Request) -> JSONResponse:
 
 
 async def get_session(request: Request) -> JSONResponse:
+    """``?wait=STATE[,STATE]&timeout=S`` waits until the session reaches one of the states."""
     row = await resolve_session(request, request.path_params["id"])
-    return ok(session_json(row))
+    wait = request.query_params.get("wait", "")
+    if wait:
+        states = set(FINAL_STATES) | (set() if wait == "final" else set(wait.split(",")))
+        timeout = int_param(request, "timeout", 30, lo=0, hi=3600)
+        sid = row["session_id"]
+        c = ctx(request)
+
+        async def reached() -> Row | None:
+            current = await store.get(c.db, sid)
+            return (
+                current if current is None or current["state"] in states or current["state"] in FINAL_STATES else None
+            )
+
+        row = await c.notifier.wait_for(reached, timeout) or must(await store.get(c.db, sid), "session", sid)
+    data = session_json(row)
+    c = ctx(request)
+    if c.config.temporal.ui_port and c.temporal is not None:
+        data["temporal_ui_url"] = (
+            f"http://127.0.0.1:{c.config.temporal.ui_port}/namespaces/{c.config.temporal.namespace}"
+            f"/workflows/{row['session_id']}"
+        )
+    return ok(data)
+
+
+async def start_session(request: Request) -> JSONResponse:
+    body = await json_body(request)
+    inputs = body.get("inputs") or {}
+    if not isinstance(inputs, dict):
+        raise InvalidArgument("inputs must be an object")
+    session_id = await services.start_manual(
+        ctx(request), str(body.get("project", "")), str(body.get("entrypoint", "")), inputs
+    )
+    return ok({"session_id": session_id}, status=201)
+
+
+async def stop_session(request: Request) -> JSONResponse:
+    row = await resolve_session(request, request.path_params["id"])
+    body = await json_body(request)
+    delay = body.get("delay", 0)
+    if not isinstance(delay, int | float) or delay < 0:
+        raise InvalidArgument("delay must be a non-negative number of seconds")
+    await services.stop(ctx(request), row, str(body.get("reason") or ""), bool(body.get("force")), float(delay))
+    return ok({"session_id": row["session_id"], "status": "stopping"}, status=202)
+
+
+async def restart_session(request: Request) -> JSONResponse:
+    row = await resolve_session(request, request.path_params["id"])
+    return ok({"session_id": await services.restart(ctx(request), row), "restart_of": row["session_id"]}, 201)
+
+
+async def delete_session(request: Request) -> JSONResponse:
+    row = await resolve_session(request, request.path_params["id"])
+    await services.delete(ctx(request), row)
+    return ok({"session_id": row["session_id"], "deleted": True})
 
 
 def log_json(row: Row) -> dict[str, Any]:
@@ -76,7 +133,11 @@ async def get_log(request: Request) -> JSONResponse:
 
 routes = [
     Route("/sessions", list_sessions),
+    Route("/sessions", start_session, methods=["POST"]),
     Route("/sessions/{id}", get_session),
+    Route("/sessions/{id}", delete_session, methods=["DELETE"]),
+    Route("/sessions/{id}/stop", stop_session, methods=["POST"]),
+    Route("/sessions/{id}/restart", restart_session, methods=["POST"]),
     Route("/sessions/{id}/prints", get_prints),
     Route("/sessions/{id}/log", get_log),
 ]

@@ -110,13 +110,16 @@ class SessionActivities:
                 data = pickle.loads(ev["data"])
                 return {"data": data, "event_id": ev["event_id"], "event_type": ev["event_type"]}
         data = pickle.loads(row["inputs"]) if row["inputs"] else {}
+        if isinstance(data, dict) and "__akd_event__" in data:
+            event: dict[str, Any] = data["__akd_event__"]  # a restarted session gets its event again
+            return event
         return {"data": data, "event_id": "", "event_type": ""}
 
     @activity.defn(name="akd.finish_stopped")
     async def finish_stopped(self, inp: StopInput) -> None:
         self.ctx.hub.kill(inp.session_id)
         row = await sessions.get(self.ctx.db, inp.session_id)
-        reason = inp.reason or (row["error"] if row is not None and row["error"] else "") or "stopped"
+        reason = inp.reason or (row["stop_reason"] if row is not None else "") or "stopped"
         await sessions.finish(
             self.ctx.db,
             inp.session_id,

@@ -164,6 +164,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE UNIQUE INDEX inbox_event_once ON inbox(session_id, key, source_id) WHERE source_id != '';
         """,
     ),
+    (
+        "0003_session_control",
+        """
+        ALTER TABLE sessions ADD COLUMN stop_reason TEXT;
+        ALTER TABLE sessions ADD COLUMN restart_of TEXT NOT NULL DEFAULT ''
+        """,
+    ),
 ]
 
 

@@ -1,0 +1,7 @@
+"""(being written)"""
+
+import click
+
+
+def register(cli: click.Group) -> None:
+    return None

@@ -1,0 +1,141 @@
+"""Session control: manual start, stop (graceful or forced), restart, delete."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import pickle
+from typing import Any
+
+from temporalio.service import RPCError
+
+from akd.appctx import AppContext
+from akd.errors import FailedPrecondition, InvalidArgument, NotFound
+from akd.ids import new_id
+from akd.store import projects as projects_store
+from akd.store import sessions as store
+from akd.store.db import Row
+from akd.store.sessions import FINAL_STATES, LogRecord, NewSession
+
+log = logging.getLogger(__name__)
+
+
+async def start_manual(ctx: AppContext, project: str, entrypoint: str, inputs: dict[str, Any]) -> str:
+    """``akctl session start``: run ``file.py:fn`` of the project's active deployment."""
+    file, _, fn = entrypoint.partition(":")
+    if not file.endswith(".py") or not fn.isidentifier():
+        raise InvalidArgument(f'entrypoint must look like "file.py:function", got {entrypoint!r}')
+    prj = await projects_store.project_by_name(ctx.db, project)
+    if prj is None:
+        raise NotFound(f"project {project!r} not found")
+    dep = await projects_store.active_deployment(ctx.db, prj["project_id"])
+    if dep is None:
+        raise FailedPrecondition(f"project {project!r} has no active deployment; deploy it first")
+    durable = await _entry_durable(ctx, prj["project_id"], entrypoint, dep["build_id"])
+    return await _create(ctx, NewSession(
+        session_id=new_id("ses"), project_id=prj["project_id"], deployment_id=dep["deployment_id"],
+        build_id=dep["build_id"], trigger_id="", event_id="", entrypoint=entrypoint, durable=durable,
+        inputs=pickle.dumps(inputs),
+    ))  # fmt: skip
+
+
+async def _entry_durable(ctx: AppContext, project_id: str, entrypoint: str, build_id: str) -> bool:
+    """A manual run is durable like the trigger that calls the same function, else per manifest version."""
+    for trg in await projects_store.triggers_of(ctx.db, project_id):
+        if trg["call"] == entrypoint:
+            return bool(trg["is_durable"])
+    build = await projects_store.get_build(ctx.db, build_id)
+    return build is not None and "version: v1" in build["manifest"]
+
+
+async def _create(ctx: AppContext, new: NewSession, restart_of: str = "") -> str:
+    async with ctx.db.tx() as conn:
+        await store.insert_sessions(conn, [new])
+        if restart_of:
+            await conn.execute("UPDATE sessions SET restart_of=? WHERE session_id=?", (restart_of, new.session_id))
+    assert ctx.engine is not None
+    await ctx.engine.start_session(new.session_id)
+    ctx.notifier.changed()
+    return new.session_id
+
+
+async def restart(ctx: AppContext, row: Row) -> str:
+    """A new session with the same entry point and inputs, on the active deployment's code."""
+    dep = await projects_store.active_deployment(ctx.db, row["project_id"])
+    deployment_id, build_id = (
+        (dep["deployment_id"], dep["build_id"]) if dep else (row["deployment_id"], row["build_id"])
+    )
+    inputs = row["inputs"]
+    if row["event_id"]:
+        ev = await ctx.db.fetchone("SELECT * FROM events WHERE event_id=?", (row["event_id"],))
+        if ev is not None:
+            event = {"data": pickle.loads(ev["data"]), "event_id": ev["event_id"], "event_type": ev["event_type"]}
+            inputs = pickle.dumps({"__akd_event__": event})
+    return await _create(ctx, NewSession(
+        session_id=new_id("ses"), project_id=row["project_id"], deployment_id=deployment_id, build_id=build_id,
+        trigger_id=row["trigger_id"], event_id="", entrypoint=row["entrypoint"], durable=bool(row["durable"]),
+        inputs=inputs, memo=row["memo"],
+    ), restart_of=row["session_id"])  # fmt: skip
+
+
+async def stop(ctx: AppContext, row: Row, reason: str, force: bool, delay: float) -> None:
+    """Cancel the session's workflow; with ``force``, terminate it if still running after ``delay``."""
+    sid = row["session_id"]
+    if row["state"] in FINAL_STATES:
+        raise FailedPrecondition(f"session {sid} already ended ({row['state']}); only running sessions can be stopped")
+    reason = reason or "stopped by user"
+    async with ctx.db.tx() as conn:
+        await conn.execute("UPDATE sessions SET stop_reason=? WHERE session_id=?", (reason, sid))
+        await store.append_log(conn, sid, [LogRecord("stop_request", {"reason": reason, "force": force})])
+    assert ctx.engine is not None
+    try:
+        await ctx.engine.handle(sid).cancel()
+    except RPCError as exc:
+        log.info("cancel %s: %s", sid, exc)
+        await _mark_stopped(ctx, sid, reason)
+        return
+    if force:
+        asyncio.get_running_loop().create_task(_force_after(ctx, sid, reason, delay))
+
+
+async def _force_after(ctx: AppContext, sid: str, reason: str, delay: float) -> None:
+    async def ended() -> bool | None:
+        row = await store.get(ctx.db, sid)
+        return True if row is None or row["state"] in FINAL_STATES else None
+
+    if await ctx.notifier.wait_for(ended, delay):
+        return
+    assert ctx.engine is not None
+    try:
+        await ctx.engine.handle(sid).terminate(reason=reason)
+    except RPCError as exc:
+        log.info("terminate %s: %s", sid, exc)
+    await _mark_stopped(ctx, sid, reason, forced=True)
+
+
+async def _mark_stopped(ctx: AppContext, sid: str, reason: str, forced: bool = False) -> None:
+    if ctx.hub is not None:
+        ctx.hub.kill(sid)
+    await store.finish(
+        ctx.db, sid, "stopped", error={"type": "Stopped", "message": reason, "traceback": ""},
+        records=[LogRecord("stop", {"reason": reason, "forced": forced})],
+    )  # fmt: skip
+    ctx.notifier.changed()
+
+
+async def delete(ctx: AppContext, row: Row) -> None:
+    sid = row["session_id"]
+    if row["state"] not in FINAL_STATES:
+        raise FailedPrecondition(f"session {sid} is {row['state']}; stop it before deleting it")
+    async with ctx.db.tx() as conn:
+        for table in ("session_log", "journal", "inbox", "subscriptions", "sessions"):
+            await conn.execute(f"DELETE FROM {table} WHERE session_id=?", (sid,))
+
+
+def memo_of(row: Row) -> dict[str, Any]:
+    try:
+        memo: dict[str, Any] = json.loads(row["memo"] or "{}")
+        return memo
+    except ValueError:
+        return {}
