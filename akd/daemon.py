@@ -118,6 +118,8 @@ class Daemon:
         )
         await ctx.engine.start()
         ctx.dispatcher = Dispatcher(db, ctx.engine)
+        engine_ctx.on_tick = ctx.dispatcher.record_tick
+        await ctx.engine.reconcile_schedules()
         # 6. HTTP API, then recovery of events and sessions a crash left behind.
         self._server = _Server(uvicorn.Config(create_app(ctx), log_level="warning", lifespan="off", access_log=False))
         self._serve_task = asyncio.create_task(self._server.serve(sockets=[sock]), name="http")

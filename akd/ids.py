@@ -6,6 +6,7 @@ random, so ids sort by creation time.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 
@@ -28,6 +29,12 @@ def new_id(prefix: str) -> str:
     millis = time.time_ns() // 1_000_000
     rand = int.from_bytes(os.urandom(10), "big")
     return f"{prefix}_{_encode(millis, 10)}{_encode(rand, 16)}"
+
+
+def derived_id(prefix: str, millis: int, key: str) -> str:
+    """A deterministic id for something that must be created once (e.g. one schedule tick)."""
+    digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:10], "big")
+    return f"{prefix}_{_encode(millis, 10)}{_encode(digest, 16)}"
 
 
 def has_prefix(value: str, prefix: str) -> bool:

@@ -9,7 +9,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from akd.api.common import ctx, int_param, must, ok, rfc3339
+from akd.api.common import ctx, int_param, json_body, must, ok, rfc3339
+from akd.errors import FailedPrecondition, InvalidArgument, NotFound
+from akd.ids import new_id
 from akd.store import events as store
 from akd.store import projects as projects_store
 from akd.store.db import Row
@@ -83,7 +85,57 @@ async def get_event(request: Request) -> JSONResponse:
     return ok(event_json(row, [r["session_id"] for r in sessions], with_data=True))
 
 
+async def _trigger_row(request: Request, project: str, trigger: str) -> Row:
+    c = ctx(request)
+    rows = await c.db.fetchall(
+        "SELECT t.*, p.name AS project FROM triggers t JOIN projects p USING (project_id)"
+        " WHERE t.name=? AND (?='' OR p.name=?)", (trigger, project, project),
+    )  # fmt: skip
+    if not rows:
+        where = f" in project {project!r}" if project else ""
+        raise NotFound(f"no trigger named {trigger!r}{where}")
+    if len(rows) > 1:
+        names = ", ".join(r["project"] for r in rows)
+        raise InvalidArgument(f"trigger {trigger!r} exists in several projects ({names}); pass --project")
+    return rows[0]
+
+
+async def _store_and_dispatch(request: Request, trg: Row, event_type: str, data: Any, source: str) -> JSONResponse:
+    c = ctx(request)
+    event_id = new_id("evt")
+    await store.insert_event(
+        c.db, event_id, project_id=trg["project_id"], trigger_id=trg["trigger_id"], trigger_name=trg["name"],
+        event_type=event_type, source=source, data=pickle.dumps(data),
+    )  # fmt: skip
+    assert c.dispatcher is not None
+    session_ids = await c.dispatcher.dispatch(event_id)
+    row = must(await store.get_event(c.db, event_id), "event", event_id)
+    return ok(event_json(row, session_ids), status=201)
+
+
+async def dispatch_event(request: Request) -> JSONResponse:
+    """Store a manual event for a trigger and dispatch it like a real one."""
+    body = await json_body(request)
+    trg = await _trigger_row(request, str(body.get("project") or ""), str(body.get("trigger") or ""))
+    data = body.get("data") if body.get("data") is not None else {}
+    if not isinstance(data, dict):
+        raise InvalidArgument("data must be a JSON object")
+    return await _store_and_dispatch(request, trg, str(body.get("event_type") or ""), data, "manual")
+
+
+async def redispatch_event(request: Request) -> JSONResponse:
+    """A new event with the same trigger, type and data as an earlier one, dispatched now."""
+    c = ctx(request)
+    old = must(await store.get_event(c.db, request.path_params["id"]), "event", request.path_params["id"])
+    trg = await c.db.fetchone("SELECT * FROM triggers WHERE trigger_id=?", (old["trigger_id"],))
+    if trg is None:
+        raise FailedPrecondition(f"the trigger of event {old['event_id']} no longer exists")
+    return await _store_and_dispatch(request, trg, old["event_type"], pickle.loads(old["data"]), "redispatch")
+
+
 routes = [
     Route("/events", list_events),
+    Route("/events", dispatch_event, methods=["POST"]),
     Route("/events/{id}", get_event),
+    Route("/events/{id}/redispatch", redispatch_event, methods=["POST"]),
 ]

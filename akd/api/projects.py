@@ -34,6 +34,8 @@ async def post_deploy(request: Request) -> JSONResponse:
         raise InvalidArgument("manifest must be the text of autokitteh.yaml")
     c = ctx(request)
     result = await deploy(c.db, c.config.data_dir, c.base_url, manifest, _files(body), str(body.get("root_dir", "")))
+    if c.engine is not None:
+        await c.engine.reconcile_schedules()
     return ok(
         {
             "project_id": result.project_id,

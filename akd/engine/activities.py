@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import pickle
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from akd.engine.outcomes import OutcomeRegistry
 from akd.engine.runners import RunnerHub, runner_base_env
 from akd.engine.sdk_calls import SdkCalls
 from akd.engine.segment import SegmentRun, SegmentSpec
-from akd.engine.types import SegmentInput, SegmentResult, StopInput
+from akd.engine.types import SegmentInput, SegmentResult, StopInput, TickInput
 from akd.services.notify import Notifier
 from akd.store import inbox, projects, sessions
 from akd.store.db import Database
@@ -34,6 +35,7 @@ class EngineContext:
     notifier: Notifier = field(default_factory=Notifier)
     outcomes: OutcomeRegistry = field(default_factory=OutcomeRegistry)
     sdk: SdkCalls | None = None
+    on_tick: Callable[[str, str], Awaitable[None]] | None = None
 
 
 class SessionActivities:
@@ -114,6 +116,12 @@ class SessionActivities:
             event: dict[str, Any] = data["__akd_event__"]  # a restarted session gets its event again
             return event
         return {"data": data, "event_id": "", "event_type": ""}
+
+    @activity.defn(name="akd.record_tick")
+    async def record_tick(self, inp: TickInput) -> None:
+        """Store one schedule tick as an event (once per scheduled time) and dispatch it."""
+        if self.ctx.on_tick is not None:
+            await self.ctx.on_tick(inp.trigger_id, activity.info().workflow_id or "")
 
     @activity.defn(name="akd.finish_stopped")
     async def finish_stopped(self, inp: StopInput) -> None:

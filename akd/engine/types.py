@@ -30,6 +30,11 @@ class SegmentResult:
 
 
 @dataclass
+class TickInput:
+    trigger_id: str
+
+
+@dataclass
 class StopInput:
     session_id: str
     reason: str = ""

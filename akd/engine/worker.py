@@ -14,6 +14,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from akd.engine.activities import EngineContext, SessionActivities
+from akd.engine.schedules import TickWorkflow, reconcile
 from akd.engine.sdk_calls import SdkCalls
 from akd.engine.types import SessionInput
 from akd.engine.workflows import SessionWorkflow
@@ -49,8 +50,8 @@ class Engine:
         self._worker = Worker(
             self._client,
             task_queue=self.task_queue,
-            workflows=[SessionWorkflow],
-            activities=[self.activities.run_segment, self.activities.finish_stopped],
+            workflows=[SessionWorkflow, TickWorkflow],
+            activities=[self.activities.run_segment, self.activities.finish_stopped, self.activities.record_tick],
             max_concurrent_local_activities=1000,
             max_concurrent_workflow_tasks=200,
             graceful_shutdown_timeout=timedelta(seconds=1),
@@ -73,6 +74,13 @@ class Engine:
             pass
         except RPCError as exc:
             raise Unavailable(f"Temporal refused to start session {session_id}: {exc}") from exc
+
+    async def reconcile_schedules(self) -> None:
+        """Make Temporal Schedules match the schedule triggers (after deploys, at start-up)."""
+        try:
+            await reconcile(self.client, self.ctx.db, self.task_queue)
+        except RPCError as exc:
+            log.warning("reconciling schedules failed: %s", exc)
 
     async def wake(self, session_id: str) -> None:
         """Tell a waiting session that its inbox changed (no-op if it has ended)."""

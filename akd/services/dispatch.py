@@ -11,12 +11,13 @@ import asyncio
 import logging
 import pickle
 import time
+from datetime import datetime
 from typing import Any
 
 import cel
 
 from akd.engine.worker import Engine
-from akd.ids import new_id
+from akd.ids import derived_id, new_id
 from akd.store import events as events_store
 from akd.store import inbox
 from akd.store import sessions as sessions_store
@@ -121,6 +122,19 @@ class Dispatcher:
             log.info("filter %r did not match event %s: %s", expr, event["event_id"], exc)
             return False
 
+    async def record_tick(self, trigger_id: str, workflow_id: str) -> None:
+        """One schedule tick -> one ``tick`` event (a retried tick maps to the same id)."""
+        trg = await self.db.fetchone("SELECT * FROM triggers WHERE trigger_id=?", (trigger_id,))
+        if trg is None:
+            return  # the trigger was removed; its schedule is deleted at the next reconcile
+        millis = int(_scheduled_at(workflow_id, trigger_id) * 1000)
+        event_id = derived_id("evt", millis, workflow_id)
+        await events_store.insert_event_once(
+            self.db, event_id, project_id=trg["project_id"], trigger_id=trigger_id, trigger_name=trg["name"],
+            event_type="tick", source="schedule", data=pickle.dumps({}),
+        )  # fmt: skip
+        await self.dispatch(event_id)
+
     async def recover(self) -> None:
         """At start-up: dispatch events stored but not dispatched, start created sessions."""
         for event in await events_store.pending_events(self.db):
@@ -134,3 +148,12 @@ class Dispatcher:
     async def wait_idle(self) -> None:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _scheduled_at(workflow_id: str, trigger_id: str) -> float:
+    """Schedules name their workflows ``<id>-<RFC 3339 time>``; fall back to now."""
+    stamp = workflow_id.removeprefix(f"tick-{trigger_id}-")
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return time.time()

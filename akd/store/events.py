@@ -25,6 +25,26 @@ async def insert_event(
     )
 
 
+async def insert_event_once(
+    db: Database,
+    event_id: str,
+    *,
+    project_id: str,
+    trigger_id: str,
+    trigger_name: str,
+    event_type: str,
+    source: str,
+    data: bytes,
+) -> bool:
+    """Like ``insert_event`` for deterministic ids (schedule ticks): a repeat is ignored."""
+    count = await db.execute(
+        "INSERT OR IGNORE INTO events (event_id, project_id, trigger_id, trigger_name, event_type, source, data,"
+        " state, created_at) VALUES (?,?,?,?,?,?,?,'pending',?)",
+        (event_id, project_id, trigger_id, trigger_name, event_type, source, data, time.time()),
+    )
+    return count > 0
+
+
 async def get_event(db: Database, event_id: str) -> Row | None:
     return await db.fetchone("SELECT * FROM events WHERE event_id=?", (event_id,))
 
