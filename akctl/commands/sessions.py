@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -11,6 +13,8 @@ from rich.syntax import Syntax
 
 from akctl import render
 from akctl.app import App, common
+from akctl.durations import DURATION
+from akctl.errors import CliError
 
 FINAL = ("completed", "error", "stopped")
 
@@ -103,10 +107,76 @@ def prints(app: App, ident: str, timestamps: bool, follow: bool) -> None:
             show_prints(app, data["prints"], timestamps)
 
 
+def log_line(rec: dict[str, Any]) -> str:
+    """One session-log record as a readable line (no markup)."""
+    kind = rec["kind"]
+    if kind == "print":
+        return f"print  {rec['text']}"
+    if kind == "state":
+        extra = f" ({rec['error']})" if rec.get("error") else ""
+        return f"state  {rec['state']}{extra}"
+    if kind in ("step", "sleep"):
+        outcome = "ok" if rec.get("ok") else f"error: {rec.get('error', '')}"
+        attempt = f" attempt {rec['attempt']}" if rec.get("attempt", 1) != 1 else ""
+        duration = render.human_duration(rec.get("duration"))
+        return f"{kind:<5}  #{rec['seq']} {rec['name']}({rec.get('args', '')}){attempt} -> {outcome} [{duration}]"
+    detail = {k: v for k, v in rec.items() if k not in ("id", "t", "kind")}
+    return f"{kind:<5}  {json.dumps(detail)}"
+
+
+def fetch_log(app: App, ident: str, order: str) -> tuple[str, list[dict[str, Any]]]:
+    """Every record of a session's log, paging through the API."""
+    records: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        page: dict[str, Any] = app.client.get(f"/sessions/{ident}/log", after=after, limit=10000)
+        records.extend(page["records"])
+        if len(page["records"]) < 10000:
+            break
+        after = page["records"][-1]["id"]
+    if order == "desc":
+        records.reverse()
+    return page["session_id"], records
+
+
+def watch(app: App, ident: str, end_states: tuple[str, ...], timeout: float | None) -> int:
+    """Follow a session, printing its prints, until it ends or reaches a state; 0 if it completed."""
+    started = time.monotonic()
+    session: dict[str, Any] = app.client.get(f"/sessions/{ident}")
+    sid, last = session["session_id"], 0
+    wanted = set(end_states) | set(FINAL)
+    while True:
+        data = fetch_prints(app, sid, last)
+        if data["prints"]:
+            last = data["prints"][-1]["id"]
+            if not app.as_json:
+                show_prints(app, data["prints"], True)
+        session = app.client.get(f"/sessions/{sid}", wait=",".join(wanted), timeout=1)
+        if session["state"] in wanted:
+            data = fetch_prints(app, sid, last)
+            if not app.as_json:
+                show_prints(app, data["prints"], True)
+            break
+        if timeout is not None and time.monotonic() - started > timeout:
+            render.err.print(
+                f"[yellow]timed out[/] after {render.human_duration(timeout)}; session is {session['state']}"
+            )
+            return 1
+    if app.as_json:
+        render.print_json(session)
+    else:
+        render.err.print(f"session {sid} is {render.state(session['state'])}")
+    reached = session["state"] in end_states if end_states else session["state"] == "completed"
+    return 0 if reached else 1
+
+
 def register(cli: click.Group) -> None:
     @cli.group("session")
     def session() -> None:
         """Inspect and control sessions (one run of an entry function)."""
+
+    register_control(session)
+    register_logs(session)
 
     @session.command("list")
     @click.option("--project", default="", help="Only this project's sessions.")
@@ -153,3 +223,135 @@ def register(cli: click.Group) -> None:
           akctl session prints hello --no-timestamps
         """
         prints(app, session_id, not no_timestamps, follow)
+
+
+def register_control(session: click.Group) -> None:
+    @session.command("start")
+    @click.option("--project", required=True, help="Project whose active deployment runs the session.")
+    @click.option("--entrypoint", required=True, help="file.py:function")
+    @click.option("--input", "inputs", multiple=True, help="key=<json> passed in event.data; repeatable.")
+    @click.option("--watch", "watch_", is_flag=True, help="Follow the session's prints until it ends.")
+    @common
+    def start_cmd(app: App, project: str, entrypoint: str, inputs: tuple[str, ...], watch_: bool) -> int:
+        """Start a session by hand.
+
+        \b
+        Example:
+          akctl session start --project hello --entrypoint program.py:on_webhook --input name='"Ada"' --watch
+        """
+        data: dict[str, Any] = {}
+        for pair in inputs:
+            key, sep, value = pair.partition("=")
+            if not sep:
+                raise CliError(f"--input expects key=<json>, got {pair!r}", 40)
+            try:
+                data[key] = json.loads(value)
+            except ValueError:
+                data[key] = value
+        res = app.client.post("/sessions", {"project": project, "entrypoint": entrypoint, "inputs": data})
+        if app.as_json and not watch_:
+            render.print_json({"session_id": res["session_id"]})
+            return 0
+        if not app.as_json:
+            render.out.print(res["session_id"])
+        return watch(app, res["session_id"], (), None) if watch_ else 0
+
+    @session.command("stop")
+    @click.argument("session_id")
+    @click.option("--reason", default="", help="Recorded in the session's log and error.")
+    @click.option("--force", is_flag=True, help="Terminate if the graceful stop has not finished after --delay.")
+    @click.option("--delay", type=DURATION, default=0.0, help="Grace period before --force terminates (e.g. 1s).")
+    @common
+    def stop_cmd(app: App, session_id: str, reason: str, force: bool, delay: float) -> None:
+        """Stop a running session (graceful; --force terminates after --delay).
+
+        SESSION_ID may also be a project name (its latest session).
+
+        \b
+        Example:
+          akctl session stop ses_01... --reason "wrong input" --force --delay 1s
+        """
+        res = app.client.post(f"/sessions/{session_id}/stop", {"reason": reason, "force": force, "delay": delay})
+        final: dict[str, Any] = app.client.get(f"/sessions/{res['session_id']}", wait="final", timeout=int(delay) + 10)
+        if app.as_json:
+            render.print_json(final)
+        else:
+            render.out.print(f"session {final['session_id']} is {render.state(final['state'])}")
+
+    @session.command("restart")
+    @click.argument("session_id")
+    @common
+    def restart_cmd(app: App, session_id: str) -> None:
+        """Start a new session with the same entry point and inputs."""
+        res = app.client.post(f"/sessions/{session_id}/restart")
+        if app.as_json:
+            render.print_json(res)
+        else:
+            render.out.print(f"[green]✓[/] started {res['session_id']} (restart of {res['restart_of']})")
+
+    @session.command("delete")
+    @click.argument("session_id")
+    @common
+    def delete_cmd(app: App, session_id: str) -> None:
+        """Delete an ended session and its logs."""
+        res = app.client.delete(f"/sessions/{session_id}")
+        if app.as_json:
+            render.print_json(res)
+        else:
+            render.out.print(f"[green]✓[/] deleted {res['session_id']}")
+
+
+def register_logs(session: click.Group) -> None:
+    @session.command("log")
+    @click.argument("session_id")
+    @click.option("--order", type=click.Choice(["asc", "desc"]), default="asc", show_default=True)
+    @common
+    def log_cmd(app: App, session_id: str, order: str) -> None:
+        """Show a session's log: state changes, prints, steps (with attempts and durations), stops.
+
+        \b
+        Example:
+          akctl session log hello --order desc
+        """
+        _, records = fetch_log(app, session_id, order)
+        if app.as_json:
+            render.print_json(records)
+            return
+        for rec in records:
+            render.out.print(f"[dim]{render.local_time(rec['t'])}[/] {escape(log_line(rec))}")
+
+    @session.command("watch")
+    @click.argument("session_id")
+    @click.option(
+        "--end-state",
+        "end_states",
+        multiple=True,
+        type=click.Choice(["running", "completed", "error", "stopped"]),
+        help="Stop watching (exit 0) when the session reaches this state; default: completed.",
+    )
+    @click.option("--timeout", type=DURATION, default=None, help="Give up (exit 1) after this long.")
+    @common
+    def watch_cmd(app: App, session_id: str, end_states: tuple[str, ...], timeout: float | None) -> int:
+        """Follow a session's prints until it ends: exit 0 if it completed (or reached --end-state), else 1.
+
+        \b
+        Example:
+          akctl session watch hello --timeout 1m
+        """
+        return watch(app, session_id, end_states, timeout)
+
+    @session.command("download-logs")
+    @click.argument("session_id")
+    @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="File (default: ID.log).")
+    @common
+    def download_cmd(app: App, session_id: str, output: Path | None) -> None:
+        """Write a session's whole log to a readable text file."""
+        sid, records = fetch_log(app, session_id, "asc")
+        path = output or Path(f"{sid}.log")
+        with path.open("w") as f:
+            for rec in records:
+                f.write(f"{rec['t']} {log_line(rec)}\n")
+        if app.as_json:
+            render.print_json({"session_id": sid, "path": str(path), "records": len(records)})
+        else:
+            render.out.print(f"[green]✓[/] wrote {len(records)} records to {path}")

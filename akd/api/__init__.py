@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from akd.api import daemon, events, lifecycle, projects, sessions, webhooks
+from akd.api import daemon, events, kv, lifecycle, projects, sessions, stats, triggers, webhooks
 from akd.appctx import AppContext
 from akd.errors import AkdError, NotFound, Unauthenticated
 
@@ -58,7 +58,10 @@ async def on_not_found(request: Request, exc: Exception) -> Response:
 
 
 def create_app(ctx: AppContext) -> Starlette:
-    api_routes = [*daemon.routes, *events.routes, *lifecycle.routes, *projects.routes, *sessions.routes]
+    api_routes = [
+        *daemon.routes, *events.routes, *kv.routes, *lifecycle.routes, *projects.routes, *sessions.routes,
+        *stats.routes, *triggers.routes,
+    ]  # fmt: skip
     app = Starlette(
         routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes],
         middleware=[Middleware(TokenAuth, token=ctx.token)],

@@ -1,0 +1,218 @@
+"""``akctl event ...``, ``akctl trigger ...`` and ``akctl store ...``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.syntax import Syntax
+
+from akctl import render
+from akctl.app import App, common
+from akctl.errors import CliError
+
+
+def parse_data(pairs: tuple[str, ...], file: Path | None) -> dict[str, Any]:
+    """``--data k=v`` (v parsed as JSON when it is JSON, else a string) or ``--file data.json``."""
+    data: dict[str, Any] = {}
+    if file is not None:
+        try:
+            loaded = json.loads(file.read_text())
+        except (OSError, ValueError) as exc:
+            raise CliError(f"cannot read event data from {file}: {exc}", 40) from None
+        if not isinstance(loaded, dict):
+            raise CliError(f"{file} must hold a JSON object", 40)
+        data.update(loaded)
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CliError(f"--data expects key=value, got {pair!r}", 40)
+        try:
+            data[key] = json.loads(value)
+        except ValueError:
+            data[key] = value
+    return data
+
+
+def show_event(app: App, ev: dict[str, Any]) -> None:
+    if app.as_json:
+        render.print_json(ev)
+        return
+    for key in ("event_id", "event_type", "trigger", "source", "state", "created_at"):
+        value = render.state(ev[key]) if key == "state" else escape(str(ev.get(key) or "-"))
+        render.out.print(f"[bold]{key:>11}[/]  {value}")
+    render.out.print(f"[bold]{'sessions':>11}[/]  {', '.join(ev['session_ids']) or '-'}")
+    if "data" in ev:
+        render.out.print(Syntax(json.dumps(ev["data"], indent=2), "json", theme="ansi_dark",
+                                background_color="default"))  # fmt: skip
+
+
+def register_events(cli: click.Group) -> None:
+    @cli.group("event")
+    def event() -> None:
+        """Inspect and send events (webhook requests, schedule ticks, manual dispatches)."""
+
+    @event.command("list")
+    @click.option("--project", default="", help="Only this project's events.")
+    @click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
+    @common
+    def list_cmd(app: App, project: str, limit: int) -> None:
+        """List events, newest first, with the sessions each started.
+
+        \b
+        Example:
+          akctl event list --project hello
+        """
+        rows: list[dict[str, Any]] = app.client.get("/events", project=project, limit=limit)
+        if app.as_json:
+            render.print_json(rows)
+            return
+        t = render.table("EVENT", "TRIGGER", "TYPE", "STATE", "CREATED", "SESSIONS")
+        for r in rows:
+            t.add_row(r["event_id"], escape(r["trigger"]), escape(r["event_type"]), render.state(r["state"]),
+                      render.relative(r["created_at"]), "\n".join(r["session_ids"]) or "-")  # fmt: skip
+        render.out.print(t if rows else "no events")
+
+    @event.command("get")
+    @click.argument("event_id")
+    @common
+    def get_cmd(app: App, event_id: str) -> None:
+        """Show an event with its data and the sessions it started."""
+        show_event(app, app.client.get(f"/events/{event_id}"))
+
+    @event.command("dispatch")
+    @click.option("--trigger", required=True, help="Trigger name (the event is dispatched as if it fired).")
+    @click.option("--project", default="", help="Project of the trigger (needed if the name is ambiguous).")
+    @click.option("--type", "event_type", default="", help="Event type, e.g. post or tick.")
+    @click.option("--data", "pairs", multiple=True, help="key=value (JSON values allowed); repeatable.")
+    @click.option("--file", type=click.Path(path_type=Path, exists=True), default=None, help="JSON object file.")
+    @common
+    def dispatch_cmd(app: App, trigger: str, project: str, event_type: str, pairs: tuple[str, ...],
+                     file: Path | None) -> None:  # fmt: skip
+        """Store an event for a trigger and dispatch it.
+
+        \b
+        Example:
+          akctl event dispatch --trigger on_webhook --project hello --data name=Ada
+        """
+        body = {"trigger": trigger, "project": project, "event_type": event_type, "data": parse_data(pairs, file)}
+        show_event(app, app.client.post("/events", body))
+
+    @event.command("redispatch")
+    @click.argument("event_id")
+    @common
+    def redispatch_cmd(app: App, event_id: str) -> None:
+        """Dispatch a copy of an earlier event (a new event id) to the current deployment."""
+        show_event(app, app.client.post(f"/events/{event_id}/redispatch"))
+
+
+def register_triggers(cli: click.Group) -> None:
+    @cli.group("trigger")
+    def trigger() -> None:
+        """Inspect triggers: webhooks (with URLs), schedules (with next fire times)."""
+
+    @trigger.command("list")
+    @click.option("--project", default="", help="Only this project's triggers.")
+    @common
+    def list_cmd(app: App, project: str) -> None:
+        """List triggers.
+
+        \b
+        Example:
+          akctl trigger list --project hello
+        """
+        rows: list[dict[str, Any]] = app.client.get("/triggers", project=project)
+        if app.as_json:
+            render.print_json(rows)
+            return
+        t = render.table("PROJECT", "NAME", "TYPE", "CALL", "DETAILS")
+        for r in rows:
+            if r["type"] == "schedule":
+                nxt = ", ".join(render.local_time(x) for x in r.get("next_fire_times") or [])
+                details = f"{r['schedule']}" + (f" ({r['timezone']})" if r["timezone"] else "") + f"\nnext: {nxt}"
+            else:
+                details = r["webhook_url"] or r["connection"] or ""
+            t.add_row(escape(r["project"]), escape(r["name"]), r["type"], escape(r["call"] or "-"), escape(details))
+        render.out.print(t if rows else "no triggers")
+
+    @trigger.command("get")
+    @click.argument("trigger")
+    @click.option("--project", default="", help="Project of the trigger (for names).")
+    @common
+    def get_cmd(app: App, trigger: str, project: str) -> None:
+        """Show one trigger (by id or name)."""
+        r: dict[str, Any] = app.client.get(f"/triggers/{trigger}", project=project)
+        if app.as_json:
+            render.print_json(r)
+            return
+        for key, value in r.items():
+            if value not in (None, "", []):
+                render.out.print(f"[bold]{key:>15}[/]  {escape(str(value))}")
+
+
+def register_store(cli: click.Group) -> None:
+    @cli.group("store")
+    def store() -> None:
+        """Read and write a project's key-value store."""
+
+    @store.command("get")
+    @click.argument("key")
+    @click.option("--project", required=True)
+    @common
+    def get_cmd(app: App, key: str, project: str) -> None:
+        """Print the value stored under KEY.
+
+        \b
+        Example:
+          akctl store get counter --project hello
+        """
+        r: dict[str, Any] = app.client.get(f"/store/{key}", project=project)
+        if app.as_json:
+            render.print_json(r)
+        else:
+            render.out.print(escape(json.dumps(r["value"])))
+
+    @store.command("set")
+    @click.argument("key")
+    @click.argument("value")
+    @click.option("--project", required=True)
+    @common
+    def set_cmd(app: App, key: str, value: str, project: str) -> None:
+        """Store VALUE (JSON, or a plain string) under KEY; the value null deletes KEY.
+
+        \b
+        Example:
+          akctl store set counter 0 --project hello
+        """
+        try:
+            parsed: Any = json.loads(value)
+        except ValueError:
+            parsed = value
+        r = app.client.request("PUT", f"/store/{key}", json={"project": project, "value": parsed})
+        if app.as_json:
+            render.print_json(r)
+        else:
+            render.out.print(f"[green]✓[/] {escape(key)} = {escape(json.dumps(parsed))}")
+
+    @store.command("list")
+    @click.option("--project", required=True)
+    @common
+    def list_cmd(app: App, project: str) -> None:
+        """List the keys and values of a project's store."""
+        rows: list[dict[str, Any]] = app.client.get("/store", project=project)
+        if app.as_json:
+            render.print_json(rows)
+            return
+        t = render.table("KEY", "VALUE", "UPDATED")
+        for r in rows:
+            t.add_row(escape(r["key"]), escape(json.dumps(r["value"])[:80]), render.relative(r["updated_at"]))
+        render.out.print(t if rows else "no values")
+
+
+def register(cli: click.Group) -> None:
+    register_events(cli)
+    register_triggers(cli)
+    register_store(cli)
