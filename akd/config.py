@@ -15,12 +15,12 @@ from typing import Any
 from akd.errors import InvalidArgument
 
 
-def default_data_dir() -> Path:
+def default_data_dir(environ: dict[str, str] | None = None) -> Path:
     """``$AKD_DATA_DIR``, else ``$XDG_DATA_HOME/akd``, else ``~/.local/share/akd``."""
-    env = os.environ.get("AKD_DATA_DIR")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    env = os.environ if environ is None else environ
+    if env.get("AKD_DATA_DIR"):
+        return Path(env["AKD_DATA_DIR"]).expanduser()
+    xdg = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(xdg).expanduser() / "akd"
 
 
@@ -158,13 +158,17 @@ def load_config(
     port: int | None = None,
     environ: dict[str, str] | None = None,
 ) -> Config:
-    """Defaults < ``akd.toml`` < environment < command-line flags."""
+    """Defaults < ``akd.toml`` < environment < command-line flags.
+
+    Without ``--config`` (or ``$AKD_CONFIG``) the file is ``<data_dir>/akd.toml``, where the
+    data dir is the flag's, else ``$AKD_DATA_DIR``'s, else the XDG default.
+    """
     environ = dict(os.environ if environ is None else environ)
-    cfg = Config()
+    cfg = Config(data_dir=default_data_dir(environ))
     if path is None and environ.get("AKD_CONFIG"):
         path = Path(environ["AKD_CONFIG"])
     if path is None:
-        candidate = cfg.data_dir / "akd.toml"
+        candidate = (data_dir.expanduser() if data_dir is not None else cfg.data_dir) / "akd.toml"
         path = candidate if candidate.is_file() else None
     if path is not None:
         try:
@@ -175,6 +179,8 @@ def load_config(
             raise InvalidArgument(f"config file {path}: {exc}") from None
         cfg = _apply(cfg, data, str(path))
     cfg = _apply(cfg, _env_overrides(environ), "environment")
+    if environ.get("AKD_DATA_DIR"):
+        cfg = replace(cfg, data_dir=Path(environ["AKD_DATA_DIR"]).expanduser())
     if data_dir is not None:
         cfg = replace(cfg, data_dir=data_dir.expanduser())
     if port is not None:

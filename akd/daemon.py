@@ -56,6 +56,7 @@ class Daemon:
         self.config = config
         self.data_dir = config.data_dir
         self._lock_file: IO[str] | None = None
+        self._owns_data_dir = False
         self._server: _Server | None = None
         self._serve_task: asyncio.Task[None] | None = None
         self.ctx: AppContext | None = None
@@ -78,6 +79,7 @@ class Daemon:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.data_dir, 0o700)
         self._lock()
+        self._owns_data_dir = True
         (self.data_dir / "daemon.json").unlink(missing_ok=True)
         # 2. API token and database (migrations run before anything reads it).
         token = ensure_token(self.data_dir)
@@ -129,6 +131,7 @@ class Daemon:
                 raise Unavailable("the HTTP server failed to start")
             await asyncio.sleep(0.01)
         await ctx.dispatcher.recover()
+        ctx.dispatcher.start_sweeper()
         # 7. Tell akctl where we are.
         self._write_daemon_json(ctx, address)
         log.info("akd ready on %s (data dir %s)", ctx.base_url, self.data_dir)
@@ -158,7 +161,8 @@ class Daemon:
 
     async def shutdown(self) -> None:
         """Reverse order: HTTP, runners, worker, Temporal, database, lock."""
-        (self.data_dir / "daemon.json").unlink(missing_ok=True)
+        if self._owns_data_dir:  # a refused second akd must not touch the running one's file
+            (self.data_dir / "daemon.json").unlink(missing_ok=True)
         ctx = self.ctx
         # 1. Stop accepting HTTP requests.
         if self._server is not None and self._serve_task is not None:
@@ -166,6 +170,8 @@ class Daemon:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._serve_task, 5)
         if ctx is not None:
+            if ctx.dispatcher is not None:
+                await ctx.dispatcher.stop()
             # 2. End runners first, so the worker has nothing long to wait for.
             if ctx.hub is not None:
                 await ctx.hub.stop()

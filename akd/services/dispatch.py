@@ -37,10 +37,37 @@ class Dispatcher:
 
     def submit(self, event_id: str) -> asyncio.Task[list[str]]:
         """Dispatch in the background (the HTTP answer does not wait for it)."""
-        task = asyncio.create_task(self.dispatch(event_id))
+        task = asyncio.create_task(self._dispatch_logged(event_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    async def _dispatch_logged(self, event_id: str) -> list[str]:
+        try:
+            return await self.dispatch(event_id)
+        except Exception:
+            # The event stays pending in the outbox; the sweeper retries it.
+            log.exception("dispatching event %s failed; it will be retried", event_id)
+            return []
+
+    def start_sweeper(self, interval: float = 2.0) -> None:
+        """Retry events left pending (a failed dispatch) every ``interval`` seconds."""
+        self._sweeper = asyncio.create_task(self._sweep(interval), name="outbox-sweeper")
+
+    async def _sweep(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                for event in await events_store.pending_events(self.db, older_than=interval):
+                    await self._dispatch_logged(event["event_id"])
+            except Exception:
+                log.exception("outbox sweep failed")
+
+    async def stop(self) -> None:
+        sweeper = getattr(self, "_sweeper", None)
+        if sweeper is not None:
+            sweeper.cancel()
+        await self.wait_idle()
 
     async def dispatch(self, event_id: str) -> list[str]:
         """Create the sessions the event starts and start their workflows; returns their ids."""

@@ -70,13 +70,22 @@ class Database:
         if conn is None:
             raise Unavailable("the database is closed")
         async with self._lock:
-            await conn.execute("BEGIN IMMEDIATE")
             try:
+                await conn.execute("BEGIN IMMEDIATE")
                 yield conn
             except BaseException:
-                await conn.execute("ROLLBACK")
+                # Also after a cancellation that hit BEGIN itself: aiosqlite runs statements in
+                # order on its thread, so this ROLLBACK follows whatever did start.
+                await asyncio.shield(self._rollback(conn))
                 raise
-            await conn.execute("COMMIT")
+            await asyncio.shield(conn.execute("COMMIT"))
+
+    @staticmethod
+    async def _rollback(conn: aiosqlite.Connection) -> None:
+        try:
+            await conn.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            pass  # no transaction was open
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """One write statement in its own transaction; returns the row count."""

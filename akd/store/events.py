@@ -49,8 +49,11 @@ async def get_event(db: Database, event_id: str) -> Row | None:
     return await db.fetchone("SELECT * FROM events WHERE event_id=?", (event_id,))
 
 
-async def pending_events(db: Database) -> list[Row]:
-    return await db.fetchall("SELECT * FROM events WHERE state='pending' ORDER BY event_id")
+async def pending_events(db: Database, older_than: float = 0.0) -> list[Row]:
+    return await db.fetchall(
+        "SELECT * FROM events WHERE state='pending' AND created_at <= ? ORDER BY event_id LIMIT 1000",
+        (time.time() - older_than,),
+    )
 
 
 async def list_events(db: Database, *, project_id: str = "", limit: int = 50) -> list[Row]:

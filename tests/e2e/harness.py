@@ -24,7 +24,7 @@ T = TypeVar("T")
 def wait_for(cond: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.05, what: str = "") -> T:
     """Poll ``cond`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    last: Any = None
+    last: T | None = None
     while time.monotonic() < deadline:
         last = cond()
         if last:
