@@ -13,6 +13,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from akd.api import daemon, events, kv, lifecycle, projects, sessions, stats, triggers, webhooks
+from akd import web
 from akd.appctx import AppContext
 from akd.errors import AkdError, NotFound, Unauthenticated
 
@@ -63,7 +64,7 @@ def create_app(ctx: AppContext) -> Starlette:
         *stats.routes, *triggers.routes,
     ]  # fmt: skip
     app = Starlette(
-        routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes],
+        routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes, *web.routes],
         middleware=[Middleware(TokenAuth, token=ctx.token)],
         exception_handlers={AkdError: on_akd_error, Exception: on_unexpected, 404: on_not_found},
     )

@@ -1,0 +1,5 @@
+"""The web UI served at / (being written)."""
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []
