@@ -12,8 +12,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from akd.api import daemon, events, kv, lifecycle, projects, sessions, stats, triggers, webhooks
 from akd import web
+from akd.api import daemon, events, kv, lifecycle, projects, sessions, stats, triggers, webhooks
 from akd.appctx import AppContext
 from akd.errors import AkdError, NotFound, Unauthenticated
 
