@@ -62,6 +62,8 @@ def get_session(app: App, ident: str) -> None:
     ]
     for key, value in fields:
         render.out.print(f"[bold]{key:>11}[/]  {value}")
+    if s.get("temporal_ui_url"):
+        render.out.print(f"[bold]{'temporal':>11}[/]  {s['temporal_ui_url']}")
     if s["return_value"] is not None:
         render.out.print("[bold]     return[/]  " + escape(repr(s["return_value"])))
     err = s.get("error")

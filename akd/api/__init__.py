@@ -11,11 +11,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
+from temporalio.service import RPCError
 
 from akd import web
 from akd.api import daemon, events, kv, lifecycle, projects, sessions, stats, triggers, webhooks
 from akd.appctx import AppContext
-from akd.errors import AkdError, NotFound, Unauthenticated
+from akd.errors import AkdError, NotFound, Unauthenticated, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,14 @@ async def on_akd_error(request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
+async def on_temporal_error(request: Request, exc: Exception) -> Response:
+    log.warning("Temporal call failed on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(Unavailable(
+        f"Temporal is not available right now ({exc}); akd restarts its embedded server by itself, "
+        "retry in a few seconds"
+    ))  # fmt: skip
+
+
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(AkdError(f"internal error: {type(exc).__name__}: {exc}"))
@@ -66,7 +75,12 @@ def create_app(ctx: AppContext) -> Starlette:
     app = Starlette(
         routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes, *web.routes],
         middleware=[Middleware(TokenAuth, token=ctx.token)],
-        exception_handlers={AkdError: on_akd_error, Exception: on_unexpected, 404: on_not_found},
+        exception_handlers={
+            AkdError: on_akd_error,
+            RPCError: on_temporal_error,
+            Exception: on_unexpected,
+            404: on_not_found,
+        },
     )
     app.state.ctx = ctx
     return app
