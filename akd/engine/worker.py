@@ -7,7 +7,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -74,6 +74,17 @@ class Engine:
             pass
         except RPCError as exc:
             raise Unavailable(f"Temporal refused to start session {session_id}: {exc}") from exc
+
+    async def closed_status(self, session_id: str) -> str | None:
+        """The status of the session's workflow if it has closed, else None."""
+        try:
+            desc = await self.handle(session_id).describe()
+        except RPCError:
+            return None
+        status = desc.status
+        if status is None or status == WorkflowExecutionStatus.RUNNING:
+            return None
+        return status.name.lower()
 
     async def reconcile_schedules(self) -> None:
         """Make Temporal Schedules match the schedule triggers (after deploys, at start-up)."""

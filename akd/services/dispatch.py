@@ -168,9 +168,22 @@ class Dispatcher:
             await self.dispatch(event["event_id"])
         for row in await sessions_store.unfinished(self.db):
             await self.engine.start_session(row["session_id"])
+            status = await self.engine.closed_status(row["session_id"])
+            if status is not None:  # the workflow ended but the final state never reached the store
+                await self._settle(row["session_id"], status)
         # Inbox items committed just before a crash may not have woken their session.
         for session_id in await inbox.sessions_with_unread(self.db):
             await self.engine.wake(session_id)
+
+    async def _settle(self, session_id: str, status: str) -> None:
+        row = await sessions_store.get(self.db, session_id)
+        reason = (row["stop_reason"] if row is not None else None) or f"session workflow {status}"
+        state = "stopped" if status in ("canceled", "cancelled", "terminated") else "error"
+        await sessions_store.finish(
+            self.db, session_id, state, error={"type": "WorkflowClosed", "message": reason, "traceback": ""}
+        )
+        log.warning("session %s: workflow was %s; marked %s", session_id, status, state)
+        self.notifier.changed()
 
     async def wait_idle(self) -> None:
         if self._tasks:
