@@ -52,6 +52,7 @@ class SegmentRun:
         self.sid = spec.session_id
         self.buffer: list[LogRecord] = []
         self.flush_at = 0.0
+        self._read: asyncio.Future[tuple[dict[str, Any], bytes]] | None = None
 
     async def run(self) -> SegmentResult:
         conn = await self.hub.spawn(self.sid)
@@ -87,23 +88,25 @@ class SegmentRun:
                 raise RuntimeError(f"runner sent an unknown message {op!r}")
 
     async def _recv(self, conn: RunnerConn) -> tuple[dict[str, Any], bytes]:
-        while True:
-            fut = self._pending_recv(conn)
-            if not self.buffer:
-                return await fut
-            timeout = max(0.0, self.flush_at - time.monotonic())
-            try:
-                return await asyncio.wait_for(asyncio.shield(fut), timeout)
-            except TimeoutError:
-                await self._flush()
+        """The next frame; while prints are buffered, flush them on time without losing a read.
 
-    def _pending_recv(self, conn: RunnerConn) -> asyncio.Future[tuple[dict[str, Any], bytes]]:
-        # One outstanding read survives flush timeouts, so no frame is ever split.
-        fut: asyncio.Future[tuple[dict[str, Any], bytes]] | None = getattr(conn, "_akd_read", None)
-        if fut is None or fut.done():
-            fut = asyncio.ensure_future(conn.recv())
-            conn._akd_read = fut  # type: ignore[attr-defined]
-        return fut
+        One read is outstanding at a time and survives flush timeouts (a frame is never
+        split); its result is handed out exactly once.
+        """
+        while True:
+            if self._read is None:
+                self._read = asyncio.ensure_future(conn.recv())
+            fut = self._read
+            if self.buffer and not fut.done():
+                timeout = max(0.0, self.flush_at - time.monotonic())
+                done, _ = await asyncio.wait({fut}, timeout=timeout)
+                if not done:
+                    await self._flush()
+                    continue
+            try:
+                return await fut
+            finally:
+                self._read = None
 
     async def _call(self, conn: RunnerConn, msg: dict[str, Any]) -> SegmentResult | None:
         """An SDK request: answer it, or (durable sessions) park the session until it can be."""
