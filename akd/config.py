@@ -55,11 +55,32 @@ class SessionsConfig:
 
 
 @dataclass(frozen=True)
+class RunnerConfig:
+    # Limits of each runner process (the user's code); 0 means no limit.
+    memory_mb: int = 2048
+    cpu_seconds: int = 0
+    open_files: int = 1024
+    processes: int = 512
+    # Print output kept per session; beyond it prints are dropped (and the drop is logged).
+    max_print_bytes: int = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    # Finished sessions (with their logs) and events older than this are deleted; 0 keeps all.
+    days: float = 30.0
+    # How often the retention sweep runs, in seconds.
+    interval: float = 3600.0
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path = field(default_factory=default_data_dir)
     server: ServerConfig = field(default_factory=ServerConfig)
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
     sessions: SessionsConfig = field(default_factory=SessionsConfig)
+    runner: RunnerConfig = field(default_factory=RunnerConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     log_level: str = "info"
 
     @property
@@ -73,6 +94,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "server": ServerConfig,
     "temporal": TemporalConfig,
     "sessions": SessionsConfig,
+    "runner": RunnerConfig,
+    "retention": RetentionConfig,
 }
 _TOP_LEVEL = {"data_dir", "log_level"}
 

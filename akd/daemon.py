@@ -24,6 +24,7 @@ from akd.engine.activities import EngineContext
 from akd.engine.runners import RunnerHub
 from akd.engine.worker import Engine
 from akd.errors import FailedPrecondition, Unavailable
+from akd.services import retention
 from akd.services.dispatch import Dispatcher
 from akd.store.db import Database
 from akd.temporal_server import TemporalDevServer
@@ -57,6 +58,7 @@ class Daemon:
         self.data_dir = config.data_dir
         self._lock_file: IO[str] | None = None
         self._owns_data_dir = False
+        self._retention: asyncio.Task[None] | None = None
         self._server: _Server | None = None
         self._serve_task: asyncio.Task[None] | None = None
         self.ctx: AppContext | None = None
@@ -119,11 +121,21 @@ class Daemon:
             task_queue=self.config.temporal.task_queue,
         )
         await ctx.engine.start()
+        engine_ctx.limits = {
+            "memory_mb": self.config.runner.memory_mb, "cpu_seconds": self.config.runner.cpu_seconds,
+            "open_files": self.config.runner.open_files, "processes": self.config.runner.processes,
+        }  # fmt: skip
+        engine_ctx.max_print_bytes = self.config.runner.max_print_bytes
         ctx.dispatcher = Dispatcher(db, ctx.engine)
         engine_ctx.on_tick = ctx.dispatcher.record_tick
         await ctx.engine.reconcile_schedules()
         # 6. HTTP API, then recovery of events and sessions a crash left behind.
-        self._server = _Server(uvicorn.Config(create_app(ctx), log_level="warning", lifespan="off", access_log=False))
+        # Request head up to 256 KiB: 10,000 query parameters fit, a 1 MB header is refused.
+        http_config = uvicorn.Config(
+            create_app(ctx), log_level="warning", lifespan="off", access_log=False,
+            h11_max_incomplete_event_size=256 * 1024,
+        )  # fmt: skip
+        self._server = _Server(http_config)
         self._serve_task = asyncio.create_task(self._server.serve(sockets=[sock]), name="http")
         while not self._server.started:
             if self._serve_task.done():
@@ -132,6 +144,11 @@ class Daemon:
             await asyncio.sleep(0.01)
         await ctx.dispatcher.recover()
         ctx.dispatcher.start_sweeper()
+        if self.config.retention.days > 0:
+            self._retention = asyncio.create_task(
+                retention.run_forever(db, self.config.retention.days, self.config.retention.interval),
+                name="retention",
+            )
         # 7. Tell akctl where we are.
         self._write_daemon_json(ctx, address)
         log.info("akd ready on %s (data dir %s)", ctx.base_url, self.data_dir)
@@ -169,6 +186,8 @@ class Daemon:
             self._server.should_exit = True
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._serve_task, 5)
+        if self._retention is not None:
+            self._retention.cancel()
         if ctx is not None:
             if ctx.dispatcher is not None:
                 await ctx.dispatcher.stop()

@@ -36,6 +36,8 @@ class EngineContext:
     outcomes: OutcomeRegistry = field(default_factory=OutcomeRegistry)
     sdk: SdkCalls | None = None
     on_tick: Callable[[str, str], Awaitable[None]] | None = None
+    limits: dict[str, int] = field(default_factory=dict)
+    max_print_bytes: int = 0
 
 
 class SessionActivities:
@@ -91,6 +93,8 @@ class SessionActivities:
             "env": await self._env(row["project_id"]),
             "site_dirs": [],
             "max_result_bytes": self.ctx.max_result_bytes,
+            "limits": self.ctx.limits,
+            "max_print_bytes": self.ctx.max_print_bytes,
         }
         payload = {"event": await self._event(row), "journal": journal}
         return SegmentSpec(row["session_id"], init, payload)

@@ -56,8 +56,13 @@ class RunnerConn:
         return msg, blob
 
     def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
+        """SIGKILL the runner's process group: the runner and any process it started."""
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(self.pid, signal.SIGKILL)
+                return
+            except (ProcessLookupError, PermissionError):
+                continue
 
     async def close(self) -> None:
         self.writer.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import pickle
+import signal
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -166,7 +167,7 @@ class SegmentRun:
             raise SegmentAborted("akd is shutting down")
         code = await conn.exit_code()
         await self._flush()
-        reason = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        reason = _exit_reason(code)
         error = {
             "type": "RunnerExited",
             "message": f"the runner process ended unexpectedly ({reason})",
@@ -174,3 +175,19 @@ class SegmentRun:
         }
         await store.finish(self.db, self.sid, "error", error=error)
         return SegmentResult(kind="done", state="error")
+
+
+_SIGNAL_HINTS: dict[int, str] = {
+    int(signal.SIGKILL): "killed (SIGKILL): out of memory, or killed from outside",
+    int(signal.SIGXCPU): "CPU time limit exceeded ([runner] cpu_seconds)",
+    int(signal.SIGSEGV): "crashed (SIGSEGV) in native code",
+}
+
+
+def _exit_reason(code: int | None) -> str:
+    """Why a runner died, in words a user can act on."""
+    if code is None:
+        return "unknown exit status"
+    if code >= 0:
+        return f"exit code {code}"
+    return _SIGNAL_HINTS.get(-code, f"killed by signal {-code}")

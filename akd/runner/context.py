@@ -55,6 +55,7 @@ class Session:
         journal: list[JournalEntry],
         build_dir: str,
         max_result_bytes: int,
+        max_print_bytes: int = 0,
     ) -> None:
         self.chan = chan
         self.session_id = session_id
@@ -62,6 +63,8 @@ class Session:
         self.journal = journal
         self.build_prefix = build_dir.rstrip("/") + "/"
         self.max_result_bytes = max_result_bytes
+        self.max_print_bytes = max_print_bytes
+        self._printed = 0
         self.user_modules: set[str] = set()
         self.no_activity: set[int] = set()
         self.seq = 0
@@ -296,6 +299,12 @@ class Session:
             _real_print(*values, sep=sep, end=end, file=file, flush=flush)
             return
         text = (sep if sep is not None else " ").join(str(v) for v in values)
+        # Counted on replay too, so the cut falls at the same print every time.
+        self._printed += len(text) + 1
+        if self.max_print_bytes and self._printed > self.max_print_bytes:
+            if self._printed - len(text) - 1 > self.max_print_bytes:
+                return
+            text = f"[akd: this session printed over {self.max_print_bytes} bytes; further prints are dropped]"
         scope = f"s{self.seq - 1}" if self.in_step else f"p{self.seq}"
         if scope != self._print_scope:
             self._print_scope, self._print_n = scope, 0

@@ -41,6 +41,7 @@ def _child(chan: SyncChannel, session_id: str, key: str) -> None:
         os._exit(1)
     chan.sock.close()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.setpgid(0, 0)  # its own process group: akd kills the runner with everything it started
     try:
         runner_main.run(ADDRESS, session_id, key)
     except BaseException:

@@ -14,6 +14,7 @@ import inspect
 import json
 import os
 import pickle
+import resource
 import socket
 import sys
 import traceback
@@ -35,8 +36,31 @@ def connect(address: str) -> SyncChannel:
     return SyncChannel(sock)
 
 
+def apply_limits(limits: dict[str, int]) -> None:
+    """Resource limits of this runner (memory, CPU seconds, open files, processes); 0 = none."""
+    table = {
+        "memory_mb": (resource.RLIMIT_AS, 1024 * 1024),
+        "cpu_seconds": (resource.RLIMIT_CPU, 1),
+        "open_files": (resource.RLIMIT_NOFILE, 1),
+        "processes": (resource.RLIMIT_NPROC, 1),
+    }
+    for name, (which, unit) in table.items():
+        value = int(limits.get(name) or 0)
+        if value <= 0:
+            continue
+        _soft, hard = resource.getrlimit(which)
+        wanted = value * unit
+        if hard != resource.RLIM_INFINITY:
+            wanted = min(wanted, hard)
+        try:
+            resource.setrlimit(which, (wanted, hard))
+        except (ValueError, OSError):
+            pass  # a limit the OS refuses is skipped, not fatal
+
+
 def prepare_process(init: dict[str, Any]) -> None:
-    """Environment, working directory and import path of the user's code."""
+    """Environment, limits, working directory and import path of the user's code."""
+    apply_limits(init.get("limits") or {})
     os.environ.clear()
     os.environ.update(init["env"])
     os.chdir(init["build_dir"])
@@ -127,6 +151,7 @@ def run(address: str, session_id: str, key: str) -> None:
         journal=journal,
         build_dir=init["build_dir"],
         max_result_bytes=int(init["max_result_bytes"]),
+        max_print_bytes=int(init.get("max_print_bytes") or 0),
     )
     context.current = session
     builtins.print = session.print  # third-party prints become session prints too
