@@ -39,6 +39,22 @@ for module in (daemon, deploy, dev, events, lifecycle, sessions, stats):
     module.register(cli)
 
 
+@cli.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script.
+
+    \b
+    Example:
+      eval "$(akctl completion bash)"    # in ~/.bashrc
+    """
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    assert cls is not None
+    click.echo(cls(cli, {}, "akctl", "_AKCTL_COMPLETE").source())
+
+
 def main() -> None:
     try:
         rv = cli.main(standalone_mode=False)
