@@ -192,13 +192,14 @@ def _check_python(files: dict[str, bytes]) -> None:
 
 def _check_calls(files: dict[str, bytes], manifest: Manifest) -> None:
     functions: dict[str, list[str]] = {}
-    for trigger in manifest.triggers:
+    for index, trigger in enumerate(manifest.triggers):
         call = trigger.call
         if call is None:
             continue
+        key = f"project.triggers[{index}].call"
         if call.file not in files:
             raise BuildError(
-                f'trigger "{trigger.name}" calls {call}, but there is no file "{call.file}" in the project',
+                f'trigger "{trigger.name}" calls {call}, but there is no file "{call.file}" in the project ({key})',
                 file=call.file,
             )
         if call.file not in functions:
@@ -207,7 +208,8 @@ def _check_calls(files: dict[str, bytes], manifest: Manifest) -> None:
         if call.function not in defined:
             listed = ", ".join(defined) or "none"
             raise BuildError(
-                f'no top-level function "{call.function}" (defined: {listed}); called by trigger "{trigger.name}"',
+                f'no top-level function "{call.function}" (defined: {listed}); called by trigger "{trigger.name}"'
+                f" ({key})",
                 file=call.file,
                 line=1,
             )

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-import cel
 import yaml
 from croniter import croniter
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -424,6 +423,8 @@ class _Parser:
         expression = self.string(fields, "filter", path)
         if not expression.strip():
             return ""
+        import cel  # deferred: the binding pulls in a CLI toolkit that akctl's start-up can skip
+
         try:
             cel.compile(expression)
         except ValueError as exc:  # how the CEL binding reports a syntax error

@@ -1,43 +1,83 @@
-"""``akctl deploy``: check the project locally, upload it, activate it."""
+"""``akctl deploy`` and ``akctl manifest validate|plan``: check a project locally, upload it."""
 
 from __future__ import annotations
 
 import base64
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from akctl import render
 from akctl.app import App, common
 from akctl.errors import CliError
-from akd.build import snapshot_project
+from akd.build import normalized_requirements, requirements_hash, snapshot_project
 from akd.errors import AkdError
-from akd.manifest import parse_manifest
+from akd.manifest import load_manifest
+from akd.models import Manifest
+
+_PLAN_MARKS = {"create": "[green]+[/]", "update": "[yellow]~[/]", "delete": "[red]-[/]", "kept": "[dim]=[/]"}
 
 
-def collect(project_dir: Path, manifest_path: Path) -> dict[str, Any]:
-    """Validate the manifest and files without a daemon; return the upload body."""
-    if not project_dir.is_dir():
-        raise CliError(f"project directory {project_dir} does not exist", 44)
+@dataclass
+class Prepared:
+    """A project checked locally: its manifest and the body of ``POST /deploy``."""
+
+    manifest: Manifest
+    body: dict[str, Any]
+    requirements_hash: str | None
+    requirements: int
+
+
+def load(manifest_path: Path) -> tuple[Manifest, str]:
+    """Parse the manifest file (exit 40 with file, line and key path when it is malformed)."""
     if not manifest_path.is_file():
         raise CliError(f"no manifest at {manifest_path}", 44, "create autokitteh.yaml or pass --manifest FILE")
-    text = manifest_path.read_text()
     try:
-        manifest = parse_manifest(text, filename=str(manifest_path))
+        manifest = load_manifest(manifest_path)
+        return manifest, manifest_path.read_text(encoding="utf-8-sig")
+    except AkdError as exc:
+        raise CliError(exc.message, 40) from None
+
+
+def prepare(project_dir: Path, manifest_path: Path) -> Prepared:
+    """Validate the manifest and files without a daemon."""
+    if not project_dir.is_dir():
+        raise CliError(f"project directory {project_dir} does not exist", 44)
+    manifest, text = load(manifest_path)
+    try:
         snapshot = snapshot_project(project_dir, manifest)
     except AkdError as exc:
         raise CliError(exc.message, 40) from None
     files = {p: base64.b64encode(c).decode() for p, c in snapshot.files.items()}
-    return {"manifest": text, "files": files, "root_dir": str(project_dir.resolve())}
+    body = {"manifest": text, "files": files, "root_dir": str(project_dir.resolve())}
+    return Prepared(manifest, body, requirements_hash(snapshot), len(normalized_requirements(snapshot)))
+
+
+def collect(project_dir: Path, manifest_path: Path) -> dict[str, Any]:
+    """The upload body of ``POST /deploy`` (kept for callers that only need that)."""
+    return prepare(project_dir, manifest_path).body
+
+
+def upload(app: App, prepared: Prepared, label: str) -> dict[str, Any]:
+    """``POST /deploy`` behind a spinner that says when requirements are being installed."""
+    message = f"Deploying {label}..."
+    if prepared.requirements_hash:
+        venv = app.client.get(f"/venvs/{prepared.requirements_hash}")
+        if not venv.get("ready"):
+            message = f"Installing requirements ({prepared.requirements} packages) and deploying {label}..."
+    with render.err.status(message):
+        result: dict[str, Any] = app.client.post("/deploy", prepared.body, timeout=900)
+    return result
 
 
 def deploy(app: App, project_dir: Path, manifest_path: Path | None) -> dict[str, Any]:
     started = time.monotonic()
-    body = collect(project_dir, manifest_path or project_dir / "autokitteh.yaml")
-    with render.err.status(f"Deploying {project_dir}..."):
-        result: dict[str, Any] = app.client.post("/deploy", body, timeout=600)
+    prepared = prepare(project_dir, manifest_path or project_dir / "autokitteh.yaml")
+    result = upload(app, prepared, str(project_dir))
     result["elapsed"] = round(time.monotonic() - started, 3)
     return result
 
@@ -51,32 +91,125 @@ def show(result: dict[str, Any]) -> None:
         render.out.print(f"  webhook [bold]{name}[/]: {url}")
 
 
-def register(cli: click.Group) -> None:
-    @cli.command("deploy")
-    @click.option(
-        "--dir",
-        "project_dir",
-        type=click.Path(path_type=Path),
-        default=Path("."),
-        show_default=True,
-        help="Project directory.",
+def validate(app: App, manifest_path: Path) -> None:
+    prepared = prepare(manifest_path.parent, manifest_path)
+    m = prepared.manifest
+    summary = {
+        "valid": True,
+        "file": str(manifest_path),
+        "project": m.name,
+        "version": m.version,
+        "triggers": len(m.triggers),
+        "vars": len(m.vars),
+        "connections": len(m.connections),
+        "requirements": prepared.requirements,
+    }
+    if app.as_json:
+        render.print_json(summary)
+        return
+    render.out.print(
+        f"[green]✓[/] {escape(str(manifest_path))} is valid: project [bold]{escape(m.name)}[/] ({m.version}),"
+        f" {len(m.triggers)} trigger(s), {len(m.vars)} var(s), {len(m.connections)} connection(s)"
     )
-    @click.option(
-        "--manifest",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="Manifest file (default: DIR/autokitteh.yaml).",
-    )
-    @common
-    def deploy_cmd(app: App, project_dir: Path, manifest: Path | None) -> None:
-        """Build a project and make it the active deployment; prints its webhook URLs.
 
-        \b
-        Example:
-          akctl deploy --dir examples/hello
-        """
-        result = deploy(app, project_dir, manifest)
-        if app.as_json:
-            render.print_json({k: result[k] for k in ("project_id", "build_id", "deployment_id", "webhooks")})
-        else:
-            show(result)
+
+def show_plan(data: dict[str, Any]) -> None:
+    prj = data["project"]
+    render.out.print(f"project [bold]{escape(prj['name'])}[/]: {prj['action']}" + _changes(prj))
+    for kind in ("triggers", "vars"):
+        for item in data[kind]:
+            if item["action"] == "unchanged":
+                continue
+            mark = _PLAN_MARKS.get(item["action"], " ")
+            extra = f" ({item['type']})" if kind == "triggers" else (" (secret)" if item["secret"] else "")
+            note = " [dim](set with akctl var set; deploy leaves it)[/]" if item["action"] == "kept" else ""
+            render.out.print(f"  {mark} {kind[:-1]} [bold]{escape(item['name'])}[/]{extra}{_changes(item)}{note}")
+    if not data["has_changes"]:
+        render.out.print("[dim]no changes: deploy would only create a new build and deployment[/]")
+
+
+def _changes(item: dict[str, Any]) -> str:
+    return f": {', '.join(item['changes'])}" if item["changes"] else ""
+
+
+@click.command("deploy")
+@click.option(
+    "--dir",
+    "project_dir",
+    type=click.Path(path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Project directory.",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Manifest file (default: DIR/autokitteh.yaml).",
+)
+@common
+def deploy_cmd(app: App, project_dir: Path, manifest: Path | None) -> None:
+    """Build a project and make it the active deployment; prints its webhook URLs.
+
+    A requirements.txt gets its own virtual environment (installed once, reused
+    by every build with the same requirements). Exit 40 when the manifest, a
+    file or the install fails; nothing is deployed then.
+
+    \b
+    Example:
+      akctl deploy --dir examples/hello
+    """
+    result = deploy(app, project_dir, manifest)
+    if app.as_json:
+        render.print_json({k: result[k] for k in ("project_id", "build_id", "deployment_id", "webhooks")})
+    else:
+        show(result)
+
+
+manifest_file = click.argument("file", type=click.Path(path_type=Path), default=Path("autokitteh.yaml"), required=False)
+
+
+@click.group("manifest")
+def manifest_group() -> None:
+    """Check a manifest (autokitteh.yaml) and preview what deploying it changes."""
+
+
+@manifest_group.command("validate")
+@manifest_file
+@common
+def validate_cmd(app: App, file: Path) -> None:
+    """Check FILE and its project directory without a daemon (exit 40 on error).
+
+    Checks the schema (errors name the line and key path), Python syntax of every
+    file, and that every trigger's call names a top-level function.
+
+    \b
+    Example:
+      akctl manifest validate examples/hello/autokitteh.yaml
+    """
+    validate(app, file)
+
+
+@manifest_group.command("plan")
+@manifest_file
+@common
+def plan_cmd(app: App, file: Path) -> None:
+    """Show what deploying FILE would change: project, triggers and vars.
+
+    Changes nothing. Secret values are never shown, only whether they change.
+
+    \b
+    Example:
+      akctl manifest plan examples/hello/autokitteh.yaml
+    """
+    _, text = load(file)
+    data: dict[str, Any] = app.client.post("/manifest/plan", {"manifest": text})
+    if app.as_json:
+        render.print_json(data)
+    else:
+        show_plan(data)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(deploy_cmd)
+    cli.add_command(manifest_group)

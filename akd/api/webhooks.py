@@ -16,12 +16,15 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from akd.api.common import ctx
+from akd.api.signatures import verify
 from akd.appctx import AppContext
 from akd.engine.outcomes import Outcome
-from akd.errors import BadGateway, GatewayTimeout, NotFound, PayloadTooLarge
+from akd.errors import BadGateway, GatewayTimeout, NotFound, PayloadTooLarge, Unauthenticated
 from akd.ids import new_id
+from akd.services.lifecycle import load_env_vars
 from akd.store import events as events_store
 from akd.store import projects as projects_store
+from akd.store.db import Row
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -88,6 +91,7 @@ async def webhook(request: Request) -> Response:
     if trg is None or trg["deployment_id"] is None:
         raise NotFound(f"no active webhook at /webhooks/{slug}")
     raw = await read_body(request, c.config.sessions.max_body_bytes)
+    await check_signature(c, trg, request, raw)
     event_id = new_id("evt")
     data = event_data(request, slug, suffix, raw)
     await events_store.insert_event(
@@ -105,6 +109,21 @@ async def webhook(request: Request) -> Response:
         return await sync_response(c, event_id)
     c.dispatcher.submit(event_id)
     return JSONResponse({"event_id": event_id}, status_code=202, headers={"AutoKitteh-Event-ID": event_id})
+
+
+async def check_signature(c: AppContext, trg: Row, request: Request, raw: bytes) -> None:
+    """Triggers with ``<name>__signature`` and ``<name>__signing_secret`` vars need signed requests."""
+    names = (f"{trg['name']}__signature", f"{trg['name']}__signing_secret")
+    rows = await c.db.fetchall(
+        "SELECT name FROM vars WHERE project_id=? AND name IN (?, ?)", (trg["project_id"], *names)
+    )
+    if not rows:
+        return
+    env = await load_env_vars(c.db, c.config.data_dir, trg["project_id"])
+    scheme, secret = env.get(names[0], ""), env.get(names[1], "")
+    if not scheme or not secret:
+        raise Unauthenticated(f"webhook {trg['name']} needs both {names[0]} and {names[1]} set to accept requests")
+    verify(scheme.strip().lower(), secret, request.headers, raw)
 
 
 async def sync_response(c: AppContext, event_id: str) -> Response:

@@ -17,10 +17,12 @@ from akd.engine.runners import RunnerHub, runner_base_env
 from akd.engine.sdk_calls import SdkCalls
 from akd.engine.segment import SegmentRun, SegmentSpec
 from akd.engine.types import SegmentInput, SegmentResult, StopInput, TickInput
+from akd.services.lifecycle import load_env_vars
 from akd.services.notify import Notifier
 from akd.store import inbox, projects, sessions
 from akd.store.db import Database
 from akd.store.sessions import FINAL_STATES, LogRecord
+from akd.venvs import site_dirs
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +93,7 @@ class SessionActivities:
             "entrypoint": row["entrypoint"],
             "durable": bool(row["durable"]),
             "env": await self._env(row["project_id"]),
-            "site_dirs": [],
+            "site_dirs": site_dirs(self.ctx.builds_dir.parent, build["requirements"]),
             "max_result_bytes": self.ctx.max_result_bytes,
             "limits": self.ctx.limits,
             "max_print_bytes": self.ctx.max_print_bytes,
@@ -102,8 +104,7 @@ class SessionActivities:
     async def _env(self, project_id: str) -> dict[str, str]:
         env = runner_base_env()
         env.pop("PYTHONPATH", None)
-        for var in await projects.vars_of(self.ctx.db, project_id):
-            env[var["name"]] = bytes(var["value"]).decode()
+        env.update(await load_env_vars(self.ctx.db, self.ctx.builds_dir.parent, project_id))
         for trg in await projects.triggers_of(self.ctx.db, project_id):
             if trg["slug"]:
                 env[f"{trg['name']}__webhook_url"] = f"{self.ctx.base_url}/webhooks/{trg['slug']}"

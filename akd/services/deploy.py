@@ -1,4 +1,11 @@
-"""Deploy: plan + apply + build + create deployment + activate, in one transaction."""
+"""Deploy: plan + apply + build + create deployment + activate, in one transaction.
+
+Everything that can fail slowly or for the user's reasons (manifest, file checks,
+``pip install``) happens before the transaction, so a failed deploy leaves nothing
+behind: no project, no triggers, no vars, no build row, and the previous deployment
+stays active. Secret var values are stored encrypted (``akd.secrets``) and masked in
+the manifest copy a build keeps.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +15,24 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from akd.build import Snapshot, snapshot_project, write_snapshot
+from akd.build import Snapshot, normalized_requirements, requirements_hash, snapshot_project, write_snapshot
+from akd.errors import AkdError, InvalidArgument
 from akd.ids import new_id
 from akd.manifest import parse_manifest
-from akd.models import Manifest, TriggerSpec
+from akd.models import Manifest, TriggerSpec, VarSpec
+from akd.secrets import MASK, SecretBox
 from akd.store.db import Database
+from akd.venvs import ensure_venv
+
+TRIGGER_FIELDS = (
+    "type", "call", "event_type", "filter", "is_sync", "is_durable", "schedule", "timezone", "connection",
+)  # fmt: skip
 
 
 @dataclass
@@ -24,6 +41,7 @@ class DeployResult:
     build_id: str
     deployment_id: str
     webhooks: dict[str, str] = field(default_factory=dict)
+    installed_requirements: bool = False
 
 
 def build_snapshot(data_dir: Path, manifest: Manifest, files: dict[str, bytes]) -> Snapshot:
@@ -35,7 +53,7 @@ def build_snapshot(data_dir: Path, manifest: Manifest, files: dict[str, bytes]) 
         for rel, content in files.items():
             path = (tmp / rel).resolve()
             if not path.is_relative_to(tmp.resolve()):
-                raise ValueError(f"file path {rel!r} leaves the project directory")
+                raise InvalidArgument(f"file path {rel!r} leaves the project directory")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
         snapshot = snapshot_project(tmp, manifest)
@@ -49,15 +67,30 @@ async def deploy(
     db: Database, data_dir: Path, base_url: str, manifest_text: str, files: dict[str, bytes], root_dir: str = ""
 ) -> DeployResult:
     manifest = parse_manifest(manifest_text)
+    stored_manifest = redact_secrets(manifest_text, manifest)
+    if stored_manifest != manifest_text:  # the build's own copy of the manifest is masked too
+        files = {rel: stored_manifest.encode() if _same_text(c, manifest_text) else c for rel, c in files.items()}
     snapshot = build_snapshot(data_dir, manifest, files)
+    req_hash = requirements_hash(snapshot)
+    installed = False
+    if req_hash:
+        lines = normalized_requirements(snapshot)
+        installed = await ensure_venv(data_dir, req_hash, lines, data_dir / "builds" / snapshot.digest)
+    box = SecretBox(data_dir)
     async with db.tx() as conn:
         project_id = await _upsert_project(conn, manifest, root_dir)
-        slugs = await _sync_triggers(conn, project_id, manifest.triggers)
-        await _sync_vars(conn, project_id, manifest)
-        build_id = await _insert_build(conn, project_id, snapshot, manifest_text)
-        deployment_id = await _activate_new(conn, project_id, build_id)
+        slugs = await sync_triggers(conn, project_id, manifest.triggers)
+        await _sync_vars(conn, box, project_id, manifest)
+        build_id = await _insert_build(conn, project_id, snapshot, stored_manifest, req_hash)
+        deployment_id = new_id("dep")
+        await conn.execute(
+            "INSERT INTO deployments (deployment_id, project_id, build_id, state, created_at, updated_at)"
+            " VALUES (?,?,?,'inactive',?,?)",
+            (deployment_id, project_id, build_id, time.time(), time.time()),
+        )
+        await activate(conn, project_id, deployment_id)
     webhooks = {name: f"{base_url}/webhooks/{slug}" for name, slug in slugs.items()}
-    return DeployResult(project_id, build_id, deployment_id, webhooks)
+    return DeployResult(project_id, build_id, deployment_id, webhooks, installed)
 
 
 async def _upsert_project(conn: aiosqlite.Connection, manifest: Manifest, root_dir: str) -> str:
@@ -66,7 +99,22 @@ async def _upsert_project(conn: aiosqlite.Connection, manifest: Manifest, root_d
     return await upsert_project(conn, new_id("prj"), manifest.name, manifest.display_name, root_dir)
 
 
-async def _sync_triggers(
+def trigger_values(spec: TriggerSpec) -> dict[str, Any]:
+    """A trigger spec as the columns of the triggers table (``TRIGGER_FIELDS``)."""
+    return {
+        "type": spec.type,
+        "call": str(spec.call) if spec.call else "",
+        "event_type": spec.event_type,
+        "filter": spec.filter,
+        "is_sync": int(spec.is_sync),
+        "is_durable": int(spec.is_durable),
+        "schedule": spec.schedule,
+        "timezone": spec.timezone,
+        "connection": spec.connection,
+    }
+
+
+async def sync_triggers(
     conn: aiosqlite.Connection, project_id: str, triggers: tuple[TriggerSpec, ...]
 ) -> dict[str, str]:
     """Create, update and delete triggers by name; kept triggers keep their id and slug."""
@@ -75,17 +123,7 @@ async def _sync_triggers(
         existing = {row[1]: (row[0], row[2]) for row in await cur.fetchall()}
     slugs: dict[str, str] = {}
     for spec in triggers:
-        values = (
-            spec.type,
-            str(spec.call) if spec.call else "",
-            spec.event_type,
-            spec.filter,
-            int(spec.is_sync),
-            int(spec.is_durable),
-            spec.schedule,
-            spec.timezone,
-            spec.connection,
-        )
+        values = tuple(trigger_values(spec).values())
         if spec.name in existing:
             trigger_id, slug = existing.pop(spec.name)
             if spec.type == "webhook" and not slug:
@@ -112,17 +150,23 @@ async def _sync_triggers(
     return slugs
 
 
-async def _sync_vars(conn: aiosqlite.Connection, project_id: str, manifest: Manifest) -> None:
+def stored_value(box: SecretBox, value: str, secret: bool) -> tuple[bytes, int]:
+    """``(value column, encrypted column)``: secrets are encrypted, other values kept as UTF-8."""
+    return (box.encrypt(value), 1) if secret else (value.encode("utf-8"), 0)
+
+
+async def _sync_vars(conn: aiosqlite.Connection, box: SecretBox, project_id: str, manifest: Manifest) -> None:
     """Manifest vars are (re)set; vars set by hand with ``akctl var set`` are kept."""
     now = time.time()
     names = [v.name for v in manifest.vars]
     for var in manifest.vars:
+        value, encrypted = stored_value(box, var.value, var.secret)
         await conn.execute(
-            "INSERT INTO vars (project_id, name, value, secret, description, origin, updated_at)"
-            " VALUES (?,?,?,?,?,'manifest',?) ON CONFLICT (project_id, name) DO UPDATE SET"
+            "INSERT INTO vars (project_id, name, value, secret, description, origin, updated_at, encrypted)"
+            " VALUES (?,?,?,?,?,'manifest',?,?) ON CONFLICT (project_id, name) DO UPDATE SET"
             " value=excluded.value, secret=excluded.secret, description=excluded.description,"
-            " updated_at=excluded.updated_at WHERE vars.origin='manifest'",
-            (project_id, var.name, var.value.encode(), int(var.secret), var.description, now),
+            " updated_at=excluded.updated_at, encrypted=excluded.encrypted WHERE vars.origin='manifest'",
+            (project_id, var.name, value, int(var.secret), var.description, now, encrypted),
         )
     placeholders = ",".join("?" * len(names)) or "''"
     await conn.execute(
@@ -131,26 +175,179 @@ async def _sync_vars(conn: aiosqlite.Connection, project_id: str, manifest: Mani
     )
 
 
-async def _insert_build(conn: aiosqlite.Connection, project_id: str, snapshot: Snapshot, manifest_text: str) -> str:
+async def _insert_build(
+    conn: aiosqlite.Connection, project_id: str, snapshot: Snapshot, manifest_text: str, req_hash: str | None
+) -> str:
     build_id = new_id("bld")
     await conn.execute(
-        "INSERT INTO builds (build_id, project_id, digest, size, manifest, created_at) VALUES (?,?,?,?,?,?)",
-        (build_id, project_id, snapshot.digest, snapshot.size, manifest_text, time.time()),
+        "INSERT INTO builds (build_id, project_id, digest, size, manifest, requirements, created_at)"
+        " VALUES (?,?,?,?,?,?,?)",
+        (build_id, project_id, snapshot.digest, snapshot.size, manifest_text, req_hash, time.time()),
     )
     return build_id
 
 
-async def _activate_new(conn: aiosqlite.Connection, project_id: str, build_id: str) -> str:
-    """The new deployment becomes active; the previous one drains (or ends if idle)."""
+async def activate(conn: aiosqlite.Connection, project_id: str, deployment_id: str) -> None:
+    """``deployment_id`` becomes active; the previous active one drains (or ends if idle)."""
     now = time.time()
     await conn.execute(
         "UPDATE deployments SET state = CASE WHEN EXISTS (SELECT 1 FROM sessions s WHERE"
         " s.deployment_id=deployments.deployment_id AND s.state IN ('created','running'))"
-        " THEN 'draining' ELSE 'inactive' END, updated_at=? WHERE project_id=? AND state='active'",
-        (now, project_id),
+        " THEN 'draining' ELSE 'inactive' END, updated_at=?"
+        " WHERE project_id=? AND state='active' AND deployment_id!=?",
+        (now, project_id, deployment_id),
     )
-    deployment_id = new_id("dep")
     await conn.execute(
-        "INSERT INTO deployments VALUES (?,?,?,'active',?,?)", (deployment_id, project_id, build_id, now, now)
+        "UPDATE deployments SET state='active', updated_at=? WHERE deployment_id=?", (now, deployment_id)
     )
-    return deployment_id
+
+
+# -- plan: what a deploy would change, computed without changing anything ---------------
+
+
+async def plan(db: Database, data_dir: Path, manifest_text: str) -> dict[str, Any]:
+    """Compare a manifest with the stored project; secret values are never returned."""
+    manifest = parse_manifest(manifest_text)
+    project = await db.fetchone("SELECT * FROM projects WHERE name=?", (manifest.name,))
+    project_id = project["project_id"] if project else ""
+    triggers = {r["name"]: r for r in await db.fetchall("SELECT * FROM triggers WHERE project_id=?", (project_id,))}
+    stored_vars = {r["name"]: r for r in await db.fetchall("SELECT * FROM vars WHERE project_id=?", (project_id,))}
+    project_changes = ["display_name"] if project and project["display_name"] != manifest.display_name else []
+    result: dict[str, Any] = {
+        "project": {
+            "name": manifest.name,
+            "action": "create" if project is None else ("update" if project_changes else "unchanged"),
+            "changes": project_changes,
+        },
+        "triggers": _plan_triggers(manifest, triggers),
+        "vars": _plan_vars(manifest, stored_vars, SecretBox(data_dir)),
+    }
+    items = [result["project"], *result["triggers"], *result["vars"]]
+    result["has_changes"] = any(i["action"] not in ("unchanged", "kept") for i in items)
+    return result
+
+
+def _plan_triggers(manifest: Manifest, stored: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for spec in manifest.triggers:
+        row = stored.pop(spec.name, None)
+        wanted = trigger_values(spec)
+        changes = [] if row is None else [k for k in TRIGGER_FIELDS if row[k] != wanted[k]]
+        action = "create" if row is None else ("update" if changes else "unchanged")
+        out.append({"name": spec.name, "type": spec.type, "action": action, "changes": changes})
+    for name, row in sorted(stored.items()):
+        out.append({"name": name, "type": row["type"], "action": "delete", "changes": []})
+    return out
+
+
+def _plan_vars(manifest: Manifest, stored: dict[str, Any], box: SecretBox) -> list[dict[str, Any]]:
+    out = []
+    for var in manifest.vars:
+        row = stored.pop(var.name, None)
+        changes = [] if row is None else _var_changes(var, row, box)
+        if row is None:
+            action = "create"
+        elif row["origin"] == "user":
+            action, changes = "kept", []  # set by hand: deploy leaves it alone
+        else:
+            action = "update" if changes else "unchanged"
+        out.append({"name": var.name, "secret": var.secret, "action": action, "changes": changes})
+    for name, row in sorted(stored.items()):
+        if row["origin"] == "manifest":
+            out.append({"name": name, "secret": bool(row["secret"]), "action": "delete", "changes": []})
+    return out
+
+
+def _var_changes(var: VarSpec, row: Any, box: SecretBox) -> list[str]:
+    current = box.decrypt(row["value"]) if row["encrypted"] else bytes(row["value"]).decode("utf-8", "replace")
+    changes = ["value"] if current != var.value else []
+    if bool(row["secret"]) != var.secret:
+        changes.append("secret")
+    if row["description"] != var.description:
+        changes.append("description")
+    return changes
+
+
+# -- the manifest copy a build keeps: secret values masked --------------------------------
+
+
+def redact_secrets(text: str, manifest: Manifest) -> str:
+    """``text`` with the value of every secret var replaced by ``"********"``.
+
+    The rest of the file (comments, layout) is kept. Should the edited text not read
+    back as the same manifest, a plain re-rendering with masked values is returned.
+    """
+    if not any(v.secret for v in _all_vars(manifest)):
+        return text
+    root = yaml.compose(text, yaml.SafeLoader)
+    spans = [(n.start_mark.index, n.end_mark.index) for n in (_secret_value_nodes(root) if root else [])]
+    redacted = text
+    for start, end in sorted(spans, reverse=True):
+        tail = "\n" if redacted[start:end].endswith("\n") else ""
+        redacted = redacted[:start] + f'"{MASK}"' + tail + redacted[end:]
+    try:
+        if _masked(parse_manifest(redacted)) == _masked(manifest):
+            return redacted
+    except AkdError:
+        pass  # the plain rendering below is always readable
+    return _render(manifest)
+
+
+def _same_text(content: bytes, text: str) -> bool:
+    """Whether a file holds ``text``, whatever its BOM and line endings."""
+    if len(content) > 2 * len(text.encode()) + 16:
+        return False
+    decoded = content.decode("utf-8-sig", errors="replace").replace("\r\n", "\n")
+    return decoded == text.lstrip("\ufeff").replace("\r\n", "\n")
+
+
+def _all_vars(manifest: Manifest) -> list[VarSpec]:
+    return [*manifest.vars, *(v for c in manifest.connections for v in c.vars)]
+
+
+def _masked(manifest: Manifest) -> list[tuple[str, str]]:
+    return [(v.name, MASK if v.secret else v.value) for v in _all_vars(manifest)]
+
+
+def _get(node: Node, key: str) -> Node | None:
+    if isinstance(node, MappingNode):
+        for k, v in node.value:
+            if isinstance(k, ScalarNode) and k.value == key:
+                return v  # type: ignore[no-any-return]
+    return None
+
+
+def _items(node: Node | None) -> list[Node]:
+    return list(node.value) if isinstance(node, SequenceNode) else []
+
+
+def _secret_value_nodes(root: Node) -> list[Node]:
+    project = _get(root, "project")
+    var_lists = [_get(project, "vars")] if project else []
+    var_lists += [_get(c, "vars") for c in _items(_get(project, "connections") if project else None)]
+    found = []
+    for item in (i for lst in var_lists for i in _items(lst)):
+        secret, value = _get(item, "secret"), _get(item, "value")
+        if secret is not None and value is not None and str(secret.value).lower() in ("true", "yes", "on"):
+            found.append(value)
+    return found
+
+
+def _render(manifest: Manifest) -> str:
+    def var(v: VarSpec) -> dict[str, Any]:
+        shown = {"name": v.name, "value": MASK if v.secret else v.value, "secret": v.secret}
+        return {**shown, "description": v.description} if v.description else shown
+
+    def trigger(t: TriggerSpec) -> dict[str, Any]:
+        keys = {k: v for k, v in trigger_values(t).items() if v and k not in ("is_sync", "is_durable")}
+        return {"name": t.name, **keys, "is_sync": t.is_sync, "is_durable": t.is_durable}
+
+    project: dict[str, Any] = {"name": manifest.name}
+    if manifest.display_name:
+        project["display_name"] = manifest.display_name
+    project["vars"] = [var(v) for v in manifest.vars]
+    project["connections"] = [
+        {"name": c.name, "integration": c.integration, "vars": [var(v) for v in c.vars]} for c in manifest.connections
+    ]
+    project["triggers"] = [trigger(t) for t in manifest.triggers]
+    return yaml.safe_dump({"version": manifest.version, "project": project}, sort_keys=False)

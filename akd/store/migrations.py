@@ -171,6 +171,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE sessions ADD COLUMN restart_of TEXT NOT NULL DEFAULT ''
         """,
     ),
+    (
+        # encrypted=1: vars.value is a Fernet token (akd.secrets), else UTF-8 text.
+        "0004_lifecycle",
+        """
+        ALTER TABLE vars ADD COLUMN encrypted INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX builds_digest ON builds(digest)
+        """,
+    ),
 ]
 
 

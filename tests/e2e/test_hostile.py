@@ -239,3 +239,38 @@ def test_daemon_survived_everything(hostile: tuple[Akd, dict[str, str]]) -> None
     akd, _ = hostile
     assert pid_alive(akd.pid)
     alive(akd)
+
+
+SIGNED = """\
+version: v2
+project:
+  name: signed
+  vars:
+    - name: hook__signature
+      value: github
+    - name: hook__signing_secret
+      value: {secret}
+      secret: true
+  triggers:
+    - name: hook
+      type: webhook
+      call: program.py:echo
+"""
+
+
+def test_signed_webhooks_reject_unsigned_requests(hostile: tuple[Akd, dict[str, str]], tmp_path: Path) -> None:
+    import hashlib
+    import hmac
+
+    akd, _ = hostile
+    root = write_project(tmp_path / "signed", {"autokitteh.yaml": SIGNED.format(secret="topsecret"),
+                                               "program.py": PROGRAM})  # fmt: skip
+    url = akd.deploy(root)["webhooks"]["hook"]
+    body = b'{"zen": "ok"}'
+    assert httpx.post(url, content=body, timeout=10).status_code == 401
+    bad = {"X-Hub-Signature-256": "sha256=" + "0" * 64}
+    assert httpx.post(url, content=body, headers=bad, timeout=10).status_code == 401
+    good = {"X-Hub-Signature-256": "sha256=" + hmac.new(b"topsecret", body, hashlib.sha256).hexdigest()}
+    resp = httpx.post(url, content=body, headers=good, timeout=10)
+    assert resp.status_code == 202
+    assert "topsecret" not in (akd.data_dir / "logs" / "akd.log").read_text()

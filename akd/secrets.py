@@ -1,0 +1,79 @@
+"""Encryption at rest for secret vars: Fernet with a key kept in ``<data_dir>/secret.key``.
+
+The key file is created on first use with mode 0600 and never leaves the data dir::
+
+    box = SecretBox(data_dir)
+    blob = box.encrypt("s3cret")      # bytes, safe to store in SQLite
+    assert box.decrypt(blob) == "s3cret"
+
+Losing the key file makes stored secrets unreadable; they must then be set again
+(``akctl var set NAME VALUE --secret``, or a redeploy for manifest vars).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from akd.errors import FailedPrecondition
+
+__all__ = ["KEY_FILE", "MASK", "SecretBox"]
+
+KEY_FILE = "secret.key"
+# What a secret value looks like wherever it is shown without --reveal.
+MASK = "********"
+
+
+class SecretBox:
+    """Encrypts and decrypts text with the data dir's key (created lazily)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / KEY_FILE
+        self._fernet: Fernet | None = None
+
+    def encrypt(self, text: str) -> bytes:
+        return self._key().encrypt(text.encode("utf-8"))
+
+    def decrypt(self, blob: bytes) -> str:
+        try:
+            return self._key().decrypt(bytes(blob)).decode("utf-8")
+        except InvalidToken:
+            raise FailedPrecondition(
+                f"a stored secret cannot be decrypted with {self.path} (was the key replaced?); "
+                "set the secret again with `akctl var set NAME VALUE --secret` or redeploy"
+            ) from None
+
+    def _key(self) -> Fernet:
+        if self._fernet is None:
+            self._fernet = Fernet(_load_or_create(self.path))
+        return self._fernet
+
+
+def _load_or_create(path: Path) -> bytes:
+    with contextlib.suppress(FileNotFoundError):
+        return _read(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written to a private temporary file, then linked into place: a concurrent
+    # creator either wins the link or reads the complete key of the winner.
+    fd, tmp = tempfile.mkstemp(prefix=".secret.key.", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(Fernet.generate_key())
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
+    return _read(path)
+
+
+def _read(path: Path) -> bytes:
+    key = path.read_bytes().strip()
+    if len(key) != 44:
+        raise FailedPrecondition(f"{path} is not a valid secret key (expected 44 base64 characters)")
+    return key

@@ -1,0 +1,78 @@
+"""Pages: the event list, one event (payload, the sessions it started) and redispatch."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from akd.api.common import ctx, must
+from akd.api.events import jsonable
+from akd.appctx import AppContext
+from akd.errors import FailedPrecondition, Unavailable
+from akd.ids import new_id
+from akd.store import events as store
+from akd.store import projects as projects_store
+from akd.store.db import Row
+from akd.web import queries
+from akd.web.auth import action, page
+from akd.web.common import id_param, notice, project_id_param, query, redirect
+from akd.web.render import render
+
+
+@page
+async def event_list(request: Request) -> Response:
+    c = ctx(request)
+    before = id_param(request, "before", "evt")
+    result = await queries.event_page(c.db, await project_id_param(request), before)
+    project = request.query_params.get("project", "")
+    return render(
+        request, "events.html", title="Events", nav="events", page=result, project=project,
+        projects=await projects_store.list_projects(c.db),
+        older_link="/events" + query(project=project, before=result.older) if result.older else "",
+        first_link="/events" + query(project=project) if before else "",
+    )  # fmt: skip
+
+
+@page
+async def event_detail(request: Request) -> Response:
+    c = ctx(request)
+    event_id = request.path_params["id"]
+    row = must(await queries.event_row(c.db, event_id), "event", event_id)
+    project = await projects_store.project_by_id(c.db, row["project_id"]) if row["project_id"] else None
+    return render(
+        request, "event.html", title=f"Event {event_id}", nav="events", e=row,
+        project=project["name"] if project is not None else "", data=jsonable(queries.unpickle(row["data"])),
+        sessions=await queries.sessions_of_event(c.db, event_id), notice=notice(request),
+        trigger_exists=bool(row["trigger_id"]) and await queries.trigger_row(c.db, row["trigger_id"]) is not None,
+    )  # fmt: skip
+
+
+@action
+async def redispatch(request: Request) -> Response:
+    c = ctx(request)
+    old = must(await queries.event_row(c.db, request.path_params["id"]), "event", request.path_params["id"])
+    trg = await queries.trigger_row(c.db, old["trigger_id"]) if old["trigger_id"] else None
+    if trg is None:
+        raise FailedPrecondition(f"the trigger of event {old['event_id']} no longer exists")
+    return redirect(f"/events/{await _dispatch_copy(c, old, trg)}", "redispatched")
+
+
+async def _dispatch_copy(c: AppContext, old: Row, trg: Row) -> str:
+    """Like ``akctl event redispatch``: a new event with the old one's type and data."""
+    if c.dispatcher is None:
+        raise Unavailable("akd is still starting; try again in a moment")
+    event_id = new_id("evt")
+    await store.insert_event(
+        c.db, event_id, project_id=trg["project_id"], trigger_id=trg["trigger_id"], trigger_name=trg["name"],
+        event_type=old["event_type"], source="redispatch", data=bytes(old["data"]),
+    )  # fmt: skip
+    await c.dispatcher.dispatch(event_id)
+    return event_id
+
+
+routes = [
+    Route("/events", event_list),
+    Route("/events/{id}", event_detail),
+    Route("/events/{id}/redispatch", redispatch, methods=["POST"]),
+]

@@ -1,0 +1,49 @@
+"""Pages: projects, each with its active deployment, triggers, webhook URLs and a test form."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from akd.api.common import ctx
+from akd.api.projects import trigger_json
+from akd.services import lifecycle
+from akd.store import projects as store
+from akd.web import queries
+from akd.web.auth import page
+from akd.web.render import render
+
+
+@page
+async def project_list(request: Request) -> Response:
+    c = ctx(request)
+    projects = await store.list_projects(c.db)
+    triggers = {p["project_id"]: await store.triggers_of(c.db, p["project_id"]) for p in projects}
+    return render(
+        request, "projects.html", title="Projects", nav="projects", projects=projects, triggers=triggers,
+        counts=await queries.project_session_counts(c.db),
+    )  # fmt: skip
+
+
+@page
+async def project_detail(request: Request) -> Response:
+    c = ctx(request)
+    prj = await lifecycle.project(c.db, request.path_params["name"])
+    active = await store.active_deployment(c.db, prj["project_id"])
+    triggers = [
+        {**trigger_json(t, c.base_url), "path": f"/webhooks/{t['slug']}" if t["slug"] else ""}
+        for t in await store.triggers_of(c.db, prj["project_id"])
+    ]
+    return render(
+        request, "project.html", title=f"Project {prj['name']}", nav="projects", p=prj, active=active,
+        triggers=triggers, deployments=(await lifecycle.list_deployments(c.db, prj["project_id"]))[:10],
+        counts=(await queries.project_session_counts(c.db)).get(prj["project_id"], {}),
+    )  # fmt: skip
+
+
+routes = [
+    Route("/", project_list),
+    Route("/projects", project_list),
+    Route("/projects/{name}", project_detail),
+]

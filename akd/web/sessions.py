@@ -1,0 +1,114 @@
+"""Pages: the session list (filtered, keyset-paged), one session, and its stop/restart actions."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from akd.api.common import ctx, must, session_json
+from akd.api.events import jsonable
+from akd.services import sessions as services
+from akd.store import projects as projects_store
+from akd.store import sessions as store
+from akd.store.db import Row
+from akd.store.sessions import FINAL_STATES
+from akd.web import queries, timeline
+from akd.web.auth import action, page
+from akd.web.common import choice_param, id_param, notice, project_id_param, query, redirect
+from akd.web.render import STATES, render
+
+PRINTS_SHOWN = 2000
+TIMELINE_LIMIT = 500
+STOP_GRACE_SECONDS = 10.0
+
+
+@page
+async def session_list(request: Request) -> Response:
+    c = ctx(request)
+    f = queries.SessionFilter(
+        project_id=await project_id_param(request),
+        deployment_id=id_param(request, "deployment", "dep"),
+        state=choice_param(request, "state", STATES),
+    )
+    before, after = id_param(request, "before", "ses"), id_param(request, "after", "ses")
+    result = await queries.session_page(c.db, f, before=before, after=after)
+    keep = {"project": request.query_params.get("project", ""), "deployment": f.deployment_id, "state": f.state}
+    return render(
+        request, "sessions.html", title="Sessions", nav="sessions", page=result, filters=keep,
+        projects=await projects_store.list_projects(c.db), counts=await queries.state_counts(c.db, f),
+        links=_pager_links(keep, result, paged=bool(before or after)),
+        state_link=lambda state: "/sessions" + query(**{**keep, "state": state}),
+        without_deployment="/sessions" + query(project=keep["project"], state=f.state),
+    )  # fmt: skip
+
+
+def _pager_links(keep: dict[str, str], result: queries.Page, paged: bool) -> dict[str, str]:
+    return {
+        "first": "/sessions" + query(**keep) if paged else "",
+        "newer": "/sessions" + query(**keep, after=result.newer) if result.newer else "",
+        "older": "/sessions" + query(**keep, before=result.older) if result.older else "",
+    }
+
+
+@page
+async def session_detail(request: Request) -> Response:
+    c = ctx(request)
+    sid = request.path_params["id"]
+    row = must(await store.get(c.db, sid), "session", sid)
+    prints, total = await queries.prints_tail(c.db, sid, PRINTS_SHOWN)
+    records = await queries.timeline_records(c.db, sid, TIMELINE_LIMIT)
+    calls = await queries.journal_calls(c.db, sid, TIMELINE_LIMIT)
+    return render(
+        request, "session.html", title=f"Session {sid}", nav="sessions", s=session_json(row), row=row,
+        final=row["state"] in FINAL_STATES, prints=queries.print_lines(prints), prints_total=total,
+        after=prints[-1]["id"] if prints else 0, timeline=timeline.build(row, records, calls, time.time()),
+        timeline_cut=len(records) >= TIMELINE_LIMIT, trigger=await _trigger_name(request, row),
+        inputs=await _inputs(request, row), notice=notice(request),
+    )  # fmt: skip
+
+
+async def _trigger_name(request: Request, row: Row) -> str:
+    if not row["trigger_id"]:
+        return ""
+    trg = await queries.trigger_row(ctx(request).db, row["trigger_id"])
+    return str(trg["name"]) if trg is not None else row["trigger_id"]
+
+
+async def _inputs(request: Request, row: Row) -> dict[str, Any]:
+    """What the entry function received: its event (type and data) or its manual inputs."""
+    if row["event_id"]:
+        ev = await queries.event_row(ctx(request).db, row["event_id"])
+        if ev is not None:
+            return {"event_type": ev["event_type"], "data": jsonable(queries.unpickle(ev["data"]))}
+    value = queries.unpickle(row["inputs"])
+    if isinstance(value, dict) and "__akd_event__" in value:  # a restart carries its event along
+        event = value["__akd_event__"]
+        return {"event_type": event.get("event_type", ""), "data": jsonable(event.get("data"))}
+    return {"inputs": jsonable(value)} if value else {}
+
+
+@action
+async def stop(request: Request) -> Response:
+    c = ctx(request)
+    row = must(await store.get(c.db, request.path_params["id"]), "session", request.path_params["id"])
+    await services.stop(c, row, "stopped from the web UI", True, STOP_GRACE_SECONDS)
+    return redirect(f"/sessions/{row['session_id']}", "stopping")
+
+
+@action
+async def restart(request: Request) -> Response:
+    c = ctx(request)
+    row = must(await store.get(c.db, request.path_params["id"]), "session", request.path_params["id"])
+    return redirect(f"/sessions/{await services.restart(c, row)}", "restarted")
+
+
+routes = [
+    Route("/sessions", session_list),
+    Route("/sessions/{id}", session_detail),
+    Route("/sessions/{id}/stop", stop, methods=["POST"]),
+    Route("/sessions/{id}/restart", restart, methods=["POST"]),
+]
