@@ -33,9 +33,12 @@ def show(report: dict[str, Any]) -> None:
         t.add_row(*_row(f"project {escape(name)}", s))
     render.out.print(t)
     if report["by_deployment"]:
-        d = render.table(*cols)
+        # Fewer columns, so the full deployment ids fit in 100 columns.
+        keep = (0, 1, 2, 3, 4, 6, 7, 8)
+        d = render.table("DEPLOYMENT", *(cols[i] for i in keep[1:]))
         for name, s in report["by_deployment"].items():
-            d.add_row(*_row(name, s))
+            row = _row(name, s)
+            d.add_row(*(row[i] for i in keep))
         render.out.print()
         render.out.print(d)
     if report["busiest_triggers"]:
