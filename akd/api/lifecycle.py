@@ -68,8 +68,16 @@ async def post_plan(request: Request) -> JSONResponse:
     return ok(await plan(c.db, c.config.data_dir, manifest))
 
 
+async def _reconcile(request: Request) -> None:
+    """Triggers may have changed: schedules follow them."""
+    engine = ctx(request).engine
+    if engine is not None:
+        await engine.reconcile_schedules()
+
+
 async def delete_project(request: Request) -> JSONResponse:
     row = await service.delete_project(ctx(request), request.path_params["name"])
+    await _reconcile(request)
     return ok({"project_id": row["project_id"], "name": row["name"], "deleted": True})
 
 
@@ -102,7 +110,9 @@ async def get_deployment(request: Request) -> JSONResponse:
 
 
 async def activate_deployment(request: Request) -> JSONResponse:
-    return ok(deployment_json(await service.activate_deployment(ctx(request), request.path_params["id"])))
+    row = await service.activate_deployment(ctx(request), request.path_params["id"])
+    await _reconcile(request)
+    return ok(deployment_json(row))
 
 
 async def deactivate_deployment(request: Request) -> JSONResponse:

@@ -355,7 +355,6 @@ def on_http(event):
 """
 
 
-@pytest.mark.xfail(strict=False, reason="awaiting runner wiring")
 def test_secret_vars_reach_user_code_decrypted(akd_module: Akd, tmp_path: Path) -> None:
     ak = akd_module
     url = ak.deploy(project(tmp_path / "p", manifest("envs", vars_=SECRET_VARS), ENV_PROGRAM))["webhooks"]["hook"]
@@ -415,7 +414,6 @@ def test_failing_install_fails_the_deploy_with_pips_error(akd_module: Akd, tmp_p
     assert sorted((ak.data_dir / "venvs").glob("[!.]*")) == venvs  # a failed install leaves nothing
 
 
-@pytest.mark.xfail(strict=False, reason="awaiting runner wiring")
 def test_session_imports_an_installed_requirement(akd_module: Akd, tmp_path: Path) -> None:
     ak = akd_module
     root = project(tmp_path / "p", manifest("usesix"), SIX_PROGRAM, **{"requirements.txt": "six\n"})
