@@ -92,7 +92,9 @@ class Daemon:
         sock = self._bind()
         port = sock.getsockname()[1]
         ctx.base_url = self.config.server.public_url.rstrip("/") or f"http://{self.config.server.host}:{port}"
-        # 4. Temporal: the embedded dev server, or an external cluster.
+        # 4. Temporal (the embedded dev server, or an external cluster) and the runner hub
+        #    with its fork server, started side by side: both are mostly waiting.
+        ctx.hub = RunnerHub(self.data_dir)
         address = self.config.temporal.address
         if not address:
             ctx.temporal = TemporalDevServer(
@@ -101,11 +103,11 @@ class Daemon:
                 ui_port=self.config.temporal.ui_port,
                 namespace=self.config.temporal.namespace,
             )
-            await ctx.temporal.start()
+            await asyncio.gather(ctx.temporal.start(), ctx.hub.start())
             address = ctx.temporal.address
-        # 5. Runner hub and Temporal worker.
-        ctx.hub = RunnerHub(self.data_dir)
-        await ctx.hub.start()
+        else:
+            await ctx.hub.start()
+        # 5. The Temporal worker.
         engine_ctx = EngineContext(
             db,
             ctx.hub,
