@@ -93,6 +93,10 @@ def test_kill9_during_ingestion_loses_no_acknowledged_event(akd: Akd, tmp_path: 
 
     counts = wait_for(sessions_per_event, 60, interval=0.5, what="one session per acknowledged event")
     assert len(counts) == len(got)
+    import sqlite3
+
+    with sqlite3.connect(akd.data_dir / "akd.db") as db:  # killed during heavy writes, still whole
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     wait_for(lambda: all(s["state"] == "completed" for s in akd.sessions(project="ingest", limit=1000)), 60)
 
 
@@ -134,3 +138,50 @@ def test_autokitteh_compatibility_details(akd_module: Akd, tmp_path: Path) -> No
     assert akd_module.prints(sid) == [
         "called without an event True", "slack: ConnectionInitError True", "github: ConnectionInitError",
     ]  # fmt: skip
+
+
+SLOW = """\
+version: v1
+project:
+  name: survivor
+  triggers:
+    - name: go
+      type: webhook
+      call: program.py:run
+"""
+
+SURVIVOR = """\
+import time
+
+def run(event):
+    print("before")
+    time.sleep(6)
+    print("after")
+"""
+
+
+def test_temporal_dev_server_killed_under_akd(akd: Akd, tmp_path: Path) -> None:
+    import os
+    import signal
+    import sqlite3
+
+    root = write_project(tmp_path / "p", {"autokitteh.yaml": SLOW, "program.py": SURVIVOR})
+    url = akd.deploy(root)["webhooks"]["go"]
+    event_id = httpx.post(url, timeout=10).headers["AutoKitteh-Event-ID"]
+    sid = wait_for(lambda: (akd.api("GET", f"/events/{event_id}").json()["session_ids"] or [None])[0], 20)
+    wait_for(lambda: akd.prints(sid) == ["before"], 20)
+    old = int((akd.data_dir / "temporal.pid").read_text())
+    os.kill(old, signal.SIGKILL)
+    # While Temporal is down the API answers 503 with a message (or succeeds once it is back): never a 500.
+    res = akd.akctl("session", "start", "--project", "survivor", "--entrypoint", "program.py:run")
+    assert res.returncode in (0, 1), res.stderr
+    if res.returncode == 1:
+        assert "Temporal is not available" in res.stderr
+    new = wait_for(lambda: int((akd.data_dir / "temporal.pid").read_text() or 0) not in (0, old) and
+                   int((akd.data_dir / "temporal.pid").read_text()), 30, what="a new dev server")  # fmt: skip
+    assert new != old
+    done = akd.wait_session(sid, timeout=60)
+    assert done["state"] == "completed" and akd.prints(sid) == ["before", "after"]
+    # The stores stayed whole.
+    with sqlite3.connect(akd.data_dir / "akd.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
