@@ -219,3 +219,32 @@ def test_help_has_examples() -> None:
         assert res.returncode == 0 and ("Example" in res.stdout or "Quick start" in res.stdout), args
     res = subprocess.run([*AKCTL, "completion", "bash"], capture_output=True, text=True, timeout=30)
     assert res.returncode == 0 and "_AKCTL_COMPLETE=bash_complete" in res.stdout
+
+
+def test_temporal_ui_link(tmp_path: Path) -> None:
+    from akd.procs import free_port
+
+    port = free_port()
+    daemon = Akd(tmp_path / "data")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "akd.toml").write_text(f"[temporal]\nui_port = {port}\n")
+    daemon.up()
+    try:
+        root = write_project(tmp_path / "p", {"autokitteh.yaml": MANIFEST, "program.py": PROGRAM})
+        sid = start(daemon, daemon.deploy(root)["webhooks"]["ok"])
+        daemon.wait_session(sid)
+        link = daemon.akctl_json("session", "get", sid)["temporal_ui_url"]
+        assert link == f"http://127.0.0.1:{port}/namespaces/default/workflows/{sid}"
+        assert link in daemon.akctl("session", "get", sid).stdout
+        page = wait_for(lambda: _get_ok(f"http://127.0.0.1:{port}/"), 30, what="the Temporal UI")
+        assert page.status_code == 200
+    finally:
+        daemon.down()
+
+
+def _get_ok(url: str) -> httpx.Response | None:
+    try:
+        resp = httpx.get(url, timeout=5)
+    except httpx.HTTPError:
+        return None
+    return resp if resp.status_code == 200 else None
