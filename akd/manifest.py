@@ -35,7 +35,8 @@ VERSIONS = ("v1", "v2")
 TRIGGER_TYPES = ("webhook", "schedule", "connection")
 
 _TOP_KEYS = ("version", "project")
-_PROJECT_KEYS = ("name", "display_name", "vars", "connections", "triggers")
+_PROJECT_KEYS = ("name", "display_name", "vars", "connections", "triggers", "retry_policy")
+_RETRY_KEYS = ("maximum_attempts", "initial_interval", "backoff_coefficient", "maximum_interval")
 _VAR_KEYS = ("name", "value", "secret", "description")
 _CONNECTION_KEYS = ("name", "integration", "vars")
 # "webhook: {}" is how older AutoKitteh manifests marked a webhook trigger.
@@ -318,7 +319,25 @@ class _Parser:
             vars=self.named_list(fields, "vars", path, self.var, "var"),
             connections=connections,
             triggers=self.named_list(fields, "triggers", path, trigger, "trigger"),
+            retry_policy=self.retry_policy(fields, path),
         )
+
+    def retry_policy(self, fields: Fields, path: str) -> dict[str, float]:
+        """``project.retry_policy`` (an akd extension): numbers, each >= 0 (backoff >= 1)."""
+        if "retry_policy" not in fields:
+            return {}
+        path = f"{path}.retry_policy"
+        policy: dict[str, float] = {}
+        for key, (_, node) in self.mapping(fields["retry_policy"][1], path, _RETRY_KEYS).items():
+            try:
+                value = float(str(node.value)) if isinstance(node, ScalarNode) else -1.0
+            except ValueError:
+                value = -1.0
+            if value < (1.0 if key == "backoff_coefficient" else 0.0):
+                raise self.error(f"expected a number >= {1 if key == 'backoff_coefficient' else 0}",
+                                 node, f"{path}.{key}")  # fmt: skip
+            policy[key] = value
+        return policy
 
     def var(self, node: Node, path: str) -> VarSpec:
         fields = self.mapping(node, path, _VAR_KEYS, required=("name",))

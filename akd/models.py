@@ -54,3 +54,5 @@ class Manifest:
     connections: tuple[ConnectionSpec, ...] = ()
     triggers: tuple[TriggerSpec, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
+    # akd extension: the default retry policy of every journaled call in the project.
+    retry_policy: dict[str, float] = field(default_factory=dict)

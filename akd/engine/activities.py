@@ -17,6 +17,8 @@ from akd.engine.runners import RunnerHub, runner_base_env
 from akd.engine.sdk_calls import SdkCalls
 from akd.engine.segment import SegmentRun, SegmentSpec
 from akd.engine.types import SegmentInput, SegmentResult, StopInput, TickInput
+from akd.errors import AkdError
+from akd.manifest import parse_manifest
 from akd.services.lifecycle import load_env_vars
 from akd.services.notify import Notifier
 from akd.store import inbox, projects, sessions
@@ -45,6 +47,7 @@ class EngineContext:
 class SessionActivities:
     def __init__(self, ctx: EngineContext) -> None:
         self.ctx = ctx
+        self._policies: dict[str, dict[str, float]] = {}
 
     @activity.defn(name="akd.run_segment")
     async def run_segment(self, inp: SegmentInput) -> SegmentResult:
@@ -97,9 +100,21 @@ class SessionActivities:
             "max_result_bytes": self.ctx.max_result_bytes,
             "limits": self.ctx.limits,
             "max_print_bytes": self.ctx.max_print_bytes,
+            "retry_policy": self._retry_policy(build),
         }
         payload = {"event": await self._event(row), "journal": journal}
         return SegmentSpec(row["session_id"], init, payload)
+
+    def _retry_policy(self, build: Any) -> dict[str, float]:
+        """The project's default retry policy (manifest ``project.retry_policy``), per build."""
+        cached = self._policies.get(build["build_id"])
+        if cached is None:
+            try:
+                cached = parse_manifest(build["manifest"]).retry_policy
+            except AkdError:
+                cached = {}
+            self._policies[build["build_id"]] = cached
+        return cached
 
     async def _env(self, project_id: str) -> dict[str, str]:
         env = runner_base_env()

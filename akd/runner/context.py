@@ -64,6 +64,7 @@ class Session:
         self.build_prefix = build_dir.rstrip("/") + "/"
         self.max_result_bytes = max_result_bytes
         self.max_print_bytes = max_print_bytes
+        self.default_policy: RetryPolicy | None = None
         self._printed = 0
         self.user_modules: set[str] = set()
         self.no_activity: set[int] = set()
@@ -128,7 +129,7 @@ class Session:
     ) -> Any:
         """Run ``fn`` once as a journaled step (retried under a policy), or replay it."""
         name = name or describe(fn)
-        policy = retry or retry_current()
+        policy = retry or retry_current() or self.default_policy
         attempt = 1
         while True:
             try:

@@ -24,6 +24,7 @@ from typing import Any
 
 from akd.runner import context, hook
 from akd.runner.protocol import SyncChannel
+from akd.runner.retry import RetryPolicy
 from akd.runner.values import AttrDict, Event
 
 SDK_DIR = str(Path(__file__).resolve().parent.parent / "sdk")
@@ -69,6 +70,14 @@ def prepare_process(init: dict[str, Any]) -> None:
         for name in [m for m in sys.modules if m == "autokitteh" or m.startswith("autokitteh.")]:
             del sys.modules[name]  # akd's SDK always wins over an installed package
     sys.path[:0] = [SDK_DIR, init["build_dir"], *init.get("site_dirs", [])]
+
+
+def retry_from(spec: dict[str, float]) -> RetryPolicy:
+    """The manifest's ``project.retry_policy`` as a RetryPolicy."""
+    fields: dict[str, Any] = dict(spec)
+    if "maximum_attempts" in fields:
+        fields["maximum_attempts"] = int(fields["maximum_attempts"])
+    return RetryPolicy(**fields)
 
 
 def module_name(file: str) -> str:
@@ -153,6 +162,8 @@ def run(address: str, session_id: str, key: str) -> None:
         max_result_bytes=int(init["max_result_bytes"]),
         max_print_bytes=int(init.get("max_print_bytes") or 0),
     )
+    if init.get("retry_policy"):
+        session.default_policy = retry_from(init["retry_policy"])
     context.current = session
     builtins.print = session.print  # third-party prints become session prints too
     try:

@@ -287,3 +287,56 @@ def test_non_durable_session_runs_as_one_unit(akd_module: Akd, tmp_path: Path) -
     assert done["state"] == "completed" and done["durable"] is False
     assert done["steps"] == 0
     assert akd_module.prints(sid) == ["plain True"]
+
+
+DEFAULT_RETRY = """\
+version: v1
+project:
+  name: retries
+  retry_policy:
+    maximum_attempts: 3
+    initial_interval: 0.1
+  triggers:
+    - name: go
+      type: webhook
+      call: program.py:run
+"""
+
+FLAKY = """\
+from autokitteh import activity
+
+@activity
+def flaky(path):
+    with open(path, "a") as f:
+        f.write("attempt\\n")
+    with open(path) as f:
+        n = len(f.read().splitlines())
+    if n < 3:
+        raise ConnectionError(f"attempt {{n}} failed")
+    return n
+
+@activity
+def always_fails():
+    raise ValueError("never works")
+
+def run(event):
+    print("flaky gave", flaky({path!r}))
+    try:
+        always_fails()
+    except ValueError as e:
+        print("gave up:", e)
+"""
+
+
+def test_project_default_retry_policy(akd_module: Akd, tmp_path: Path) -> None:
+    root = write_project(tmp_path / "p", {
+        "autokitteh.yaml": DEFAULT_RETRY, "program.py": FLAKY.format(path=str(tmp_path / "flaky.txt")),
+    })  # fmt: skip
+    url = akd_module.deploy(root)["webhooks"]["go"]
+    sid = session_of_event(akd_module, trigger(url))
+    assert akd_module.wait_session(sid, timeout=30)["state"] == "completed"
+    assert akd_module.prints(sid) == ["flaky gave 3", "gave up: never works"]
+    log = akd_module.api("GET", f"/sessions/{sid}/log").json()["records"]
+    attempts = [(r["name"].rsplit(".", 1)[-1], r["attempt"], r["ok"]) for r in log if r["kind"] == "step"]
+    assert attempts == [("flaky", 1, False), ("flaky", 2, False), ("flaky", 3, True),
+                        ("always_fails", 1, False), ("always_fails", 2, False), ("always_fails", 3, False)]  # fmt: skip
