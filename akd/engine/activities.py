@@ -64,7 +64,7 @@ class SessionActivities:
             result = await SegmentRun(self.ctx.db, self.ctx.hub, self.ctx.sdk, self.ctx.notifier, spec, row).run()
         finally:
             self.ctx.notifier.changed()
-        if result.kind == "done":
+        if result.kind == "done" and row["parent_id"]:
             await self._notify_parent(inp.session_id)
         return result
 

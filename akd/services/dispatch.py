@@ -75,7 +75,11 @@ class Dispatcher:
         if event is None:
             return []
         if event["state"] == "pending":
-            await self._create_sessions(event)
+            created = await self._create_sessions(event)
+            if created is not None:  # the usual path: no need to read back what was just written
+                for session_id in created:
+                    await self.engine.start_session(session_id)
+                return created
         rows = await self.db.fetchall(
             "SELECT session_id FROM sessions WHERE event_id=? AND state='created'", (event_id,)
         )
@@ -84,25 +88,28 @@ class Dispatcher:
         ids = await self.db.fetchall("SELECT session_id FROM sessions WHERE event_id=?", (event_id,))
         return [r["session_id"] for r in ids]
 
-    async def _create_sessions(self, event: Row) -> None:
+    async def _create_sessions(self, event: Row) -> list[str] | None:
+        """Insert the event's sessions; their ids, or None if another dispatch got there first."""
         news = await self._match(event)
         subs = await self._subscribers(event)
         payload = pickle.dumps({
             "data": pickle.loads(event["data"]), "event_id": event["event_id"], "event_type": event["event_type"],
         })  # fmt: skip
         async with self.db.tx() as conn:
-            await sessions_store.insert_sessions(conn, news)
+            created = await sessions_store.insert_sessions(conn, news)
             for sub in subs:
                 await inbox.deliver(
                     conn, sub["session_id"], "event", sub["sub_id"], payload, source_id=event["event_id"]
                 )
-            await conn.execute(
+            cur = await conn.execute(
                 "UPDATE events SET state=?, dispatched_at=? WHERE event_id=? AND state='pending'",
                 ("dispatched" if news or subs else "skipped", time.time(), event["event_id"]),
             )
+            first = cur.rowcount > 0
         self.notifier.changed()
         for session_id in {sub["session_id"] for sub in subs}:
             await self.engine.wake(session_id)
+        return created if first and len(created) == len(news) else None
 
     async def _subscribers(self, event: Row) -> list[Row]:
         """Active subscriptions on the event's trigger whose own filter matches."""
