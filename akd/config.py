@@ -63,6 +63,8 @@ class RunnerConfig:
     processes: int = 512
     # Print output kept per session; beyond it prints are dropped (and the drop is logged).
     max_print_bytes: int = 16 * 1024 * 1024
+    # Runner processes alive at once; further session segments wait for a free one.
+    max_live: int = 64
 
 
 @dataclass(frozen=True)

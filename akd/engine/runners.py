@@ -85,8 +85,10 @@ class RunnerHub:
     started as fresh interpreters.
     """
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, max_live: int = 64) -> None:
         self.address = f"@akd-{os.getpid()}-{secrets.token_hex(6)}"
+        # Back-pressure: at most this many runner processes at once; more segments queue.
+        self._slots = asyncio.Semaphore(max_live)
         self.log_path = data_dir / "logs" / "runners.log"
         self._pending: dict[str, asyncio.Future[RunnerConn]] = {}
         self._spawned: dict[str, asyncio.Future[int]] = {}
@@ -157,7 +159,16 @@ class RunnerHub:
         fut.set_result(conn)
 
     async def spawn(self, session_id: str) -> RunnerConn:
-        """Start a runner for ``session_id`` and wait for it to connect."""
+        """Start a runner for ``session_id`` (waiting for a free slot) and wait for it to connect."""
+        await self._slots.acquire()
+        try:
+            conn = await self._spawn(session_id)
+        except BaseException:
+            self._slots.release()
+            raise
+        return conn
+
+    async def _spawn(self, session_id: str) -> RunnerConn:
         key = secrets.token_hex(16)
         fut: asyncio.Future[RunnerConn] = asyncio.get_running_loop().create_future()
         self._pending[key] = fut
@@ -199,8 +210,10 @@ class RunnerHub:
             logf.close()
 
     def release(self, conn: RunnerConn) -> None:
+        """The segment is over with this runner: free its slot."""
         if self._live.get(conn.session_id) is conn:
             del self._live[conn.session_id]
+        self._slots.release()
 
     def kill(self, session_id: str) -> bool:
         conn = self._live.get(session_id)
