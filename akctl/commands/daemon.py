@@ -129,6 +129,8 @@ def _pid_alive(pid: int) -> bool:
 
 
 def register(cli: click.Group) -> None:
+    register_ui(cli)
+
     @cli.command("up")
     @click.option("--detach", "-d", is_flag=True, help="Run in the background; return once akd is ready.")
     @click.option("--port", type=int, default=None, help="HTTP port (default 9980; 0 = a free port).")
@@ -154,3 +156,27 @@ def register(cli: click.Group) -> None:
           akctl down
         """
         down(app, timeout)
+
+
+def register_ui(cli: click.Group) -> None:
+    @cli.command("ui")
+    @common
+    def ui_cmd(app: App) -> None:
+        """Print a one-time link that signs a browser in to the web UI (valid 2 minutes).
+
+        \b
+        Example:
+          xdg-open "$(akctl ui)"
+        """
+        client = app.client
+        resp = httpx.post(f"{client.url}/login/link", headers={"Authorization": f"Bearer {client.token}"}, timeout=10)
+        if resp.status_code != 200:
+            raise CliError(
+                f"akd refused a login link ({resp.status_code}): {resp.text[:200]}",
+                41 if resp.status_code == 401 else 1,
+            )
+        data = resp.json()
+        if app.as_json:
+            render.print_json(data)
+        else:
+            render.out.print(data["url"], soft_wrap=True)

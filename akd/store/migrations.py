@@ -179,6 +179,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX builds_digest ON builds(digest)
         """,
     ),
+    (
+        "0005_session_indexes",
+        """
+        CREATE INDEX IF NOT EXISTS sessions_state_id ON sessions(state, session_id);
+        CREATE INDEX IF NOT EXISTS sessions_project_id ON sessions(project_id, session_id);
+        CREATE INDEX IF NOT EXISTS sessions_deployment_id ON sessions(deployment_id, session_id)
+        """,
+    ),
 ]
 
 

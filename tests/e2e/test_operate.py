@@ -248,3 +248,14 @@ def _get_ok(url: str) -> httpx.Response | None:
     except httpx.HTTPError:
         return None
     return resp if resp.status_code == 200 else None
+
+
+def test_ui_login_link(akd_module: Akd) -> None:
+    url = akd_module.akctl("ui").stdout.strip()
+    assert url.startswith(akd_module.url + "/login?ticket=")
+    with httpx.Client(timeout=10, follow_redirects=True) as client:
+        assert client.get(url).status_code == 200
+        assert "akd_ui" in client.cookies
+        again = httpx.get(url, timeout=10)  # a ticket works once
+        assert "akd_ui" not in again.cookies
+    assert akd_module.akctl_json("ui")["url"].startswith(akd_module.url)
