@@ -159,8 +159,13 @@ class Daemon:
         host, port = self.config.server.host, self.config.server.port
         if host not in ("127.0.0.1", "localhost", "::1"):
             log.warning("akd is listening on %s: webhooks and the API are reachable from other machines", host)
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio only turns Nagle off (TCP_NODELAY) on accepted
+        # sockets whose proto says TCP; with proto 0 every small response waits ~40 ms for
+        # the client's delayed ACK. Linux also copies NODELAY from the listener.
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:

@@ -156,11 +156,13 @@ class SegmentRun:
 
     async def _done(self, msg: dict[str, Any]) -> SegmentResult:
         records, self.buffer = self.buffer, []
-        if msg.get("ok"):
-            await store.finish(self.db, self.sid, "completed", return_value=msg.get("value"), records=records)
-            return SegmentResult(kind="done", state="completed")
-        await store.finish(self.db, self.sid, "error", error=msg.get("error"), records=records)
-        return SegmentResult(kind="done", state="error")
+        state = "completed" if msg.get("ok") else "error"
+        if state == "completed":
+            await store.finish(self.db, self.sid, state, return_value=msg.get("value"), records=records)
+        else:
+            await store.finish(self.db, self.sid, state, error=msg.get("error"), records=records)
+        self.notifier.changed()  # waiters (sync webhooks, watch, wait=final) learn at once
+        return SegmentResult(kind="done", state=state)
 
     async def _runner_died(self, conn: RunnerConn) -> SegmentResult:
         if self.hub.closing:
