@@ -16,6 +16,7 @@ import asyncio
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from common import (
     Akd,
@@ -38,6 +39,7 @@ SESSIONS = 1000
 IN_FLIGHT = 16
 DEADLINE = 600.0
 STALL = 90.0
+WATCH = 20.0
 PROJECT = "bench_memory"
 HANDLER = "import time\n\ndef run(event):\n    time.sleep(3600)\n"
 TARGET = {"< 300 MB": 300.0}
@@ -59,6 +61,9 @@ class Observed:
     live_runners_after: int = 0
     states: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    watch_max_runners: int = 0
+    watch_busy_samples: int = 0
+    watch_samples: int = 0
 
 
 def classify(akd_pid: int) -> dict[str, list[int]]:
@@ -144,8 +149,35 @@ async def measure(akd: Akd, obs: Observed) -> None:
         obs.after_mb, obs.breakdown_after, obs.runner_procs_after = breakdown(akd.pid)
         obs.live_runners_after = int((await api.health())["runners"])
         obs.states = await session_states(api)
+        if obs.runner_procs_after:
+            obs.notes.append(describe_runners(akd.pid))
+        await watch_after(api, obs)
         if obs.states.get("created"):
             obs.notes.append(await probe_created(akd, api))
+
+
+async def watch_after(api: AkdApi, obs: Observed) -> None:
+    """With every session parked, nothing should run: watch /health for WATCH seconds."""
+    end = time.monotonic() + WATCH
+    while time.monotonic() < end:
+        live = int((await api.health())["runners"])
+        obs.watch_samples += 1
+        obs.watch_busy_samples += live > 0
+        obs.watch_max_runners = max(obs.watch_max_runners, live)
+        await asyncio.sleep(0.5)
+
+
+def proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+def describe_runners(akd_pid: int) -> str:
+    """What the processes counted as runners are, while /health may say 0 live runners."""
+    found = [f"pid {p} (state {proc_state(p)}): `{cmdline(p)[:80]}`" for p in classify(akd_pid)["runners"]]
+    return "- Processes under akd counted as runners after the wait: " + "; ".join(found[:5]) + "."
 
 
 async def probe_created(akd: Akd, api: AkdApi) -> str:
@@ -173,9 +205,17 @@ def report(obs: Observed, result: BenchResult) -> None:
             f"only {parked} of {SESSIONS} sessions parked (sessions by state: {obs.states}); "
             f"gave up {obs.park_seconds:.0f} s after the first POST"
         )
+    growth = obs.after_mb - obs.before_mb
+    result.figures.append(
+        Figure(f"RSS growth with {parked} of {SESSIONS} sessions parked", growth, "MB",
+               spread=f"{obs.before_mb:.0f} -> {obs.after_mb:.0f} MB", limits=TARGET if parked == SESSIONS else {})
+    )  # fmt: skip
+    if 0 < parked < SESSIONS:
+        result.figures.append(
+            Figure(f"same, extrapolated linearly to {SESSIONS} sessions", growth * SESSIONS / parked, "MB",
+                   spread=f"{growth * 1024 / parked:.0f} KB per parked session", limits=TARGET)
+        )  # fmt: skip
     result.figures += [
-        Figure(f"RSS growth with {parked} of {SESSIONS} sessions parked", obs.after_mb - obs.before_mb, "MB",
-               spread=f"{obs.before_mb:.0f} -> {obs.after_mb:.0f} MB", limits=TARGET),
         Figure("runner processes after the wait", float(obs.runner_procs_after), "",
                spread=f"/health runners {obs.live_runners_after}"),
     ]  # fmt: skip
@@ -186,6 +226,8 @@ def report(obs: Observed, result: BenchResult) -> None:
         f"{obs.park_seconds:.1f} s after the first POST with sessions by state {obs.states}. "
         f"Peak: {obs.peak_live_runners} live runners (/health), {obs.peak_procs} processes "
         "under akd (sampled once a second).",
+        f"- In the {WATCH:.0f} s after that (sessions all parked, sleeping for an hour), /health reported live "
+        f"runners in {obs.watch_busy_samples} of {obs.watch_samples} samples (max {obs.watch_max_runners}).",
         f"- `akctl down` with {parked} parked sessions took {obs.down_seconds:.1f} s.",
         *obs.notes,
     ]

@@ -3,13 +3,14 @@
 Each of 50 rounds (after 3 warm-up rounds) makes one of each: a POST to a non-durable
 (v2) handler that only prints, then waiting on ``events/{id}?wait=final``; the same for a
 durable (v1) handler; a raw empty workflow start-to-result (plain); the same with eager
-start. The order rotates each round, so the machine's noise (and the tail of the
-previous request) falls alike on akd and raw.
+start. The order is shuffled each round (fixed seed), so the machine's noise and the
+tail of the previous request (see the phases in the details) fall alike on all four.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import sys
 import time
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ ROUNDS = 50
 WARMUP = 3
 HANDLER = "def run(event):\n    print('hello from the bench')\n"
 KINDS = ["v2", "v1", "plain", "eager"]
+SEED = 8
 TARGETS = {"< 4x raw (issue 2)": 4.0, "<= 1.5x raw (issue 8)": 1.5}
 
 
@@ -109,10 +111,11 @@ def figures(label: str, s: Samples, plain: list[float], eager: list[float]) -> l
     ]
 
 
-async def one_round(api: AkdApi, raw: RawTemporal, urls: dict[str, str], rnd: int, acc: Accumulated | None) -> None:
-    """One of each measurement; the order rotates each round so no kind always goes first."""
-    kinds = KINDS[rnd % len(KINDS) :] + KINDS[: rnd % len(KINDS)]
-    for kind in kinds:
+async def one_round(
+    api: AkdApi, raw: RawTemporal, urls: dict[str, str], order: list[str], acc: Accumulated | None
+) -> None:
+    """One of each measurement, in the given order."""
+    for kind in order:
         if kind in urls:
             await akd_round(api, urls[kind], acc.akd[kind] if acc else None)
         else:
@@ -124,9 +127,10 @@ async def one_round(api: AkdApi, raw: RawTemporal, urls: dict[str, str], rnd: in
 async def measure(akd: Akd, result: BenchResult) -> None:
     urls = {v: deploy_handler(akd, f"bench_webhook_{v}", HANDLER, v) for v in ("v2", "v1")}
     acc = Accumulated()
+    shuffle = random.Random(SEED)
     async with akd_api(akd) as api, raw_temporal(akd) as raw:
         for rnd in range(WARMUP + ROUNDS):
-            await one_round(api, raw, urls, rnd, acc if rnd >= WARMUP else None)
+            await one_round(api, raw, urls, shuffle.sample(KINDS, len(KINDS)), acc if rnd >= WARMUP else None)
     samples, plain, eager = acc.akd, acc.raw["plain"], acc.raw["eager"]
     result.figures += figures("non-durable (v2)", samples["v2"], plain, eager)
     result.figures += figures("durable (v1)", samples["v1"], plain, eager)

@@ -183,7 +183,12 @@ def section(result: BenchResult) -> list[str]:
     lines = [f"### {result.title} (`bench/{result.name}.py`)", ""]
     lines += [f"Machine: {machine_line(result.machine)}. Runs: {result.runs}.", ""]
     lines += [*TABLE_HEAD, *table_rows(result), ""]
-    missed = [f"{f.name}: {label}" for f in result.figures for label, ok in f.checks().items() if ok is False]
+    missed = [
+        f"{f.name}{f' (vs {f.raw_name})' if f.raw_name else ''}: {label}"
+        for f in result.figures
+        for label, ok in f.checks().items()
+        if ok is False
+    ]
     if missed:
         lines += [f"**Target missed:** {'; '.join(missed)}.", ""]
     if result.errors:

@@ -20,6 +20,7 @@ from common import BENCH_DIR, RESULTS_MD, ROOT, TABLE_HEAD, BenchResult, machine
 
 BENCHES = ["bench_startup", "bench_webhook", "bench_steps", "bench_replay", "bench_memory"]
 BENCH_TIMEOUT = 1500.0
+OBSERVATIONS = BENCH_DIR / "OBSERVATIONS.md"
 
 INTRO = """\
 Every figure is measured against real akd (`akctl up --detach --port 0`, fresh data dir)
@@ -52,7 +53,8 @@ def problems(results: list[BenchResult]) -> list[str]:
     for r in results:
         for f in r.figures:
             missed = [label for label, ok in f.checks().items() if ok is False]
-            lines += [f"- {r.name}: {f.name}: target {label} **missed**." for label in missed]
+            versus = f" (vs {f.raw_name})" if f.raw_name else ""
+            lines += [f"- {r.name}: {f.name}{versus}: target {label} **missed**." for label in missed]
         lines += [f"- {r.name} **failed**: {e}" for e in r.errors]
     return lines or ["- None: every target was met and every bench completed."]
 
@@ -67,6 +69,9 @@ def render(results: list[BenchResult]) -> str:
     lines += ["", "## Missed targets and failures", "", *problems(results), "", "## Details", ""]
     for r in results:
         lines += section(r)
+    if OBSERVATIONS.exists():
+        lines += ["## Observations (recorded by hand in bench/OBSERVATIONS.md)", ""]
+        lines += [OBSERVATIONS.read_text().split("\n", 1)[1].strip(), ""]
     return "\n".join(lines) + "\n"
 
 

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 # A short workflow-task timeout bounds how long a session waits after akd was killed
 # in the middle of a segment: its unfinished task is retried after this much time.
-WORKFLOW_TASK_TIMEOUT = timedelta(seconds=2)
+# Shorter (2 s was tried) re-ran healthy segments when an overloaded dev server was slow.
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 
 
 class Engine:

@@ -60,8 +60,26 @@ class Dispatcher:
             try:
                 for event in await events_store.pending_events(self.db, older_than=interval):
                     await self._dispatch_logged(event["event_id"])
+                await self._start_stuck(older_than=5 * interval)
             except Exception:
                 log.exception("outbox sweep failed")
+
+    async def _start_stuck(self, older_than: float) -> None:
+        """Sessions whose workflow start failed (Temporal overloaded or down) are started again.
+
+        Starting is idempotent (workflow id = session id), so a session that is merely
+        queued behind others costs one refused start, nothing more.
+        """
+        rows = await self.db.fetchall(
+            "SELECT session_id FROM sessions WHERE state='created' AND created_at < ? ORDER BY created_at LIMIT 500",
+            (time.time() - older_than,),
+        )
+        for row in rows:
+            try:
+                await self.engine.start_session(row["session_id"])
+            except Exception as exc:
+                log.warning("starting session %s failed again (%s); will retry", row["session_id"], exc)
+                return
 
     async def stop(self) -> None:
         sweeper = getattr(self, "_sweeper", None)
