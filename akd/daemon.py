@@ -77,9 +77,15 @@ class Daemon:
             ) from None
 
     async def startup(self) -> None:
-        # 1. Data dir (0700) and the single-daemon lock.
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.data_dir, 0o700)
+        # 1. Data dir (0700, writable) and the single-daemon lock.
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.data_dir, 0o700)
+        except OSError as exc:
+            raise Unavailable(
+                f"cannot use the data dir {self.data_dir}: {exc.strerror}; pick another with --data-dir"
+            ) from None
+        self._check_writable()
         self._lock()
         self._owns_data_dir = True
         (self.data_dir / "daemon.json").unlink(missing_ok=True)
@@ -154,6 +160,22 @@ class Daemon:
         # 7. Tell akctl where we are.
         self._write_daemon_json(ctx, address)
         log.info("akd ready on %s (data dir %s)", ctx.base_url, self.data_dir)
+
+    def _check_writable(self) -> None:
+        """A read-only or full data dir is reported at start, not at the first event."""
+        probe = self.data_dir / ".write-probe"
+        try:
+            with probe.open("wb") as f:
+                f.write(b"\0" * 65536)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            raise Unavailable(
+                f"the data dir {self.data_dir} is not writable ({exc.strerror}); free disk space or fix "
+                "its permissions, or pick another with --data-dir"
+            ) from None
+        finally:
+            probe.unlink(missing_ok=True)
 
     def _bind(self) -> socket.socket:
         host, port = self.config.server.host, self.config.server.port

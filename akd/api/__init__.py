@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import sqlite3
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -58,6 +59,15 @@ async def on_temporal_error(request: Request, exc: Exception) -> Response:
     ))  # fmt: skip
 
 
+async def on_database_error(request: Request, exc: Exception) -> Response:
+    """A full disk or a read-only data dir: refuse (503) rather than pretend; nothing is lost."""
+    log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(Unavailable(
+        f"akd cannot write its database ({exc}); free disk space or fix the data dir's permissions, "
+        "then retry: nothing was accepted"
+    ))  # fmt: skip
+
+
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(AkdError(f"internal error: {type(exc).__name__}: {exc}"))
@@ -77,6 +87,7 @@ def create_app(ctx: AppContext) -> Starlette:
         middleware=[Middleware(TokenAuth, token=ctx.token)],
         exception_handlers={
             AkdError: on_akd_error,
+            sqlite3.OperationalError: on_database_error,
             RPCError: on_temporal_error,
             Exception: on_unexpected,
             404: on_not_found,
