@@ -58,8 +58,11 @@ def browser() -> None:
         print("note: chromium is missing and cannot be installed here; the browser tests will be skipped")
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    run("apt-get", "update", "-qq", env=env)
-    run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "chromium-driver", env=env)
+    try:
+        run("apt-get", "update", "-qq", env=env)
+        run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "chromium-driver", env=env)
+    except subprocess.CalledProcessError as exc:
+        print(f"note: installing chromium failed ({exc}); the browser tests will be skipped")
 
 
 def test(extra: list[str]) -> None:
