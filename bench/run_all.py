@@ -1,6 +1,6 @@
 """Run every akd bench, print one table, and rewrite bench/RESULTS.md.
 
-    .venv/bin/python bench/run_all.py            # every bench (about 15 minutes)
+    .venv/bin/python bench/run_all.py            # every bench (about 25 minutes)
     .venv/bin/python bench/run_all.py steps      # only the benches whose name contains "steps"
 
 Each bench runs in its own process (``bench/bench_<name>.py --json FILE``), one after
@@ -18,7 +18,17 @@ from pathlib import Path
 
 from common import BENCH_DIR, RESULTS_MD, ROOT, TABLE_HEAD, BenchResult, machine_info, machine_line, section, table_rows
 
-BENCHES = ["bench_startup", "bench_webhook", "bench_steps", "bench_replay", "bench_memory"]
+BENCHES = [
+    "bench_startup",
+    "bench_webhook",
+    "bench_ingest",
+    "bench_wakeup",
+    "bench_steps",
+    "bench_replay",
+    "bench_memory",
+    "bench_listing",
+    "bench_dev",
+]
 BENCH_TIMEOUT = 1500.0
 OBSERVATIONS = BENCH_DIR / "OBSERVATIONS.md"
 

@@ -1,0 +1,184 @@
+"""Webhook ingestion under concurrent load, and session throughput against raw temporalio.
+
+600 POSTs from 8 concurrent clients (one ``httpx.AsyncClient`` each) to a trivial
+non-durable (v2) handler: requests per second that got 202 (first POST sent to last 202
+received), p50/p99 latency of the 202s, and the time from the first POST until every
+session completed (``GET /stats`` polled every 50 ms). Session throughput (sessions
+completed per second) is put next to raw temporalio's empty-workflow throughput on the
+same dev server in the same run: 600 workflows started by 8 concurrent starters, each
+awaiting its result, timed until all results are in (measured before and after akd's
+load; the mean of the two is the baseline).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Any
+
+import httpx
+from common import (
+    Akd,
+    AkdApi,
+    BenchResult,
+    Figure,
+    RawTemporal,
+    akd_api,
+    deploy_handler,
+    finish,
+    fresh_akd,
+    median,
+    ms,
+    percentile,
+    raw_temporal,
+    run_bench,
+)
+
+N = 600
+CONCURRENCY = 8
+WARMUP = 20
+HANDLER = "def run(event):\n    pass\n"
+COMPLETE_TIMEOUT = 180.0
+FINAL = ("completed", "error", "stopped")
+
+
+async def by_state(api: AkdApi) -> dict[str, int]:
+    data: dict[str, Any] = await api.get("/stats")
+    return {k: int(v) for k, v in data["total"]["by_state"].items()}
+
+
+async def blast(url: str, n: int) -> tuple[list[float], list[str], float, float]:
+    """``n`` POSTs from CONCURRENCY clients; (latencies of 202s, other outcomes, first send, last 202)."""
+    latencies: list[float] = []
+    failures: list[str] = []
+    next_index = iter(range(n))
+    last_ok = [0.0]
+
+    async def client() -> None:
+        async with httpx.AsyncClient(timeout=30) as http:
+            for i in next_index:
+                t0 = time.perf_counter()
+                try:
+                    resp = await http.post(url, content=f'{{"i": {i}}}'.encode())
+                except httpx.HTTPError as exc:
+                    failures.append(type(exc).__name__)
+                    continue
+                t1 = time.perf_counter()
+                if resp.status_code == 202:
+                    latencies.append(t1 - t0)
+                    last_ok[0] = max(last_ok[0], t1)
+                else:
+                    failures.append(str(resp.status_code))
+
+    t_first = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
+    return latencies, failures, t_first, last_ok[0]
+
+
+async def raw_throughput(raw: RawTemporal, n: int) -> float:
+    """Seconds until ``n`` empty workflows, started by CONCURRENCY concurrent starters, all returned."""
+    next_index = iter(range(n))
+
+    async def starter() -> None:
+        for _ in next_index:
+            await raw.empty(eager=False)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(starter() for _ in range(CONCURRENCY)))
+    return time.perf_counter() - t0
+
+
+async def measure(akd: Akd, result: BenchResult) -> None:
+    url = deploy_handler(akd, "bench_ingest", HANDLER, "v2")
+    async with akd_api(akd) as api, raw_temporal(akd) as raw:
+        for _ in range(WARMUP):  # warm the handler's runner path and the raw worker
+            await api.wait_event(await api.post_webhook(url))
+            await raw.empty(eager=False)
+        before = await by_state(api)
+        done_before = sum(before.get(s, 0) for s in FINAL)
+        raw_first = await raw_throughput(raw, N)
+
+        latencies, failures, t_first, t_last_ok = await blast(url, N)
+        states: dict[str, int] = {}
+        t_all_done = None
+        deadline = time.perf_counter() + COMPLETE_TIMEOUT
+        while time.perf_counter() < deadline:
+            states = await by_state(api)
+            if sum(states.get(s, 0) for s in FINAL) - done_before >= len(latencies):
+                t_all_done = time.perf_counter()
+                break
+            await asyncio.sleep(0.05)
+        raw_second = await raw_throughput(raw, N)
+
+    accepted = len(latencies)
+    raw_s = (raw_first + raw_second) / 2
+    result.figures.append(
+        Figure(
+            name=f"webhook ingestion: 202s per second ({CONCURRENCY} clients, {N} POSTs)",
+            value=accepted / (t_last_ok - t_first) if accepted else 0.0,
+            unit="req/s",
+        )
+    )
+    result.figures.append(
+        Figure(
+            name="webhook ingestion: POST to 202, p99",
+            value=ms(percentile(latencies, 99)) if latencies else float("nan"),
+            unit="ms",
+            spread=f"p50 {ms(median(latencies)):.1f} ms, max {ms(max(latencies, default=float('nan'))):.1f} ms",
+            limits={"p99 < 50 ms (issue 5)": 50.0},
+        )
+    )
+    if t_all_done is not None:
+        total = t_all_done - t_first
+        result.figures.append(
+            Figure(
+                name=f"first POST to all {accepted} sessions completed",
+                value=total,
+                unit="s",
+                raw=raw_s,
+                raw_name=f"{N} empty workflows, {CONCURRENCY} concurrent starters, to all results",
+                limits={"<= 1.25x raw, i.e. throughput >= 0.8x raw (issue 8)": 1.25},
+                target_on="ratio",
+            )
+        )
+        result.figures.append(
+            Figure(
+                name="session throughput (sessions completed per second)",
+                value=accepted / total,
+                unit="/s",
+                raw=N / raw_s,
+                raw_name="empty workflows per second",
+            )
+        )
+    else:
+        result.errors.append(
+            f"not every session completed within {COMPLETE_TIMEOUT:.0f} s of the load; sessions by state: {states}"
+        )
+    new_states = {k: v - before.get(k, 0) for k, v in states.items() if v - before.get(k, 0)}
+    result.details += [
+        f"- {accepted} of {N} POSTs got 202; other outcomes: {failures or 'none'}. POST latency (ms): "
+        f"p50 {ms(median(latencies)):.1f}, p90 {ms(percentile(latencies, 90)):.1f}, "
+        f"p99 {ms(percentile(latencies, 99)):.1f}, max {ms(max(latencies)):.1f}; "
+        f"last 202 {t_last_ok - t_first:.2f} s after the first POST.",
+        f"- Sessions of the load by state at the end: {new_states}.",
+        f"- Raw empty-workflow throughput runs: {N / raw_first:.1f}/s before akd's load, "
+        f"{N / raw_second:.1f}/s after ({raw_first:.2f} s and {raw_second:.2f} s for {N}).",
+    ]
+
+
+def body(result: BenchResult) -> None:
+    with fresh_akd() as akd:
+        asyncio.run(measure(akd, result))
+
+
+def main() -> int:
+    runs = (
+        f"{N} POSTs from {CONCURRENCY} concurrent clients (after {WARMUP} sequential warm-ups), "
+        f"raw throughput measured before and after, one akd"
+    )
+    return finish(run_bench("bench_ingest", "Webhook ingestion and session throughput", runs, body))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
