@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import json as json_module
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import httpx
+from urllib.parse import urlencode, urlsplit
 
 from akctl.errors import CliError
 
@@ -54,30 +56,38 @@ class Client:
                 token = ""
         return cls(url.rstrip("/"), token)
 
-    def request(self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        timeout: float | None = None,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        """One API call; the stdlib client keeps akctl's start-up short (no httpx import)."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        query = f"?{urlencode(params)}" if params else ""
         try:
-            resp = httpx.request(
-                method, f"{self.url}/api/v1{path}", headers=headers, timeout=timeout or self.timeout, **kwargs
-            )
-        except httpx.ConnectError:
+            status, body = http_call(method, f"{self.url}/api/v1{path}{query}", headers, json, timeout or self.timeout)
+        except ConnectionError:
             raise CliError(f"akd is not running at {self.url}", 1, START_HINT) from None
-        except httpx.TimeoutException:
+        except TimeoutError:
             raise CliError(f"akd at {self.url} did not answer {method} {path} in time", 1) from None
-        return self._decode(resp)
+        return self._decode(status, body)
 
     @staticmethod
-    def _decode(resp: httpx.Response) -> Any:
+    def _decode(status: int, raw: bytes) -> Any:
         try:
-            body = resp.json()
+            body = json_module.loads(raw) if raw else None
         except ValueError:
             body = None
-        if resp.is_success:
+        if 200 <= status < 300:
             return body
         err = (body or {}).get("error") if isinstance(body, dict) else None
         if isinstance(err, dict):
-            raise CliError.from_code(str(err.get("code", "")), str(err.get("message", resp.text)))
-        raise CliError(f"akd answered {resp.status_code}: {resp.text[:200]}", 1)
+            raise CliError.from_code(str(err.get("code", "")), str(err.get("message", "")))
+        raise CliError(f"akd answered {status}: {raw[:200].decode(errors='replace')}", 1)
 
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params={k: v for k, v in params.items() if v not in (None, "")})
@@ -87,3 +97,28 @@ class Client:
 
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
+
+
+def http_call(
+    method: str, url: str, headers: dict[str, str], body: Any = None, timeout: float = 60.0
+) -> tuple[int, bytes]:
+    """A plain HTTP request; ConnectionError when nothing listens, TimeoutError when it hangs."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=timeout)
+    data = None
+    if body is not None:
+        data = json_module.dumps(body).encode()
+        headers = {**headers, "Content-Type": "application/json"}
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    try:
+        conn.request(method, target, body=data, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    except TimeoutError:
+        raise TimeoutError(url) from None
+    except OSError as exc:
+        if isinstance(exc, ConnectionError | socket.gaierror):
+            raise ConnectionError(url) from None
+        raise
+    finally:
+        conn.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -58,6 +59,7 @@ def relative(value: str | None) -> str:
     return f"{human_duration(max(0.0, secs))} ago"
 
 
+@functools.lru_cache(maxsize=4096)
 def local_time(value: str | None) -> str:
     t = parse_time(value)
     return t.astimezone().strftime("%Y-%m-%d %H:%M:%S") if t else "-"

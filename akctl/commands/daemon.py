@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,11 +10,10 @@ import time
 from pathlib import Path
 
 import click
-import httpx
 
 from akctl import render
 from akctl.app import App, common
-from akctl.client import Client, read_daemon_info
+from akctl.client import Client, http_call, read_daemon_info
 from akctl.errors import CliError
 
 READY_TIMEOUT = 90.0
@@ -30,8 +30,8 @@ def _akd_command(app: App, port: int | None, config: Path | None) -> list[str]:
 
 def _healthy(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
+        return http_call("GET", f"{url}/api/v1/health", {}, timeout=2)[0] == 200
+    except (OSError, TimeoutError):
         return False
 
 
@@ -169,13 +169,15 @@ def register_ui(cli: click.Group) -> None:
           xdg-open "$(akctl ui)"
         """
         client = app.client
-        resp = httpx.post(f"{client.url}/login/link", headers={"Authorization": f"Bearer {client.token}"}, timeout=10)
-        if resp.status_code != 200:
-            raise CliError(
-                f"akd refused a login link ({resp.status_code}): {resp.text[:200]}",
-                41 if resp.status_code == 401 else 1,
-            )
-        data = resp.json()
+        auth = {"Authorization": f"Bearer {client.token}"}
+        try:
+            status, raw = http_call("POST", f"{client.url}/login/link", auth, {}, 10)
+        except (OSError, TimeoutError):
+            raise CliError(f"akd is not running at {client.url}", 1, "start it with: akctl up --detach") from None
+        if status != 200:
+            message = raw[:200].decode(errors="replace")
+            raise CliError(f"akd refused a login link ({status}): {message}", 41 if status == 401 else 1)
+        data = json.loads(raw)
         if app.as_json:
             render.print_json(data)
         else:

@@ -6,7 +6,7 @@ import base64
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -14,10 +14,10 @@ from rich.markup import escape
 from akctl import render
 from akctl.app import App, common
 from akctl.errors import CliError
-from akd.build import normalized_requirements, requirements_hash, snapshot_project
 from akd.errors import AkdError
-from akd.manifest import load_manifest
-from akd.models import Manifest
+
+if TYPE_CHECKING:  # akd.build and akd.manifest load YAML: imported only when used
+    from akd.models import Manifest
 
 _PLAN_MARKS = {"create": "[green]+[/]", "update": "[yellow]~[/]", "delete": "[red]-[/]", "kept": "[dim]=[/]"}
 
@@ -33,6 +33,8 @@ class Prepared:
 
 
 def load(manifest_path: Path) -> tuple[Manifest, str]:
+    from akd.manifest import load_manifest
+
     """Parse the manifest file (exit 40 with file, line and key path when it is malformed)."""
     if not manifest_path.is_file():
         raise CliError(f"no manifest at {manifest_path}", 44, "create autokitteh.yaml or pass --manifest FILE")
@@ -45,6 +47,8 @@ def load(manifest_path: Path) -> tuple[Manifest, str]:
 
 def prepare(project_dir: Path, manifest_path: Path) -> Prepared:
     """Validate the manifest and files without a daemon."""
+    from akd.build import normalized_requirements, requirements_hash, snapshot_project
+
     if not project_dir.is_dir():
         raise CliError(f"project directory {project_dir} does not exist", 44)
     manifest, text = load(manifest_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -81,11 +82,12 @@ def fetch_prints(app: App, ident: str, after: int) -> dict[str, Any]:
 
 
 def show_prints(app: App, prints: list[dict[str, Any]], timestamps: bool) -> None:
-    for p in prints:
-        if timestamps:
-            render.out.print(f"[dim]{render.local_time(p['t'])}[/] {escape(p['text'])}")
-        else:
-            render.out.print(escape(p["text"]))
+    """Print lines written in bulk (rich per line is far too slow for 100,000 prints)."""
+    dim, reset = ("\x1b[2m", "\x1b[0m") if render.out.is_terminal and not render.out.no_color else ("", "")
+    lines = [f"{dim}{render.local_time(p['t'])}{reset} {p['text']}" if timestamps else str(p["text"]) for p in prints]
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
 
 
 def prints(app: App, ident: str, timestamps: bool, follow: bool) -> None:
