@@ -124,6 +124,9 @@ def log_line(rec: dict[str, Any]) -> str:
         attempt = f" attempt {rec['attempt']}" if rec.get("attempt", 1) != 1 else ""
         duration = render.human_duration(rec.get("duration"))
         return f"{kind:<5}  #{rec['seq']} {rec['name']}({rec.get('args', '')}){attempt} -> {outcome} [{duration}]"
+    if kind == "call":
+        outcome = "ok" if rec.get("ok") else f"error: {rec.get('error', '')}"
+        return f"call   #{rec['seq']} {rec['name']} -> {outcome}"
     detail = {k: v for k, v in rec.items() if k not in ("id", "t", "kind")}
     return f"{kind:<5}  {json.dumps(detail)}"
 

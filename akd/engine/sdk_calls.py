@@ -24,7 +24,7 @@ from akd.runner.errors import AutoKittehError
 from akd.store import inbox
 from akd.store import sessions as sessions_store
 from akd.store.db import Database, Row
-from akd.store.sessions import NewSession
+from akd.store.sessions import LogRecord, NewSession
 
 MAX_VALUE_BYTES = 64 * 1024
 
@@ -99,6 +99,12 @@ class SdkCalls:
             if journal and seq >= 0:
                 blob = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
                 await sessions_store.journal_insert(conn, session["session_id"], seq, "call", name, blob)
+                record = {"seq": seq, "name": name, "ok": outcome[0]}
+                if not outcome[0]:
+                    record["error"] = f"{type(outcome[1]).__name__}: {outcome[1]}"
+                await sessions_store.append_log(
+                    conn, session["session_id"], [LogRecord("call", record, dedupe=f"j{seq}")]
+                )
         for action in req.after_commit:
             await action()
         return Reply(outcome)

@@ -49,6 +49,7 @@ import autokitteh as ak
 
 def ask(event):
     sub = ak.subscribe("answer")
+    print("subscribed")
     ak.http_outcome(200, ak.next_event(sub, timeout=60).body.text)
 """
 
@@ -64,9 +65,14 @@ def test_sync_webhook_answers_with_a_later_events_body(akd_module: Akd, tmp_path
 
     asker = threading.Thread(target=ask)
     asker.start()
-    # The answer must come after the subscription exists; wait for the asking session to be waiting.
-    wait_for(lambda: any(s["state"] == "running" for s in akd_module.sessions(project=f"relay_{version}")), 20)
-    wait_for(lambda: akd_module.api("GET", "/health").json()["runners"] == (0 if version == "v1" else 1), 20)
+    # The answer must come after the subscription exists ("only later events").
+    def subscribed() -> bool:
+        resp = akd_module.api("GET", f"/sessions/relay_{version}/prints")  # the project's latest session
+        return resp.status_code == 200 and [p["text"] for p in resp.json()["prints"]] == ["subscribed"]
+
+    wait_for(subscribed, 20, what="the subscription")
+    if version == "v1":  # a durable session waits without a process
+        wait_for(lambda: akd_module.api("GET", "/health").json()["runners"] == 0, 20)
     assert httpx.post(hooks["answer"], content=b"hello", timeout=10).status_code == 202
     asker.join(60)
     assert result["resp"].status_code == 200
