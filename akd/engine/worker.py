@@ -46,8 +46,22 @@ class Engine:
             raise Unavailable("Temporal is not connected yet")
         return self._client
 
+    async def _connect(self, timeout: float = 60.0) -> Client:
+        """Connect, waiting while the server's frontend reports "not healthy yet" (just started)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        delay = 0.05
+        while True:
+            try:
+                return await Client.connect(self.address, namespace=self.namespace)
+            except RuntimeError as exc:
+                if asyncio.get_running_loop().time() + delay > deadline:
+                    raise Unavailable(f"cannot connect to Temporal at {self.address}: {exc}") from None
+                log.info("Temporal at %s is not ready yet (%s); retrying", self.address, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
     async def start(self) -> None:
-        self._client = await Client.connect(self.address, namespace=self.namespace)
+        self._client = await self._connect()
         self._worker = Worker(
             self._client,
             task_queue=self.task_queue,
