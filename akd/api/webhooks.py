@@ -191,12 +191,7 @@ async def next_outcome(c: AppContext, queue: asyncio.Queue[Outcome], session_ids
 
 
 async def _next_change(c: AppContext, timeout: float) -> None:
-    seen = c.notifier.generation
-
-    async def changed() -> bool | None:
-        return True if c.notifier.generation != seen else None
-
-    await c.notifier.wait_for(changed, min(timeout, 1.0))
+    await c.notifier.next_change(c.notifier.generation, min(timeout, 1.0))
 
 
 routes = [

@@ -21,6 +21,7 @@ from akd.errors import AkdError
 from akd.manifest import parse_manifest
 from akd.services.lifecycle import load_env_vars
 from akd.services.notify import Notifier
+from akd.store import events as events_store
 from akd.store import inbox, projects, sessions
 from akd.store.db import Database
 from akd.store.sessions import FINAL_STATES, LogRecord
@@ -129,8 +130,7 @@ class SessionActivities:
         if row["event_id"]:
             ev = await self.ctx.db.fetchone("SELECT * FROM events WHERE event_id=?", (row["event_id"],))
             if ev is not None:
-                data = pickle.loads(ev["data"])
-                return {"data": data, "event_id": ev["event_id"], "event_type": ev["event_type"]}
+                return events_store.payload(ev)
         data = pickle.loads(row["inputs"]) if row["inputs"] else {}
         if isinstance(data, dict) and "__akd_event__" in data:
             event: dict[str, Any] = data["__akd_event__"]  # a restarted session gets its event again

@@ -125,11 +125,7 @@ class SegmentRun:
             await self._wait_change(seen, result.until)
 
     async def _wait_change(self, seen: int, until: float) -> None:
-        async def changed() -> bool | None:
-            return True if self.notifier.generation != seen else None
-
-        timeout = (until - time.time()) if until else 3600.0
-        await self.notifier.wait_for(changed, max(0.0, timeout))
+        await self.notifier.next_change(seen, (until - time.time()) if until else 3600.0)
 
     def _buffer_print(self, msg: dict[str, Any]) -> None:
         if not self.buffer:

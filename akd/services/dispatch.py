@@ -110,9 +110,7 @@ class Dispatcher:
         """Insert the event's sessions; their ids, or None if another dispatch got there first."""
         news = await self._match(event)
         subs = await self._subscribers(event)
-        payload = pickle.dumps({
-            "data": pickle.loads(event["data"]), "event_id": event["event_id"], "event_type": event["event_type"],
-        })  # fmt: skip
+        payload = pickle.dumps(events_store.payload(event))
         async with self.db.tx() as conn:
             created = await sessions_store.insert_sessions(conn, news)
             for sub in subs:

@@ -25,6 +25,14 @@ class Notifier:
         async with self._cond:
             self._cond.notify_all()
 
+    async def next_change(self, seen: int, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until the generation moves past ``seen``; True if it did."""
+
+        async def changed() -> bool | None:
+            return True if self.generation != seen else None
+
+        return bool(await self.wait_for(changed, max(0.0, timeout)))
+
     async def wait_for(self, check: Callable[[], Awaitable[T | None]], timeout: float) -> T | None:
         """Re-run ``check`` after every change until it returns a value or time runs out."""
         deadline = time.monotonic() + timeout

@@ -13,6 +13,7 @@ from temporalio.service import RPCError
 from akd.appctx import AppContext
 from akd.errors import FailedPrecondition, InvalidArgument, NotFound
 from akd.ids import new_id
+from akd.store import events as events_store
 from akd.store import projects as projects_store
 from akd.store import sessions as store
 from akd.store.db import Row
@@ -70,8 +71,7 @@ async def restart(ctx: AppContext, row: Row) -> str:
     if row["event_id"]:
         ev = await ctx.db.fetchone("SELECT * FROM events WHERE event_id=?", (row["event_id"],))
         if ev is not None:
-            event = {"data": pickle.loads(ev["data"]), "event_id": ev["event_id"], "event_type": ev["event_type"]}
-            inputs = pickle.dumps({"__akd_event__": event})
+            inputs = pickle.dumps({"__akd_event__": events_store.payload(ev)})
     return await _create(ctx, NewSession(
         session_id=new_id("ses"), project_id=row["project_id"], deployment_id=deployment_id, build_id=build_id,
         trigger_id=row["trigger_id"], event_id="", entrypoint=row["entrypoint"], durable=bool(row["durable"]),

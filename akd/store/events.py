@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
 import time
+from typing import Any
 
 from akd.store.db import Database, Row
 
@@ -43,6 +45,11 @@ async def insert_event_once(
         (event_id, project_id, trigger_id, trigger_name, event_type, source, data, time.time()),
     )
     return count > 0
+
+
+def payload(row: Row) -> dict[str, Any]:
+    """What a session (or a next_event) receives for a stored event."""
+    return {"data": pickle.loads(row["data"]), "event_id": row["event_id"], "event_type": row["event_type"]}
 
 
 async def get_event(db: Database, event_id: str) -> Row | None:
