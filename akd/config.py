@@ -42,6 +42,10 @@ class TemporalConfig:
     # Port of the embedded server's web UI; 0 disables the UI.
     ui_port: int = 0
     task_queue: str = "akd-sessions"
+    # SQLite pragmas of the embedded server's temporal.db, comma-separated. WAL with
+    # synchronous=normal survives kill -9 (only power loss may drop the last commits)
+    # and doubles the server's throughput here (bench/RESULTS.md, tuning table).
+    sqlite_pragmas: str = "journal_mode=wal,synchronous=normal"
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,7 @@ class Daemon:
                 persistent=self.config.temporal.persistent,
                 ui_port=self.config.temporal.ui_port,
                 namespace=self.config.temporal.namespace,
+                sqlite_pragmas=[p.strip() for p in self.config.temporal.sqlite_pragmas.split(",") if p.strip()],
             )
             await asyncio.gather(ctx.temporal.start(), ctx.hub.start())
             address = ctx.temporal.address

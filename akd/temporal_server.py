@@ -38,8 +38,17 @@ def temporal_binary() -> Path:
 class TemporalDevServer:
     """Runs the dev server on a free port, restarts it if it dies, stops it on shutdown."""
 
-    def __init__(self, data_dir: Path, *, persistent: bool = True, ui_port: int = 0, namespace: str = "default"):
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        persistent: bool = True,
+        ui_port: int = 0,
+        namespace: str = "default",
+        sqlite_pragmas: list[str] | None = None,
+    ):
         self.data_dir = data_dir
+        self.sqlite_pragmas = sqlite_pragmas or []
         self.persistent = persistent
         self.ui_port = ui_port
         self.namespace = namespace
@@ -67,6 +76,8 @@ class TemporalDevServer:
         args += ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
         for value in DYNAMIC_CONFIG:
             args += ["--dynamic-config-value", value]
+        for pragma in self.sqlite_pragmas:
+            args += ["--sqlite-pragma", pragma]
         return args
 
     async def start(self) -> None:

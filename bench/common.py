@@ -80,7 +80,8 @@ class Figure:
     """One measured figure, optionally next to a raw-temporalio baseline and targets.
 
     ``limits`` maps a target's label (e.g. "< 3 s", "<= 1.5x raw (issue 8)") to its upper
-    bound, which applies to ``ratio`` when ``target_on == "ratio"``, else to ``value``.
+    bound, which applies to ``ratio`` when ``target_on == "ratio"``, else to ``value``;
+    with ``target_on == "above"`` each limit is a lower bound of ``value`` (exclusive).
     """
 
     name: str
@@ -98,6 +99,8 @@ class Figure:
 
     def checks(self) -> dict[str, bool | None]:
         measured = self.ratio if self.target_on == "ratio" else self.value
+        if self.target_on == "above":
+            return {label: measured > limit for label, limit in self.limits.items()}
         return {label: None if measured is None else measured <= limit for label, limit in self.limits.items()}
 
     @property

@@ -64,7 +64,7 @@ async def stats(request: Request) -> JSONResponse:
     if since:
         where.append("s.created_at >= ?")
         params.append(time.time() - since)
-    rows = await c.db.fetchall(
+    rows = await c.db.fetchall_bulk(
         "SELECT s.state, s.created_at, s.started_at, s.ended_at, s.steps, s.project_id, s.deployment_id,"
         " s.trigger_id, p.name AS project, t.name AS trigger FROM sessions s"
         " LEFT JOIN projects p USING (project_id) LEFT JOIN triggers t ON t.trigger_id = s.trigger_id"

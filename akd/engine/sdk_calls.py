@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
 import cel
 
 from akd.engine.outcomes import OutcomeRegistry, outcome_from_payload
@@ -23,7 +22,7 @@ from akd.manifest import parse_manifest
 from akd.runner.errors import AutoKittehError
 from akd.store import inbox
 from akd.store import sessions as sessions_store
-from akd.store.db import Database, Row
+from akd.store.db import Connection, Database, Row
 from akd.store.sessions import LogRecord, NewSession
 
 MAX_VALUE_BYTES = 64 * 1024
@@ -41,7 +40,7 @@ class Park:
     until: float
 
 
-Handler = Callable[["Request", aiosqlite.Connection, Row, dict[str, Any]], Awaitable[Any]]
+Handler = Callable[["Request", Connection, Row, dict[str, Any]], Awaitable[Any]]
 _HANDLERS: dict[str, Handler] = {}
 
 
@@ -67,7 +66,7 @@ class SdkCalls:
         self.start = start
         self._sources: dict[str, frozenset[str]] = {}
 
-    async def sources(self, conn: aiosqlite.Connection, build_id: str) -> frozenset[str]:
+    async def sources(self, conn: Connection, build_id: str) -> frozenset[str]:
         """Trigger and connection names of a build's manifest (what subscribe() accepts)."""
         if build_id not in self._sources:
             async with conn.execute("SELECT manifest FROM builds WHERE build_id=?", (build_id,)) as cur:
@@ -127,7 +126,7 @@ class Request:
     async def start(self, session_id: str) -> None:
         await self.sdk.start(session_id)
 
-    async def sources(self, conn: aiosqlite.Connection, build_id: str) -> frozenset[str]:
+    async def sources(self, conn: Connection, build_id: str) -> frozenset[str]:
         return await self.sdk.sources(conn, build_id)
 
 
@@ -141,13 +140,13 @@ def _encode(value: Any) -> str:
     return text
 
 
-async def _kv_get(conn: aiosqlite.Connection, project_id: str, key: str) -> Any:
+async def _kv_get(conn: Connection, project_id: str, key: str) -> Any:
     async with conn.execute("SELECT value FROM kv WHERE project_id=? AND key=?", (project_id, key)) as cur:
         row = await cur.fetchone()
     return None if row is None else json.loads(row[0])
 
 
-async def _kv_set(conn: aiosqlite.Connection, project_id: str, key: str, value: Any) -> None:
+async def _kv_set(conn: Connection, project_id: str, key: str, value: Any) -> None:
     if value is None:
         await conn.execute("DELETE FROM kv WHERE project_id=? AND key=?", (project_id, key))
         return
@@ -166,25 +165,25 @@ def _key(payload: dict[str, Any]) -> str:
 
 
 @handles("kv.get")
-async def kv_get(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+async def kv_get(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
     return await _kv_get(conn, s["project_id"], _key(p))
 
 
 @handles("kv.set")
-async def kv_set(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+async def kv_set(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
     await _kv_set(conn, s["project_id"], _key(p), p.get("value"))
     return None
 
 
 @handles("kv.del")
-async def kv_del(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+async def kv_del(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
     old = await _kv_get(conn, s["project_id"], _key(p))
     await _kv_set(conn, s["project_id"], _key(p), None)
     return old
 
 
 @handles("kv.add")
-async def kv_add(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+async def kv_add(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
     current = await _kv_get(conn, s["project_id"], _key(p))
     delta = p.get("value")
     if current is None:
@@ -199,7 +198,7 @@ async def kv_add(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str
 
 
 @handles("kv.check_and_set")
-async def kv_cas(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+async def kv_cas(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
     current = await _kv_get(conn, s["project_id"], _key(p))
     if current != p.get("expected"):
         return False
@@ -208,7 +207,7 @@ async def kv_cas(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str
 
 
 @handles("kv.keys")
-async def kv_keys(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+async def kv_keys(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
     async with conn.execute("SELECT key FROM kv WHERE project_id=? ORDER BY key", (s["project_id"],)) as cur:
         return [row[0] for row in await cur.fetchall()]
 
@@ -217,12 +216,12 @@ async def kv_keys(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[st
 
 
 @handles("deadline")
-async def deadline(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+async def deadline(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
     return time.time() + max(0.0, float(p["timeout"]))
 
 
 @handles("subscribe")
-async def subscribe(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+async def subscribe(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
     source, expr = str(p.get("source", "")), str(p.get("filter") or "")
     if source not in await calls.sources(conn, s["build_id"]):
         raise AutoKittehError(f"subscribe: no trigger or connection named {source!r} in this project")
@@ -237,13 +236,13 @@ async def subscribe(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[
 
 
 @handles("unsubscribe")
-async def unsubscribe(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+async def unsubscribe(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
     if not await inbox.deactivate_subscription(conn, str(p.get("sub_id")), s["session_id"]):
         raise AutoKittehError(f"unsubscribe: no active subscription {p.get('sub_id')!r} in this session")
     return None
 
 
-async def _take_or_park(conn: aiosqlite.Connection, s: Row, kind: str, keys: list[str], until: float | None) -> Any:
+async def _take_or_park(conn: Connection, s: Row, kind: str, keys: list[str], until: float | None) -> Any:
     row = await inbox.take(conn, s["session_id"], kind, keys)
     if row is not None:
         return pickle.loads(row["payload"])
@@ -253,7 +252,7 @@ async def _take_or_park(conn: aiosqlite.Connection, s: Row, kind: str, keys: lis
 
 
 @handles("next_event")
-async def next_event(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+async def next_event(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
     subs = [str(x) for x in p.get("subs") or []]
     if not subs:
         raise AutoKittehError("next_event: no subscription ids given")
@@ -268,7 +267,7 @@ async def next_event(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict
 
 
 @handles("next_signal")
-async def next_signal(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+async def next_signal(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
     names = [str(x) for x in p.get("names") or []]
     if not names:
         raise AutoKittehError("next_signal: no signal names given")
@@ -276,7 +275,7 @@ async def next_signal(calls: Request, conn: aiosqlite.Connection, s: Row, p: dic
 
 
 @handles("signal")
-async def signal(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+async def signal(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
     target = str(p.get("session_id", ""))
     async with conn.execute("SELECT 1 FROM sessions WHERE session_id=?", (target,)) as cur:
         if not has_prefix(target, "ses") or await cur.fetchone() is None:
@@ -288,7 +287,7 @@ async def signal(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str
 
 
 @handles("start")
-async def start(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+async def start(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
     loc = str(p.get("loc", ""))
     file, _, fn = loc.partition(":")
     if not file.endswith(".py") or not fn.isidentifier():
@@ -315,7 +314,7 @@ async def start(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str,
 
 
 @handles("http_outcome")
-async def http_outcome(calls: Request, conn: aiosqlite.Connection, s: Row, p: dict[str, Any]) -> Any:
+async def http_outcome(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
     if s["event_id"]:
         calls.outcomes.deliver(s["event_id"], outcome_from_payload(p))
     return None

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -27,7 +26,7 @@ from akd.ids import new_id
 from akd.manifest import parse_manifest
 from akd.models import Manifest, TriggerSpec, VarSpec
 from akd.secrets import MASK, SecretBox
-from akd.store.db import Database
+from akd.store.db import Connection, Database
 from akd.venvs import ensure_venv
 
 TRIGGER_FIELDS = (
@@ -93,7 +92,7 @@ async def deploy(
     return DeployResult(project_id, build_id, deployment_id, webhooks, installed)
 
 
-async def _upsert_project(conn: aiosqlite.Connection, manifest: Manifest, root_dir: str) -> str:
+async def _upsert_project(conn: Connection, manifest: Manifest, root_dir: str) -> str:
     from akd.store.projects import upsert_project
 
     return await upsert_project(conn, new_id("prj"), manifest.name, manifest.display_name, root_dir)
@@ -114,9 +113,7 @@ def trigger_values(spec: TriggerSpec) -> dict[str, Any]:
     }
 
 
-async def sync_triggers(
-    conn: aiosqlite.Connection, project_id: str, triggers: tuple[TriggerSpec, ...]
-) -> dict[str, str]:
+async def sync_triggers(conn: Connection, project_id: str, triggers: tuple[TriggerSpec, ...]) -> dict[str, str]:
     """Create, update and delete triggers by name; kept triggers keep their id and slug."""
     now = time.time()
     async with conn.execute("SELECT trigger_id, name, slug FROM triggers WHERE project_id=?", (project_id,)) as cur:
@@ -155,7 +152,7 @@ def stored_value(box: SecretBox, value: str, secret: bool) -> tuple[bytes, int]:
     return (box.encrypt(value), 1) if secret else (value.encode("utf-8"), 0)
 
 
-async def _sync_vars(conn: aiosqlite.Connection, box: SecretBox, project_id: str, manifest: Manifest) -> None:
+async def _sync_vars(conn: Connection, box: SecretBox, project_id: str, manifest: Manifest) -> None:
     """Manifest vars are (re)set; vars set by hand with ``akctl var set`` are kept."""
     now = time.time()
     names = [v.name for v in manifest.vars]
@@ -176,7 +173,7 @@ async def _sync_vars(conn: aiosqlite.Connection, box: SecretBox, project_id: str
 
 
 async def _insert_build(
-    conn: aiosqlite.Connection, project_id: str, snapshot: Snapshot, manifest_text: str, req_hash: str | None
+    conn: Connection, project_id: str, snapshot: Snapshot, manifest_text: str, req_hash: str | None
 ) -> str:
     build_id = new_id("bld")
     await conn.execute(
@@ -187,7 +184,7 @@ async def _insert_build(
     return build_id
 
 
-async def activate(conn: aiosqlite.Connection, project_id: str, deployment_id: str) -> None:
+async def activate(conn: Connection, project_id: str, deployment_id: str) -> None:
     """``deployment_id`` becomes active; the previous active one drains (or ends if idle)."""
     now = time.time()
     await conn.execute(

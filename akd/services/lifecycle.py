@@ -15,14 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import aiosqlite
-
 from akd.errors import AkdError, FailedPrecondition, InvalidArgument, NotFound
 from akd.ids import has_prefix
 from akd.manifest import parse_manifest
 from akd.secrets import MASK, SecretBox
 from akd.services.deploy import activate, stored_value, sync_triggers
-from akd.store.db import Database, Row
+from akd.store.db import Connection, Database, Row
 
 if TYPE_CHECKING:  # appctx imports the engine, whose activities import this module
     from akd.appctx import AppContext
@@ -75,7 +73,7 @@ async def delete_project(ctx: AppContext, ident: str) -> Row:
     return prj
 
 
-async def _refuse_live_sessions(conn: aiosqlite.Connection, column: str, value: str, what: str) -> None:
+async def _refuse_live_sessions(conn: Connection, column: str, value: str, what: str) -> None:
     async with conn.execute(f"SELECT COUNT(*) FROM sessions WHERE {column}=? AND state IN {_LIVE}", (value,)) as cur:
         row = await cur.fetchone()
     live = int(row[0]) if row else 0

@@ -12,7 +12,8 @@ from akd.store.db import Database
 
 log = logging.getLogger(__name__)
 
-BATCH = 500
+# Sessions per delete transaction: writes run on the event loop, so keep each one short.
+BATCH = 100
 
 
 @dataclass
@@ -38,6 +39,7 @@ async def sweep(db: Database, days: float, now: float | None = None) -> Swept:
             for table in ("session_log", "journal", "inbox", "subscriptions", "sessions"):
                 await conn.execute(f"DELETE FROM {table} WHERE session_id IN ({marks})", ids)
         swept.sessions += len(ids)
+        await asyncio.sleep(0)  # let webhooks and sessions in between batches
     while True:
         async with db.tx() as conn:
             cur = await conn.execute(

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import time
 
-import aiosqlite
-
-from akd.store.db import Database, Row
+from akd.store.db import Connection, Database, Row
 
 
 async def add_subscription(
-    conn: aiosqlite.Connection, sub_id: str, session_id: str, project_id: str, source: str, filter: str
+    conn: Connection, sub_id: str, session_id: str, project_id: str, source: str, filter: str
 ) -> None:
     await conn.execute(
         "INSERT INTO subscriptions (sub_id, session_id, project_id, source, filter, created_at) VALUES (?,?,?,?,?,?)",
@@ -18,14 +16,14 @@ async def add_subscription(
     )
 
 
-async def deactivate_subscription(conn: aiosqlite.Connection, sub_id: str, session_id: str) -> bool:
+async def deactivate_subscription(conn: Connection, sub_id: str, session_id: str) -> bool:
     cur = await conn.execute(
         "UPDATE subscriptions SET active=0 WHERE sub_id=? AND session_id=? AND active=1", (sub_id, session_id)
     )
     return cur.rowcount > 0
 
 
-async def end_session_subscriptions(conn: aiosqlite.Connection, session_id: str) -> None:
+async def end_session_subscriptions(conn: Connection, session_id: str) -> None:
     await conn.execute("UPDATE subscriptions SET active=0 WHERE session_id=? AND active=1", (session_id,))
 
 
@@ -35,9 +33,7 @@ async def subscriptions_for(db: Database, project_id: str, source: str) -> list[
     )
 
 
-async def deliver(
-    conn: aiosqlite.Connection, session_id: str, kind: str, key: str, payload: bytes, source_id: str = ""
-) -> bool:
+async def deliver(conn: Connection, session_id: str, kind: str, key: str, payload: bytes, source_id: str = "") -> bool:
     """Put an event or signal in a session's inbox (once per source id); True if new."""
     cur = await conn.execute(
         "INSERT OR IGNORE INTO inbox (session_id, kind, key, source_id, payload, created_at) VALUES (?,?,?,?,?,?)",
@@ -46,7 +42,7 @@ async def deliver(
     return cur.rowcount > 0
 
 
-async def take(conn: aiosqlite.Connection, session_id: str, kind: str, keys: list[str]) -> Row | None:
+async def take(conn: Connection, session_id: str, kind: str, keys: list[str]) -> Row | None:
     """The oldest unread inbox item for any of ``keys``, marked read."""
     marks = ",".join("?" * len(keys))
     async with conn.execute(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-import aiosqlite
+if TYPE_CHECKING:
+    from akd.store.db import Connection
+
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -190,7 +193,7 @@ MIGRATIONS: list[tuple[str, str]] = [
 ]
 
 
-async def apply_migrations(conn: aiosqlite.Connection) -> list[str]:
+async def apply_migrations(conn: Connection) -> list[str]:
     """Apply every migration not yet recorded in ``_migrations``; return their names."""
     await conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
     async with conn.execute("SELECT name FROM _migrations") as cur:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import time
 
-import aiosqlite
-
-from akd.store.db import Database, Row
+from akd.store.db import Connection, Database, Row
 
 
 async def project_by_name(db: Database, name: str) -> Row | None:
@@ -24,9 +22,7 @@ async def list_projects(db: Database) -> list[Row]:
     )
 
 
-async def upsert_project(
-    conn: aiosqlite.Connection, project_id: str, name: str, display_name: str, root_dir: str
-) -> str:
+async def upsert_project(conn: Connection, project_id: str, name: str, display_name: str, root_dir: str) -> str:
     """Create the project or update it; returns the id of the stored project."""
     now = time.time()
     async with conn.execute("SELECT project_id FROM projects WHERE name=?", (name,)) as cur:

@@ -8,9 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
-from akd.store.db import Database, Row
+from akd.store.db import Connection, Database, Row
 
 FINAL_STATES = frozenset({"completed", "error", "stopped"})
 
@@ -38,7 +36,7 @@ class LogRecord:
     t: float = 0.0
 
 
-async def insert_sessions(conn: aiosqlite.Connection, sessions: Iterable[NewSession]) -> list[str]:
+async def insert_sessions(conn: Connection, sessions: Iterable[NewSession]) -> list[str]:
     """Insert sessions not yet created for their (event, trigger); return the new ids."""
     now = time.time()
     created = []
@@ -69,14 +67,14 @@ async def insert_sessions(conn: aiosqlite.Connection, sessions: Iterable[NewSess
     return created
 
 
-async def _log(conn: aiosqlite.Connection, session_id: str, rec: LogRecord) -> None:
+async def _log(conn: Connection, session_id: str, rec: LogRecord) -> None:
     await conn.execute(
         "INSERT OR IGNORE INTO session_log (session_id, kind, dedupe, t, data) VALUES (?,?,?,?,?)",
         (session_id, rec.kind, rec.dedupe, rec.t or time.time(), json.dumps(rec.data)),
     )
 
 
-async def append_log(conn: aiosqlite.Connection, session_id: str, records: Sequence[LogRecord]) -> None:
+async def append_log(conn: Connection, session_id: str, records: Sequence[LogRecord]) -> None:
     for rec in records:
         await _log(conn, session_id, rec)
 
@@ -93,9 +91,7 @@ async def set_running(db: Database, session_id: str) -> None:
             await _log(conn, session_id, LogRecord("state", {"state": "running"}, t=now))
 
 
-async def journal_insert(
-    conn: aiosqlite.Connection, session_id: str, seq: int, kind: str, name: str, outcome: bytes
-) -> None:
+async def journal_insert(conn: Connection, session_id: str, seq: int, kind: str, name: str, outcome: bytes) -> None:
     now = time.time()
     await conn.execute(
         "INSERT OR REPLACE INTO journal (session_id, seq, kind, name, outcome, t) VALUES (?,?,?,?,?,?)",
@@ -234,4 +230,6 @@ async def list_log(
         params.extend(kinds)
     order = "DESC" if descending else "ASC"
     params.append(limit)
-    return await db.fetchall(f"SELECT * FROM session_log WHERE {where} ORDER BY id {order} LIMIT ?", params)
+    sql = f"SELECT * FROM session_log WHERE {where} ORDER BY id {order} LIMIT ?"
+    # Short pages (a live tail) are cheap; long ones go to the bulk thread.
+    return await (db.fetchall if limit <= 200 else db.fetchall_bulk)(sql, params)
