@@ -159,7 +159,7 @@ async def ladder(api: AkdApi, url: str, result: BenchResult) -> None:
         best = float(rate)
     result.figures.append(
         Figure(
-            name=f"webhook ingestion, open loop: highest rate with p99 of the 202 < 50 ms ({STEP_POSTS} POSTs per rate)",
+            name=f"webhook ingestion, open loop: highest rate with 202 p99 < 50 ms ({STEP_POSTS} POSTs per rate)",
             value=best,
             unit="req/s",
             limits={"> 0, with p99 < 50 ms (issue 5)": 0.0},
