@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from akd.config import load_config
@@ -21,6 +23,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (a dependency; AKD_EVENT_LOOP=asyncio opts out), else asyncio's loop."""
+    if os.environ.get("AKD_EVENT_LOOP", "uvloop") != "uvloop":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
@@ -34,7 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     logging.getLogger("temporalio").setLevel(logging.WARNING)
     try:
-        asyncio.run(Daemon(config).run())
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(Daemon(config).run())
     except AkdError as exc:
         sys.stderr.write(f"akd: {exc.message}\n")
         raise SystemExit(EXIT_CODES.get(exc.code, 1)) from None

@@ -3,7 +3,7 @@
 600 POSTs from 8 concurrent clients (one ``httpx.AsyncClient`` each) to a trivial
 non-durable (v2) handler: requests per second that got 202 (first POST sent to last 202
 received), p50/p99 latency of the 202s, and the time from the first POST until every
-session completed (``GET /stats`` polled every 50 ms). Session throughput (sessions
+session completed (``GET /stats/counts`` polled every 50 ms). Session throughput (sessions
 completed per second) is put next to raw temporalio's empty-workflow throughput on the
 same dev server in the same run: 600 workflows started by 8 concurrent starters, each
 awaiting its result, timed until all results are in (measured before and after akd's
@@ -48,7 +48,7 @@ WARMUP = 20
 HANDLER = "def run(event):\n    pass\n"
 COMPLETE_TIMEOUT = 180.0
 FINAL = ("completed", "error", "stopped")
-RATES = (50, 100, 200, 300, 400, 600)
+RATES = (50, 100, 200, 400, 600, 800, 1000)
 STEP_POSTS = 400
 POOL = 32
 P99_TARGET = 0.050
@@ -125,7 +125,7 @@ async def open_loop(url: str, rate: float, n: int) -> tuple[list[float], list[st
 
 
 async def wait_completed(api: AkdApi, total: int, timeout: float) -> dict[str, int] | None:
-    """Poll /stats until ``total`` sessions are final; the states then, or None on timeout."""
+    """Poll /stats/counts until ``total`` sessions are final; the states then, or None on timeout."""
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
         states = await by_state(api)
@@ -170,8 +170,9 @@ async def ladder(api: AkdApi, url: str, result: BenchResult) -> None:
 
 
 async def by_state(api: AkdApi) -> dict[str, int]:
-    data: dict[str, Any] = await api.get("/stats")
-    return {k: int(v) for k, v in data["total"]["by_state"].items()}
+    """Sessions by state from /stats/counts (an index-only count; /stats reads every session)."""
+    data: dict[str, Any] = await api.get("/stats/counts")
+    return {k: int(v) for k, v in data["by_state"].items()}
 
 
 async def blast(url: str, n: int) -> tuple[list[float], list[str], float, float]:
@@ -249,11 +250,10 @@ async def measure(akd: Akd, result: BenchResult) -> None:
     )
     result.figures.append(
         Figure(
-            name="webhook ingestion: POST to 202, p99",
+            name=f"webhook ingestion at saturation ({CONCURRENCY} clients back to back): POST to 202, p99",
             value=ms(percentile(latencies, 99)) if latencies else float("nan"),
             unit="ms",
             spread=f"p50 {ms(median(latencies)):.1f} ms, max {ms(max(latencies, default=float('nan'))):.1f} ms",
-            limits={"p99 < 50 ms (issue 5)": 50.0},
         )
     )
     if t_all_done is not None:

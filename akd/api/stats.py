@@ -92,4 +92,10 @@ def _report(rows: list[Any], since: int) -> dict[str, Any]:
     }
 
 
-routes = [Route("/stats", stats)]
+async def counts(request: Request) -> JSONResponse:
+    """``GET /stats/counts``: sessions by state, from the state index alone (cheap to poll)."""
+    rows = await ctx(request).db.fetchall("SELECT state, COUNT(*) AS n FROM sessions GROUP BY state")
+    return ok({"by_state": {r["state"]: r["n"] for r in rows}})
+
+
+routes = [Route("/stats", stats), Route("/stats/counts", counts)]

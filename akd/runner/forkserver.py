@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio  # noqa: F401
 import ctypes
 import datetime  # noqa: F401
+import gc
 import json  # noqa: F401
 import os
 import pickle  # noqa: F401
@@ -82,6 +83,10 @@ def serve(chan: SyncChannel) -> None:
             return
         if msg.get("op") != "spawn":
             continue
+        # Everything alive now moves to the permanent generation: a collection in the
+        # child would otherwise walk (and so copy-on-write) every inherited object page,
+        # ~7 ms of CPU per runner measured here.
+        gc.freeze()
         pid = os.fork()
         if pid == 0:
             _child(chan, str(msg["session_id"]), str(msg["key"]))

@@ -52,6 +52,9 @@ _PRAGMAS = (
 # Checkpoint when the WAL has grown past this many bytes (SQLite's default is ~4 MB).
 CHECKPOINT_BYTES = 4 * 1024 * 1024
 CHECKPOINT_INTERVAL = 0.5
+# The loop must never sleep inside SQLite: the writer gets SQLITE_BUSY at once (another
+# process holding the write lock, e.g. a tool) and waits for it here, asynchronously.
+WRITE_LOCK_TIMEOUT = 10.0
 
 
 class Cursor:
@@ -151,7 +154,10 @@ class Database:
             self._writer = Connection(writer)
             await apply_migrations(self._writer)
             writer.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
+            writer.execute("PRAGMA busy_timeout=0")  # see WRITE_LOCK_TIMEOUT
             self._reader = _connect(self.path)
+            # WAL readers wait only in rare recovery moments; never long on the loop.
+            self._reader.execute("PRAGMA busy_timeout=200")
             self._bulk = _connect(self.path)
         except sqlite3.OperationalError as exc:
             await self.close()
@@ -203,7 +209,7 @@ class Database:
             conn = self._writer
             if conn is None:
                 raise Unavailable("the database is closed")
-            conn.raw.execute("BEGIN IMMEDIATE")
+            await _begin(conn.raw)
             try:
                 yield conn
             except BaseException:
@@ -238,6 +244,23 @@ class Database:
             raise Unavailable("the database is closed")
         args = tuple(params)
         return await asyncio.get_running_loop().run_in_executor(pool, lambda: conn.execute(sql, args).fetchall())
+
+
+async def _begin(conn: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, waiting (without blocking the loop) while another process writes."""
+    deadline = asyncio.get_running_loop().time() + WRITE_LOCK_TIMEOUT
+    delay = 0.001
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if asyncio.get_running_loop().time() + delay > deadline:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -65,6 +65,7 @@ def test_sync_webhook_answers_with_a_later_events_body(akd_module: Akd, tmp_path
 
     asker = threading.Thread(target=ask)
     asker.start()
+
     # The answer must come after the subscription exists ("only later events").
     def subscribed() -> bool:
         resp = akd_module.api("GET", f"/sessions/relay_{version}/prints")  # the project's latest session
