@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import json as json_module
 import os
@@ -104,21 +103,57 @@ def http_call(
 ) -> tuple[int, bytes]:
     """A plain HTTP request; ConnectionError when nothing listens, TimeoutError when it hangs."""
     parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=timeout)
-    data = None
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    data = b""
     if body is not None:
         data = json_module.dumps(body).encode()
         headers = {**headers, "Content-Type": "application/json"}
-    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    head = [f"{method} {target} HTTP/1.1", f"Host: {host}:{port}", "Connection: close", f"Content-Length: {len(data)}"]
+    head += [f"{k}: {v}" for k, v in headers.items()]
     try:
-        conn.request(method, target, body=data, headers=headers)
-        resp = conn.getresponse()
-        return resp.status, resp.read()
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + data)
+            chunks = []
+            while chunk := sock.recv(1 << 16):
+                chunks.append(chunk)
     except TimeoutError:
         raise TimeoutError(url) from None
     except OSError as exc:
         if isinstance(exc, ConnectionError | socket.gaierror):
             raise ConnectionError(url) from None
         raise
-    finally:
-        conn.close()
+    return parse_response(b"".join(chunks), url)
+
+
+def parse_response(raw: bytes, url: str) -> tuple[int, bytes]:
+    """Status and body of a whole HTTP/1.1 answer read until the server closed the connection.
+
+    A plain socket instead of ``http.client`` keeps akctl's start-up short (it imports the
+    email package); akd's answers are small JSON documents on a local connection.
+    """
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status_line = lines[0].split(" ", 2)
+    if not sep or len(status_line) < 2 or not status_line[0].startswith("HTTP/") or not status_line[1].isdigit():
+        raise ConnectionError(f"{url}: not an HTTP answer")
+    fields = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    if fields.get("transfer-encoding", "").lower() == "chunked":
+        body = _dechunk(body)
+    elif fields.get("content-length", "").isdigit():
+        body = body[: int(fields["content-length"])]
+    return int(status_line[1]), body
+
+
+def _dechunk(data: bytes) -> bytes:
+    out, pos = [], 0
+    while True:
+        end = data.find(b"\r\n", pos)
+        if end < 0:
+            break
+        size = int(data[pos:end].split(b";")[0] or b"0", 16)
+        if size == 0:
+            break
+        out.append(data[end + 2 : end + 2 + size])
+        pos = end + 2 + size + 2
+    return b"".join(out)

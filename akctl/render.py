@@ -1,4 +1,8 @@
-"""Everything akctl shows: one stdout console, one stderr console, shared styles."""
+"""Everything akctl shows: one stdout console, one stderr console, shared styles.
+
+rich is imported on first use (``render.out``, ``render.err``, ``table``, ``escape``):
+a command that prints JSON or nothing never pays for it, and akctl starts faster.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,38 @@ import json
 import os
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
-# Piped output is not cut to 80 columns: tables keep whole ids and URLs.
-_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
-out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
-err = Console(stderr=True, highlight=False)
+    out: Console
+    err: Console
+
+
+def __getattr__(name: str) -> Any:
+    """``out`` and ``err``: the consoles, made on first use."""
+    if name not in ("out", "err"):
+        raise AttributeError(name)
+    from rich.console import Console
+
+    if name == "out":
+        # Piped output is not cut to 80 columns: tables keep whole ids and URLs.
+        width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
+        console = Console(highlight=False, soft_wrap=True, width=width)
+    else:
+        console = Console(stderr=True, highlight=False)
+    globals()[name] = console
+    return console
+
+
+def escape(text: str) -> str:
+    """Text shown inside rich markup, with its own ``[...]`` made literal."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
 
 STATE_STYLES = {
     "created": "cyan",
@@ -81,6 +107,8 @@ def human_duration(secs: float | None) -> str:
 
 def table(*columns: str) -> Table:
     """A borderless table; only free-text columns wrap, ids and states never do."""
+    from rich.table import Table
+
     t = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
     for c in columns:
         wraps = c in ("ENTRYPOINT", "CALL", "URL", "TEXT", "WEBHOOK URL", "DETAILS")
@@ -89,6 +117,7 @@ def table(*columns: str) -> Table:
 
 
 def error_line(message: str, hint: str = "") -> None:
-    err.print(f"[red]error:[/] {escape(message)}")
+    console: Console = __getattr__("err")
+    console.print(f"[red]error:[/] {escape(message)}")
     if hint:
-        err.print(f"[dim]hint:[/] {escape(hint)}")
+        console.print(f"[dim]hint:[/] {escape(hint)}")

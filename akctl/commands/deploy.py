@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.markup import escape
 
 from akctl import render
 from akctl.app import App, common
 from akctl.errors import CliError
+from akctl.render import escape
 from akd.errors import AkdError
 
 if TYPE_CHECKING:  # akd.build and akd.manifest load YAML: imported only when used

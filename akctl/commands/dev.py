@@ -14,24 +14,27 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import watchfiles
-from rich.markup import escape
 
 from akctl import render
 from akctl.app import App, common
 from akctl.commands.deploy import prepare, upload
 from akctl.errors import CliError
+from akctl.render import escape
 
 POLL_SECONDS = 0.2
 _SKIPPED_PARTS = frozenset({"__pycache__", "node_modules", "venv", "env"})
+if TYPE_CHECKING:
+    import watchfiles
+
 _FINAL = ("completed", "error", "stopped")
 
 
 def watched(project_dir: Path) -> watchfiles.BaseFilter:
     """Skip what a build skips (dot files, caches, environments) and editor droppings."""
+    import watchfiles  # here, not at the top: only `akctl dev` needs it
 
     class Filter(watchfiles.BaseFilter):
         def __call__(self, change: watchfiles.Change, path: str) -> bool:
@@ -149,6 +152,8 @@ class DevLoop:
             paths.append(self.manifest_path)
         self.emit("watching", f"[dim]watching {escape(str(self.project_dir))} (Ctrl-C to stop)[/]")
         first = True
+        import watchfiles
+
         for changes in watchfiles.watch(
             *paths, watch_filter=watched(self.project_dir), step=50, rust_timeout=int(POLL_SECONDS * 1000),
             yield_on_timeout=True,
@@ -161,6 +166,8 @@ class DevLoop:
 
 
 def changed_since(paths: list[Path], keep: watchfiles.BaseFilter, t: float) -> bool:
+    import watchfiles
+
     for root in paths:
         files = [root] if root.is_file() else (Path(d) / f for d, _, names in os.walk(root) for f in names)
         for path in files:

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
-from rich.syntax import Syntax
 
 from akctl import render
 from akctl.app import App, common
 from akctl.errors import CliError
+from akctl.render import escape
 
 
 def parse_data(pairs: tuple[str, ...], file: Path | None) -> dict[str, Any]:
@@ -46,7 +45,7 @@ def show_event(app: App, ev: dict[str, Any]) -> None:
         render.out.print(f"[bold]{key:>11}[/]  {value}")
     render.out.print(f"[bold]{'sessions':>11}[/]  {', '.join(ev['session_ids']) or '-'}")
     if "data" in ev:
-        render.out.print(Syntax(json.dumps(ev["data"], indent=2), "json", theme="ansi_dark",
+        render.out.print(_syntax(json.dumps(ev["data"], indent=2), "json", theme="ansi_dark",
                                 background_color="default"))  # fmt: skip
 
 
@@ -216,3 +215,10 @@ def register(cli: click.Group) -> None:
     register_events(cli)
     register_triggers(cli)
     register_store(cli)
+
+
+def _syntax(*args: Any, **kwargs: Any) -> Any:
+    """rich's Syntax, imported only when a command shows highlighted code."""
+    from rich.syntax import Syntax
+
+    return Syntax(*args, **kwargs)

@@ -7,11 +7,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-from rich.markup import escape
-from rich.syntax import Syntax
 
 from akctl import render
 from akctl.app import App, common
+from akctl.render import escape
 
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_STATES = ("created", "running", "completed", "error", "stopped")
@@ -106,7 +105,7 @@ def get_build(app: App, build_id: str) -> None:
         ("created", f"{render.local_time(b['created_at'])} ({render.relative(b['created_at'])})"),
         ("files", escape(", ".join(b["files"]))),
     ])  # fmt: skip
-    render.out.print(Syntax(b["manifest"].rstrip(), "yaml", theme="ansi_dark", background_color="default"))
+    render.out.print(_syntax(b["manifest"].rstrip(), "yaml", theme="ansi_dark", background_color="default"))
 
 
 def list_deployments(app: App, project: str, state: str) -> None:
@@ -412,3 +411,10 @@ def var_delete_cmd(app: App, name: str, project: str) -> None:
 def register(cli: click.Group) -> None:
     for group in (project_group, build_group, deployment_group, var_group):
         cli.add_command(group)
+
+
+def _syntax(*args: Any, **kwargs: Any) -> Any:
+    """rich's Syntax, imported only when a command shows highlighted code."""
+    from rich.syntax import Syntax
+
+    return Syntax(*args, **kwargs)

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
-from rich.syntax import Syntax
 
 from akctl import render
 from akctl.app import App, common
 from akctl.durations import DURATION
 from akctl.errors import CliError
+from akctl.render import escape
 
 FINAL = ("completed", "error", "stopped")
 
@@ -73,36 +73,66 @@ def get_session(app: App, ident: str) -> None:
             f"[bold]      error[/]  [red]{escape(err.get('type', ''))}: {escape(err.get('message', ''))}[/]"
         )
         if err.get("traceback"):
-            render.out.print(Syntax(err["traceback"].rstrip(), "pytb", theme="ansi_dark", background_color="default"))
+            render.out.print(_syntax(err["traceback"].rstrip(), "pytb", theme="ansi_dark", background_color="default"))
 
 
-def fetch_prints(app: App, ident: str, after: int) -> dict[str, Any]:
-    data: dict[str, Any] = app.client.get(f"/sessions/{ident}/prints", after=after, limit=10000)
+# The first page is small so the first lines show at once; later pages are big.
+FIRST_PAGE, PAGE = 1000, 10000
+
+
+def fetch_prints(app: App, ident: str, after: int, limit: int = PAGE, order: str = "asc") -> dict[str, Any]:
+    data: dict[str, Any] = app.client.get(f"/sessions/{ident}/prints", after=after, limit=limit, order=order)
     return data
+
+
+def _colour() -> bool:
+    """Whether stdout takes ANSI colour (decided without importing rich)."""
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
 def show_prints(app: App, prints: list[dict[str, Any]], timestamps: bool) -> None:
     """Print lines written in bulk (rich per line is far too slow for 100,000 prints)."""
-    dim, reset = ("\x1b[2m", "\x1b[0m") if render.out.is_terminal and not render.out.no_color else ("", "")
-    lines = [f"{dim}{render.local_time(p['t'])}{reset} {p['text']}" if timestamps else str(p["text"]) for p in prints]
+    dim, reset = ("\x1b[2m", "\x1b[0m") if _colour() else ("", "")
+    # Lines show whole seconds: format each second once (the cache key drops the milliseconds).
+    lines = [
+        f"{dim}{render.local_time(p['t'][:19] + 'Z')}{reset} {p['text']}" if timestamps else str(p["text"])
+        for p in prints
+    ]
     if lines:
         sys.stdout.write("\n".join(lines) + "\n")
         sys.stdout.flush()
 
 
-def prints(app: App, ident: str, timestamps: bool, follow: bool) -> None:
-    data = fetch_prints(app, ident, 0)
-    collected = data["prints"]
-    while len(data["prints"]) == 10000:
-        data = fetch_prints(app, ident, collected[-1]["id"])
-        collected.extend(data["prints"])
+def prints(app: App, ident: str, timestamps: bool, follow: bool, tail: int = 0) -> None:
+    """All prints (page by page, each shown as it arrives), or the last ``tail`` ones."""
+    if tail:
+        data = fetch_prints(app, ident, 0, limit=tail, order="desc")
+        page, more = data["prints"][::-1], False
+    else:
+        data = fetch_prints(app, ident, 0, limit=FIRST_PAGE)
+        page = data["prints"]
+        more = len(page) == FIRST_PAGE
+    ident = data["session_id"]  # a project name must not move to a newer session mid-way
+    collected: list[dict[str, Any]] = []
+    last = 0
+    while True:
+        if page:
+            last = page[-1]["id"]
+        if app.as_json and not follow:
+            collected.extend(page)
+        else:
+            show_prints(app, page, timestamps)
+        if not more:
+            break
+        data = fetch_prints(app, ident, last)
+        page = data["prints"]
+        more = len(page) == PAGE
     if app.as_json and not follow:
         render.print_json([{"t": p["t"], "text": p["text"]} for p in collected])
         return
-    show_prints(app, collected, timestamps)
     if not follow:
         return
-    session_id, last = data["session_id"], collected[-1]["id"] if collected else 0
+    session_id = data["session_id"]
     while data["state"] not in FINAL:
         time.sleep(0.2)
         data = fetch_prints(app, session_id, last)
@@ -219,17 +249,21 @@ def register(cli: click.Group) -> None:
     @click.argument("session_id")
     @click.option("--no-timestamps", is_flag=True, help="Print only the text.")
     @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the session ends.")
+    @click.option(
+        "--tail", "-n", type=click.IntRange(1, 100_000), default=None, help="Only the last N lines (fast on huge logs)."
+    )
     @common
-    def prints_cmd(app: App, session_id: str, no_timestamps: bool, follow: bool) -> None:
-        """Show what a session printed.
+    def prints_cmd(app: App, session_id: str, no_timestamps: bool, follow: bool, tail: int | None) -> None:
+        """Show what a session printed (all of it, streamed page by page).
 
         SESSION_ID may also be a project name, meaning its latest session.
 
         \b
-        Example:
+        Examples:
           akctl session prints hello --no-timestamps
+          akctl session prints ses_01... --tail 100 --follow
         """
-        prints(app, session_id, not no_timestamps, follow)
+        prints(app, session_id, not no_timestamps, follow, tail or 0)
 
 
 def register_control(session: click.Group) -> None:
@@ -362,3 +396,10 @@ def register_logs(session: click.Group) -> None:
             render.print_json({"session_id": sid, "path": str(path), "records": len(records)})
         else:
             render.out.print(f"[green]✓[/] wrote {len(records)} records to {path}")
+
+
+def _syntax(*args: Any, **kwargs: Any) -> Any:
+    """rich's Syntax, imported only when a command shows highlighted code."""
+    from rich.syntax import Syntax
+
+    return Syntax(*args, **kwargs)

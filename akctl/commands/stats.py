@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.markup import escape
 
 from akctl import render
 from akctl.app import App, common
 from akctl.durations import DURATION
+from akctl.render import escape
 
 
 def _pct(value: float | None) -> str:

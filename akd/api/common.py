@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,9 +22,23 @@ def ctx(request: Request) -> AppContext:
 
 
 def rfc3339(t: float | None) -> str | None:
+    """``2026-11-23T14:40:40.123Z`` (UTC, milliseconds truncated, as datetime.isoformat does).
+
+    The date and time of each whole second come from a cache: a page of 10,000 prints
+    spans a few seconds, and formatting each through datetime costs ~1.5 us apiece.
+    """
     if t is None:
         return None
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    sec = math.floor(t)
+    micros = round((t - sec) * 1_000_000)  # rounded to microseconds first, like datetime
+    if micros >= 1_000_000:
+        sec, micros = sec + 1, micros - 1_000_000
+    return f"{_second(sec)}.{micros // 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=16384)
+def _second(sec: int) -> str:
+    return datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def ok(data: Any, status: int = 200) -> JSONResponse:

@@ -112,12 +112,13 @@ async def get_prints(request: Request) -> JSONResponse:
     row = await resolve_session(request, request.path_params["id"])
     after = int_param(request, "after", 0, lo=0, hi=2**62)
     limit = int_param(request, "limit", 1000, hi=100_000)
-    rows = await store.list_log(ctx(request).db, row["session_id"], kinds=("print",), after=after, limit=limit)
+    desc = request.query_params.get("order", "asc") == "desc"
+    rows = await store.list_prints(ctx(request).db, row["session_id"], after=after, limit=limit, descending=desc)
     return ok(
         {
             "session_id": row["session_id"],
             "state": row["state"],
-            "prints": [{"id": r["id"], "t": rfc3339(r["t"]), "text": json.loads(r["data"])["text"]} for r in rows],
+            "prints": [{"id": r["id"], "t": rfc3339(r["t"]), "text": r["text"]} for r in rows],
         }
     )
 

@@ -214,6 +214,18 @@ async def unfinished(db: Database) -> list[Row]:
     return await db.fetchall("SELECT * FROM sessions WHERE state IN ('created','running')")
 
 
+async def list_prints(
+    db: Database, session_id: str, *, after: int = 0, limit: int = 1000, descending: bool = False
+) -> list[Row]:
+    """Print records as (id, t, text): the text is taken out of the JSON by SQLite itself."""
+    sql = (
+        "SELECT id, t, json_extract(data, '$.text') AS text FROM session_log"
+        f" WHERE session_id=? AND kind='print' AND id > ? ORDER BY id {'DESC' if descending else 'ASC'} LIMIT ?"
+    )
+    params = (session_id, after, limit)
+    return await (db.fetchall if limit <= 200 else db.fetchall_bulk)(sql, params)
+
+
 async def list_log(
     db: Database,
     session_id: str,

@@ -68,6 +68,10 @@ def slow_prints(event):
     for i in range(4):
         print("tick", i)
         time.sleep(1)
+
+def many_prints(event):
+    for i in range(event.data["count"]):
+        print("line", i)
 """
 
 
@@ -259,3 +263,26 @@ def test_ui_login_link(akd_module: Akd) -> None:
         again = httpx.get(url, timeout=10)  # a ticket works once
         assert "akd_ui" not in again.cookies
     assert akd_module.akctl_json("ui")["url"].startswith(akd_module.url)
+
+
+def test_prints_of_a_long_session_page_through_in_order_and_tail(akd_module: Akd, ops: dict[str, str]) -> None:
+    """More lines than two of akctl's pages: every line once, in order; --tail gives the last N."""
+    count = 12_345
+    started = akd_module.akctl_json(
+        "session", "start", "--project", "ops", "--entrypoint", "program.py:many_prints", "--input", f"count={count}"
+    )
+    sid = started["session_id"]
+    assert akd_module.wait_session(sid, timeout=120)["state"] == "completed"
+    res = akd_module.akctl("session", "prints", sid, "--no-timestamps")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == [f"line {i}" for i in range(count)]
+    as_json = akd_module.akctl_json("session", "prints", sid)
+    assert [p["text"] for p in as_json] == [f"line {i}" for i in range(count)]
+    tail = akd_module.akctl("session", "prints", sid, "--tail", "3")
+    assert tail.returncode == 0, tail.stderr
+    lines = tail.stdout.splitlines()
+    assert [line.split(" ", 2)[2] for line in lines] == [f"line {i}" for i in range(count - 3, count)], lines
+    tail_json = akd_module.akctl_json("session", "prints", sid, "-n", "2")
+    assert [p["text"] for p in tail_json] == [f"line {count - 2}", f"line {count - 1}"]
+    bad = akd_module.akctl("session", "prints", sid, "--tail", "0")
+    assert bad.returncode != 0 and "--tail" in bad.stderr
