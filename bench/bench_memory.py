@@ -66,12 +66,22 @@ class Observed:
     watch_samples: int = 0
 
 
+def comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def classify(akd_pid: int) -> dict[str, list[int]]:
-    """akd's process tree by role: akd, temporal, forkserver, runners (anything else)."""
-    roles: dict[str, list[int]] = {"akd": [akd_pid], "temporal": [], "forkserver": [], "runners": []}
+    """akd's process tree by role: akd, temporal, forkserver, the one pre-forked idle runner
+    (``/proc/<pid>/comm`` is ``akd-idle``), runners (anything else)."""
+    roles: dict[str, list[int]] = {"akd": [akd_pid], "temporal": [], "forkserver": [], "idle": [], "runners": []}
     for pid in descendants(akd_pid):
         cmd = cmdline(pid)
-        if "temporal" in cmd and "start-dev" in cmd:
+        if comm(pid) == "akd-idle":
+            roles["idle"].append(pid)
+        elif "temporal" in cmd and "start-dev" in cmd:
             roles["temporal"].append(pid)
         elif "akd.runner.forkserver" in cmd and not roles["forkserver"]:
             roles["forkserver"].append(pid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import pickle
@@ -57,12 +58,21 @@ class SessionActivities:
             return SegmentResult(kind="done", state="deleted")
         if row["state"] in FINAL_STATES:
             return SegmentResult(kind="done", state=row["state"])
-        await sessions.set_running(self.ctx.db, inp.session_id)
-        self.ctx.notifier.changed()
-        spec = await self._spec(row)
+        # The fork server starts the runner while the segment's spec is read here.
+        spawning = self.ctx.hub.take_prespawned(inp.session_id) or asyncio.ensure_future(
+            self.ctx.hub.spawn(inp.session_id)
+        )
+        try:
+            await sessions.set_running(self.ctx.db, inp.session_id)
+            self.ctx.notifier.changed()
+            spec = await self._spec(row)
+        except BaseException:
+            await self.ctx.hub.discard(spawning)
+            raise
         assert self.ctx.sdk is not None
         try:
-            result = await SegmentRun(self.ctx.db, self.ctx.hub, self.ctx.sdk, self.ctx.notifier, spec, row).run()
+            segment = SegmentRun(self.ctx.db, self.ctx.hub, self.ctx.sdk, self.ctx.notifier, spec, row)
+            result = await segment.run(spawning)
         finally:
             self.ctx.notifier.changed()
         if result.kind == "done" and row["parent_id"]:

@@ -25,6 +25,8 @@ from akd.runner.protocol import HEADER, decode_header, encode
 log = logging.getLogger(__name__)
 
 SPAWN_TIMEOUT = 30.0
+# A runner started ahead of a session's first segment waits this long to be claimed.
+PRESPAWN_TTL = 30.0
 
 
 class RunnerGone(Exception):
@@ -99,6 +101,8 @@ class RunnerHub:
         self._fs_proc: asyncio.subprocess.Process | None = None
         self._fs_ready: asyncio.Future[RunnerConn] | None = None
         self._fs_reader: asyncio.Task[None] | None = None
+        self._prespawned: dict[str, asyncio.Future[RunnerConn]] = {}
+        self._discards: set[asyncio.Task[None]] = set()
         self.closing = False
 
     async def start(self, use_forkserver: bool = True) -> None:
@@ -208,6 +212,40 @@ class RunnerHub:
             )  # fmt: skip
         finally:
             logf.close()
+
+    def prespawn(self, session_id: str) -> None:
+        """Start a runner for a session whose workflow is being started, so the first
+        segment finds it connected (it waits for its ``init``; no user code runs before).
+        Unclaimed after PRESPAWN_TTL seconds, it is discarded."""
+        if session_id in self._prespawned or self.closing:
+            return
+        spawning = asyncio.ensure_future(self.spawn(session_id))
+        self._prespawned[session_id] = spawning
+        asyncio.get_running_loop().call_later(PRESPAWN_TTL, self.drop_prespawned, session_id, spawning)
+
+    def take_prespawned(self, session_id: str) -> asyncio.Future[RunnerConn] | None:
+        return self._prespawned.pop(session_id, None)
+
+    def drop_prespawned(self, session_id: str, spawning: asyncio.Future[RunnerConn] | None = None) -> None:
+        """Discard the session's unclaimed pre-started runner (if it is still ``spawning``)."""
+        current = self._prespawned.get(session_id)
+        if current is None or (spawning is not None and current is not spawning):
+            return
+        del self._prespawned[session_id]
+        task = asyncio.ensure_future(self.discard(current))
+        self._discards.add(task)
+        task.add_done_callback(self._discards.discard)
+
+    async def discard(self, spawning: asyncio.Future[RunnerConn]) -> None:
+        """Give up a runner being started (or started) for a segment that will not run."""
+        spawning.cancel()
+        try:
+            conn = await spawning
+        except BaseException:
+            return  # cancelled before it connected; spawn() freed its slot
+        conn.kill()
+        self.release(conn)
+        await conn.close()
 
     def release(self, conn: RunnerConn) -> None:
         """The segment is over with this runner: free its slot."""

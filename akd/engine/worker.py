@@ -74,7 +74,12 @@ class Engine:
         self._worker_task = asyncio.create_task(self._worker.run(), name="temporal-worker")
 
     async def start_session(self, session_id: str) -> None:
-        """Start the session's workflow; starting an already started one is a no-op."""
+        """Start the session's workflow; starting an already started one is a no-op.
+
+        The runner of its first segment is started meanwhile: the start request spends
+        most of its time waiting for the server, and the segment then finds it connected.
+        """
+        self.ctx.hub.prespawn(session_id)
         try:
             await self.client.start_workflow(
                 SessionWorkflow.run,
@@ -86,8 +91,11 @@ class Engine:
                 request_eager_start=True,
             )
         except WorkflowAlreadyStartedError:
-            pass
-        except RPCError as exc:
+            self.ctx.hub.drop_prespawned(session_id)
+        except BaseException as exc:
+            self.ctx.hub.drop_prespawned(session_id)
+            if not isinstance(exc, RPCError):
+                raise
             raise Unavailable(f"Temporal refused to start session {session_id}: {exc}") from exc
 
     async def closed_status(self, session_id: str) -> str | None:
