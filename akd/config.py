@@ -46,6 +46,12 @@ class TemporalConfig:
     # synchronous=normal survives kill -9 (only power loss may drop the last commits)
     # and doubles the server's throughput here (bench/RESULTS.md, tuning table).
     sqlite_pragmas: str = "journal_mode=wal,synchronous=normal"
+    # Partitions of the embedded server's task queues: one is fastest for a single worker
+    # (the server's default, 4, spreads polls and tasks over four).
+    task_queue_partitions: int = 1
+    # Start session workflows eagerly: the first workflow task comes back in the start
+    # answer instead of through a poll (saves a server round trip per session).
+    eager_start: bool = True
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,9 @@ class RetentionConfig:
     days: float = 30.0
     # How often the retention sweep runs, in seconds.
     interval: float = 3600.0
+    # Each log file in <data_dir>/logs is cut back past this size (the old part kept as
+    # <name>.1), checked at each sweep; 0 never cuts.
+    log_max_mb: float = 16.0
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,7 @@ class Daemon:
                 ui_port=self.config.temporal.ui_port,
                 namespace=self.config.temporal.namespace,
                 sqlite_pragmas=[p.strip() for p in self.config.temporal.sqlite_pragmas.split(",") if p.strip()],
+                task_queue_partitions=self.config.temporal.task_queue_partitions,
             )
             await asyncio.gather(ctx.temporal.start(), ctx.hub.start())
             address = ctx.temporal.address
@@ -128,6 +129,7 @@ class Daemon:
             address=address,
             namespace=self.config.temporal.namespace,
             task_queue=self.config.temporal.task_queue,
+            eager_start=self.config.temporal.eager_start,
         )
         await ctx.engine.start()
         engine_ctx.limits = {
@@ -153,9 +155,17 @@ class Daemon:
             await asyncio.sleep(0.01)
         await ctx.dispatcher.recover()
         ctx.dispatcher.start_sweeper()
-        if self.config.retention.days > 0:
+        if self.config.retention.days > 0 or self.config.retention.log_max_mb > 0:
             self._retention = asyncio.create_task(
-                retention.run_forever(db, self.config.retention.days, self.config.retention.interval),
+                retention.run_forever(
+                    db,
+                    self.config.retention.days,
+                    self.config.retention.interval,
+                    forget=ctx.engine.forget_sessions,
+                    forget_before=ctx.engine.forget_ticks,
+                    logs_dir=self.data_dir / "logs",
+                    log_max_bytes=int(self.config.retention.log_max_mb * 1024 * 1024),
+                ),
                 name="retention",
             )
         # 7. Tell akctl where we are.

@@ -17,11 +17,7 @@ log = logging.getLogger(__name__)
 
 # Single-machine latency tuning: one task-queue partition means a poller never waits
 # on a partition that holds no task.
-DYNAMIC_CONFIG = (
-    "matching.numTaskqueueReadPartitions=1",
-    "matching.numTaskqueueWritePartitions=1",
-    "frontend.enableUpdateWorkflowExecution=true",
-)
+DYNAMIC_CONFIG = ("frontend.enableUpdateWorkflowExecution=true",)
 
 
 def temporal_binary() -> Path:
@@ -46,9 +42,11 @@ class TemporalDevServer:
         ui_port: int = 0,
         namespace: str = "default",
         sqlite_pragmas: list[str] | None = None,
+        task_queue_partitions: int = 1,
     ):
         self.data_dir = data_dir
         self.sqlite_pragmas = sqlite_pragmas or []
+        self.task_queue_partitions = max(1, task_queue_partitions)
         self.persistent = persistent
         self.ui_port = ui_port
         self.namespace = namespace
@@ -74,7 +72,9 @@ class TemporalDevServer:
         if self.persistent:
             args += ["--db-filename", str(self.data_dir / "temporal.db")]
         args += ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
-        for value in DYNAMIC_CONFIG:
+        partitions = self.task_queue_partitions
+        for value in (*DYNAMIC_CONFIG, f"matching.numTaskqueueReadPartitions={partitions}",
+                      f"matching.numTaskqueueWritePartitions={partitions}"):  # fmt: skip
             args += ["--dynamic-config-value", value]
         for pragma in self.sqlite_pragmas:
             args += ["--sqlite-pragma", pragma]

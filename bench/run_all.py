@@ -28,6 +28,7 @@ BENCHES = [
     "bench_memory",
     "bench_listing",
     "bench_dev",
+    "bench_tuning",
 ]
 BENCH_TIMEOUT = 1500.0
 OBSERVATIONS = BENCH_DIR / "OBSERVATIONS.md"

@@ -61,3 +61,22 @@ def test_sweep_deletes_only_old_finished_sessions_and_their_records(tmp_path: Pa
     assert sessions == ["ses_3", "ses_4"]
     assert events == ["evt_3", "evt_4"]
     assert (logs, journal) == (2, 2)
+
+
+def test_logs_past_the_cap_are_cut_and_appending_writers_carry_on(tmp_path: Path) -> None:
+    from akd.services.retention import cap_logs
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    big, small = logs / "akd.log", logs / "temporal.log"
+    small.write_text("short\n")
+    with big.open("ab") as writer:  # a daemon's stdout: O_APPEND, kept open
+        writer.write(b"old line\n" * 2000)
+        writer.flush()
+        assert cap_logs(logs, max_bytes=1024) == ["akd.log"]
+        writer.write(b"new line\n")
+        writer.flush()
+    assert (logs / "akd.log.1").read_bytes() == b"old line\n" * 2000
+    assert big.read_bytes() == b"new line\n"  # written at the new end, no hole of zeros
+    assert small.read_text() == "short\n" and not (logs / "temporal.log.1").exists()
+    assert cap_logs(logs, max_bytes=0) == []  # 0 never cuts

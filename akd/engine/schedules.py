@@ -41,6 +41,8 @@ CATCHUP_WINDOW = timedelta(seconds=60)
 
 @workflow.defn(name="akd.Tick", sandboxed=False)
 class TickWorkflow:
+    NAME = "akd.Tick"
+
     @workflow.run
     async def run(self, inp: TickInput) -> None:
         await workflow.execute_local_activity(

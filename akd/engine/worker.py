@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from akd.engine.activities import EngineContext, SessionActivities
@@ -26,14 +28,21 @@ log = logging.getLogger(__name__)
 # in the middle of a segment: its unfinished task is retried after this much time.
 # Shorter (2 s was tried) re-ran healthy segments when an overloaded dev server was slow.
 WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
+# Retention deletes workflow histories this many at a time, and at most this many tick
+# workflows per sweep (the rest go at the next sweep).
+FORGET_CONCURRENCY = 8
+FORGET_TICKS_PER_SWEEP = 2000
 
 
 class Engine:
-    def __init__(self, ctx: EngineContext, *, address: str, namespace: str, task_queue: str) -> None:
+    def __init__(
+        self, ctx: EngineContext, *, address: str, namespace: str, task_queue: str, eager_start: bool = True
+    ) -> None:
         self.ctx = ctx
         self.address = address
         self.namespace = namespace
         self.task_queue = task_queue
+        self.eager_start = eager_start
         self.activities = SessionActivities(ctx)
         ctx.sdk = SdkCalls(ctx.db, ctx.outcomes, wake=self.wake, start=self.start_session)
         self._client: Client | None = None
@@ -88,7 +97,7 @@ class Engine:
                 task_queue=self.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 task_timeout=WORKFLOW_TASK_TIMEOUT,
-                request_eager_start=True,
+                request_eager_start=self.eager_start,
             )
         except WorkflowAlreadyStartedError:
             self.ctx.hub.drop_prespawned(session_id)
@@ -122,6 +131,43 @@ class Engine:
             await self.handle(session_id).signal(SessionWorkflow.wake)
         except RPCError as exc:
             log.debug("wake %s: %s", session_id, exc)
+
+    async def forget_sessions(self, session_ids: list[str]) -> None:
+        """Delete the workflow histories of sessions retention removed (a few at a time)."""
+        gate = asyncio.Semaphore(FORGET_CONCURRENCY)
+
+        async def one(workflow_id: str) -> None:
+            async with gate:
+                await self._delete_workflow(workflow_id)
+
+        await asyncio.gather(*(one(sid) for sid in session_ids))
+
+    async def forget_ticks(self, before: float) -> None:
+        """Delete the histories of schedule-tick workflows that closed before ``before``.
+
+        A tick's event and the session it started are what matter; the tick workflow itself
+        is bookkeeping, so it goes with the same retention as sessions.
+        """
+        stamp = datetime.fromtimestamp(before, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        query = f"WorkflowType = '{TickWorkflow.NAME}' AND ExecutionStatus != 'Running' AND CloseTime < '{stamp}'"
+        ids = []
+        try:
+            async for wf in self.client.list_workflows(query, limit=FORGET_TICKS_PER_SWEEP):
+                ids.append(wf.id)
+        except RPCError as exc:
+            log.warning("listing old schedule ticks failed: %s", exc)
+            return
+        await self.forget_sessions(ids)
+
+    async def _delete_workflow(self, workflow_id: str) -> None:
+        request = DeleteWorkflowExecutionRequest(
+            namespace=self.namespace, workflow_execution=WorkflowExecution(workflow_id=workflow_id)
+        )
+        try:
+            await self.client.workflow_service.delete_workflow_execution(request)
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                log.warning("deleting the history of %s failed: %s", workflow_id, exc)
 
     def handle(self, session_id: str) -> WorkflowHandle[SessionWorkflow, str]:
         return self.client.get_workflow_handle_for(SessionWorkflow.run, session_id)

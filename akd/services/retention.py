@@ -1,12 +1,19 @@
-"""Retention: finished sessions (with logs, journals, inboxes) and old events are deleted
-in the background, in small batches so writers are never blocked for long."""
+"""Retention: finished sessions (with logs, journals, inboxes and their Temporal histories)
+and old events are deleted in the background, in small batches so writers are never
+blocked for long; log files under ``<data_dir>/logs`` are cut back when they grow past a
+size (the previous part kept as ``<name>.1``). Together these keep the data dir bounded
+(tests/soak/retention_soak.py shows it under a time-compressed day of traffic)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from akd.store.db import Database
 
@@ -22,7 +29,13 @@ class Swept:
     events: int = 0
 
 
-async def sweep(db: Database, days: float, now: float | None = None) -> Swept:
+# Called with the ids of each batch of deleted sessions (akd drops their workflow histories),
+# and with the cutoff time once per sweep (akd drops old schedule-tick workflows).
+ForgetSessions = Callable[[list[str]], Awaitable[None]]
+ForgetBefore = Callable[[float], Awaitable[None]]
+
+
+async def sweep(db: Database, days: float, now: float | None = None, forget: ForgetSessions | None = None) -> Swept:
     """Delete what is older than ``days``; returns how much went."""
     cutoff = (now or time.time()) - days * 86400
     swept = Swept()
@@ -39,6 +52,11 @@ async def sweep(db: Database, days: float, now: float | None = None) -> Swept:
             for table in ("session_log", "journal", "inbox", "subscriptions", "sessions"):
                 await conn.execute(f"DELETE FROM {table} WHERE session_id IN ({marks})", ids)
         swept.sessions += len(ids)
+        if forget is not None:
+            try:
+                await forget(ids)
+            except Exception as exc:  # histories left behind age out with Temporal's own retention
+                log.warning("retention: dropping the workflow histories of %d sessions failed: %s", len(ids), exc)
         await asyncio.sleep(0)  # let webhooks and sessions in between batches
     while True:
         async with db.tx() as conn:
@@ -54,14 +72,50 @@ async def sweep(db: Database, days: float, now: float | None = None) -> Swept:
     return swept
 
 
-async def run_forever(db: Database, days: float, interval: float) -> None:
+def cap_logs(logs_dir: Path, max_bytes: int) -> list[str]:
+    """Cut every ``*.log`` past ``max_bytes`` back to empty, its content kept as ``.1``.
+
+    Writers append (O_APPEND) through descriptors they keep open, so the file is copied and
+    truncated in place rather than renamed; lines written between the two are lost.
+    """
+    cut: list[str] = []
+    if max_bytes <= 0 or not logs_dir.is_dir():
+        return cut
+    for path in sorted(logs_dir.glob("*.log")):
+        try:
+            if path.stat().st_size <= max_bytes:
+                continue
+            shutil.copyfile(path, path.with_name(path.name + ".1"))
+            os.truncate(path, 0)
+            cut.append(path.name)
+        except OSError as exc:
+            log.warning("retention: cannot cut %s back: %s", path, exc)
+    return cut
+
+
+async def run_forever(
+    db: Database,
+    days: float,
+    interval: float,
+    *,
+    forget: ForgetSessions | None = None,
+    forget_before: ForgetBefore | None = None,
+    logs_dir: Path | None = None,
+    log_max_bytes: int = 0,
+) -> None:
     """The background task: a sweep at start-up, then every ``interval`` seconds."""
     while True:
         try:
-            swept = await sweep(db, days)
-            if swept.sessions or swept.events:
-                log.info("retention: deleted %d sessions and %d events older than %g days",
-                         swept.sessions, swept.events, days)  # fmt: skip
+            if days > 0:
+                swept = await sweep(db, days, forget=forget)
+                if swept.sessions or swept.events:
+                    log.info("retention: deleted %d sessions and %d events older than %g days",
+                             swept.sessions, swept.events, days)  # fmt: skip
+                if forget_before is not None:
+                    await forget_before(time.time() - days * 86400)
+            if logs_dir is not None:
+                for name in await asyncio.to_thread(cap_logs, logs_dir, log_max_bytes):
+                    log.info("retention: %s grew past %d bytes; its content moved to %s.1", name, log_max_bytes, name)
         except Exception:
             log.exception("retention sweep failed")
         await asyncio.sleep(interval)
