@@ -8,6 +8,7 @@ dispatch after a crash never starts a session twice and never loses one.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import pickle
 import time
@@ -26,6 +27,11 @@ from akd.store.sessions import NewSession
 
 log = logging.getLogger(__name__)
 
+# Events dispatched at once in the background. A burst of webhooks queues here (each is
+# already stored, so nothing waits on it) instead of starting hundreds of dispatches that
+# would crowd the event loop and slow the answers to the webhooks still arriving.
+DISPATCH_CONCURRENCY = 16
+
 
 class Dispatcher:
     def __init__(self, db: Database, engine: Engine) -> None:
@@ -34,13 +40,25 @@ class Dispatcher:
         self.notifier = engine.ctx.notifier
         self._programs: dict[str, Any] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._queue: collections.deque[str] = collections.deque()
+        self._drainers = 0
 
-    def submit(self, event_id: str) -> asyncio.Task[list[str]]:
-        """Dispatch in the background (the HTTP answer does not wait for it)."""
-        task = asyncio.create_task(self._dispatch_logged(event_id))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+    def submit(self, event_id: str) -> None:
+        """Dispatch in the background (the HTTP answer does not wait for it), at most
+        DISPATCH_CONCURRENCY at a time, in arrival order."""
+        self._queue.append(event_id)
+        if self._drainers < DISPATCH_CONCURRENCY:
+            self._drainers += 1
+            task = asyncio.create_task(self._drain())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                await self._dispatch_logged(self._queue.popleft())
+        finally:
+            self._drainers -= 1
 
     async def _dispatch_logged(self, event_id: str) -> list[str]:
         try:
