@@ -1,7 +1,5 @@
 """Workflow and activity inputs and outputs (plain dataclasses, deterministic)."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from typing import Any
 

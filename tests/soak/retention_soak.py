@@ -4,9 +4,13 @@ The claim under test (issue 8): with retention on, the data dir stays bounded ho
 long akd runs. A real day cannot be waited for, so time is compressed: retention keeps
 finished sessions for ``window`` seconds instead of 30 days, the sweep runs every second,
 log files are cut at 1 MB, and webhook traffic arrives at a steady ``rate`` for
-``duration`` seconds. With the defaults (150 s, 10 sessions/s, 15 s window) that is
-1,500 sessions (each with prints, journaled steps and its Temporal history) over ten
-retention windows; the same count is a day of one webhook a minute.
+``duration`` seconds. With the defaults (240 s, 5 sessions/s, 40 s window) that is
+1,200 sessions (each with prints, journaled steps and its Temporal history) over six
+retention windows; the same count is a day of one webhook every 72 seconds.
+
+The window must stay above ~30 s: the dev server defers deleting a workflow that closed
+only seconds earlier (its close is still being recorded), and such deletes were seen to
+stay pending for minutes; with real retention (days) that never happens.
 
 Every ``sample`` seconds the soak records the size of every file under the data dir
 (akd.db and its WAL, temporal.db and its WAL, logs, builds), how many sessions akd
@@ -162,7 +166,7 @@ class Sender(threading.Thread):
                 n += 1
 
 
-def retention_soak(duration: float = 150.0, rate: float = 10.0, window: float = 15.0, sample: float = 2.0) -> Report:
+def retention_soak(duration: float = 240.0, rate: float = 5.0, window: float = 40.0, sample: float = 2.0) -> Report:
     report = Report(duration=duration, rate=rate, window=window)
     with tempfile.TemporaryDirectory(prefix="akd-retention-") as tmp:
         root = Path(tmp)
@@ -254,9 +258,9 @@ def summary(report: Report) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> None:
-    duration = float(argv[1]) if len(argv) > 1 else 150.0
-    rate = float(argv[2]) if len(argv) > 2 else 10.0
-    window = float(argv[3]) if len(argv) > 3 else 15.0
+    duration = float(argv[1]) if len(argv) > 1 else 240.0
+    rate = float(argv[2]) if len(argv) > 2 else 5.0
+    window = float(argv[3]) if len(argv) > 3 else 40.0
     report = retention_soak(duration, rate, window)
     print(json.dumps(summary(report), indent=2))
     sys.exit(0 if report.ok() else 1)
