@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from temporalio.api.common.v1 import WorkflowExecution
@@ -31,6 +32,7 @@ WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 # Retention deletes workflow histories this many at a time, and at most this many tick
 # workflows per sweep (the rest go at the next sweep).
 FORGET_CONCURRENCY = 8
+WORKFLOW_THREADS = 4
 FORGET_TICKS_PER_SWEEP = 2000
 
 
@@ -48,6 +50,7 @@ class Engine:
         self._client: Client | None = None
         self._worker: Worker | None = None
         self._worker_task: asyncio.Task[None] | None = None
+        self._workflow_pool = ThreadPoolExecutor(WORKFLOW_THREADS, thread_name_prefix="akd-workflow")
 
     @property
     def client(self) -> Client:
@@ -78,6 +81,9 @@ class Engine:
             activities=[self.activities.run_segment, self.activities.finish_stopped, self.activities.record_tick],
             max_concurrent_local_activities=1000,
             max_concurrent_workflow_tasks=200,
+            # Activations run on this pool; a few threads are enough (each activation is
+            # short and holds the GIL), and hundreds only fight over it.
+            workflow_task_executor=self._workflow_pool,
             graceful_shutdown_timeout=timedelta(seconds=1),
         )
         self._worker_task = asyncio.create_task(self._worker.run(), name="temporal-worker")
@@ -183,3 +189,4 @@ class Engine:
             self._worker_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._worker_task
+        self._workflow_pool.shutdown(wait=False, cancel_futures=True)
