@@ -26,7 +26,7 @@ import sys
 import time
 from collections.abc import Iterator
 
-from bench_ingest import CONCURRENCY, FINAL, blast, by_state, raw_throughput
+from bench_ingest import CONCURRENCY, FINAL, blast, by_state, raw_throughput, wait_completed
 from common import (
     Akd,
     BenchResult,
@@ -87,13 +87,7 @@ async def measure(akd: Akd) -> dict[str, float]:
         latencies, failures, t_first, _ = await blast(url, LOAD)
         if failures or len(latencies) != LOAD:
             raise RuntimeError(f"{len(latencies)} of {LOAD} POSTs got 202; other outcomes: {failures[:5]}")
-        deadline = time.perf_counter() + 180
-        while time.perf_counter() < deadline:
-            states = await by_state(api)
-            if sum(states.get(s, 0) for s in FINAL) - done_before >= LOAD:
-                break
-            await asyncio.sleep(0.05)
-        else:
+        if await wait_completed(api, done_before + LOAD, 180) is None:
             raise RuntimeError(f"the {LOAD} sessions did not complete within 180 s")
         out["throughput"] = LOAD / (time.perf_counter() - t_first)
         out["raw_throughput"] = LOAD / await raw_throughput(raw, LOAD)
