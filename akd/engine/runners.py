@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -282,8 +283,14 @@ class RunnerHub:
 
 def runner_base_env() -> dict[str, str]:
     """What a runner process starts with; the session's own env arrives in ``init``."""
+    return dict(_base_env())
+
+
+@functools.cache
+def _base_env() -> tuple[tuple[str, str], ...]:
+    # Computed once (every session segment asks): akd's own environment does not change.
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME")
     env = {k: v for k, v in os.environ.items() if k in keep}
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent.parent)
-    return env
+    return tuple(env.items())
