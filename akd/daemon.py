@@ -161,7 +161,7 @@ class Daemon:
                     db,
                     self.config.retention.days,
                     self.config.retention.interval,
-                    forget=ctx.engine.forget_sessions,
+                    forget=ctx.engine.forget_workflows,  # a session's workflow id is its id
                     forget_before=ctx.engine.forget_ticks,
                     logs_dir=self.data_dir / "logs",
                     log_max_bytes=int(self.config.retention.log_max_mb * 1024 * 1024),

@@ -55,9 +55,9 @@ class SegmentRun:
         self.flush_at = 0.0
         self._read: asyncio.Future[tuple[dict[str, Any], bytes]] | None = None
 
-    async def run(self, spawning: asyncio.Future[RunnerConn] | None = None) -> SegmentResult:
-        """Run the segment on a runner: ``spawning`` if the caller already started one."""
-        conn = await (spawning if spawning is not None else self.hub.spawn(self.sid))
+    async def run(self, spawning: asyncio.Future[RunnerConn]) -> SegmentResult:
+        """Run the segment on the runner ``spawning`` (started by the caller, maybe ahead)."""
+        conn = await spawning
         try:
             await conn.send({"op": "init", **self.spec.init}, pickle.dumps(self.spec.payload))
             return await self._loop(conn)

@@ -32,8 +32,9 @@ WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 # Retention deletes workflow histories this many at a time, and at most this many tick
 # workflows per sweep (the rest go at the next sweep).
 FORGET_CONCURRENCY = 8
-WORKFLOW_THREADS = 4
 FORGET_TICKS_PER_SWEEP = 2000
+# Threads that run workflow activations (see Engine.start).
+WORKFLOW_THREADS = 4
 
 
 class Engine:
@@ -106,12 +107,13 @@ class Engine:
                 request_eager_start=self.eager_start,
             )
         except WorkflowAlreadyStartedError:
+            self.ctx.hub.drop_prespawned(session_id)  # its segment runs (or ran) elsewhere
+        except RPCError as exc:
             self.ctx.hub.drop_prespawned(session_id)
-        except BaseException as exc:
-            self.ctx.hub.drop_prespawned(session_id)
-            if not isinstance(exc, RPCError):
-                raise
             raise Unavailable(f"Temporal refused to start session {session_id}: {exc}") from exc
+        except BaseException:
+            self.ctx.hub.drop_prespawned(session_id)
+            raise
 
     async def closed_status(self, session_id: str) -> str | None:
         """The status of the session's workflow if it has closed, else None."""
@@ -138,15 +140,15 @@ class Engine:
         except RPCError as exc:
             log.debug("wake %s: %s", session_id, exc)
 
-    async def forget_sessions(self, session_ids: list[str]) -> None:
-        """Delete the workflow histories of sessions retention removed (a few at a time)."""
+    async def forget_workflows(self, workflow_ids: list[str]) -> None:
+        """Delete workflow histories retention no longer needs (a few at a time)."""
         gate = asyncio.Semaphore(FORGET_CONCURRENCY)
 
         async def one(workflow_id: str) -> None:
             async with gate:
                 await self._delete_workflow(workflow_id)
 
-        await asyncio.gather(*(one(sid) for sid in session_ids))
+        await asyncio.gather(*(one(wid) for wid in workflow_ids))
 
     async def forget_ticks(self, before: float) -> None:
         """Delete the histories of schedule-tick workflows that closed before ``before``.
@@ -163,7 +165,7 @@ class Engine:
         except RPCError as exc:
             log.warning("listing old schedule ticks failed: %s", exc)
             return
-        await self.forget_sessions(ids)
+        await self.forget_workflows(ids)
 
     async def _delete_workflow(self, workflow_id: str) -> None:
         request = DeleteWorkflowExecutionRequest(

@@ -25,6 +25,7 @@ BATCH = 100
 
 @dataclass
 class Swept:
+    cutoff: float
     sessions: int = 0
     events: int = 0
 
@@ -38,7 +39,7 @@ ForgetBefore = Callable[[float], Awaitable[None]]
 async def sweep(db: Database, days: float, now: float | None = None, forget: ForgetSessions | None = None) -> Swept:
     """Delete what is older than ``days``; returns how much went."""
     cutoff = (now or time.time()) - days * 86400
-    swept = Swept()
+    swept = Swept(cutoff)
     while True:
         rows = await db.fetchall(
             "SELECT session_id FROM sessions WHERE state IN ('completed','error','stopped') AND ended_at < ?"
@@ -112,7 +113,7 @@ async def run_forever(
                     log.info("retention: deleted %d sessions and %d events older than %g days",
                              swept.sessions, swept.events, days)  # fmt: skip
                 if forget_before is not None:
-                    await forget_before(time.time() - days * 86400)
+                    await forget_before(swept.cutoff)
             if logs_dir is not None:
                 for name in await asyncio.to_thread(cap_logs, logs_dir, log_max_bytes):
                     log.info("retention: %s grew past %d bytes; its content moved to %s.1", name, log_max_bytes, name)

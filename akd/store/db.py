@@ -50,6 +50,8 @@ _PRAGMAS = (
     "PRAGMA journal_size_limit=67108864",
 )
 # Checkpoint when the WAL has grown past this many bytes (SQLite's default is ~4 MB).
+# Pages up to this many rows are read on the loop; longer ones on the bulk thread.
+SMALL_PAGE = 200
 CHECKPOINT_BYTES = 4 * 1024 * 1024
 CHECKPOINT_INTERVAL = 0.5
 # The loop must never sleep inside SQLite: the writer gets SQLITE_BUSY at once (another
@@ -236,6 +238,10 @@ class Database:
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
+
+    async def fetch_page(self, sql: str, params: Iterable[Any], limit: int) -> list[Row]:
+        """A page of at most ``limit`` rows: short ones (a live tail) at once, long ones in bulk."""
+        return await (self.fetchall if limit <= SMALL_PAGE else self.fetchall_bulk)(sql, params)
 
     async def fetchall_bulk(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         """A read that may touch many rows, on the bulk thread so the loop stays free."""

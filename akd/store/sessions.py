@@ -222,8 +222,7 @@ async def list_prints(
         "SELECT id, t, json_extract(data, '$.text') AS text FROM session_log"
         f" WHERE session_id=? AND kind='print' AND id > ? ORDER BY id {'DESC' if descending else 'ASC'} LIMIT ?"
     )
-    params = (session_id, after, limit)
-    return await (db.fetchall if limit <= 200 else db.fetchall_bulk)(sql, params)
+    return await db.fetch_page(sql, (session_id, after, limit), limit)
 
 
 async def list_log(
@@ -242,6 +241,4 @@ async def list_log(
         params.extend(kinds)
     order = "DESC" if descending else "ASC"
     params.append(limit)
-    sql = f"SELECT * FROM session_log WHERE {where} ORDER BY id {order} LIMIT ?"
-    # Short pages (a live tail) are cheap; long ones go to the bulk thread.
-    return await (db.fetchall if limit <= 200 else db.fetchall_bulk)(sql, params)
+    return await db.fetch_page(f"SELECT * FROM session_log WHERE {where} ORDER BY id {order} LIMIT ?", params, limit)
