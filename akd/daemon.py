@@ -165,6 +165,7 @@ class Daemon:
                     forget_before=ctx.engine.forget_ticks,
                     logs_dir=self.data_dir / "logs",
                     log_max_bytes=int(self.config.retention.log_max_mb * 1024 * 1024),
+                    code_cache=engine_ctx.code_cache_dir,
                 ),
                 name="retention",
             )

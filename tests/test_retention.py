@@ -80,3 +80,20 @@ def test_logs_past_the_cap_are_cut_and_appending_writers_carry_on(tmp_path: Path
     assert big.read_bytes() == b"new line\n"  # written at the new end, no hole of zeros
     assert small.read_text() == "short\n" and not (logs / "temporal.log.1").exists()
     assert cap_logs(logs, max_bytes=0) == []  # 0 never cuts
+
+
+def test_cached_code_older_than_the_window_is_pruned(tmp_path: Path) -> None:
+    import os
+
+    from akd.services.retention import prune_files
+
+    cache = tmp_path / "cache" / "code"
+    (cache / "ab").mkdir(parents=True)
+    old, fresh = cache / "ab" / "old", cache / "ab" / "fresh"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    now = time.time()
+    os.utime(old, (now - 40 * 86400, now - 40 * 86400))
+    assert prune_files(cache, before=now - 30 * 86400) == 1
+    assert not old.exists() and fresh.exists()
+    assert prune_files(tmp_path / "missing", before=now) == 0

@@ -45,6 +45,11 @@ class EngineContext:
     limits: dict[str, int] = field(default_factory=dict)
     max_print_bytes: int = 0
 
+    @property
+    def code_cache_dir(self) -> Path:
+        """Where runners keep rewritten user code (see akd.runner.hook)."""
+        return self.builds_dir.parent / "cache" / "code"
+
 
 class SessionActivities:
     def __init__(self, ctx: EngineContext) -> None:
@@ -104,6 +109,7 @@ class SessionActivities:
         journal = await sessions.load_journal(self.ctx.db, row["session_id"])
         init = {
             "build_dir": str(self.ctx.builds_dir / build["digest"]),
+            "code_cache": str(self.ctx.code_cache_dir),
             "entrypoint": row["entrypoint"],
             "durable": bool(row["durable"]),
             "env": await self._env(row["project_id"]),

@@ -87,7 +87,7 @@ def module_name(file: str) -> str:
     return path.replace("/", ".")
 
 
-def load_entry(session: context.Session, entrypoint: str) -> Any:
+def load_entry(session: context.Session, entrypoint: str, code_cache: str = "") -> Any:
     file, _, function = entrypoint.partition(":")
     caller = context.make_caller(session)
 
@@ -96,7 +96,7 @@ def load_entry(session: context.Session, entrypoint: str) -> Any:
         module.__dict__[hook.CALL_NAME] = caller
         module.__dict__["print"] = session.print
 
-    hook.install(session.build_prefix, inject)
+    hook.install(session.build_prefix, inject, code_cache)
     module = __import__(module_name(file), fromlist=["_"])
     return getattr(module, function)
 
@@ -167,7 +167,7 @@ def run(address: str, session_id: str, key: str) -> None:
     context.current = session
     builtins.print = session.print  # third-party prints become session prints too
     try:
-        fn = load_entry(session, init["entrypoint"])
+        fn = load_entry(session, init["entrypoint"], str(init.get("code_cache", "")))
         value = call_entry(fn, make_event(payload["event"], session_id))
         chan.send({"op": "done", "ok": True, "value": encode_value(value)})
     except Exception as exc:

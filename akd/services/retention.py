@@ -1,7 +1,8 @@
 """Retention: finished sessions (with logs, journals, inboxes and their Temporal histories)
 and old events are deleted in the background, in small batches so writers are never
 blocked for long; log files under ``<data_dir>/logs`` are cut back when they grow past a
-size (the previous part kept as ``<name>.1``). Together these keep the data dir bounded
+size (the previous part kept as ``<name>.1``); cached rewritten user code older than the
+window is dropped (a runner that needs it again rewrites it). Together these keep the data dir bounded
 (tests/soak/retention_soak.py shows it under a time-compressed day of traffic)."""
 
 from __future__ import annotations
@@ -94,6 +95,21 @@ def cap_logs(logs_dir: Path, max_bytes: int) -> list[str]:
     return cut
 
 
+def prune_files(directory: Path, before: float) -> int:
+    """Delete the files under ``directory`` last written before ``before``; how many went."""
+    removed = 0
+    if not directory.is_dir():
+        return removed
+    for path in directory.rglob("*"):
+        try:
+            if path.is_file() and path.stat().st_mtime < before:
+                path.unlink()
+                removed += 1
+        except OSError as exc:
+            log.warning("retention: cannot remove %s: %s", path, exc)
+    return removed
+
+
 async def run_forever(
     db: Database,
     days: float,
@@ -103,6 +119,7 @@ async def run_forever(
     forget_before: ForgetBefore | None = None,
     logs_dir: Path | None = None,
     log_max_bytes: int = 0,
+    code_cache: Path | None = None,
 ) -> None:
     """The background task: a sweep at start-up, then every ``interval`` seconds."""
     while True:
@@ -114,6 +131,8 @@ async def run_forever(
                              swept.sessions, swept.events, days)  # fmt: skip
                 if forget_before is not None:
                     await forget_before(swept.cutoff)
+                if code_cache is not None:
+                    await asyncio.to_thread(prune_files, code_cache, swept.cutoff)
             if logs_dir is not None:
                 for name in await asyncio.to_thread(cap_logs, logs_dir, log_max_bytes):
                     log.info("retention: %s grew past %d bytes; its content moved to %s.1", name, log_max_bytes, name)
