@@ -14,7 +14,7 @@ from typing import Any
 from temporalio import activity
 
 from akd.engine.outcomes import OutcomeRegistry
-from akd.engine.runners import RunnerHub, runner_base_env
+from akd.engine.runners import RunnerConn, RunnerHub, runner_base_env
 from akd.engine.sdk_calls import SdkCalls
 from akd.engine.segment import SegmentRun, SegmentSpec
 from akd.engine.types import SegmentInput, SegmentResult, StopInput, TickInput
@@ -63,26 +63,41 @@ class SessionActivities:
             return SegmentResult(kind="done", state="deleted")
         if row["state"] in FINAL_STATES:
             return SegmentResult(kind="done", state=row["state"])
-        # The fork server starts the runner while the segment's spec is read here.
+        # Usually the runner was started (and given its spec) while the workflow started.
         spawning = self.ctx.hub.take_prespawned(inp.session_id) or asyncio.ensure_future(
             self.ctx.hub.spawn(inp.session_id)
         )
         try:
             await sessions.set_running(self.ctx.db, inp.session_id)
             self.ctx.notifier.changed()
-            spec = await self._spec(row)
+            conn = await spawning
+            spec = conn.prepared or await self._spec(row)
         except BaseException:
             await self.ctx.hub.discard(spawning)
             raise
         assert self.ctx.sdk is not None
         try:
             segment = SegmentRun(self.ctx.db, self.ctx.hub, self.ctx.sdk, self.ctx.notifier, spec, row)
-            result = await segment.run(spawning)
+            result = await segment.run(conn)
         finally:
             self.ctx.notifier.changed()
         if result.kind == "done" and row["parent_id"]:
             await self._notify_parent(inp.session_id)
         return result
+
+    def preload(self, session_id: str) -> None:
+        """Start the runner of a new session's first segment and send it its spec now
+        (the workflow start is in flight); it holds before the user's code until the
+        segment runs, so nothing of the session runs without its workflow."""
+        self.ctx.hub.prespawn(session_id, prepare=self._prepare)
+
+    async def _prepare(self, conn: RunnerConn) -> None:
+        row = await sessions.get(self.ctx.db, conn.session_id)
+        if row is None or row["state"] != "created":
+            return  # resumed, not new: its segment reads its spec (and journal) when it runs
+        spec = await self._spec(row)
+        await conn.send({"op": "init", "hold": True, **spec.init}, pickle.dumps(spec.payload))
+        conn.prepared = spec
 
     async def _notify_parent(self, session_id: str) -> None:
         """A child session's end is a signal named after it, for its parent's next_signal()."""

@@ -16,6 +16,7 @@ import os
 import secrets
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,9 @@ class RunnerConn:
     pid: int
     exited: asyncio.Future[int] | None = None
     hello: dict[str, Any] = field(default_factory=dict)
+    # Set once the runner got its segment's init ahead of time (RunnerHub.prespawn with
+    # ``prepare``): it holds before the user's code until told to go. Opaque to the hub.
+    prepared: Any = None
 
     async def send(self, msg: dict[str, Any], blob: bytes = b"") -> None:
         self.writer.write(encode(msg, blob))
@@ -214,15 +218,29 @@ class RunnerHub:
         finally:
             logf.close()
 
-    def prespawn(self, session_id: str) -> None:
+    def prespawn(self, session_id: str, prepare: Callable[[RunnerConn], Awaitable[None]] | None = None) -> None:
         """Start a runner for a session whose workflow is being started, so the first
-        segment finds it connected (it waits for its ``init``; no user code runs before).
-        Unclaimed after PRESPAWN_TTL seconds, it is discarded."""
+        segment finds it connected, and then ``prepare`` it (send its init; no user code
+        runs before the segment). Unclaimed after PRESPAWN_TTL seconds, it is discarded."""
         if session_id in self._prespawned or self.closing:
             return
-        spawning = asyncio.ensure_future(self.spawn(session_id))
+        spawning = asyncio.ensure_future(self._spawn_prepared(session_id, prepare))
         self._prespawned[session_id] = spawning
         asyncio.get_running_loop().call_later(PRESPAWN_TTL, self.drop_prespawned, session_id, spawning)
+
+    async def _spawn_prepared(
+        self, session_id: str, prepare: Callable[[RunnerConn], Awaitable[None]] | None
+    ) -> RunnerConn:
+        conn = await self.spawn(session_id)
+        if prepare is not None:
+            try:
+                await prepare(conn)
+            except BaseException:
+                conn.kill()
+                self.release(conn)
+                await conn.close()
+                raise
+        return conn
 
     def take_prespawned(self, session_id: str) -> asyncio.Future[RunnerConn] | None:
         return self._prespawned.pop(session_id, None)

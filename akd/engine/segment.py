@@ -55,11 +55,13 @@ class SegmentRun:
         self.flush_at = 0.0
         self._read: asyncio.Future[tuple[dict[str, Any], bytes]] | None = None
 
-    async def run(self, spawning: asyncio.Future[RunnerConn]) -> SegmentResult:
-        """Run the segment on the runner ``spawning`` (started by the caller, maybe ahead)."""
-        conn = await spawning
+    async def run(self, conn: RunnerConn) -> SegmentResult:
+        """Run the segment on ``conn`` (started by the caller, maybe ahead and already given this spec)."""
         try:
-            await conn.send({"op": "init", **self.spec.init}, pickle.dumps(self.spec.payload))
+            if conn.prepared is self.spec:
+                await conn.send({"op": "go"})
+            else:
+                await conn.send({"op": "init", **self.spec.init}, pickle.dumps(self.spec.payload))
             return await self._loop(conn)
         except RunnerGone:
             return await self._runner_died(conn)
