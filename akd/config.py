@@ -75,6 +75,9 @@ class RunnerConfig:
     max_print_bytes: int = 16 * 1024 * 1024
     # Runner processes alive at once; further session segments wait for a free one.
     max_live: int = 64
+    # Runners in the SCHED_BATCH policy (Linux): the same CPU share, but waking one does
+    # not preempt akd in the middle of its work (see akd.procs.yield_on_wakeup).
+    batch_scheduling: bool = True
 
 
 @dataclass(frozen=True)

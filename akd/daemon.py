@@ -100,7 +100,9 @@ class Daemon:
         ctx.base_url = self.config.server.public_url.rstrip("/") or f"http://{self.config.server.host}:{port}"
         # 4. Temporal (the embedded dev server, or an external cluster) and the runner hub
         #    with its fork server, started side by side: both are mostly waiting.
-        ctx.hub = RunnerHub(self.data_dir, max_live=max(1, self.config.runner.max_live))
+        ctx.hub = RunnerHub(
+            self.data_dir, max_live=max(1, self.config.runner.max_live), batch=self.config.runner.batch_scheduling
+        )
         address = self.config.temporal.address
         if not address:
             ctx.temporal = TemporalDevServer(

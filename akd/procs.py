@@ -30,6 +30,22 @@ def die_with_parent(sig: int = signal.SIGKILL) -> Callable[[], None]:
     return _preexec
 
 
+def yield_on_wakeup() -> None:
+    """Put this process (and what it forks later) in the SCHED_BATCH policy.
+
+    Runners are woken by akd's writes. On a busy machine a normal process that wakes up
+    often preempts the writer on the spot, which stalls akd's event loop (it holds the
+    GIL through the write); batch processes get the same CPU share but never preempt on
+    wakeup. Best effort: where the policy does not exist nothing changes.
+    """
+    policy = getattr(os, "SCHED_BATCH", None)
+    if policy is None:
+        return
+    with contextlib.suppress(OSError):
+        if os.sched_getscheduler(0) != policy:
+            os.sched_setscheduler(0, policy, os.sched_param(0))
+
+
 def set_pdeathsig(sig: int = signal.SIGKILL) -> None:
     """Arm die-with-parent in the current process (used by forked runners)."""
     _libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)

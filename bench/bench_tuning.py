@@ -11,7 +11,9 @@ plain, and the throughput of LOAD workflows from 8 concurrent starters). The swi
   (off: the server's defaults, a rollback journal synced on every commit);
 - ``[temporal] task_queue_partitions``: 1 (off: the server's default 4);
 - ``[temporal] eager_start``: session workflows started eagerly (off: through a poll);
-- the event loop: uvloop (off: ``AKD_EVENT_LOOP=asyncio``).
+- the event loop: uvloop (off: ``AKD_EVENT_LOOP=asyncio``);
+- ``[runner] batch_scheduling``: runners in SCHED_BATCH, so waking one never preempts akd
+  (off: the normal policy).
 
 Changes that are code rather than switches (SQLite on the event loop, the pre-forked
 runner, the runner started during the workflow start, TCP_NODELAY) are in the tuning
@@ -51,6 +53,7 @@ VARIANTS: list[tuple[str, dict[str, str]]] = [
     ("4 task queue partitions (server default)", {"AKD_TEMPORAL_TASK_QUEUE_PARTITIONS": "4"}),
     ("eager workflow start off", {"AKD_TEMPORAL_EAGER_START": "false"}),
     ("asyncio event loop instead of uvloop", {"AKD_EVENT_LOOP": "asyncio"}),
+    ("runners in the normal scheduling policy (not SCHED_BATCH)", {"AKD_RUNNER_BATCH_SCHEDULING": "false"}),
 ]
 
 

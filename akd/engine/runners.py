@@ -92,7 +92,8 @@ class RunnerHub:
     started as fresh interpreters.
     """
 
-    def __init__(self, data_dir: Path, max_live: int = 64) -> None:
+    def __init__(self, data_dir: Path, max_live: int = 64, batch: bool = False) -> None:
+        self.batch = batch
         self.address = f"@akd-{os.getpid()}-{secrets.token_hex(6)}"
         # Back-pressure: at most this many runner processes at once; more segments queue.
         self._slots = asyncio.Semaphore(max_live)
@@ -118,7 +119,7 @@ class RunnerHub:
 
     async def _start_forkserver(self) -> None:
         self._fs_ready = asyncio.get_running_loop().create_future()
-        self._fs_proc = await self._exec("akd.runner.forkserver", self.address)
+        self._fs_proc = await self._exec("akd.runner.forkserver", self.address, *(["--batch"] if self.batch else []))
         try:
             self._forkserver = await asyncio.wait_for(asyncio.shield(self._fs_ready), SPAWN_TIMEOUT)
         except TimeoutError:
@@ -204,7 +205,7 @@ class RunnerHub:
             await fs.send({"op": "spawn", "session_id": session_id, "key": key})
             pid = await asyncio.wait_for(spawned, SPAWN_TIMEOUT)
             return self._exits.setdefault(pid, asyncio.get_running_loop().create_future())
-        proc = await self._exec("akd.runner", self.address, session_id, key)
+        proc = await self._exec("akd.runner", self.address, session_id, key, *(["--batch"] if self.batch else []))
         return asyncio.ensure_future(proc.wait())
 
     async def _exec(self, module: str, *args: str) -> asyncio.subprocess.Process:

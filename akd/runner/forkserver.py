@@ -25,6 +25,7 @@ import signal
 import sys
 import uuid  # noqa: F401
 
+from akd.procs import yield_on_wakeup
 from akd.runner import main as runner_main
 from akd.runner.protocol import SyncChannel
 
@@ -147,6 +148,8 @@ ADDRESS = ""
 def main() -> None:
     global ADDRESS
     ADDRESS = sys.argv[1]
+    if "--batch" in sys.argv[2:]:
+        yield_on_wakeup()  # inherited by every runner forked from here
     chan = runner_main.connect(ADDRESS)
     serve(chan)
     os._exit(0)

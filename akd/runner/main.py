@@ -22,6 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from akd.procs import yield_on_wakeup
 from akd.runner import context, hook
 from akd.runner.protocol import SyncChannel
 from akd.runner.retry import RetryPolicy
@@ -190,9 +191,13 @@ def run(address: str, session_id: str, key: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    batch = "--batch" in args
+    args = [a for a in args if a != "--batch"]
     if len(args) != 3:
-        sys.stderr.write("usage: python -m akd.runner ADDRESS SESSION_ID KEY\n")
+        sys.stderr.write("usage: python -m akd.runner ADDRESS SESSION_ID KEY [--batch]\n")
         raise SystemExit(2)
+    if batch:
+        yield_on_wakeup()  # as the fork server does for the runners it forks
     run(*args)
     sys.stdout.flush()
     os._exit(0)

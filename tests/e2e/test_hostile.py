@@ -57,13 +57,16 @@ def chatty(event):
         print(line)
     return "survived"
 
+def policy(event):
+    return os.sched_getscheduler(0)
+
 def forker(event):
     procs = [subprocess.Popen(["sleep", "300"]) for _ in range(5)]
     print("pids", " ".join(str(p.pid) for p in procs))
     time.sleep(0.5)
 """
 
-NAMES = ("echo", "hog", "spin", "chatty", "forker")
+NAMES = ("echo", "hog", "spin", "chatty", "forker", "policy")
 
 
 @pytest.fixture(scope="module")
@@ -177,6 +180,14 @@ def test_processes_started_by_a_session_end_with_it(hostile: tuple[Akd, dict[str
     pids = [int(p) for p in akd.prints(s["session_id"])[0].split()[1:]]
     assert len(pids) == 5
     wait_for(lambda: not any(pid_alive(p) for p in pids), 10, what="the session's child processes to be killed")
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux-only")
+def test_runners_run_in_the_batch_policy(hostile: tuple[Akd, dict[str, str]]) -> None:
+    """A busy handler gets its CPU share, but waking a runner never preempts akd."""
+    akd, hooks = hostile
+    s = run(akd, hooks["policy"])
+    assert s["state"] == "completed" and s["return_value"] == os.SCHED_BATCH, s
 
 
 def test_big_project_files_and_outside_symlinks_are_refused(
