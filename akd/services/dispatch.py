@@ -128,7 +128,7 @@ class Dispatcher:
         """Insert the event's sessions; their ids, or None if another dispatch got there first."""
         news = await self._match(event)
         subs = await self._subscribers(event)
-        payload = pickle.dumps(events_store.payload(event))
+        payload = pickle.dumps(events_store.payload(event)) if subs else b""
         async with self.db.tx() as conn:
             created = await sessions_store.insert_sessions(conn, news)
             for sub in subs:
