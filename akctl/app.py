@@ -26,6 +26,16 @@ class App:
             self._client = Client.locate(self.data_dir)
         return self._client
 
+    def show(self, data: Any, line: Callable[[], str], **print_options: Any) -> None:
+        """``data`` as JSON with ``--json``, else the one line ``line()`` makes (rich
+        markup; made only when shown, so JSON output never imports rich)."""
+        from akctl import render
+
+        if self.as_json:
+            render.print_json(data)
+        else:
+            render.out.print(line(), **print_options)
+
 
 def common(f: F) -> F:
     """Adds ``--data-dir`` and ``--json`` and passes an ``App`` as first argument."""

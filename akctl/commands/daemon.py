@@ -70,10 +70,9 @@ def up(app: App, detach: bool, port: int | None, config: Path | None) -> None:
     """Start the akd daemon (in the foreground, or in the background with --detach)."""
     info = _running(app)
     if info:
-        if app.as_json:
-            render.print_json({"url": info["url"], "pid": info["pid"], "already_running": True})
-        else:
-            render.out.print(f"akd is already running at {info['url']} (pid {info['pid']})")
+        url, pid = info["url"], info["pid"]
+        line = f"akd is already running at {url} (pid {pid})"
+        app.show({"url": url, "pid": pid, "already_running": True}, lambda: line)
         return
     cmd = _akd_command(app, port, config)
     if not detach:
@@ -84,20 +83,17 @@ def up(app: App, detach: bool, port: int | None, config: Path | None) -> None:
     with log_path.open("ab") as logf:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True)
     info = _wait_ready(app, proc, log_path)
-    if app.as_json:
-        render.print_json({"url": info["url"], "pid": info["pid"], "temporal_address": info["temporal_address"]})
-    else:
-        render.out.print(f"[green]✓[/] akd is running at {info['url']} (pid {info['pid']}, log {log_path})")
+    app.show(
+        {"url": info["url"], "pid": info["pid"], "temporal_address": info["temporal_address"]},
+        lambda: f"[green]✓[/] akd is running at {info['url']} (pid {info['pid']}, log {log_path})",
+    )
 
 
 def down(app: App, timeout: float) -> None:
     """Stop the akd daemon gracefully (running sessions resume at the next start)."""
     info = read_daemon_info(app.data_dir)
     if info is None or not _healthy(str(info["url"])):
-        if app.as_json:
-            render.print_json({"stopped": False, "running": False})
-        else:
-            render.out.print("akd is not running")
+        app.show({"stopped": False, "running": False}, lambda: "akd is not running")
         return
     pid = int(str(info["pid"]))
     Client.locate(app.data_dir).post("/shutdown")
@@ -107,10 +103,7 @@ def down(app: App, timeout: float) -> None:
             time.sleep(0.05)
     if _pid_alive(pid):
         raise CliError(f"akd (pid {pid}) did not stop within {timeout:.0f} s", 1, f"kill it with: kill {pid}")
-    if app.as_json:
-        render.print_json({"stopped": True, "pid": pid})
-    else:
-        render.out.print(f"[green]✓[/] akd stopped (pid {pid})")
+    app.show({"stopped": True, "pid": pid}, lambda: f"[green]✓[/] akd stopped (pid {pid})")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -178,7 +171,4 @@ def register_ui(cli: click.Group) -> None:
             message = raw[:200].decode(errors="replace")
             raise CliError(f"akd refused a login link ({status}): {message}", 41 if status == 401 else 1)
         data = json.loads(raw)
-        if app.as_json:
-            render.print_json(data)
-        else:
-            render.out.print(data["url"], soft_wrap=True)
+        app.show(data, lambda: data["url"], soft_wrap=True)

@@ -169,10 +169,7 @@ def register_store(cli: click.Group) -> None:
           akctl store get counter --project hello
         """
         r: dict[str, Any] = app.client.get(f"/store/{key}", project=project)
-        if app.as_json:
-            render.print_json(r)
-        else:
-            render.out.print(escape(json.dumps(r["value"])))
+        app.show(r, lambda: escape(json.dumps(r["value"])))
 
     @store.command("set")
     @click.argument("key")
@@ -191,10 +188,7 @@ def register_store(cli: click.Group) -> None:
         except ValueError:
             parsed = value
         r = app.client.request("PUT", f"/store/{key}", json={"project": project, "value": parsed})
-        if app.as_json:
-            render.print_json(r)
-        else:
-            render.out.print(f"[green]✓[/] {escape(key)} = {escape(json.dumps(parsed))}")
+        app.show(r, lambda: f"[green]✓[/] {escape(key)} = {escape(json.dumps(parsed))}")
 
     @store.command("list")
     @click.option("--project", required=True)

@@ -208,10 +208,7 @@ def project_delete_cmd(app: App, name: str, yes: bool) -> None:
     if not yes and sys.stdin.isatty() and not app.as_json:
         click.confirm(f"Delete project {name} with all its sessions and history?", abort=True)
     data = app.client.delete(f"/projects/{name}")
-    if app.as_json:
-        render.print_json(data)
-    else:
-        render.out.print(f"[green]✓[/] deleted project [bold]{escape(data['name'])}[/] ({data['project_id']})")
+    app.show(data, lambda: f"[green]✓[/] deleted project [bold]{escape(data['name'])}[/] ({data['project_id']})")
 
 
 @click.group("build")
@@ -318,10 +315,7 @@ def deployment_delete_cmd(app: App, deployment_id: str) -> None:
       akctl deployment delete dep_01jd3k...
     """
     data = app.client.delete(f"/deployments/{deployment_id}")
-    if app.as_json:
-        render.print_json(data)
-    else:
-        render.out.print(f"[green]✓[/] deleted deployment [bold]{data['deployment_id']}[/]")
+    app.show(data, lambda: f"[green]✓[/] deleted deployment [bold]{data['deployment_id']}[/]")
 
 
 @click.group("var")
@@ -370,10 +364,7 @@ def var_get_cmd(app: App, name: str, project: str, reveal: bool) -> None:
       akctl var get GREETING --project hello
     """
     data: dict[str, Any] = app.client.get(var_path(project, name), reveal="true" if reveal else None)
-    if app.as_json:
-        render.print_json(data)
-    else:
-        render.out.print(escape(data["value"]))
+    app.show(data, lambda: escape(data["value"]))
 
 
 @var_group.command("list")
@@ -402,10 +393,7 @@ def var_delete_cmd(app: App, name: str, project: str) -> None:
       akctl var delete GREETING --project hello
     """
     data = app.client.delete(var_path(project, name))
-    if app.as_json:
-        render.print_json(data)
-    else:
-        render.out.print(f"[green]✓[/] deleted var [bold]{escape(name)}[/] of {escape(project)}")
+    app.show(data, lambda: f"[green]✓[/] deleted var [bold]{escape(name)}[/] of {escape(project)}")
 
 
 def register(cli: click.Group) -> None:

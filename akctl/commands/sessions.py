@@ -314,10 +314,7 @@ def register_control(session: click.Group) -> None:
         """
         res = app.client.post(f"/sessions/{session_id}/stop", {"reason": reason, "force": force, "delay": delay})
         final: dict[str, Any] = app.client.get(f"/sessions/{res['session_id']}", wait="final", timeout=int(delay) + 10)
-        if app.as_json:
-            render.print_json(final)
-        else:
-            render.out.print(f"session {final['session_id']} is {render.state(final['state'])}")
+        app.show(final, lambda: f"session {final['session_id']} is {render.state(final['state'])}")
 
     @session.command("restart")
     @click.argument("session_id")
@@ -325,10 +322,7 @@ def register_control(session: click.Group) -> None:
     def restart_cmd(app: App, session_id: str) -> None:
         """Start a new session with the same entry point and inputs."""
         res = app.client.post(f"/sessions/{session_id}/restart")
-        if app.as_json:
-            render.print_json(res)
-        else:
-            render.out.print(f"[green]✓[/] started {res['session_id']} (restart of {res['restart_of']})")
+        app.show(res, lambda: f"[green]✓[/] started {res['session_id']} (restart of {res['restart_of']})")
 
     @session.command("delete")
     @click.argument("session_id")
@@ -336,10 +330,7 @@ def register_control(session: click.Group) -> None:
     def delete_cmd(app: App, session_id: str) -> None:
         """Delete an ended session and its logs."""
         res = app.client.delete(f"/sessions/{session_id}")
-        if app.as_json:
-            render.print_json(res)
-        else:
-            render.out.print(f"[green]✓[/] deleted {res['session_id']}")
+        app.show(res, lambda: f"[green]✓[/] deleted {res['session_id']}")
 
 
 def register_logs(session: click.Group) -> None:
@@ -392,10 +383,10 @@ def register_logs(session: click.Group) -> None:
         with path.open("w") as f:
             for rec in records:
                 f.write(f"{rec['t']} {log_line(rec)}\n")
-        if app.as_json:
-            render.print_json({"session_id": sid, "path": str(path), "records": len(records)})
-        else:
-            render.out.print(f"[green]✓[/] wrote {len(records)} records to {path}")
+        app.show(
+            {"session_id": sid, "path": str(path), "records": len(records)},
+            lambda: f"[green]✓[/] wrote {len(records)} records to {path}",
+        )
 
 
 def _syntax(*args: Any, **kwargs: Any) -> Any:
