@@ -33,6 +33,7 @@ from common import (
     AkdApi,
     BenchResult,
     Figure,
+    RawHttp,
     RawTemporal,
     akd_api,
     deploy_handler,
@@ -56,37 +57,6 @@ RATES = (50, 100, 200, 400, 600, 800, 1000)
 STEP_POSTS = 400
 POOL = 32
 P99_TARGET = 0.050
-
-
-class RawHttp:
-    """A keep-alive HTTP/1.1 connection that POSTs and reads the status (nothing more)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def post(self, path: str, body: bytes) -> int:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
-        self.writer.write(
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        length = next(
-            (int(v) for k, _, v in (ln.partition(":") for ln in lines[1:]) if k.lower() == "content-length"), 0
-        )
-        if length:
-            await self.reader.readexactly(length)
-        return int(lines[0].split()[1])
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
 
 
 async def open_loop(url: str, rate: float, n: int) -> tuple[list[float], list[str]]:

@@ -33,6 +33,7 @@ from common import (
     Akd,
     BenchResult,
     Figure,
+    LeanClient,
     akd_api,
     deploy_handler,
     finish,
@@ -73,14 +74,15 @@ async def measure(akd: Akd) -> dict[str, float]:
     url = deploy_handler(akd, "bench_tuning", HANDLER, "v2")
     out: dict[str, float] = {}
     async with akd_api(akd) as api, raw_temporal(akd) as raw:
+        lean = LeanClient(api)
         for _ in range(WARMUP):
-            await api.wait_event(await api.post_webhook(url))
+            await lean.wait_event(await lean.post_webhook(url))
             await raw.empty(eager=True)
             await raw.empty(eager=False)
         lat, eager, plain = [], [], []
         for _ in range(ROUNDS):
             t0 = time.perf_counter()
-            await api.wait_event(await api.post_webhook(url))
+            await lean.wait_event(await lean.post_webhook(url))
             lat.append(time.perf_counter() - t0)
             eager.append(await raw.empty(eager=True))
             plain.append(await raw.empty(eager=False))
@@ -94,6 +96,7 @@ async def measure(akd: Akd) -> dict[str, float]:
             raise RuntimeError(f"the {LOAD} sessions did not complete within 180 s")
         out["throughput"] = LOAD / (time.perf_counter() - t_first)
         out["raw_throughput"] = LOAD / await raw_throughput(raw, LOAD)
+        lean.close()
     return out
 
 

@@ -1,8 +1,9 @@
 """Webhook to completed session, against a raw temporalio empty workflow.
 
 Each of 50 rounds (after 3 warm-up rounds) makes one of each: a POST to a non-durable
-(v2) handler that only prints, then waiting on ``events/{id}?wait=final``; the same for a
-durable (v1) handler; a raw empty workflow start-to-result (plain); the same with eager
+(v2) handler that only prints, then waiting on ``events/{id}?wait=final`` (both on one
+keep-alive connection of the bench's minimal HTTP client); the same for a durable (v1)
+handler; a raw empty workflow start-to-result (plain); the same with eager
 start. The order is shuffled each round (fixed seed), so the machine's noise and the
 tail of the previous request (see the phases in the details) fall alike on all four.
 """
@@ -20,6 +21,7 @@ from common import (
     AkdApi,
     BenchResult,
     Figure,
+    LeanClient,
     RawTemporal,
     akd_api,
     deploy_handler,
@@ -59,11 +61,11 @@ class Accumulated:
     raw: dict[str, list[float]] = field(default_factory=lambda: {"plain": [], "eager": []})
 
 
-async def akd_round(api: AkdApi, url: str, samples: Samples | None) -> None:
+async def akd_round(api: AkdApi, lean: LeanClient, url: str, samples: Samples | None) -> None:
     wall0, t0 = time.time(), time.perf_counter()
-    event_id = await api.post_webhook(url)
+    event_id = await lean.post_webhook(url)
     t_post = time.perf_counter()
-    session_ids = await api.wait_event(event_id)
+    session_ids = await lean.wait_event(event_id)
     t_end, wall_end = time.perf_counter(), time.time()
     session = await api.session(session_ids[0])
     if session["state"] != "completed":
@@ -112,12 +114,17 @@ def figures(label: str, s: Samples, plain: list[float], eager: list[float]) -> l
 
 
 async def one_round(
-    api: AkdApi, raw: RawTemporal, urls: dict[str, str], order: list[str], acc: Accumulated | None
+    api: AkdApi,
+    lean: LeanClient,
+    raw: RawTemporal,
+    urls: dict[str, str],
+    order: list[str],
+    acc: Accumulated | None,
 ) -> None:
     """One of each measurement, in the given order."""
     for kind in order:
         if kind in urls:
-            await akd_round(api, urls[kind], acc.akd[kind] if acc else None)
+            await akd_round(api, lean, urls[kind], acc.akd[kind] if acc else None)
         else:
             elapsed = await raw.empty(eager=kind == "eager")
             if acc:
@@ -129,8 +136,13 @@ async def measure(akd: Akd, result: BenchResult) -> None:
     acc = Accumulated()
     shuffle = random.Random(SEED)
     async with akd_api(akd) as api, raw_temporal(akd) as raw:
-        for rnd in range(WARMUP + ROUNDS):
-            await one_round(api, raw, urls, shuffle.sample(KINDS, len(KINDS)), acc if rnd >= WARMUP else None)
+        lean = LeanClient(api)
+        try:
+            for rnd in range(WARMUP + ROUNDS):
+                order = shuffle.sample(KINDS, len(KINDS))
+                await one_round(api, lean, raw, urls, order, acc if rnd >= WARMUP else None)
+        finally:
+            lean.close()
     samples, plain, eager = acc.akd, acc.raw["plain"], acc.raw["eager"]
     result.figures += figures("non-durable (v2)", samples["v2"], plain, eager)
     result.figures += figures("durable (v1)", samples["v1"], plain, eager)
