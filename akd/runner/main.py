@@ -167,8 +167,11 @@ def run(address: str, session_id: str, key: str) -> None:
         session.default_policy = retry_from(init["retry_policy"])
     context.current = session
     builtins.print = session.print  # third-party prints become session prints too
-    if init.get("hold"):
-        chan.recv()  # given its spec ahead of the segment: the user's code waits for "go"
+    if init.get("hold"):  # given its spec ahead of the segment: the user's code waits for "go"
+        try:
+            chan.recv()
+        except EOFError:
+            return  # akd gave the segment up (its workflow did not start here)
     try:
         fn = load_entry(session, init["entrypoint"], str(init.get("code_cache", "")))
         value = call_entry(fn, make_event(payload["event"], session_id))
