@@ -77,6 +77,7 @@ class Engine:
             workflows=[SessionWorkflow, TickWorkflow],
             activities=[self.activities.run_segment, self.activities.finish_stopped, self.activities.record_tick],
             max_concurrent_local_activities=1000,
+            no_remote_activities=True,  # every activity of akd's workflows is a local one: no polling for others
             max_concurrent_workflow_tasks=200,
             # Activations run inline on the event loop (the SDK's debug mode): each is short
             # and holds the GIL anyway, and handing every one to a thread and back cost a
