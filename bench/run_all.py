@@ -1,6 +1,6 @@
 """Run every akd bench, print one table, and rewrite bench/RESULTS.md.
 
-    .venv/bin/python bench/run_all.py            # every bench (about 25 minutes)
+    .venv/bin/python bench/run_all.py            # every bench (about 12-15 minutes on 2 cores)
     .venv/bin/python bench/run_all.py steps      # only the benches whose name contains "steps"
 
 Each bench runs in its own process (``bench/bench_<name>.py --json FILE``), one after
