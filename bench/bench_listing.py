@@ -104,7 +104,7 @@ def timed_stream(akd: Akd, *args: str) -> tuple[float, float, str]:
     return first, total, (first_line + rest).decode()
 
 
-def timed_get(http: httpx.Client, url: str, **params: object) -> tuple[float, object]:
+def timed_get(http: httpx.Client, url: str, **params: str | int) -> tuple[float, object]:
     t0 = time.perf_counter()
     resp = http.get(url, params=params)
     elapsed = time.perf_counter() - t0

@@ -101,7 +101,7 @@ class Figure:
     def checks(self) -> dict[str, bool | None]:
         measured = self.ratio if self.target_on == "ratio" else self.value
         if self.target_on == "above":
-            return {label: measured > limit for label, limit in self.limits.items()}
+            return {label: None if measured is None else measured > limit for label, limit in self.limits.items()}
         return {label: None if measured is None else measured <= limit for label, limit in self.limits.items()}
 
     @property

@@ -5,6 +5,7 @@ restart, kill -9 and the single-daemon lock. Real akd, real Temporal, real akctl
 from __future__ import annotations
 
 import json
+import marshal
 import re
 import subprocess
 import sys
@@ -124,6 +125,14 @@ def test_session_completes(akd_module: Akd, hello: Hello) -> None:
     assert s["return_value"] == {"greeted": "x"}
     assert s["error"] is None
     assert s["event_id"] == hello.event_id
+
+
+def test_the_runner_cached_the_rewritten_code(akd_module: Akd, hello: Hello) -> None:
+    """The next runner of this build loads program.py's rewritten code instead of rewriting it."""
+    builds = str(akd_module.data_dir / "builds")
+    entries = [p for p in (akd_module.data_dir / "cache" / "code").rglob("*") if p.is_file()]
+    files = [marshal.loads(p.read_bytes()).co_filename for p in entries]
+    assert any(f.startswith(builds) and f.endswith("/program.py") for f in files), files
 
 
 def test_prints_without_timestamps(akd_module: Akd, hello: Hello) -> None:
