@@ -93,7 +93,8 @@ class RunnerHub:
     """
 
     def __init__(self, data_dir: Path, max_live: int = 64, batch: bool = False) -> None:
-        self.batch = batch
+        # Passed to the fork server (and to runners started without it): SCHED_BATCH.
+        self._flags = ["--batch"] if batch else []
         self.address = f"@akd-{os.getpid()}-{secrets.token_hex(6)}"
         # Back-pressure: at most this many runner processes at once; more segments queue.
         self._slots = asyncio.Semaphore(max_live)
@@ -119,7 +120,7 @@ class RunnerHub:
 
     async def _start_forkserver(self) -> None:
         self._fs_ready = asyncio.get_running_loop().create_future()
-        self._fs_proc = await self._exec("akd.runner.forkserver", self.address, *(["--batch"] if self.batch else []))
+        self._fs_proc = await self._exec("akd.runner.forkserver", self.address, *self._flags)
         try:
             self._forkserver = await asyncio.wait_for(asyncio.shield(self._fs_ready), SPAWN_TIMEOUT)
         except TimeoutError:
@@ -205,7 +206,7 @@ class RunnerHub:
             await fs.send({"op": "spawn", "session_id": session_id, "key": key})
             pid = await asyncio.wait_for(spawned, SPAWN_TIMEOUT)
             return self._exits.setdefault(pid, asyncio.get_running_loop().create_future())
-        proc = await self._exec("akd.runner", self.address, session_id, key, *(["--batch"] if self.batch else []))
+        proc = await self._exec("akd.runner", self.address, session_id, key, *self._flags)
         return asyncio.ensure_future(proc.wait())
 
     async def _exec(self, module: str, *args: str) -> asyncio.subprocess.Process:
@@ -237,9 +238,7 @@ class RunnerHub:
             try:
                 await prepare(conn)
             except BaseException:
-                conn.kill()
-                self.release(conn)
-                await conn.close()
+                await self.retire(conn)
                 raise
         return conn
 
@@ -263,15 +262,15 @@ class RunnerHub:
             conn = await spawning
         except BaseException:
             return  # cancelled before it connected; spawn() freed its slot
-        conn.kill()
-        self.release(conn)
-        await conn.close()
+        await self.retire(conn)
 
-    def release(self, conn: RunnerConn) -> None:
-        """The segment is over with this runner: free its slot."""
+    async def retire(self, conn: RunnerConn) -> None:
+        """The segment is over with this runner: kill it (and what it started), free its slot."""
+        conn.kill()
         if self._live.get(conn.session_id) is conn:
             del self._live[conn.session_id]
         self._slots.release()
+        await conn.close()
 
     def kill(self, session_id: str) -> bool:
         conn = self._live.get(session_id)

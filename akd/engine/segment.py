@@ -66,9 +66,7 @@ class SegmentRun:
         except RunnerGone:
             return await self._runner_died(conn)
         finally:
-            conn.kill()
-            self.hub.release(conn)
-            await conn.close()
+            await self.hub.retire(conn)
 
     async def _loop(self, conn: RunnerConn) -> SegmentResult:
         while True:
