@@ -15,8 +15,7 @@ from akd.procs import die_with_parent, free_port, reap_stale, stop_process
 
 log = logging.getLogger(__name__)
 
-# Single-machine latency tuning: one task-queue partition means a poller never waits
-# on a partition that holds no task.
+# Always passed to the dev server (the task-queue partitions come from the config).
 DYNAMIC_CONFIG = ("frontend.enableUpdateWorkflowExecution=true",)
 
 

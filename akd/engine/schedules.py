@@ -37,12 +37,12 @@ log = logging.getLogger(__name__)
 
 PREFIX = "akd-sched-"
 CATCHUP_WINDOW = timedelta(seconds=60)
+# The tick workflow's type name: schedules start it, retention lists old ones by it.
+TICK_WORKFLOW = "akd.Tick"
 
 
-@workflow.defn(name="akd.Tick", sandboxed=False)
+@workflow.defn(name=TICK_WORKFLOW, sandboxed=False)
 class TickWorkflow:
-    NAME = "akd.Tick"
-
     @workflow.run
     async def run(self, inp: TickInput) -> None:
         await workflow.execute_local_activity(
@@ -56,7 +56,7 @@ class TickWorkflow:
 def schedule_for(trigger: Row, task_queue: str) -> Schedule:
     spec = ScheduleSpec(cron_expressions=[trigger["schedule"]], time_zone_name=trigger["timezone"] or None)
     action = ScheduleActionStartWorkflow(
-        "akd.Tick", TickInput(trigger["trigger_id"]), id=f"tick-{trigger['trigger_id']}", task_queue=task_queue
+        TICK_WORKFLOW, TickInput(trigger["trigger_id"]), id=f"tick-{trigger['trigger_id']}", task_queue=task_queue
     )
     policy = SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL, catchup_window=CATCHUP_WINDOW)
     return Schedule(action=action, spec=spec, policy=policy)

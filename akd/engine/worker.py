@@ -16,7 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from akd.engine.activities import EngineContext, SessionActivities
-from akd.engine.schedules import TickWorkflow, reconcile
+from akd.engine.schedules import TICK_WORKFLOW, TickWorkflow, reconcile
 from akd.engine.sdk_calls import SdkCalls
 from akd.engine.types import SessionInput
 from akd.engine.workflows import SessionWorkflow
@@ -157,7 +157,7 @@ class Engine:
         is bookkeeping, so it goes with the same retention as sessions.
         """
         stamp = datetime.fromtimestamp(before, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        query = f"WorkflowType = '{TickWorkflow.NAME}' AND ExecutionStatus != 'Running' AND CloseTime < '{stamp}'"
+        query = f"WorkflowType = '{TICK_WORKFLOW}' AND ExecutionStatus != 'Running' AND CloseTime < '{stamp}'"
         ids = []
         try:
             async for wf in self.client.list_workflows(query, limit=FORGET_TICKS_PER_SWEEP):

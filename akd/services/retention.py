@@ -2,8 +2,8 @@
 and old events are deleted in the background, in small batches so writers are never
 blocked for long; log files under ``<data_dir>/logs`` are cut back when they grow past a
 size (the previous part kept as ``<name>.1``); cached rewritten user code older than the
-window is dropped (a runner that needs it again rewrites it). Together these keep the data dir bounded
-(tests/soak/retention_soak.py shows it under a time-compressed day of traffic)."""
+window is dropped (a runner that needs it again rewrites it). Together these keep the
+data dir bounded (tests/soak/retention_soak.py shows it under a time-compressed day)."""
 
 from __future__ import annotations
 

@@ -49,9 +49,10 @@ _PRAGMAS = (
     # After a checkpoint the WAL file is cut back to this size (bounded data dir).
     "PRAGMA journal_size_limit=67108864",
 )
-# Checkpoint when the WAL has grown past this many bytes (SQLite's default is ~4 MB).
 # Pages up to this many rows are read on the loop; longer ones on the bulk thread.
 SMALL_PAGE = 200
+# The checkpointer looks every CHECKPOINT_INTERVAL seconds and checkpoints once the WAL
+# has grown past CHECKPOINT_BYTES (SQLite's own default is ~4 MB).
 CHECKPOINT_BYTES = 4 * 1024 * 1024
 CHECKPOINT_INTERVAL = 0.5
 # The loop must never sleep inside SQLite: the writer gets SQLITE_BUSY at once (another
