@@ -214,16 +214,9 @@ async def akd_round(api: AkdApi, url: str) -> Round:
     before = await by_state(api)
     done_before = sum(before.get(s, 0) for s in FINAL)
     latencies, failures, t_first, t_last_ok = await blast(url, N)
-    states: dict[str, int] = {}
-    deadline = time.perf_counter() + COMPLETE_TIMEOUT
-    while time.perf_counter() < deadline:
-        states = await by_state(api)
-        if sum(states.get(s, 0) for s in FINAL) - done_before >= len(latencies):
-            t_done = time.perf_counter()
-            break
-        await asyncio.sleep(0.05)
-    else:
-        t_done = None
+    settled = await wait_completed(api, done_before + len(latencies), COMPLETE_TIMEOUT)
+    t_done = time.perf_counter() if settled is not None else None
+    states = settled if settled is not None else await by_state(api)
     new_states = {k: v - before.get(k, 0) for k, v in states.items() if v - before.get(k, 0)}
     return Round(latencies, failures, t_last_ok - t_first, None if t_done is None else t_done - t_first, new_states)
 
