@@ -114,10 +114,10 @@ class Daemon:
                 sqlite_pragmas=[p.strip() for p in self.config.temporal.sqlite_pragmas.split(",") if p.strip()],
                 task_queue_partitions=self.config.temporal.task_queue_partitions,
             )
-            await asyncio.gather(ctx.temporal.start(), ctx.hub.start())
+            await asyncio.gather(ctx.temporal.start(), ctx.hub.start(use_forkserver=self.config.runner.fork_server))
             address = ctx.temporal.address
         else:
-            await ctx.hub.start()
+            await ctx.hub.start(use_forkserver=self.config.runner.fork_server)
         # 5. The Temporal worker.
         engine_ctx = EngineContext(
             db,

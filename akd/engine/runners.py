@@ -1,8 +1,10 @@
-"""Runner processes: spawning, the socket they connect back to, and their framing.
+"""Runner processes: spawning, their sockets, and their framing.
 
-Runners connect to an abstract Unix socket (no file to clean up, no path-length
-limit) and introduce themselves with the one-time key akd gave them, so a connection
-is always matched to the segment that asked for it.
+A runner's channel to akd is one end of a socket pair: made by the fork server (its
+other end reaches akd over the fork server's own socket pair) or by akd for a runner it
+starts itself. Nothing listens, so no other process on the machine can pose as a
+runner or as the fork server, read a session's env or event, or forge its results;
+and the pid akd kills is the one it (or its fork server) forked, never one a peer named.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ import functools
 import json
 import logging
 import os
-import secrets
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from akd.engine.forkserver import ForkServer, ForkServerGone
 from akd.procs import die_with_parent, stop_process
 from akd.runner.protocol import HEADER, decode_header, encode
 
@@ -95,82 +98,32 @@ class RunnerHub:
     def __init__(self, data_dir: Path, max_live: int = 64, batch: bool = False) -> None:
         # Passed to the fork server (and to runners started without it): SCHED_BATCH.
         self._flags = ["--batch"] if batch else []
-        self.address = f"@akd-{os.getpid()}-{secrets.token_hex(6)}"
         # Back-pressure: at most this many runner processes at once; more segments queue.
         self._slots = asyncio.Semaphore(max_live)
         self.log_path = data_dir / "logs" / "runners.log"
-        self._pending: dict[str, asyncio.Future[RunnerConn]] = {}
-        self._spawned: dict[str, asyncio.Future[int]] = {}
-        self._exits: dict[int, asyncio.Future[int]] = {}
         self._live: dict[str, RunnerConn] = {}
-        self._server: asyncio.AbstractServer | None = None
-        self._forkserver: RunnerConn | None = None
-        self._fs_proc: asyncio.subprocess.Process | None = None
-        self._fs_ready: asyncio.Future[RunnerConn] | None = None
-        self._fs_reader: asyncio.Task[None] | None = None
+        self._forkserver = ForkServer(self._start_forkserver)
+        self._use_forkserver = False
         self._prespawned: dict[str, asyncio.Future[RunnerConn]] = {}
         self._discards: set[asyncio.Task[None]] = set()
         self.closing = False
 
     async def start(self, use_forkserver: bool = True) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._server = await asyncio.start_unix_server(self._on_connect, path="\0" + self.address[1:])
+        self._use_forkserver = use_forkserver
         if use_forkserver:
-            await self._start_forkserver()
+            await self._forkserver.start()
 
-    async def _start_forkserver(self) -> None:
-        self._fs_ready = asyncio.get_running_loop().create_future()
-        self._fs_proc = await self._exec("akd.runner.forkserver", self.address, *self._flags)
-        try:
-            self._forkserver = await asyncio.wait_for(asyncio.shield(self._fs_ready), SPAWN_TIMEOUT)
-        except TimeoutError:
-            log.warning("the runner fork server did not start; runners start as fresh interpreters")
-            return
-        self._fs_reader = asyncio.create_task(self._read_forkserver(self._forkserver), name="forkserver")
+    async def _start_forkserver(self, fd: int) -> asyncio.subprocess.Process:
+        return await self._exec("akd.runner.forkserver", "--fd", str(fd), *self._flags, pass_fd=fd)
 
-    async def _read_forkserver(self, conn: RunnerConn) -> None:
-        try:
-            while True:
-                msg, _ = await conn.recv()
-                if msg.get("op") == "spawned":
-                    fut = self._spawned.pop(str(msg["key"]), None)
-                    self._exits[int(msg["pid"])] = asyncio.get_running_loop().create_future()
-                    if fut is not None and not fut.done():
-                        fut.set_result(int(msg["pid"]))
-                elif msg.get("op") == "exited":
-                    exit_fut = self._exits.pop(int(msg["pid"]), None)
-                    if exit_fut is not None and not exit_fut.done():
-                        exit_fut.set_result(int(msg["code"]))
-        except RunnerGone:
-            if not self.closing:
-                log.error("the runner fork server exited; runners start as fresh interpreters until restart")
-        finally:
-            self._forkserver = None
-            for fut in self._spawned.values():
-                if not fut.done():
-                    fut.set_exception(RunnerGone("the fork server exited"))
-
-    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = RunnerConn("", reader, writer, 0)
-        try:
-            hello, _ = await asyncio.wait_for(conn.recv(), 10)
-        except (RunnerGone, TimeoutError):
-            writer.close()
-            return
-        if hello.get("role") == "forkserver":
-            conn.pid = int(hello["pid"])
-            if self._fs_ready is not None and not self._fs_ready.done():
-                self._fs_ready.set_result(conn)
-            return
-        fut = self._pending.pop(str(hello.get("key", "")), None)
-        if fut is None or fut.done():
-            writer.close()
-            return
-        conn.session_id, conn.pid, conn.hello = str(hello["session_id"]), int(hello["pid"]), hello
-        fut.set_result(conn)
+    @property
+    def forkserver_pid(self) -> int:
+        """The fork server's pid while it is up, else 0."""
+        return self._forkserver.pid if self._forkserver.up else 0
 
     async def spawn(self, session_id: str) -> RunnerConn:
-        """Start a runner for ``session_id`` (waiting for a free slot) and wait for it to connect."""
+        """Start a runner for ``session_id`` (waiting for a free slot) and wait for its hello."""
         await self._slots.acquire()
         try:
             conn = await self._spawn(session_id)
@@ -180,41 +133,54 @@ class RunnerHub:
         return conn
 
     async def _spawn(self, session_id: str) -> RunnerConn:
-        key = secrets.token_hex(16)
-        fut: asyncio.Future[RunnerConn] = asyncio.get_running_loop().create_future()
-        self._pending[key] = fut
+        pid, sock, exited = await self._start_runner()
         try:
-            exited = await self._start_runner(session_id, key)
-            waitables: set[asyncio.Future[Any]] = {fut, exited}
+            reader, writer = await asyncio.open_unix_connection(sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+        conn = RunnerConn(session_id, reader, writer, pid, exited)
+        try:
+            await conn.send({"op": "start", "session_id": session_id})
+            hello = asyncio.ensure_future(conn.recv())
+            waitables: set[asyncio.Future[Any]] = {hello, exited}
             done, _ = await asyncio.wait(waitables, timeout=SPAWN_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
-            if fut not in done:
+            if hello not in done or hello.exception() is not None:
+                hello.cancel()
                 code = exited.result() if exited.done() else None
                 raise RunnerGone(f"the runner did not start (exit code {code}); see {self.log_path}")
-        finally:
-            self._pending.pop(key, None)
-        conn = fut.result()
-        conn.exited = exited
+            conn.hello = hello.result()[0]
+        except BaseException:
+            conn.kill()
+            await conn.close()
+            raise
         self._live[session_id] = conn
         return conn
 
-    async def _start_runner(self, session_id: str, key: str) -> asyncio.Future[int]:
-        """Fork through the fork server when it is up; returns the exit-code future."""
-        fs = self._forkserver
-        if fs is not None:
-            spawned: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-            self._spawned[key] = spawned
-            await fs.send({"op": "spawn", "session_id": session_id, "key": key})
-            pid = await asyncio.wait_for(spawned, SPAWN_TIMEOUT)
-            return self._exits.setdefault(pid, asyncio.get_running_loop().create_future())
-        proc = await self._exec("akd.runner", self.address, session_id, key, *self._flags)
-        return asyncio.ensure_future(proc.wait())
+    async def _start_runner(self) -> tuple[int, socket.socket, asyncio.Future[int]]:
+        """Fork through the fork server when it is up, else exec a fresh interpreter."""
+        if self._use_forkserver and self._forkserver.up:
+            try:
+                spawned = await self._forkserver.spawn()
+                return spawned.pid, spawned.sock, spawned.exited
+            except ForkServerGone as exc:
+                log.warning("%s; this runner starts as a fresh interpreter", exc)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            proc = await self._exec("akd.runner", "--fd", str(theirs.fileno()), *self._flags, pass_fd=theirs.fileno())
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        return proc.pid, ours, asyncio.ensure_future(proc.wait())
 
-    async def _exec(self, module: str, *args: str) -> asyncio.subprocess.Process:
+    async def _exec(self, module: str, *args: str, pass_fd: int) -> asyncio.subprocess.Process:
         logf = self.log_path.open("ab")
         try:
             return await asyncio.create_subprocess_exec(
                 sys.executable, "-m", module, *args,
-                stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
+                stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf, pass_fds=(pass_fd,),
                 env=runner_base_env(), preexec_fn=die_with_parent(),
             )  # fmt: skip
         finally:
@@ -291,12 +257,7 @@ class RunnerHub:
         self.closing = True
         for conn in list(self._live.values()):
             conn.kill()
-        if self._fs_proc is not None:
-            await stop_process(self._fs_proc, timeout=2.0)
-        if self._fs_reader is not None:
-            self._fs_reader.cancel()
-        if self._server is not None:
-            self._server.close()
+        await self._forkserver.stop(functools.partial(stop_process, timeout=2.0))
 
 
 def runner_base_env() -> dict[str, str]:

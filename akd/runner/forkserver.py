@@ -2,26 +2,34 @@
 
 It has imported the runner, the SDK and common stdlib modules once, so a runner
 starts in a few milliseconds instead of a fresh interpreter's ~80 ms. It never
-imports user code. Protocol over akd's runner socket (same framing as runners):
+imports user code.
 
-    forkserver -> akd: {"op": "hello", "role": "forkserver", "pid"}
-    akd -> forkserver: {"op": "spawn", "session_id", "key"}
-    forkserver -> akd: {"op": "spawned", "key", "pid"} and later {"op": "exited", "pid", "code"}
+akd starts it with one end of a socket pair (``--fd N``): the control channel, a
+SOCK_SEQPACKET socket, one JSON object per packet. Nothing on the machine can connect
+to it, and the runners it forks get no address either: each one is born holding one
+end of its own socket pair, and the fork server hands the other end to akd with the
+``spawned`` message (SCM_RIGHTS), then closes its copy.
+
+    akd -> forkserver: {"op": "spawn", "ref"}
+    forkserver -> akd: {"op": "spawned", "ref", "pid"} + the runner's socket,
+                       and later {"op": "exited", "pid", "code"}
 """
 
 from __future__ import annotations
 
 # Warm-up imports: everything a runner needs before it loads user code.
+import array
 import asyncio  # noqa: F401
 import ctypes
 import datetime  # noqa: F401
 import gc
-import json  # noqa: F401
+import json
 import os
 import pickle  # noqa: F401
 import random  # noqa: F401
 import select
 import signal
+import socket
 import sys
 import uuid  # noqa: F401
 
@@ -34,34 +42,21 @@ import autokitteh  # noqa: F401
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_NAME = 15  # /proc/<pid>/comm: "akd-idle" while pre-forked, "akd-runner" once given a session
+CONTROL_PACKET = 65536  # the largest control message either side accepts
 
 
 # Loaded once here: opening libc costs a forked child ~3 ms of CPU, paid per session.
 _LIBC = ctypes.CDLL(None)
 
 
-def _detach(chan: SyncChannel) -> None:
+def _detach(control: socket.socket) -> None:
     """First thing in a forked child: die with the fork server, own process group."""
     _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() == 1:
         os._exit(1)
-    chan.sock.close()
+    control.close()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     os.setpgid(0, 0)  # its own process group: akd kills the runner with everything it started
-
-
-def _run(session_id: str, key: str) -> None:
-    _LIBC.prctl(_PR_SET_NAME, b"akd-runner", 0, 0, 0)
-    try:
-        runner_main.run(ADDRESS, session_id, key)
-    except BaseException:
-        import traceback
-
-        traceback.print_exc()
-        sys.stderr.flush()
-        os._exit(1)
-    sys.stdout.flush()
-    os._exit(0)
 
 
 def _fork() -> int:
@@ -72,86 +67,93 @@ def _fork() -> int:
     return os.fork()
 
 
-def _prefork(chan: SyncChannel) -> tuple[int, int]:
-    """A child forked ahead of need, blocked on a pipe until it gets its session.
+def _prefork(control: socket.socket) -> tuple[int, socket.socket]:
+    """A child forked ahead of need; it blocks on its own socket until akd speaks.
 
     Forking takes a few milliseconds; done after each spawn, it is off the path of the
-    next session, which only writes one line to the waiting child.
+    next session. Returns the child's pid and akd's end of the child's socket pair.
     """
-    read_end, write_end = os.pipe()
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     pid = _fork()
     if pid == 0:
-        os.close(write_end)
-        _detach(chan)
+        ours.close()
+        _detach(control)
         _LIBC.prctl(_PR_SET_NAME, b"akd-idle", 0, 0, 0)
-        line = b""
-        while not line.endswith(b"\n"):
-            chunk = os.read(read_end, 256)
-            if not chunk:
-                os._exit(0)  # the fork server went away (or shut down) before using it
-            line += chunk
-        session_id, key = line.decode().split()
-        os.close(read_end)
-        _run(session_id, key)
-    os.close(read_end)
-    return pid, write_end
+        _run(SyncChannel(theirs))
+    theirs.close()
+    return pid, ours
 
 
-def _reap(chan: SyncChannel) -> None:
+def _run(chan: SyncChannel) -> None:
+    """The idle child's life: wait for akd's ``start``, then be that session's runner."""
+    try:
+        try:
+            start, _ = chan.recv()
+        except EOFError:
+            os._exit(0)  # akd (or the fork server) went away before using it
+        _LIBC.prctl(_PR_SET_NAME, b"akd-runner", 0, 0, 0)
+        runner_main.run(chan, str(start["session_id"]))
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def _send(control: socket.socket, msg: dict[str, object], fd: int = -1) -> None:
+    data = json.dumps(msg, separators=(",", ":")).encode()
+    if fd < 0:
+        control.send(data)
+    else:
+        control.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
+
+
+def _reap(control: socket.socket) -> set[int]:
+    reaped: set[int] = set()
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return reaped
         if pid == 0:
-            return
-        code = os.waitstatus_to_exitcode(status)
-        chan.send({"op": "exited", "pid": pid, "code": code})
+            return reaped
+        reaped.add(pid)
+        _send(control, {"op": "exited", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
 
 
-def serve(chan: SyncChannel) -> None:
-    chan.send({"op": "hello", "role": "forkserver", "pid": os.getpid(), "key": ""})
-    idle: tuple[int, int] | None = _prefork(chan)
+def serve(control: socket.socket) -> None:
+    idle: tuple[int, socket.socket] | None = _prefork(control)
     while True:
-        ready, _, _ = select.select([chan.sock], [], [], 0.2)
-        _reap(chan)
+        ready, _, _ = select.select([control], [], [], 0.2)
+        reaped = _reap(control)
+        if idle is not None and idle[0] in reaped:
+            idle[1].close()
+            idle = None  # the idle child died (killed from outside): fork another
         if not ready:
             continue
-        try:
-            msg, _ = chan.recv()
-        except EOFError:
-            return
+        packet = control.recv(CONTROL_PACKET)
+        if not packet:
+            return  # akd closed the channel: it is going away
+        msg = json.loads(packet)
         if msg.get("op") != "spawn":
             continue
-        session_id, key = str(msg["session_id"]), str(msg["key"])
-        pid = 0
-        if idle is not None:
-            pid, write_end = idle
-            idle = None
-            try:
-                os.write(write_end, f"{session_id} {key}\n".encode())
-            except OSError:
-                pid = 0  # the idle child died; fork one now
-            os.close(write_end)
-        if not pid:
-            pid = _fork()
-            if pid == 0:
-                _detach(chan)
-                _run(session_id, key)
-        chan.send({"op": "spawned", "key": key, "pid": pid})
-        idle = _prefork(chan)
-
-
-ADDRESS = ""
+        pid, ours = idle if idle is not None else _prefork(control)
+        _send(control, {"op": "spawned", "ref": msg.get("ref"), "pid": pid}, ours.fileno())
+        ours.close()
+        idle = _prefork(control)
 
 
 def main() -> None:
-    global ADDRESS
-    ADDRESS = sys.argv[1]
-    if "--batch" in sys.argv[2:]:
+    args = sys.argv[1:]
+    if "--batch" in args:
         yield_on_wakeup()  # inherited by every runner forked from here
-    chan = runner_main.connect(ADDRESS)
-    serve(chan)
+    control = socket.socket(fileno=int(args[args.index("--fd") + 1]))
+    control.set_inheritable(False)
+    _send(control, {"op": "hello", "pid": os.getpid()})
+    serve(control)
     os._exit(0)
 
 

@@ -1,8 +1,10 @@
 """The runner's main: connect to akd, load the build, run one session segment.
 
-Started by akd (directly or through the fork server) with the address of akd's
-runner socket, the session id and a one-time key. Everything else arrives in the
-``init`` message.
+A runner is born holding one end of a socket pair whose other end akd holds: forked
+by the fork server, or started by akd itself with the descriptor's number on its
+command line (``--fd N``). The socket has no address, so no other process can reach
+akd's side or pose as a runner. akd's first frame is ``start`` (the session id), then
+``init`` carries everything else.
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ from akd.runner.values import AttrDict, Event
 SDK_DIR = str(Path(__file__).resolve().parent.parent / "sdk")
 
 
-def connect(address: str) -> SyncChannel:
-    """``@name`` is a Linux abstract socket (no file, no path-length limit)."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.connect("\0" + address[1:] if address.startswith("@") else address)
+def channel_from_fd(fd: int) -> SyncChannel:
+    """The socket akd passed down; not inherited further by the user's subprocesses."""
+    sock = socket.socket(fileno=fd)
+    sock.set_inheritable(False)
     return SyncChannel(sock)
 
 
@@ -147,9 +149,8 @@ def make_event(payload: dict[str, Any], session_id: str) -> Event:
     )
 
 
-def run(address: str, session_id: str, key: str) -> None:
-    chan = connect(address)
-    chan.send({"op": "hello", "session_id": session_id, "key": key, "pid": os.getpid()})
+def run(chan: SyncChannel, session_id: str) -> None:
+    chan.send({"op": "hello", "session_id": session_id, "pid": os.getpid()})
     init, blob = chan.recv()
     payload = pickle.loads(blob)
     prepare_process(init)
@@ -194,13 +195,16 @@ def run(address: str, session_id: str, key: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    batch = "--batch" in args
-    args = [a for a in args if a != "--batch"]
-    if len(args) != 3:
-        sys.stderr.write("usage: python -m akd.runner ADDRESS SESSION_ID KEY [--batch]\n")
+    if "--fd" not in args or args.index("--fd") + 1 >= len(args):
+        sys.stderr.write("usage: python -m akd.runner --fd N [--batch] (started by akd)\n")
         raise SystemExit(2)
-    if batch:
+    chan = channel_from_fd(int(args[args.index("--fd") + 1]))
+    if "--batch" in args:
         yield_on_wakeup()  # as the fork server does for the runners it forks
-    run(*args)
+    try:
+        start, _ = chan.recv()
+    except EOFError:
+        os._exit(0)  # akd gave this runner up before it started
+    run(chan, str(start["session_id"]))
     sys.stdout.flush()
     os._exit(0)
