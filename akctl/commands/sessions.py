@@ -63,6 +63,10 @@ def get_session(app: App, ident: str) -> None:
     ]
     for key, value in fields:
         render.out.print(f"[bold]{key:>11}[/]  {value}")
+    waiting = s.get("waiting_for")
+    if waiting:
+        detail = f"{waiting['what']} ({escape(waiting['detail'])}), {render.relative(waiting['since'])}"
+        render.out.print(f"[bold]{'waiting for':>11}[/]  [yellow]{detail}[/]")
     if s.get("temporal_ui_url"):
         render.out.print(f"[bold]{'temporal':>11}[/]  {s['temporal_ui_url']}")
     if s["return_value"] is not None:

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from akd.appctx import AppContext
 from akd.errors import InvalidArgument, NotFound
 from akd.store.db import Row
+from akd.store.stalls import Stall
 
 
 def ctx(request: Request) -> AppContext:
@@ -68,7 +69,8 @@ def int_param(request: Request, name: str, default: int, *, lo: int = 1, hi: int
     return value
 
 
-def session_json(row: Row) -> dict[str, Any]:
+def session_json(row: Row, stall: Stall | None = None) -> dict[str, Any]:
+    """A session as the API shows it; ``stall``: what it waits for storage to record, if anything."""
     return {
         "session_id": row["session_id"],
         "project": row["project"],
@@ -89,7 +91,10 @@ def session_json(row: Row) -> dict[str, Any]:
         "duration": (row["ended_at"] - (row["started_at"] or row["created_at"])) if row["ended_at"] else None,
         "error": json.loads(row["error"]) if row["error"] else None,
         "return_value": json.loads(row["return_value"]) if row["return_value"] else None,
-    }
+        "waiting_for": None if stall is None else {
+            "what": "storage", "detail": f"{stall.what}: {stall.reason}", "since": rfc3339(stall.since),
+        },
+    }  # fmt: skip
 
 
 def must(row: Row | None, what: str, ident: str) -> Row:

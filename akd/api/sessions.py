@@ -42,7 +42,8 @@ async def list_sessions(request: Request) -> JSONResponse:
         limit=int_param(request, "limit", 50),
         before=q.get("before", ""),
     )
-    return ok([session_json(r) for r in rows])
+    stalls = db.stalls
+    return ok([session_json(r, stalls.get(r["session_id"])) for r in rows])
 
 
 async def get_session(request: Request) -> JSONResponse:
@@ -62,7 +63,7 @@ async def get_session(request: Request) -> JSONResponse:
             )
 
         row = await c.notifier.wait_for(reached, timeout) or must(await store.get(c.db, sid), "session", sid)
-    data = session_json(row)
+    data = session_json(row, ctx(request).db.stalls.get(row["session_id"]))
     c = ctx(request)
     if c.config.temporal.ui_port and c.temporal is not None:
         data["temporal_ui_url"] = (

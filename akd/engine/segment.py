@@ -12,8 +12,9 @@ import logging
 import pickle
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from akd.engine.runners import RunnerConn, RunnerGone, RunnerHub
 from akd.engine.sdk_calls import Reply, SdkCalls
@@ -22,11 +23,16 @@ from akd.services.notify import Notifier
 from akd.store import sessions as store
 from akd.store.db import Database, Row
 from akd.store.sessions import LogRecord
+from akd.store.stalls import is_storage_error
 
 log = logging.getLogger(__name__)
 
 PRINT_FLUSH_SECONDS = 0.05
 PRINT_FLUSH_COUNT = 500
+# A write the disk refused is tried again after these many seconds, doubling up to the max.
+STORAGE_RETRY_FIRST = 0.2
+STORAGE_RETRY_MAX = 5.0
+T = TypeVar("T")
 
 
 class SegmentAborted(Exception):
@@ -138,8 +144,11 @@ class SegmentRun:
     async def _flush(self) -> None:
         if self.buffer:
             records, self.buffer = self.buffer, []
-            async with self.db.tx() as conn:
-                await store.append_log(conn, self.sid, records)
+            await self._stored(lambda: self._append_log(records), "prints")
+
+    async def _append_log(self, records: list[LogRecord]) -> None:
+        async with self.db.tx() as conn:
+            await store.append_log(conn, self.sid, records)
 
     async def _record_step(self, msg: dict[str, Any], blob: bytes) -> None:
         data: dict[str, Any] = {
@@ -147,19 +156,61 @@ class SegmentRun:
         }
         records = [*self.buffer, LogRecord(str(msg.get("kind", "step")), data, dedupe=f"j{msg['seq']}")]
         self.buffer = []
-        await store.record_step(
-            self.db, self.sid, int(msg["seq"]), str(msg.get("kind", "step")), str(msg["name"]), blob, records
+        seq, kind, name = int(msg["seq"]), str(msg.get("kind", "step")), str(msg["name"])
+        await self._stored(
+            lambda: store.record_step(self.db, self.sid, seq, kind, name, blob, records), f"step #{seq} {name}"
         )
 
     async def _done(self, msg: dict[str, Any]) -> SegmentResult:
         records, self.buffer = self.buffer, []
         state = "completed" if msg.get("ok") else "error"
-        if state == "completed":
-            await store.finish(self.db, self.sid, state, return_value=msg.get("value"), records=records)
-        else:
-            await store.finish(self.db, self.sid, state, error=msg.get("error"), records=records)
+        value = msg.get("value") if state == "completed" else None
+        error = msg.get("error") if state == "error" else None
+        await self._stored(
+            lambda: store.finish(self.db, self.sid, state, return_value=value, error=error, records=records),
+            "the session's end",
+        )
         self.notifier.changed()  # waiters (sync webhooks, watch, wait=final) learn at once
         return SegmentResult(kind="done", state=state)
+
+    async def _stored(self, write: Callable[[], Awaitable[T]], what: str) -> T:
+        """Run a write; while the disk refuses it, hold the session and try again.
+
+        The runner waits for its ack meanwhile, so the outcome of the step in flight stays
+        in memory and the step is not run again (a failed write used to kill the runner,
+        and every retry of the segment re-ran the step). The stall is visible to the API
+        (``waiting_for``) and leaves a ``storage`` log record once the write landed.
+        """
+        try:
+            return await write()
+        except Exception as exc:
+            if not is_storage_error(exc):
+                raise
+            first = exc
+        started, delay = time.monotonic(), STORAGE_RETRY_FIRST
+        self.db.stalls.mark(self.sid, what, str(first))
+        log.error("session %s: %s could not be stored (%s); holding it until writes succeed", self.sid, what, first)
+        try:
+            while True:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, STORAGE_RETRY_MAX)
+                if self.hub.closing:
+                    raise SegmentAborted("akd is shutting down")
+                try:
+                    result = await write()
+                    break
+                except Exception as exc:
+                    if not is_storage_error(exc):
+                        raise
+        finally:
+            self.db.stalls.clear(self.sid)
+        waited = time.monotonic() - started
+        log.warning("session %s: %s stored after waiting %.1f s for storage", self.sid, what, waited)
+        note = {"waited": round(waited, 3), "what": what, "error": str(first)}
+        self.buffer.append(LogRecord("storage", note, t=time.time()))
+        if not self.flush_at:
+            self.flush_at = time.monotonic() + PRINT_FLUSH_SECONDS
+        return result
 
     async def _runner_died(self, conn: RunnerConn) -> SegmentResult:
         if self.hub.closing:
@@ -172,7 +223,7 @@ class SegmentRun:
             "message": f"the runner process ended unexpectedly ({reason})",
             "traceback": "",
         }
-        await store.finish(self.db, self.sid, "error", error=error)
+        await self._stored(lambda: store.finish(self.db, self.sid, "error", error=error), "the session's end")
         return SegmentResult(kind="done", state="error")
 
 

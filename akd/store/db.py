@@ -34,6 +34,7 @@ from typing import Any
 
 from akd.errors import Unavailable
 from akd.store.migrations import apply_migrations
+from akd.store.stalls import Stalls
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,8 @@ class Database:
         self._lock = asyncio.Lock()
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
+        # Sessions whose writes wait for storage right now (see akd.store.stalls).
+        self.stalls = Stalls()
 
     async def open(self) -> None:
         """Open the connections and apply pending migrations before anything else."""
