@@ -22,6 +22,7 @@ from akd.api import create_app
 from akd.appctx import AppContext
 from akd.config import Config
 from akd.engine.activities import EngineContext
+from akd.engine.reconcile import Reconciler
 from akd.engine.runners import RunnerHub
 from akd.engine.worker import Engine
 from akd.errors import FailedPrecondition, Unavailable
@@ -60,6 +61,7 @@ class Daemon:
         self._lock_file: IO[str] | None = None
         self._owns_data_dir = False
         self._retention: asyncio.Task[None] | None = None
+        self._reconciler: Reconciler | None = None
         self._server: _Server | None = None
         self._serve_task: asyncio.Task[None] | None = None
         self.ctx: AppContext | None = None
@@ -158,6 +160,8 @@ class Daemon:
             await asyncio.sleep(0.01)
         await ctx.dispatcher.recover()
         ctx.dispatcher.start_sweeper()
+        self._reconciler = Reconciler(ctx.engine)  # workflows closed outside akd, from now on
+        self._reconciler.start()
         if self.config.retention.days > 0 or self.config.retention.log_max_mb > 0:
             self._retention = asyncio.create_task(
                 retention.run_forever(
@@ -233,6 +237,8 @@ class Daemon:
                 await asyncio.wait_for(self._serve_task, 5)
         if self._retention is not None:
             self._retention.cancel()
+        if self._reconciler is not None:
+            await self._reconciler.stop()
         if ctx is not None:
             if ctx.dispatcher is not None:
                 await ctx.dispatcher.stop()
