@@ -12,6 +12,7 @@ import os
 import secrets
 import signal
 import socket
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -54,6 +55,33 @@ def ensure_token(data_dir: Path) -> str:
     return token
 
 
+def prepare_data_dir(path: Path) -> None:
+    """Create the data dir private (0700), or make an existing one of ours private.
+
+    A directory other users may write to (mode 1777 like /tmp, or group-writable), or one
+    that belongs to another user, is refused rather than chmodded: they may have planted
+    files or links in it, and taking it over would lock its other users out.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        path.mkdir(mode=0o700, parents=True)
+        return
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o022:
+        raise FailedPrecondition(
+            f"the data dir {path} is writable by other users (mode {mode:04o}); akd keeps its token and "
+            "databases there: pick a private directory with --data-dir (or chmod 700 it)"
+        )
+    if st.st_uid != os.geteuid():
+        raise FailedPrecondition(
+            f"the data dir {path} belongs to another user (uid {st.st_uid}); pick your own with --data-dir"
+        )
+    if mode & 0o077:
+        log.warning("the data dir %s was readable by other users (mode %04o); made it private (0700)", path, mode)
+        os.chmod(path, 0o700)
+
+
 class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -80,10 +108,12 @@ class Daemon:
             ) from None
 
     async def startup(self) -> None:
-        # 1. Data dir (0700, writable) and the single-daemon lock.
+        # 1. Data dir (0700, writable) and the single-daemon lock. Everything akd and its
+        #    children create from here on is private to this user (databases, logs, the
+        #    Temporal database, daemon.json): files 0600, directories 0700.
+        os.umask(0o077)
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            os.chmod(self.data_dir, 0o700)
+            prepare_data_dir(self.data_dir)
         except OSError as exc:
             raise Unavailable(
                 f"cannot use the data dir {self.data_dir}: {exc.strerror}; pick another with --data-dir"
