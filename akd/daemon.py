@@ -225,7 +225,8 @@ class Daemon:
                 "its permissions, or pick another with --data-dir"
             ) from None
         finally:
-            probe.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a read-only file system refuses even this
+                probe.unlink(missing_ok=True)
 
     def _bind(self) -> socket.socket:
         host, port = self.config.server.host, self.config.server.port
