@@ -12,6 +12,7 @@ import os
 import secrets
 import signal
 import socket
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -22,6 +23,7 @@ from akd.api import create_app
 from akd.appctx import AppContext
 from akd.config import Config
 from akd.engine.activities import EngineContext
+from akd.engine.reconcile import Reconciler
 from akd.engine.runners import RunnerHub
 from akd.engine.worker import Engine
 from akd.errors import FailedPrecondition, Unavailable
@@ -53,6 +55,33 @@ def ensure_token(data_dir: Path) -> str:
     return token
 
 
+def prepare_data_dir(path: Path) -> None:
+    """Create the data dir private (0700), or make an existing one of ours private.
+
+    A directory other users may write to (mode 1777 like /tmp, or group-writable), or one
+    that belongs to another user, is refused rather than chmodded: they may have planted
+    files or links in it, and taking it over would lock its other users out.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        path.mkdir(mode=0o700, parents=True)
+        return
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o022:
+        raise FailedPrecondition(
+            f"the data dir {path} is writable by other users (mode {mode:04o}); akd keeps its token and "
+            "databases there: pick a private directory with --data-dir (or chmod 700 it)"
+        )
+    if st.st_uid != os.geteuid():
+        raise FailedPrecondition(
+            f"the data dir {path} belongs to another user (uid {st.st_uid}); pick your own with --data-dir"
+        )
+    if mode & 0o077:
+        log.warning("the data dir %s was readable by other users (mode %04o); made it private (0700)", path, mode)
+        os.chmod(path, 0o700)
+
+
 class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -60,6 +89,7 @@ class Daemon:
         self._lock_file: IO[str] | None = None
         self._owns_data_dir = False
         self._retention: asyncio.Task[None] | None = None
+        self._reconciler: Reconciler | None = None
         self._server: _Server | None = None
         self._serve_task: asyncio.Task[None] | None = None
         self.ctx: AppContext | None = None
@@ -78,10 +108,12 @@ class Daemon:
             ) from None
 
     async def startup(self) -> None:
-        # 1. Data dir (0700, writable) and the single-daemon lock.
+        # 1. Data dir (0700, writable) and the single-daemon lock. Everything akd and its
+        #    children create from here on is private to this user (databases, logs, the
+        #    Temporal database, daemon.json): files 0600, directories 0700.
+        os.umask(0o077)
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            os.chmod(self.data_dir, 0o700)
+            prepare_data_dir(self.data_dir)
         except OSError as exc:
             raise Unavailable(
                 f"cannot use the data dir {self.data_dir}: {exc.strerror}; pick another with --data-dir"
@@ -158,6 +190,8 @@ class Daemon:
             await asyncio.sleep(0.01)
         await ctx.dispatcher.recover()
         ctx.dispatcher.start_sweeper()
+        self._reconciler = Reconciler(ctx.engine)  # workflows closed outside akd, from now on
+        self._reconciler.start()
         if self.config.retention.days > 0 or self.config.retention.log_max_mb > 0:
             self._retention = asyncio.create_task(
                 retention.run_forever(
@@ -191,7 +225,8 @@ class Daemon:
                 "its permissions, or pick another with --data-dir"
             ) from None
         finally:
-            probe.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a read-only file system refuses even this
+                probe.unlink(missing_ok=True)
 
     def _bind(self) -> socket.socket:
         host, port = self.config.server.host, self.config.server.port
@@ -233,6 +268,8 @@ class Daemon:
                 await asyncio.wait_for(self._serve_task, 5)
         if self._retention is not None:
             self._retention.cancel()
+        if self._reconciler is not None:
+            await self._reconciler.stop()
         if ctx is not None:
             if ctx.dispatcher is not None:
                 await ctx.dispatcher.stop()

@@ -75,18 +75,36 @@ def process_cmdline(pid: int) -> str:
         return ""
 
 
-def reap_stale(pid_file: Path, must_contain: str) -> bool:
-    """Kill the process named in ``pid_file`` if it still runs ``must_contain``.
+def process_argv(pid: int) -> list[str]:
+    """The process's arguments, one element each (empty if it is gone or unreadable)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [arg.decode(errors="replace") for arg in raw.split(b"\0") if arg]
 
-    Returns whether a stale process was killed. The command-line check keeps us from
-    killing an unrelated process that reused the pid.
+
+def process_cwd(pid: int) -> Path | None:
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return None
+
+
+def reap_stale(pid_file: Path, *must_have: str, cwd: Path | None = None) -> bool:
+    """Kill the process named in ``pid_file`` if it is still the one that wrote it.
+
+    It is, when each of ``must_have`` is one of its arguments (exactly) and, given
+    ``cwd``, it runs in that directory. A pid reused by an unrelated process, or the same
+    kind of process of another data dir (another akd's dev server), is left alone.
+    Returns whether a stale process was killed.
     """
     try:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
         return False
     killed = False
-    if pid_alive(pid) and must_contain in process_cmdline(pid):
+    if pid_alive(pid) and _is_ours(pid, must_have, cwd):
         try:
             os.kill(pid, signal.SIGKILL)
             killed = True
@@ -94,6 +112,13 @@ def reap_stale(pid_file: Path, must_contain: str) -> bool:
             pass
     pid_file.unlink(missing_ok=True)
     return killed
+
+
+def _is_ours(pid: int, must_have: tuple[str, ...], cwd: Path | None) -> bool:
+    argv = process_argv(pid)
+    if not argv or any(arg not in argv for arg in must_have):
+        return False
+    return cwd is None or process_cwd(pid) == cwd.resolve()
 
 
 async def stop_process(proc: asyncio.subprocess.Process, timeout: float = 5.0) -> None:

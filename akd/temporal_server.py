@@ -65,6 +65,14 @@ class TemporalDevServer:
     def running(self) -> bool:
         return self._proc is not None and self._proc.returncode is None
 
+    def _identity(self) -> tuple[str, ...]:
+        """Arguments that only this data dir's dev server has (its database path).
+
+        Without one (an in-memory server) the server's working directory, the data dir,
+        is what tells it apart from the dev server of another akd.
+        """
+        return ("start-dev", str(self.data_dir / "temporal.db")) if self.persistent else ("start-dev",)
+
     def _args(self) -> list[str]:
         args = [str(temporal_binary()), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(self.port)]
         args += ["--log-level", "error", "--namespace", self.namespace]
@@ -81,7 +89,7 @@ class TemporalDevServer:
 
     async def start(self) -> None:
         """Reap a leftover server of a killed akd, then start and wait for health."""
-        if reap_stale(self._pid_file, "start-dev"):
+        if reap_stale(self._pid_file, *self._identity(), cwd=self.data_dir):
             log.warning("killed a temporal dev server left behind by an earlier akd")
         self.port = free_port()
         await self._spawn()
@@ -96,6 +104,7 @@ class TemporalDevServer:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=logf,
                 stderr=logf,
+                cwd=self.data_dir,  # how reap_stale recognises it after a kill -9 of akd
                 preexec_fn=die_with_parent(),
             )
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -66,6 +67,27 @@ def _wait_ready(app: App, proc: subprocess.Popen[bytes], log_path: Path) -> dict
     raise CliError(f"akd did not become ready in {READY_TIMEOUT:.0f} s; see {log_path}")
 
 
+def _check_data_dir(path: Path) -> str:
+    """What akd refuses at start is refused before akctl writes its log there; what akd
+    tightens is returned as a warning for stderr (a detached akd only logs it)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        raise CliError(f"cannot use the data dir {path}: {exc.strerror}; pick another with --data-dir") from None
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o022:
+        raise CliError(
+            f"the data dir {path} is writable by other users (mode {mode:04o}); akd keeps its token and "
+            "databases there: pick a private directory with --data-dir (or chmod 700 it)",
+            42,
+        )
+    if mode & 0o077:
+        return f"the data dir {path} was readable by other users (mode {mode:04o}); akd makes it private (0700)"
+    return ""
+
+
 def up(app: App, detach: bool, port: int | None, config: Path | None) -> None:
     """Start the akd daemon (in the foreground, or in the background with --detach)."""
     info = _running(app)
@@ -77,10 +99,20 @@ def up(app: App, detach: bool, port: int | None, config: Path | None) -> None:
     cmd = _akd_command(app, port, config)
     if not detach:
         os.execv(sys.executable, cmd)
-    app.data_dir.mkdir(parents=True, exist_ok=True)
+    warning = _check_data_dir(app.data_dir)
     log_path = app.data_dir / "logs" / "akd.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as logf:
+    try:
+        app.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        log_path.parent.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise CliError(
+            f"cannot use the data dir {app.data_dir}: {exc.strerror}; fix its permissions or pick another "
+            "with --data-dir"
+        ) from None
+    if warning:
+        render.err.print(f"[yellow]warning:[/] {render.escape(warning)}")
+    with os.fdopen(fd, "ab") as logf:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True)
     info = _wait_ready(app, proc, log_path)
     app.show(

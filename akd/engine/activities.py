@@ -82,7 +82,7 @@ class SessionActivities:
         finally:
             self.ctx.notifier.changed()
         if result.kind == "done" and row["parent_id"]:
-            await self._notify_parent(inp.session_id)
+            await self.notify_parent(inp.session_id)
         return result
 
     def preload(self, session_id: str) -> None:
@@ -99,7 +99,7 @@ class SessionActivities:
         await conn.send({"op": "init", "hold": True, **spec.init}, pickle.dumps(spec.payload))
         conn.prepared = spec
 
-    async def _notify_parent(self, session_id: str) -> None:
+    async def notify_parent(self, session_id: str) -> None:
         """A child session's end is a signal named after it, for its parent's next_signal()."""
         row = await sessions.get(self.ctx.db, session_id)
         if row is None or not row["parent_id"]:
@@ -187,4 +187,4 @@ class SessionActivities:
             records=[LogRecord("stop", {"reason": reason})],
         )
         self.ctx.notifier.changed()
-        await self._notify_parent(inp.session_id)
+        await self.notify_parent(inp.session_id)

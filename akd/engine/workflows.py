@@ -15,6 +15,7 @@ from temporalio.common import RetryPolicy
 
 from akd.engine.types import SegmentInput, SegmentResult, SessionInput, StopInput
 
+SESSION_WORKFLOW = "akd.Session"
 SEGMENT_TIMEOUT = timedelta(days=30)
 SEGMENT_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
@@ -24,7 +25,7 @@ SEGMENT_RETRY = RetryPolicy(
 )
 
 
-@workflow.defn(name="akd.Session", sandboxed=False)
+@workflow.defn(name=SESSION_WORKFLOW, sandboxed=False)
 class SessionWorkflow:
     def __init__(self) -> None:
         self._wakeups = 0

@@ -214,6 +214,12 @@ async def unfinished(db: Database) -> list[Row]:
     return await db.fetchall("SELECT * FROM sessions WHERE state IN ('created','running')")
 
 
+async def unfinished_ids(db: Database) -> set[str]:
+    """The ids of the sessions not yet final (what periodic reconciliation compares)."""
+    rows = await db.fetchall("SELECT session_id FROM sessions WHERE state IN ('created','running')")
+    return {row["session_id"] for row in rows}
+
+
 async def list_prints(
     db: Database, session_id: str, *, after: int = 0, limit: int = 1000, descending: bool = False
 ) -> list[Row]:
