@@ -92,6 +92,13 @@ class RetentionConfig:
 
 
 @dataclass(frozen=True)
+class StoreConfig:
+    # Start with a new, empty akd.db although temporal.db or builds/ show an earlier one
+    # existed (it was deleted or moved). Meant for one start (`akd --allow-new-database`).
+    allow_new_database: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path = field(default_factory=default_data_dir)
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -99,6 +106,7 @@ class Config:
     sessions: SessionsConfig = field(default_factory=SessionsConfig)
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     log_level: str = "info"
 
     @property
@@ -114,6 +122,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "sessions": SessionsConfig,
     "runner": RunnerConfig,
     "retention": RetentionConfig,
+    "store": StoreConfig,
 }
 _TOP_LEVEL = {"data_dir", "log_level"}
 
