@@ -27,6 +27,7 @@ from akd.engine.worker import Engine
 from akd.errors import FailedPrecondition, Unavailable
 from akd.services import retention
 from akd.services.dispatch import Dispatcher
+from akd.services.quota import EventQuota
 from akd.store.db import Database
 from akd.temporal_server import TemporalDevServer
 
@@ -114,7 +115,8 @@ class Daemon:
             refuse_new_database(self.data_dir)
         db = Database(self.data_dir / "akd.db")
         await db.open()
-        self.ctx = ctx = AppContext(config=self.config, db=db, token=token)
+        quota = EventQuota(self.config.events, self.data_dir)
+        self.ctx = ctx = AppContext(config=self.config, db=db, token=token, quota=quota)
         # 3. Bind the HTTP socket early, so the base URL (and port 0) is known.
         sock = self._bind()
         port = sock.getsockname()[1]
