@@ -172,7 +172,10 @@ class EventQuota:
         if self._reserve <= 0:
             return
         if now >= self._free_checked + FREE_SPACE_INTERVAL or self._free - size < self._reserve:
-            self._free = free_bytes(self.data_dir)
+            try:
+                self._free = free_bytes(self.data_dir)
+            except OSError as exc:
+                raise Unavailable(f"cannot tell the free space of akd's data dir {self.data_dir}: {exc}") from exc
             self._free_checked = now
         if self._free - size >= self._reserve:
             if self._disk_low:
