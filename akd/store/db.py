@@ -161,8 +161,9 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.wal_path = Path(f"{path}-wal")
-        # (device, inode) of the database and its WAL as opened; "" or what became of them.
+        # (device, inode) of the database and its WAL as opened.
         self._identities: dict[Path, tuple[int, int] | None] = {}
+        # What became of one of them ("" while both are the files opened).
         self._lost = ""
         self._writer: Connection | None = None
         self._reader: sqlite3.Connection | None = None
@@ -246,12 +247,15 @@ class Database:
                 )  # fmt: skip
             self._lost = f"{path} was {what}"
             return self._lost
-        if self._lost:
+        if self._lost and self.wal_path in paths:  # only a look at both files clears it
             log.warning("the database file is back as opened (it had been: %s): writes are accepted again", self._lost)
             self._lost = ""
         return ""
 
-    def _check_files(self, *paths: Path) -> None:
+    def _check_files(self) -> None:
+        """Raise ``Unavailable`` while a file is gone: the database itself (one stat) and,
+        once something was lost, the WAL too (only a check of both may clear the state)."""
+        paths = (self.path, self.wal_path) if self._lost else (self.path,)
         if lost := self._changed(*paths):
             raise Unavailable(
                 f"akd's database file {lost} while akd was running; nothing was accepted. Stop akd, put the "
@@ -270,11 +274,11 @@ class Database:
             if conn is None:
                 raise Unavailable("the database is closed")
             if self._lost:
-                self._check_files(self.path, self.wal_path)
+                self._check_files()
             await _begin(conn.raw)
             try:
                 yield conn
-                self._check_files(self.path)
+                self._check_files()
             except BaseException:
                 _rollback(conn.raw)
                 raise
