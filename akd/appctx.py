@@ -11,6 +11,7 @@ from akd.engine.runners import RunnerHub
 from akd.engine.worker import Engine
 from akd.services.dispatch import Dispatcher
 from akd.services.notify import Notifier
+from akd.services.quota import EventQuota
 from akd.store.db import Database
 from akd.temporal_server import TemporalDevServer
 
@@ -20,6 +21,7 @@ class AppContext:
     config: Config
     db: Database
     token: str
+    quota: EventQuota
     engine: Engine | None = None
     dispatcher: Dispatcher | None = None
     hub: RunnerHub | None = None

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from akd.config import load_config
@@ -20,6 +21,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, help="akd.toml to read (default: <data_dir>/akd.toml)")
     parser.add_argument("--data-dir", type=Path, help="data directory (default: $AKD_DATA_DIR, then XDG data home)")
     parser.add_argument("--port", type=int, help="HTTP port (default 9980; 0 picks a free port)")
+    parser.add_argument(
+        "--allow-new-database",
+        action="store_true",
+        help="start with a new, empty akd.db although the data dir shows an earlier one was lost",
+    )
     return parser.parse_args(argv)
 
 
@@ -39,6 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
         config = load_config(args.config, data_dir=args.data_dir, port=args.port)
+        if args.allow_new_database:
+            config = replace(config, store=replace(config.store, allow_new_database=True))
     except AkdError as exc:
         sys.stderr.write(f"akd: {exc.message}\n")
         raise SystemExit(EXIT_CODES.get(exc.code, 1)) from None

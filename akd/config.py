@@ -95,6 +95,27 @@ class RetentionConfig:
 
 
 @dataclass(frozen=True)
+class EventsConfig:
+    # Quotas of stored webhook events over a sliding minute, per trigger and for all
+    # webhooks together; over one the webhook answers 429 with Retry-After. 0: no limit.
+    # Sizes are of the stored event (body, headers, query), in MiB.
+    trigger_events_per_minute: int = 6000
+    trigger_mb_per_minute: float = 256.0
+    total_events_per_minute: int = 24000
+    total_mb_per_minute: float = 1024.0
+    # Below this much free space on the data dir's disk new events get 503, so running
+    # sessions still have room to finish; 0 turns the reserve off.
+    min_free_mb: float = 32.0
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    # Start with a new, empty akd.db although temporal.db or builds/ show an earlier one
+    # existed (it was deleted or moved). Meant for one start (`akd --allow-new-database`).
+    allow_new_database: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path = field(default_factory=default_data_dir)
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -102,6 +123,8 @@ class Config:
     sessions: SessionsConfig = field(default_factory=SessionsConfig)
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     log_level: str = "info"
 
     @property
@@ -117,6 +140,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "sessions": SessionsConfig,
     "runner": RunnerConfig,
     "retention": RetentionConfig,
+    "events": EventsConfig,
+    "store": StoreConfig,
 }
 _TOP_LEVEL = {"data_dir", "log_level"}
 

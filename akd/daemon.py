@@ -29,6 +29,7 @@ from akd.engine.worker import Engine
 from akd.errors import FailedPrecondition, Unavailable
 from akd.services import retention
 from akd.services.dispatch import Dispatcher
+from akd.services.quota import EventQuota
 from akd.store.db import Database
 from akd.temporal_server import TemporalDevServer
 
@@ -82,6 +83,24 @@ def prepare_data_dir(path: Path) -> None:
         os.chmod(path, 0o700)
 
 
+def refuse_new_database(data_dir: Path) -> None:
+    """No silent fresh start: a missing ``akd.db`` next to an earlier run's files was lost.
+
+    Without this check a deleted database came back empty at the next start (no projects,
+    no events) while Temporal still held the old sessions' histories.
+    """
+    path = data_dir / "akd.db"
+    traces = [name for name in ("temporal.db", "builds") if (data_dir / name).exists()]
+    if path.exists() or not traces:
+        return
+    raise FailedPrecondition(
+        f"the database {path} is missing, but {' and '.join(traces)} in {data_dir} show akd ran here before: "
+        "akd.db was deleted or moved. Put it back (or restore it from a backup) and start akd again; "
+        "to start over with an empty database (every project, deployment and event is gone), start once "
+        "with `akd --allow-new-database` (or AKD_STORE_ALLOW_NEW_DATABASE=1 akctl up)"
+    )
+
+
 class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -124,9 +143,12 @@ class Daemon:
         (self.data_dir / "daemon.json").unlink(missing_ok=True)
         # 2. API token and database (migrations run before anything reads it).
         token = ensure_token(self.data_dir)
+        if not self.config.store.allow_new_database:
+            refuse_new_database(self.data_dir)
         db = Database(self.data_dir / "akd.db")
         await db.open()
-        self.ctx = ctx = AppContext(config=self.config, db=db, token=token)
+        quota = EventQuota(self.config.events, self.data_dir)
+        self.ctx = ctx = AppContext(config=self.config, db=db, token=token, quota=quota)
         # 3. Bind the HTTP socket early, so the base URL (and port 0) is known.
         sock = self._bind()
         port = sock.getsockname()[1]

@@ -12,6 +12,7 @@ status, a stable code and a message that says what happened and how to fix it::
     ├── Forbidden                 403 forbidden           (akctl exit 43)
     ├── NotFound                  404 not_found           (akctl exit 44)
     ├── PayloadTooLarge           413 payload_too_large
+    ├── ResourceExhausted         429 resource_exhausted  (event quota; with Retry-After)
     ├── BadGateway                502 bad_gateway         (sync webhook: no session)
     ├── Unavailable               503 unavailable
     └── GatewayTimeout            504 gateway_timeout     (sync webhook: no outcome in time)
@@ -27,6 +28,8 @@ class AkdError(Exception):
 
     status: int = 500
     code: str = "internal"
+    # Extra HTTP response headers (e.g. Retry-After); None for most errors.
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -104,6 +107,18 @@ class FailedPrecondition(AkdError):
 class PayloadTooLarge(AkdError):
     status = 413
     code = "payload_too_large"
+
+
+class ResourceExhausted(AkdError):
+    """A quota is used up for now; ``retry_after`` seconds from now there is room again."""
+
+    status = 429
+    code = "resource_exhausted"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class Unavailable(AkdError):

@@ -25,7 +25,7 @@ PUBLIC_API_PATHS = frozenset({"/api/v1/health"})
 
 
 def error_response(exc: AkdError) -> JSONResponse:
-    return JSONResponse(exc.to_dict(), status_code=exc.status)
+    return JSONResponse(exc.to_dict(), status_code=exc.status, headers=exc.headers)
 
 
 class TokenAuth:

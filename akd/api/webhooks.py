@@ -93,7 +93,8 @@ async def webhook(request: Request) -> Response:
     raw = await read_body(request, c.config.sessions.max_body_bytes)
     await check_signature(c, trg, request, raw)
     event_id = new_id("evt")
-    data = event_data(request, slug, suffix, raw)
+    data = pickle.dumps(event_data(request, slug, suffix, raw))
+    c.quota.admit(trg["trigger_id"], len(data))
     await events_store.insert_event(
         c.db,
         event_id,
@@ -102,7 +103,7 @@ async def webhook(request: Request) -> Response:
         trigger_name=trg["name"],
         event_type=request.method.lower(),
         source="webhook",
-        data=pickle.dumps(data),
+        data=data,
     )
     assert c.dispatcher is not None
     if trg["is_sync"]:

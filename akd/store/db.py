@@ -15,6 +15,14 @@ a session makes about twenty of them. Three connections:
 WAL checkpoints (the only step that writes the main file and syncs) run on a background
 thread instead of inside whichever commit crosses the threshold.
 
+The files are watched: a database deleted or replaced under the running daemon goes on
+working through the open descriptors, so akd would acknowledge events into a file no
+one will open again (after ``rm akd.db``, 5 webhooks got 202 and a restart found no
+projects). Every transaction checks the file's device and inode against the ones opened
+just before it commits (a stat, ~2 us), the checkpointer checks the database and its WAL
+on its cadence, and while one is gone every write fails with ``Unavailable`` (503)
+naming the file.
+
 The connection object handed out by ``tx()`` keeps the small async surface the stores
 use (``await conn.execute(...)``, ``async with conn.execute(...) as cur``,
 ``await cur.fetchone()``), so transaction code reads the same as before.
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Generator, Iterable
@@ -140,9 +149,23 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of ``path``; None when it does not exist."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.wal_path = Path(f"{path}-wal")
+        # (device, inode) of the database and its WAL as opened.
+        self._identities: dict[Path, tuple[int, int] | None] = {}
+        # What became of one of them ("" while both are the files opened).
+        self._lost = ""
         self._writer: Connection | None = None
         self._reader: sqlite3.Connection | None = None
         self._bulk: sqlite3.Connection | None = None
@@ -165,23 +188,25 @@ class Database:
             # WAL readers wait only in rare recovery moments; never long on the loop.
             self._reader.execute("PRAGMA busy_timeout=200")
             self._bulk = _connect(self.path)
+            self._identities = {p: file_identity(p) for p in (self.path, self.wal_path)}
+            self._lost = ""
+            checkpoint_conn = _connect(self.path)
         except sqlite3.OperationalError as exc:
             await self.close()
             raise Unavailable(f"cannot open the database {self.path}: {exc}") from exc
         self._bulk_pool = ThreadPoolExecutor(1, thread_name_prefix="akd-db-bulk")
         self._stop.clear()
-        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="akd-db-checkpoint", daemon=True)
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, args=(checkpoint_conn,), name="akd-db-checkpoint", daemon=True
+        )
         self._checkpointer.start()
 
-    def _checkpoint_loop(self) -> None:
-        wal = Path(f"{self.path}-wal")
-        try:
-            conn = _connect(self.path)
-        except sqlite3.Error as exc:
-            log.warning("the WAL checkpointer cannot open the database: %s", exc)
-            return
+    def _checkpoint_loop(self, conn: sqlite3.Connection) -> None:
+        wal = self.wal_path
         try:
             while not self._stop.wait(CHECKPOINT_INTERVAL):
+                if self._changed(self.path, self.wal_path):
+                    continue  # nothing to checkpoint into; writes fail until the file is back
                 try:
                     if wal.exists() and wal.stat().st_size >= CHECKPOINT_BYTES:
                         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
@@ -208,16 +233,55 @@ class Database:
         self._bulk = self._reader = None
         self._writer = None
 
+    def _changed(self, *paths: Path) -> str:
+        """What became of the first of ``paths`` that is not the file opened ("" if none).
+
+        The first change is logged; a file put back (the same inode again) is too.
+        """
+        for path in paths:
+            opened, now = self._identities.get(path), file_identity(path)
+            if opened is None or now == opened:
+                continue
+            what = "deleted" if now is None else f"replaced by another file (inode {now[1]}, was {opened[1]})"
+            if not self._lost:
+                log.error(
+                    "the database file %s was %s under the running akd: every write (events, sessions) now "
+                    "fails with 503; stop akd and put the file back (or restore it from a backup)", path, what,
+                )  # fmt: skip
+            self._lost = f"{path} was {what}"
+            return self._lost
+        if self._lost and self.wal_path in paths:  # only a look at both files clears it
+            log.warning("the database file is back as opened (it had been: %s): writes are accepted again", self._lost)
+            self._lost = ""
+        return ""
+
+    def _check_files(self) -> None:
+        """Raise ``Unavailable`` while a file is gone: the database itself (one stat) and,
+        once something was lost, the WAL too (only a check of both may clear the state)."""
+        paths = (self.path, self.wal_path) if self._lost else (self.path,)
+        if lost := self._changed(*paths):
+            raise Unavailable(
+                f"akd's database file {lost} while akd was running; nothing was accepted. Stop akd, put the "
+                "file back (or restore it from a backup) and start akd again"
+            )
+
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[Connection]:
-        """A write transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error)."""
+        """A write transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error).
+
+        Refused while the database file is gone; a transaction whose file was deleted or
+        replaced meanwhile is rolled back and raises ``Unavailable`` (not acknowledged).
+        """
         async with self._lock:
             conn = self._writer
             if conn is None:
                 raise Unavailable("the database is closed")
+            if self._lost:
+                self._check_files()
             await _begin(conn.raw)
             try:
                 yield conn
+                self._check_files()
             except BaseException:
                 _rollback(conn.raw)
                 raise
