@@ -60,5 +60,5 @@ def test_non_finite_timestamps_are_refused(scheme: str, ts: str) -> None:
         headers = {"x-slack-request-timestamp": ts, "x-slack-signature": "v0=" + sign(f"v0:{ts}:".encode() + BODY)}
     else:
         headers = {"x-signature-timestamp": ts, "x-signature-256": "sha256=" + sign(ts.encode() + b"." + BODY)}
-    with pytest.raises(Unauthenticated, match="invalid|stale"):
+    with pytest.raises(Unauthenticated, match=r"invalid|stale"):
         verify(scheme, SECRET, headers, BODY, NOW)
