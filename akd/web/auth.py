@@ -37,8 +37,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from akd.api.common import ctx
-from akd.errors import AkdError
+from akd.api.common import ctx, read_body
+from akd.errors import AkdError, PayloadTooLarge
 from akd.web.render import render, render_error, secure
 
 COOKIE = "akd_ui"
@@ -143,9 +143,10 @@ async def form_fields(request: Request) -> dict[str, str]:
     cached: dict[str, str] | None = getattr(request.state, "form", None)
     if cached is not None:
         return cached
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise FormTooLarge
+    try:
+        body = await read_body(request, MAX_FORM_BYTES)  # unauthenticated on /login: never read past the limit
+    except PayloadTooLarge:
+        raise FormTooLarge from None
     fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     request.state.form = fields
     return fields
