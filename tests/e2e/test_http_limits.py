@@ -7,6 +7,7 @@ end. Each case has a row in docs/hostile-inputs.md.
 from __future__ import annotations
 
 import json
+import re
 import select
 import socket
 import time
@@ -283,3 +284,32 @@ def test_the_connection_cap_closes_idle_connections_first_then_answers_503(cappe
         for c in idle + uploads:
             c.close()
     wait_for(lambda: health(akd) == 200, timeout=30, what="slots to free up once the uploads are gone")
+
+
+# -- logout ----------------------------------------------------------------------------------
+
+
+def hidden_csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
+    assert found, "no csrf field in the page"
+    return found.group(1)
+
+
+def test_logout_revokes_the_cookie_for_good(limited: tuple[Akd, str]) -> None:
+    akd, _ = limited
+    with httpx.Client(base_url=akd.url, timeout=30) as client:
+        form = client.get("/login")
+        res = client.post("/login", data={"token": akd.token, "csrf": hidden_csrf(form.text), "next": "/"})
+        assert res.status_code == 303
+        cookie = client.cookies["akd_ui"]
+        csrf = hidden_csrf(client.get("/sessions").text)
+        assert client.post("/logout", data={"csrf": csrf}).status_code == 303
+
+    def with_cookie() -> httpx.Response:
+        return httpx.get(f"{akd.url}/sessions", headers={"Cookie": f"akd_ui={cookie}"}, timeout=30)
+
+    res = with_cookie()  # a copy of the cookie taken before the logout
+    assert res.status_code == 303 and res.headers["location"].startswith("/login?next="), res.status_code
+    akd.akctl("down", timeout=60)
+    akd.up()
+    assert with_cookie().status_code == 303  # still revoked after a restart
