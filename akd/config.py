@@ -30,6 +30,16 @@ class ServerConfig:
     port: int = 9980
     # URL printed for webhooks; empty means http://host:port.
     public_url: str = ""
+    # HTTP connections open at once. At the cap a new connection closes the oldest one
+    # with no request in flight; when every one is busy, the newcomer gets 503.
+    max_connections: int = 256
+    # Seconds for a request head to arrive, from the connection opening (or from its first
+    # byte after a keep-alive pause); then the connection is closed.
+    header_timeout: float = 10.0
+    # Seconds for a whole request body to arrive after its head; then 408 and close.
+    body_timeout: float = 30.0
+    # Seconds a keep-alive connection may wait for its next request.
+    idle_timeout: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -254,6 +264,16 @@ def load_config(
         cfg = replace(cfg, data_dir=data_dir.expanduser())
     if port is not None:
         cfg = replace(cfg, server=replace(cfg.server, port=port))
-    if not 0 <= cfg.server.port <= 65535:
-        raise InvalidArgument(f"config [server] port: {cfg.server.port} is not a valid port (0-65535)")
+    _check_server(cfg.server)
     return cfg
+
+
+def _check_server(server: ServerConfig) -> None:
+    if not 0 <= server.port <= 65535:
+        raise InvalidArgument(f"config [server] port: {server.port} is not a valid port (0-65535)")
+    if server.max_connections < 1:
+        raise InvalidArgument(f"config [server] max_connections: {server.max_connections} must be at least 1")
+    for name in ("header_timeout", "body_timeout", "idle_timeout"):
+        value = getattr(server, name)
+        if not 0 < value < float("inf"):
+            raise InvalidArgument(f"config [server] {name}: {value} must be a positive number of seconds")

@@ -19,7 +19,7 @@ from typing import IO
 
 import uvicorn
 
-from akd.api import create_app
+from akd.api import create_app, limits
 from akd.appctx import AppContext
 from akd.config import Config
 from akd.engine.activities import EngineContext
@@ -199,9 +199,12 @@ class Daemon:
         await ctx.engine.reconcile_schedules()
         # 6. HTTP API, then recovery of events and sessions a crash left behind.
         # Request head up to 256 KiB: 10,000 query parameters fit, a 1 MB header is refused.
+        # The protocol adds head/body/idle deadlines and the connection cap (akd.api.limits).
+        server = self.config.server
+        limits.ensure_fd_headroom(server.max_connections)
         http_config = uvicorn.Config(
             create_app(ctx), log_level="warning", lifespan="off", access_log=False,
-            h11_max_incomplete_event_size=256 * 1024,
+            http=limits.protocol_class(server), h11_max_incomplete_event_size=256 * 1024,
         )  # fmt: skip
         self._server = _Server(http_config)
         self._serve_task = asyncio.create_task(self._server.serve(sockets=[sock]), name="http")

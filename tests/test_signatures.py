@@ -50,3 +50,15 @@ def test_generic_sha256_signature() -> None:
 def test_unknown_scheme() -> None:
     with pytest.raises(InvalidArgument, match="github, slack, sha256"):
         verify("md5", SECRET, {}, BODY, NOW)
+
+
+@pytest.mark.parametrize("scheme", ["slack", "sha256"])
+@pytest.mark.parametrize("ts", ["nan", "NaN", " nan ", "-nan", "inf", "-inf", "infinity"])
+def test_non_finite_timestamps_are_refused(scheme: str, ts: str) -> None:
+    """A correctly signed "nan" timestamp used to pass the skew check: valid forever."""
+    if scheme == "slack":
+        headers = {"x-slack-request-timestamp": ts, "x-slack-signature": "v0=" + sign(f"v0:{ts}:".encode() + BODY)}
+    else:
+        headers = {"x-signature-timestamp": ts, "x-signature-256": "sha256=" + sign(ts.encode() + b"." + BODY)}
+    with pytest.raises(Unauthenticated, match=r"invalid|stale"):
+        verify(scheme, SECRET, headers, BODY, NOW)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hmac
 import logging
+import secrets
 import sqlite3
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -51,26 +52,53 @@ async def on_akd_error(request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
+def token_checked(request: Request) -> bool:
+    """The request passed ``TokenAuth``: its caller holds the API token and may see details."""
+    path = request.url.path
+    return path.startswith("/api/") and path not in PUBLIC_API_PATHS
+
+
+def error_id() -> str:
+    """An id that ties an answer to its log line: ``err_`` + 12 hex characters."""
+    return f"err_{secrets.token_hex(6)}"
+
+
 async def on_temporal_error(request: Request, exc: Exception) -> Response:
-    log.warning("Temporal call failed on %s %s: %s", request.method, request.url.path, exc)
+    ident = error_id()
+    log.warning("%s: Temporal call failed on %s %s: %s", ident, request.method, request.url.path, exc)
+    detail = f" ({exc})" if token_checked(request) else ""
     return error_response(Unavailable(
-        f"Temporal is not available right now ({exc}); akd restarts its embedded server by itself, "
-        "retry in a few seconds"
+        f"Temporal is not available right now{detail}; akd restarts its embedded server by itself, "
+        "retry in a few seconds", details={"error_id": ident},
     ))  # fmt: skip
 
 
 async def on_database_error(request: Request, exc: Exception) -> Response:
     """A full disk or a read-only data dir: refuse (503) rather than pretend; nothing is lost."""
-    log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+    ident = error_id()
+    log.error("%s: database error on %s %s: %s", ident, request.method, request.url.path, exc)
+    detail = f" ({exc})" if token_checked(request) else ""
     return error_response(Unavailable(
-        f"akd cannot write its database ({exc}); free disk space or fix the data dir's permissions, "
-        "then retry: nothing was accepted"
+        f"akd cannot write its database{detail}; free disk space or fix the data dir's permissions, "
+        "then retry: nothing was accepted", details={"error_id": ident},
     ))  # fmt: skip
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(AkdError(f"internal error: {type(exc).__name__}: {exc}"))
+    """A bug: the token holder reads what broke; anyone else (webhooks, the login form)
+    gets only an id to quote, and the details go to the log under it."""
+    ident = error_id()
+    log.error("%s: unhandled error on %s %s", ident, request.method, request.url.path, exc_info=exc)
+    if token_checked(request):
+        message = f"internal error {ident}: {type(exc).__name__}: {exc}"
+    else:
+        message = f"internal error {ident}; the details are in akd's log"
+    return error_response(AkdError(message, details={"error_id": ident}))
+
+
+async def on_disconnect(request: Request, exc: Exception) -> Response:
+    """The client went away (or was cut off by a deadline) mid-body: nobody to answer."""
+    return Response(status_code=400)
 
 
 async def on_not_found(request: Request, exc: Exception) -> Response:
@@ -89,6 +117,7 @@ def create_app(ctx: AppContext) -> Starlette:
             AkdError: on_akd_error,
             sqlite3.OperationalError: on_database_error,
             RPCError: on_temporal_error,
+            ClientDisconnect: on_disconnect,
             Exception: on_unexpected,
             404: on_not_found,
         },

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from akd.appctx import AppContext
-from akd.errors import InvalidArgument, NotFound
+from akd.errors import InvalidArgument, NotFound, PayloadTooLarge
 from akd.store.db import Row
 from akd.store.stalls import Stall
 
@@ -44,6 +44,21 @@ def _second(sec: int) -> str:
 
 def ok(data: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(data, status_code=status)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, read as it arrives: ``PayloadTooLarge`` as soon as it passes
+    ``limit`` bytes (or declares more), so an oversized body is never held in memory."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def json_body(request: Request) -> dict[str, Any]:

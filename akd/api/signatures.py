@@ -12,13 +12,15 @@ Set two project vars (mark the secret one ``secret``)::
   ``X-Signature-256: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>``.
 
 Unsigned, wrongly signed and (for schemes with a timestamp) stale requests, more than
-five minutes off, get 401 before anything is stored.
+five minutes off or with a timestamp that is not a finite number (``nan``, ``inf``),
+get 401 before anything is stored.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import time
 from collections.abc import Mapping
 
@@ -38,6 +40,8 @@ def _timestamp(headers: Mapping[str, str], name: str, now: float) -> str:
         ts = float(raw)
     except ValueError:
         raise Unauthenticated(f"missing or invalid {name} header") from None
+    if not math.isfinite(ts):  # "nan" compares false with everything: it would never be stale
+        raise Unauthenticated(f"invalid {name} header: {raw.strip()!r} is not a time")
     if abs(now - ts) > MAX_SKEW:
         raise Unauthenticated(f"stale request: {name} is {abs(now - ts):.0f} s away from now (limit {MAX_SKEW:.0f} s)")
     return raw

@@ -190,6 +190,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX IF NOT EXISTS sessions_deployment_id ON sessions(deployment_id, session_id)
         """,
     ),
+    (
+        # Web UI cookies signed out before they expire (akd.web.auth, logout).
+        "0006_revoked_ui_cookies",
+        """
+        CREATE TABLE revoked_ui_cookies (
+            digest      TEXT PRIMARY KEY,
+            expires_at  REAL NOT NULL
+        ) WITHOUT ROWID
+        """,
+    ),
 ]
 
 

@@ -4,9 +4,14 @@ Signing in
     The UI knows one secret, the daemon's API token. The login form asks for it once;
     ``POST /login/link`` (with ``Authorization: Bearer <token>``) mints a one-time link
     ``/login?ticket=...`` valid for two minutes, for a CLI to open a browser with.
-    Either way the browser gets the cookie ``akd_ui = <issued>.<HMAC(token, issued)>``:
-    HttpOnly, SameSite=Strict, 30 days. The raw token never reaches a page or a cookie,
-    and changing the token signs every browser out.
+    Either way the browser gets the cookie ``akd_ui = <issued>.<nonce><HMAC(token,
+    issued.nonce)>``: HttpOnly, SameSite=Strict, 30 days. The raw token never reaches a
+    page or a cookie, and changing the token signs every browser out.
+
+Signing out
+    ``POST /logout`` revokes that browser's cookie on the server (its digest is stored
+    until the cookie would have expired), so a copy of it taken earlier no longer signs
+    anyone in: it is sent to the login form like no cookie at all.
 
 Bearer
     Every page and action also accepts ``Authorization: Bearer <token>`` (DESIGN.md
@@ -37,14 +42,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from akd.api.common import ctx
-from akd.errors import AkdError
+from akd.api.common import ctx, read_body
+from akd.errors import AkdError, PayloadTooLarge
+from akd.store import ui_cookies
 from akd.web.render import render, render_error, secure
 
 COOKIE = "akd_ui"
 LOGIN_COOKIE = "akd_login"
 CSRF_FIELD = "csrf"
 SESSION_TTL = 30 * 86400
+NONCE_CHARS = 16
 TICKET_TTL = 120.0
 MAX_FORM_BYTES = 1024 * 1024
 
@@ -73,15 +80,23 @@ def _mac(secret: str, purpose: str, value: str) -> str:
 
 
 def session_value(secret: str, now: float) -> str:
-    issued = str(int(now))
-    return f"{issued}.{_mac(secret, 'session', issued)}"
+    """``<issued>.<nonce><mac>``: the nonce makes two sign-ins of one second two cookies,
+    so signing one of them out leaves the other alone."""
+    issued, nonce = str(int(now)), secrets.token_hex(NONCE_CHARS // 2)
+    return f"{issued}.{nonce}{_mac(secret, 'session', f'{issued}.{nonce}')}"
 
 
 def session_ok(secret: str, value: str, now: float) -> bool:
-    issued, _, mac = value.partition(".")
-    if not issued.isdigit() or not hmac.compare_digest(mac, _mac(secret, "session", issued)):
+    issued, _, rest = value.partition(".")
+    nonce, mac = rest[:NONCE_CHARS], rest[NONCE_CHARS:]
+    if not issued.isdigit() or not hmac.compare_digest(mac, _mac(secret, "session", f"{issued}.{nonce}")):
         return False
     return int(issued) - 60 <= now < int(issued) + SESSION_TTL
+
+
+def session_expiry(value: str) -> float:
+    """When a cookie that passed ``session_ok`` stops being valid by itself."""
+    return float(int(value.partition(".")[0]) + SESSION_TTL)
 
 
 def csrf_token(secret: str, session: str) -> str:
@@ -123,8 +138,9 @@ def tickets_of(request: Request) -> Tickets:
 # -- request checks --------------------------------------------------------------------
 
 
-def authenticate(request: Request) -> Viewer | None:
-    """The viewer of a request, None without credentials; ``BadBearer`` for a wrong token."""
+async def authenticate(request: Request) -> Viewer | None:
+    """The viewer of a request, None without credentials (or with a signed-out cookie);
+    ``BadBearer`` for a wrong token."""
     secret = ctx(request).token
     header = request.headers.get("authorization")
     if header is not None:
@@ -134,6 +150,8 @@ def authenticate(request: Request) -> Viewer | None:
         return Viewer("bearer", "")
     value = request.cookies.get(COOKIE, "")
     if value and session_ok(secret, value, time.time()):
+        if await ui_cookies.is_revoked(ctx(request).db, _digest(value)):
+            return None
         return Viewer("cookie", csrf_token(secret, value))
     return None
 
@@ -143,9 +161,10 @@ async def form_fields(request: Request) -> dict[str, str]:
     cached: dict[str, str] | None = getattr(request.state, "form", None)
     if cached is not None:
         return cached
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise FormTooLarge
+    try:
+        body = await read_body(request, MAX_FORM_BYTES)  # unauthenticated on /login: never read past the limit
+    except PayloadTooLarge:
+        raise FormTooLarge from None
     fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     request.state.form = fields
     return fields
@@ -173,7 +192,7 @@ def _guard(fn: Endpoint, *, redirect: bool, check_csrf: bool) -> Endpoint:
     @wraps(fn)
     async def guarded(request: Request) -> Response:
         try:
-            viewer = authenticate(request)
+            viewer = await authenticate(request)
         except BadBearer:
             return _unauthenticated(request, redirect=False)
         if viewer is None:
@@ -253,7 +272,7 @@ async def login_get(request: Request) -> Response:
         # from another site (a terminal, a chat) is only sent once the page itself moves on.
         return _signed_in(request, render(request, "signed_in.html", title="Signed in", next=next_path))
     try:
-        if authenticate(request) is not None:
+        if await authenticate(request) is not None:
             return secure(RedirectResponse(next_path, status_code=303))
     except BadBearer:
         pass
@@ -277,6 +296,11 @@ async def login_post(request: Request) -> Response:
 
 @action
 async def logout(request: Request) -> Response:
+    """Sign this browser out: its cookie is revoked here, not only deleted there."""
+    value = request.cookies.get(COOKIE, "")
+    now = time.time()
+    if value and session_ok(ctx(request).token, value, now):
+        await ui_cookies.revoke(ctx(request).db, _digest(value), session_expiry(value), now)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return secure(response)
@@ -285,7 +309,7 @@ async def logout(request: Request) -> Response:
 async def login_link(request: Request) -> Response:
     """``POST /login/link`` with ``Authorization: Bearer <token>``: ``{"url", "expires_in"}``."""
     try:
-        viewer = authenticate(request)
+        viewer = await authenticate(request)
     except BadBearer:
         viewer = None
     if viewer is None or viewer.via != "bearer":
