@@ -27,6 +27,7 @@ from akd.engine.reconcile import Reconciler
 from akd.engine.runners import RunnerHub
 from akd.engine.worker import Engine
 from akd.errors import FailedPrecondition, Unavailable
+from akd.heartbeat import Heartbeat
 from akd.services import retention
 from akd.services.dispatch import Dispatcher
 from akd.services.quota import EventQuota
@@ -108,6 +109,7 @@ class Daemon:
         self._lock_file: IO[str] | None = None
         self._owns_data_dir = False
         self._retention: asyncio.Task[None] | None = None
+        self._heartbeat = Heartbeat(config.data_dir)
         self._reconciler: Reconciler | None = None
         self._server: _Server | None = None
         self._serve_task: asyncio.Task[None] | None = None
@@ -147,6 +149,9 @@ class Daemon:
             refuse_new_database(self.data_dir)
         db = Database(self.data_dir / "akd.db")
         await db.open()
+        # When the previous akd was last seen: resumed sessions log how long akd was down.
+        down_since = self._heartbeat.last_alive()
+        self._heartbeat.start()
         quota = EventQuota(self.config.events, self.data_dir)
         self.ctx = ctx = AppContext(config=self.config, db=db, token=token, quota=quota)
         # 3. Bind the HTTP socket early, so the base URL (and port 0) is known.
@@ -180,6 +185,7 @@ class Daemon:
             ctx.base_url,
             self.config.sessions.max_step_result_bytes,
             ctx.notifier,
+            down_since=down_since,
         )
         ctx.engine = Engine(
             engine_ctx,
@@ -293,6 +299,8 @@ class Daemon:
                 await asyncio.wait_for(self._serve_task, 5)
         if self._retention is not None:
             self._retention.cancel()
+        if self._owns_data_dir:
+            self._heartbeat.stop()
         if self._reconciler is not None:
             await self._reconciler.stop()
         if ctx is not None:

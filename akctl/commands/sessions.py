@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,9 @@ def get_session(app: App, ident: str) -> None:
         ("duration", render.human_duration(s["duration"])),
         ("steps", str(s["steps"])),
     ]
+    if s.get("attempt", 1) > 1:
+        again = "its code ran again from the top; see `akctl session log`"
+        fields.append(("attempt", f"[yellow]{s['attempt']}[/] ({again})"))
     for key, value in fields:
         render.out.print(f"[bold]{key:>11}[/]  {value}")
     waiting = s.get("waiting_for")
@@ -161,8 +166,26 @@ def log_line(rec: dict[str, Any]) -> str:
     if kind == "call":
         outcome = "ok" if rec.get("ok") else f"error: {rec.get('error', '')}"
         return f"call   #{rec['seq']} {rec['name']} -> {outcome}"
+    special = _NOTES.get(kind)
+    if special is not None:
+        return special(rec)
     detail = {k: v for k, v in rec.items() if k not in ("id", "t", "kind")}
     return f"{kind:<5}  {json.dumps(detail)}"
+
+
+def _down(rec: dict[str, Any]) -> str:
+    if not rec.get("down_from"):
+        return ""
+    gone = render.human_duration(rec["down_to"] - rec["down_from"])
+    seen = datetime.datetime.fromtimestamp(rec["down_from"]).strftime("%Y-%m-%d %H:%M:%S")
+    return f"; akd was down {gone} (last seen {seen})"
+
+
+_NOTES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "restart": lambda r: f"restart  attempt {r['attempt']}: {r['why']}",
+    "resume": lambda r: f"resume  after a restart of akd: replayed {r['steps']} journaled steps{_down(r)}",
+    "storage": lambda r: f"storage  {r['what']} waited {render.human_duration(r['waited'])} for storage ({r['error']})",
+}
 
 
 def fetch_log(app: App, ident: str, order: str) -> tuple[str, list[dict[str, Any]]]:

@@ -99,6 +99,7 @@ def session_json(row: Row, stall: Stall | None = None) -> dict[str, Any]:
         "durable": bool(row["durable"]),
         "state": row["state"],
         "steps": row["steps"],
+        "attempt": row["attempt"],
         "created_at": rfc3339(row["created_at"]),
         "updated_at": rfc3339(row["updated_at"]),
         "started_at": rfc3339(row["started_at"]),

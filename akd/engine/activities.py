@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import pickle
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from temporalio import activity
 from akd.engine.outcomes import OutcomeRegistry
 from akd.engine.runners import RunnerConn, RunnerHub, runner_base_env
 from akd.engine.sdk_calls import SdkCalls
-from akd.engine.segment import SegmentRun, SegmentSpec
+from akd.engine.segment import SegmentAborted, SegmentRun, SegmentSpec
 from akd.engine.types import SegmentInput, SegmentResult, StopInput, TickInput
 from akd.errors import AkdError
 from akd.manifest import parse_manifest
@@ -44,6 +45,8 @@ class EngineContext:
     on_tick: Callable[[str, str], Awaitable[None]] | None = None
     limits: dict[str, int] = field(default_factory=dict)
     max_print_bytes: int = 0
+    # When the previous akd on this data dir was last seen running (akd.heartbeat); 0: unknown.
+    down_since: float = 0.0
 
     @property
     def code_cache_dir(self) -> Path:
@@ -55,6 +58,9 @@ class SessionActivities:
     def __init__(self, ctx: EngineContext) -> None:
         self.ctx = ctx
         self._policies: dict[str, dict[str, float]] = {}
+        # Live sessions that ran a segment in this process (the others resume after a restart).
+        self._ran_here: set[str] = set()
+        self._started_at = time.time()
 
     @activity.defn(name="akd.run_segment")
     async def run_segment(self, inp: SegmentInput) -> SegmentResult:
@@ -63,6 +69,8 @@ class SessionActivities:
             return SegmentResult(kind="done", state="deleted")
         if row["state"] in FINAL_STATES:
             return SegmentResult(kind="done", state=row["state"])
+        if self.ctx.hub.closing:  # a retry while akd stops would run the code once more, then die
+            raise SegmentAborted("akd is shutting down; the session resumes after the restart")
         # Usually the runner was started (and given its spec) while the workflow started.
         spawning = self.ctx.hub.take_prespawned(inp.session_id) or asyncio.ensure_future(
             self.ctx.hub.spawn(inp.session_id)
@@ -72,6 +80,7 @@ class SessionActivities:
             self.ctx.notifier.changed()
             conn = await spawning
             spec = conn.prepared or await self._spec(row)
+            await self._note_resume(row, spec)
         except BaseException:
             await self.ctx.hub.discard(spawning)
             raise
@@ -81,9 +90,36 @@ class SessionActivities:
             result = await segment.run(conn)
         finally:
             self.ctx.notifier.changed()
-        if result.kind == "done" and row["parent_id"]:
-            await self.notify_parent(inp.session_id)
+        if result.kind == "done":
+            self._ran_here.discard(inp.session_id)
+            if row["parent_id"]:
+                await self.notify_parent(inp.session_id)
         return result
+
+    async def _note_resume(self, row: Any, spec: SegmentSpec) -> None:
+        """A session that had run before this segment says so in its log.
+
+        Non-durable code starts from the top again: a new attempt, counted and logged with
+        the reason, whose prints are kept apart from the earlier attempts'. A durable
+        session resuming after a restart logs how many steps it replays and how long akd
+        was down.
+        """
+        sid = row["session_id"]
+        first_here = sid not in self._ran_here
+        self._ran_here.add(sid)
+        if row["state"] != "running":
+            return
+        down = {"down_from": self.ctx.down_since, "down_to": self._started_at} if self.ctx.down_since else {}
+        if not row["durable"]:
+            why = "akd restarted while it ran" if first_here else "its segment failed and was retried"
+            if first_here and down:
+                why += f" (akd was down for {self._started_at - self.ctx.down_since:.1f} s)"
+            why += "; its code runs again from the top"
+            spec.init["attempt"] = await sessions.begin_attempt(self.ctx.db, sid, why)
+        elif first_here:
+            steps = len(spec.payload["journal"])
+            async with self.ctx.db.tx() as conn:
+                await sessions.append_log(conn, sid, [LogRecord("resume", {"steps": steps, **down}, t=time.time())])
 
     def preload(self, session_id: str) -> None:
         """Start the runner of a new session's first segment and send it its spec now
@@ -104,11 +140,11 @@ class SessionActivities:
         row = await sessions.get(self.ctx.db, session_id)
         if row is None or not row["parent_id"]:
             return
-        value = json.loads(row["return_value"]) if row["return_value"] else None
-        payload = {
-            "name": session_id,
-            "payload": {"completed": row["state"] == "completed", "value": value, "state": row["state"]},
-        }
+        # AutoKitteh's shape: the value only on success, nothing but the flag otherwise.
+        ended: dict[str, Any] = {"completed": False}
+        if row["state"] == "completed":
+            ended = {"completed": True, "value": json.loads(row["return_value"]) if row["return_value"] else None}
+        payload = {"name": session_id, "payload": ended}
         async with self.ctx.db.tx() as conn:
             await inbox.deliver(
                 conn, row["parent_id"], "signal", session_id, pickle.dumps(payload), source_id=session_id
@@ -132,6 +168,7 @@ class SessionActivities:
             "max_result_bytes": self.ctx.max_result_bytes,
             "limits": self.ctx.limits,
             "max_print_bytes": self.ctx.max_print_bytes,
+            "attempt": int(row["attempt"]),
             "retry_policy": self._retry_policy(build),
         }
         payload = {"event": await self._event(row), "journal": journal}

@@ -73,6 +73,8 @@ class Session:
         self.inhibit = 0
         self._print_scope = ""
         self._print_n = 0
+        # Attempts after the first (non-durable code run again from the top) keep their prints apart.
+        self.print_prefix = ""
         self._lock = threading.RLock()
 
     # -- classification -------------------------------------------------------------
@@ -313,7 +315,7 @@ class Session:
         # Prints before an already journaled step were stored before that step was.
         if self.seq < len(self.journal):
             return
-        self.chan.send({"op": "print", "key": f"{scope}.{self._print_n}", "text": text})
+        self.chan.send({"op": "print", "key": f"{self.print_prefix}{scope}.{self._print_n}", "text": text})
 
     print._akd_direct = True  # type: ignore[attr-defined]
 

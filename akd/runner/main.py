@@ -164,6 +164,8 @@ def run(chan: SyncChannel, session_id: str) -> None:
         max_result_bytes=int(init["max_result_bytes"]),
         max_print_bytes=int(init.get("max_print_bytes") or 0),
     )
+    if int(init.get("attempt") or 1) > 1:
+        session.print_prefix = f"a{int(init['attempt'])}."
     if init.get("retry_policy"):
         session.default_policy = retry_from(init["retry_policy"])
     context.current = session

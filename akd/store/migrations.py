@@ -200,6 +200,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         ) WITHOUT ROWID
         """,
     ),
+    (
+        # How many times a non-durable session's code started from the top (akd restarted
+        # or its segment was retried while it ran); prints of each attempt are kept apart.
+        "0007_session_attempts",
+        """
+        ALTER TABLE sessions ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1
+        """,
+    ),
 ]
 
 

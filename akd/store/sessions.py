@@ -91,6 +91,20 @@ async def set_running(db: Database, session_id: str) -> None:
             await _log(conn, session_id, LogRecord("state", {"state": "running"}, t=now))
 
 
+async def begin_attempt(db: Database, session_id: str, why: str, now: float | None = None) -> int:
+    """A non-durable session starts its code from the top again: count it and log why."""
+    now = now or time.time()
+    async with db.tx() as conn:
+        await conn.execute(
+            "UPDATE sessions SET attempt=attempt+1, updated_at=? WHERE session_id=?", (now, session_id)
+        )
+        cur = await conn.execute("SELECT attempt FROM sessions WHERE session_id=?", (session_id,))
+        row = await cur.fetchone()
+        attempt = int(row[0]) if row is not None else 1
+        await _log(conn, session_id, LogRecord("restart", {"attempt": attempt, "why": why}, f"a{attempt}", now))
+    return attempt
+
+
 async def journal_insert(conn: Connection, session_id: str, seq: int, kind: str, name: str, outcome: bytes) -> None:
     now = time.time()
     await conn.execute(

@@ -18,7 +18,7 @@ from akd.store import sessions as sessions_store
 from akd.store.db import Database, Row
 
 PAGE_SIZE = 50
-TIMELINE_KINDS = ("state", "step", "sleep", "stop_request", "stop")
+TIMELINE_KINDS = ("state", "step", "sleep", "stop_request", "stop", "restart", "resume", "storage")
 
 
 @dataclass(frozen=True)

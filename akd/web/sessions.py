@@ -62,8 +62,9 @@ async def session_detail(request: Request) -> Response:
     prints, total = await queries.prints_tail(c.db, sid, PRINTS_SHOWN)
     records = await queries.timeline_records(c.db, sid, TIMELINE_LIMIT)
     calls = await queries.journal_calls(c.db, sid, TIMELINE_LIMIT)
+    shown = session_json(row, c.db.stalls.get(sid))
     return render(
-        request, "session.html", title=f"Session {sid}", nav="sessions", s=session_json(row), row=row,
+        request, "session.html", title=f"Session {sid}", nav="sessions", s=shown, row=row,
         final=row["state"] in FINAL_STATES, prints=queries.print_lines(prints), prints_total=total,
         after=prints[-1]["id"] if prints else 0, timeline=timeline.build(row, records, calls, time.time()),
         timeline_cut=len(records) >= TIMELINE_LIMIT, trigger=await _trigger_name(request, row),

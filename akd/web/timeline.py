@@ -17,7 +17,7 @@ from akd.store.db import Row
 @dataclass(frozen=True)
 class Entry:
     start: float
-    kind: str  # state | step | sleep | call | stop_request | stop
+    kind: str  # state | step | sleep | call | stop_request | stop | restart | resume | storage
     label: str
     detail: str = ""
     duration: float | None = None
@@ -49,7 +49,25 @@ def _from_records(records: Sequence[Row], ended_at: float | None, end: float) ->
         elif r["kind"] in ("stop_request", "stop"):
             detail = str(data.get("reason", "")) + (" (forced)" if data.get("forced") or data.get("force") else "")
             entries.append(Entry(r["t"], r["kind"], r["kind"].replace("_", " "), detail))
+        elif r["kind"] in _NOTES:
+            label, detail = _NOTES[r["kind"]](data)
+            entries.append(Entry(r["t"], r["kind"], label, detail, ok=r["kind"] == "resume"))
     return entries
+
+
+def _down(data: dict[str, Any]) -> str:
+    if not data.get("down_from"):
+        return ""
+    return f"; akd was down {float(data['down_to']) - float(data['down_from']):.1f} s"
+
+
+# Records that mark a break in a session's run: a restart from the top, a resume by
+# replay after akd restarted, a wait for storage.
+_NOTES: dict[str, Any] = {
+    "restart": lambda d: (f"attempt {d.get('attempt')}", str(d.get("why", ""))),
+    "resume": lambda d: ("after akd restarted", f"replayed {d.get('steps', 0)} steps{_down(d)}"),
+    "storage": lambda d: (str(d.get("what", "")), f"waited {float(d.get('waited', 0)):.1f} s for storage"),
+}
 
 
 def _state(r: Row, next_t: float | None, ended_at: float | None, end: float) -> Entry:

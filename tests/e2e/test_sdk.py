@@ -246,12 +246,18 @@ def parent(event):
     child = ak.start("program.py:child", data={"n": 21}, memo={"why": "test"})
     result = ak.next_signal(child, timeout=60)
     print("child said", result.payload["completed"], result.payload["value"])
+    print("payload", result.payload)
+    failing = ak.start("program.py:failing_child")
+    print("failed child said", ak.next_signal(failing, timeout=60).payload)
     ak.signal(child, "late", {"x": 1})  # a signal to an ended session is stored, not an error
     timed_out = ak.next_signal("never", timeout=0.5)
     print("timeout gives", timed_out)
 
 def child(event):
     return event.data.n * 2
+
+def failing_child(event):
+    raise ValueError("no")
 
 def pinger(event):
     target = event.data.body.text
@@ -267,9 +273,14 @@ def test_child_sessions_and_signals(akd_module: Akd, tmp_path: Path) -> None:
     triggers = "".join(webhook(n, f"program.py:{n}") for n in ("parent", "pinger", "ponger"))
     hooks = deploy(akd_module, tmp_path / "p", "family", FAMILY, triggers)
     parent = sessions_of(akd_module, httpx.post(hooks["parent"]).headers["AutoKitteh-Event-ID"])[0]
-    assert akd_module.prints(parent) == ["child said True 42", "timeout gives None"]
+    assert akd_module.prints(parent) == [
+        "child said True 42",
+        "payload {'completed': True, 'value': 42}",  # AutoKitteh's shape, nothing more
+        "failed child said {'completed': False}",
+        "timeout gives None",
+    ]
     children = [s for s in akd_module.sessions(project="family") if s["parent_session_id"] == parent]
-    assert len(children) == 1 and children[0]["return_value"] == 42
+    assert len(children) == 2 and sorted(str(c["return_value"]) for c in children) == ["42", "None"]
     ponger = sessions_of_started(akd_module, httpx.post(hooks["ponger"]).headers["AutoKitteh-Event-ID"])
     httpx.post(hooks["pinger"], content=ponger.encode())
     assert akd_module.wait_session(ponger)["state"] == "completed"
