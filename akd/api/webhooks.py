@@ -54,7 +54,29 @@ def body_data(raw: bytes, content_type: str) -> dict[str, Any]:
         # RecursionError: 100,000 nested brackets fit in 512 KiB; such a body is only text.
         with contextlib.suppress(ValueError, RecursionError):
             parsed = json.loads(text)
+        # Only bodies with many brackets can nest deep; counting them runs at C speed.
+        if parsed is not None and text.count("[") + text.count("{") > MAX_JSON_DEPTH and too_deep(parsed):
+            parsed = None  # every reader (API, UI, runner) would have to recurse through it
     return {"bytes": raw or None, "text": text if raw else None, "form": form, "json": parsed}
+
+
+# Deeper JSON bodies are kept as text only (``json`` is None): each read path renders a
+# body with recursive code (json.dumps, templates, pickling), and ~450 levels broke them.
+MAX_JSON_DEPTH = 200
+
+
+def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether lists and dicts in ``value`` nest deeper than ``limit`` (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, (dict, list)))
+    return False
 
 
 def event_data(request: Request, slug: str, suffix: str, raw: bytes) -> dict[str, Any]:

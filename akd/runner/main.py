@@ -132,12 +132,46 @@ def user_traceback(exc: BaseException, build_prefix: str) -> str:
     return "".join(lines)
 
 
+# A stored traceback keeps its first and last parts within this many characters.
+MAX_TRACEBACK_CHARS = 32 * 1024
+
+
+def safe_str(exc: BaseException) -> str:
+    """``str(exc)``, or a note saying it could not be had (a broken ``__str__`` must not kill the runner)."""
+    try:
+        return str(exc)
+    except BaseException as inner:
+        return f"<the {type(exc).__name__}'s str() raised {type(inner).__name__}>"
+
+
+def error_info(exc: BaseException, build_prefix: str, message: str = "") -> dict[str, str]:
+    """The session's error as akd stores it: type, message (with a hint where one helps), traceback."""
+    message = message or safe_str(exc)
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        top = exc.name.split(".")[0]
+        if not Path(build_prefix, top).exists() and not Path(build_prefix, f"{top}.py").exists():
+            message += f" (if {top!r} is a package from the index, add it to the project's requirements.txt)"
+    try:
+        tb = user_traceback(exc, build_prefix)
+    except BaseException:
+        tb = ""
+    if len(tb) > MAX_TRACEBACK_CHARS:
+        half = MAX_TRACEBACK_CHARS // 2
+        tb = f"{tb[:half]}\n  ... [{len(tb) - 2 * half} characters of traceback cut] ...\n{tb[-half:]}"
+    return {"type": type(exc).__name__, "message": message, "traceback": tb}
+
+
 def encode_value(value: Any) -> Any:
+    """The return value as JSON when it is JSON, else its repr (the return value is for people)."""
     try:
         json.dumps(value)
         return value
-    except (TypeError, ValueError):
-        return repr(value)
+    except (TypeError, ValueError, RecursionError):
+        pass
+    try:
+        return repr(value)[:MAX_TRACEBACK_CHARS]
+    except BaseException:
+        return f"<a {type(value).__name__} whose repr() failed>"
 
 
 def make_event(payload: dict[str, Any], session_id: str) -> Event:
@@ -179,18 +213,17 @@ def run(chan: SyncChannel, session_id: str) -> None:
         fn = load_entry(session, init["entrypoint"], str(init.get("code_cache", "")))
         value = call_entry(fn, make_event(payload["event"], session_id))
         chan.send({"op": "done", "ok": True, "value": encode_value(value)})
+    except SystemExit as exc:
+        if exc.code in (None, 0):  # a script's way of saying "done"
+            chan.send({"op": "done", "ok": True, "value": None})
+        else:
+            message = (
+                f"the session's code called sys.exit({exc.code!r}); a session ends by returning "
+                "(or raising an exception), so it ended in error"
+            )
+            chan.send({"op": "done", "ok": False, "error": error_info(exc, session.build_prefix, message)})
     except Exception as exc:
-        chan.send(
-            {
-                "op": "done",
-                "ok": False,
-                "error": {
-                    "type": type(exc).__name__,
-                    "message": str(exc),
-                    "traceback": user_traceback(exc, session.build_prefix),
-                },
-            }
-        )
+        chan.send({"op": "done", "ok": False, "error": error_info(exc, session.build_prefix)})
     with contextlib.suppress(EOFError):
         chan.recv()  # akd closes the connection once it has stored the outcome
 
