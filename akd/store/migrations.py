@@ -190,6 +190,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX IF NOT EXISTS sessions_deployment_id ON sessions(deployment_id, session_id)
         """,
     ),
+    (
+        # published=1: readable by anyone at /store/<project_id>/<key> (publish_value).
+        "0006_kv_published",
+        """
+        ALTER TABLE kv ADD COLUMN published INTEGER NOT NULL DEFAULT 0
+        """,
+    ),
 ]
 
 
