@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.service import RPCError
 
 from akd import web
-from akd.api import daemon, events, kv, lifecycle, projects, sessions, stats, triggers, webhooks
+from akd.api import daemon, events, kv, lifecycle, projects, published, sessions, stats, triggers, webhooks
 from akd.appctx import AppContext
 from akd.errors import AkdError, NotFound, Unauthenticated, Unavailable
 
@@ -111,7 +111,7 @@ def create_app(ctx: AppContext) -> Starlette:
         *stats.routes, *triggers.routes,
     ]  # fmt: skip
     app = Starlette(
-        routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes, *web.routes],
+        routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes, *published.routes, *web.routes],
         middleware=[Middleware(TokenAuth, token=ctx.token)],
         exception_handlers={
             AkdError: on_akd_error,

@@ -189,6 +189,7 @@ class SessionActivities:
         env = runner_base_env()
         env.pop("PYTHONPATH", None)
         env.update(await load_env_vars(self.ctx.db, self.ctx.builds_dir.parent, project_id))
+        env["store_public_url"] = f"{self.ctx.base_url}/store/{project_id}"  # AutoKitteh's name
         for trg in await projects.triggers_of(self.ctx.db, project_id):
             if trg["slug"]:
                 env[f"{trg['name']}__webhook_url"] = f"{self.ctx.base_url}/webhooks/{trg['slug']}"

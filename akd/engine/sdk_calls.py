@@ -20,7 +20,8 @@ from akd.engine.outcomes import OutcomeRegistry, outcome_from_payload
 from akd.ids import has_prefix, new_id
 from akd.manifest import parse_manifest
 from akd.runner.errors import AutoKittehError
-from akd.store import inbox
+from akd.store import events as events_store
+from akd.store import inbox, published
 from akd.store import sessions as sessions_store
 from akd.store.db import Connection, Database, Row
 from akd.store.sessions import LogRecord, NewSession
@@ -212,6 +213,20 @@ async def kv_keys(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -
         return [row[0] for row in await cur.fetchall()]
 
 
+@handles("kv.publish")
+async def kv_publish(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
+    if not await published.set_published(conn, s["project_id"], _key(p), True):
+        raise AutoKittehError(f"publish_value: no value stored under key {_key(p)!r}")
+    return None
+
+
+@handles("kv.unpublish")
+async def kv_unpublish(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
+    if not await published.set_published(conn, s["project_id"], _key(p), False):
+        raise AutoKittehError(f"unpublish_value: no value stored under key {_key(p)!r}")
+    return None
+
+
 # -- subscriptions and waits ----------------------------------------------------------
 
 
@@ -313,8 +328,20 @@ async def start(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> 
     return child
 
 
+async def _outcome_event(calls: Request, s: Row, p: dict[str, Any]) -> str:
+    """The event an outcome answers: the session's own, or another event of its project."""
+    event_id = str(p.get("event_id") or "")
+    if not event_id or event_id == s["event_id"]:
+        return str(s["event_id"] or "")
+    row = await events_store.get_event(calls.sdk.db, event_id)
+    if row is None or row["project_id"] != s["project_id"]:
+        raise AutoKittehError(f"outcome: no event {event_id!r} in this project")
+    return event_id
+
+
 @handles("http_outcome")
 async def http_outcome(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
-    if s["event_id"]:
-        calls.outcomes.deliver(s["event_id"], outcome_from_payload(p))
+    event_id = await _outcome_event(calls, s, p)
+    if event_id:
+        calls.outcomes.deliver(event_id, outcome_from_payload(p))
     return None

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+from collections.abc import Iterator, MutableMapping
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 from akd.runner import context
 from akd.runner.errors import AutoKittehError
-from akd.runner.values import AttrDict, Event
+from akd.runner.values import AttrDict, Event, Signal, wrap
 
 
 def _request(op: str, /, **payload: Any) -> Any:
@@ -58,9 +62,19 @@ def add_values(key: str, value: int | float) -> int | float:
     return result
 
 
-def check_and_set_value(key: str, expected_value: Any, value: Any) -> bool:
-    """Atomically set ``key`` to ``value`` if it holds ``expected_value`` (None = missing)."""
-    return bool(_request("kv.check_and_set", key=key, expected=expected_value, value=value))
+def check_and_set_value(key: str, expected_value: Any, new_value: Any) -> bool:
+    """Atomically set ``key`` to ``new_value`` if it holds ``expected_value`` (None = missing)."""
+    return bool(_request("kv.check_and_set", key=key, expected=expected_value, value=new_value))
+
+
+class Op(StrEnum):
+    """The operations ``mutate_value`` accepts (plain strings work too)."""
+
+    SET = "set"
+    GET = "get"
+    DEL = "del"
+    ADD = "add"
+    CHECK_AND_SET = "check_and_set"
 
 
 def mutate_value(key: str, op: str, *args: Any) -> Any:
@@ -82,6 +96,64 @@ def list_values_keys() -> list[str]:
     """Every key stored for this project, sorted."""
     keys: list[str] = _request("kv.keys")
     return keys
+
+
+def publish_value(key: str) -> None:
+    """Let anyone read ``key`` (without a token) at ``get_store_public_url() + "/" + key``.
+
+    The key must hold a value; it stays published when set again, until
+    ``unpublish_value`` or until it is deleted.
+    """
+    _request("kv.publish", key=key)
+
+
+def unpublish_value(key: str) -> None:
+    """Stop serving ``key`` publicly (the value itself stays)."""
+    _request("kv.unpublish", key=key)
+
+
+def get_store_public_url() -> str:
+    """The public base URL of this project's published values (env ``store_public_url``)."""
+    url = os.environ.get("store_public_url")  # noqa: SIM112 - AutoKitteh's name for it
+    if not url:
+        raise AutoKittehError("store public URL not found: env store_public_url is not set in this session")
+    return url
+
+
+class Store(MutableMapping[str, Any]):
+    """The project's key-value store as a dict: ``store[k]``, ``store[k] = v``, ``del store[k]``.
+
+    Each item access is one store request (journaled like ``get_value`` and friends), so
+    read-modify-write through it is not atomic: use ``add_values`` or
+    ``check_and_set_value`` for that. A missing key reads as None and deleting it is a
+    no-op, as in AutoKitteh.
+    """
+
+    def __getitem__(self, key: str) -> Any:
+        return get_value(key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        set_value(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        del_value(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list_values_keys())
+
+    def __len__(self) -> int:
+        return len(list_values_keys())
+
+    def __contains__(self, key: object) -> bool:
+        # None is never stored (setting None deletes), so a value means the key exists.
+        return isinstance(key, str) and get_value(key) is not None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = get_value(key)
+        return default if value is None else value
+
+
+store = Store()
 
 
 # -- events -------------------------------------------------------------------------
@@ -127,8 +199,8 @@ def signal(session_id: str, name: str, payload: Any = None) -> None:
     _request("signal", session_id=session_id, name=name, payload=payload)
 
 
-def next_signal(name: str | list[str], *, timeout: float | timedelta | None = None) -> Any:
-    """Wait for a signal with one of the names; ``{"name", "payload"}``, or None on timeout.
+def next_signal(name: str | list[str], *, timeout: float | timedelta | None = None) -> Signal | None:
+    """Wait for a signal with one of the names; a ``Signal(name, payload)``, or None on timeout.
 
     A child session's end arrives as a signal named after the child's session id,
     with payload ``{"completed": bool, "value": ...}``.
@@ -138,7 +210,7 @@ def next_signal(name: str | list[str], *, timeout: float | timedelta | None = No
     got = _request("next_signal", names=names, deadline=deadline)
     if got is None:
         return None
-    return AttrDict(got)
+    return Signal(name=str(got.get("name")), payload=wrap(got.get("payload")))
 
 
 # -- sync webhooks ------------------------------------------------------------------
@@ -151,15 +223,38 @@ def http_outcome(
     json: Any = None,
     headers: dict[str, str] | None = None,
     more: bool = False,
+    event_id: str | None = None,
 ) -> None:
-    """Answer the sync webhook that started this session (body positional or keyword)."""
+    """Answer a sync webhook: the one that started this session, or the event ``event_id``.
+
+    ``body`` is sent as is (str or bytes) or as JSON (anything else); ``json`` always as JSON.
+    """
+    if body is not None and json is not None:
+        raise AutoKittehError("http_outcome: give body or json, not both")
     payload: dict[str, Any] = {"status_code": status_code, "headers": headers or {}, "more": more}
+    if event_id:
+        payload["event_id"] = event_id
     if json is not None:
         payload["json"] = json
     elif isinstance(body, bytes):
-        import base64
-
         payload["body_b64"] = base64.b64encode(body).decode()
     elif body is not None:
         payload["body"] = body
     _request("http_outcome", **payload)
+
+
+def outcome(v: dict[str, Any], *, event_id: str | None = None) -> None:
+    """AutoKitteh's generic outcome: a dict of ``http_outcome``'s fields.
+
+    ``{"status_code", "body" or "json", "headers", "more"}``; missing fields take
+    ``http_outcome``'s defaults.
+    """
+    if not isinstance(v, dict):
+        raise AutoKittehError(f"outcome: value must be a dict of http_outcome fields, got {type(v).__name__}")
+    unknown = set(v) - {"status_code", "body", "json", "headers", "more"}
+    if unknown:
+        raise AutoKittehError(f"outcome: unknown fields {sorted(unknown)}")
+    http_outcome(
+        int(v.get("status_code") or 200), v.get("body"), json=v.get("json"), headers=v.get("headers"),
+        more=bool(v.get("more")), event_id=event_id,
+    )  # fmt: skip

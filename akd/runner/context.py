@@ -36,6 +36,30 @@ _real_sleep = time.sleep
 _real_print = builtins.print
 
 
+def _identity(obj: Any) -> tuple[int, ...]:
+    # A bound method is a new object at each attribute access: it is its object and function.
+    if inspect.ismethod(obj):
+        return (id(obj.__self__), id(obj.__func__))
+    return (id(obj),)
+
+
+def _owner_classes(fn: Any) -> tuple[type, ...]:
+    """The classes ``fn`` is a method of (with their bases), from the object it is bound to,
+    the class a method descriptor belongs to, or the qualified name of a plain function."""
+    owner = getattr(fn, "__self__", None)
+    if owner is not None and not inspect.ismodule(owner):
+        cls = owner if isinstance(owner, type) else type(owner)
+        return cls.__mro__
+    objclass = getattr(fn, "__objclass__", None)
+    if isinstance(objclass, type):
+        return objclass.__mro__
+    qualname = str(getattr(fn, "__qualname__", "") or "")
+    target: Any = sys.modules.get(str(getattr(fn, "__module__", "") or ""))
+    for part in qualname.split(".")[:-1]:
+        target = getattr(target, part, None)
+    return target.__mro__ if isinstance(target, type) and "." in qualname else ()
+
+
 @dataclass
 class JournalEntry:
     kind: str
@@ -67,7 +91,9 @@ class Session:
         self.default_policy: RetryPolicy | None = None
         self._printed = 0
         self.user_modules: set[str] = set()
-        self.no_activity: set[int] = set()
+        # register_no_activity: identity keys -> the registered objects, kept alive so
+        # that no other object can take over their id.
+        self.no_activity: dict[tuple[int, ...], Any] = {}
         self.seq = 0
         self.in_step = 0
         self.inhibit = 0
@@ -89,8 +115,22 @@ class Session:
         owner = getattr(fn, "__self__", None)
         return owner is not None and type(owner).__module__ in self.user_modules
 
+    def mark_no_activity(self, obj: Any) -> None:
+        self.no_activity[_identity(obj)] = obj
+
+    def _no_activity(self, fn: Any) -> bool:
+        marks = self.no_activity
+        if not marks:
+            return False
+        if _identity(fn) in marks:
+            return True
+        func = getattr(fn, "__func__", None)  # a bound method of a registered function
+        if func is not None and (id(func),) in marks:
+            return True
+        return any((id(cls),) in marks for cls in _owner_classes(fn))
+
     def runs_directly(self, fn: Any) -> bool:
-        if getattr(fn, "_akd_direct", False) or id(fn) in self.no_activity:
+        if getattr(fn, "_akd_direct", False) or self._no_activity(fn):
             return True
         if str(getattr(fn, "__module__", "") or "").startswith(("akd.", "autokitteh")):
             return True  # the SDK journals its own requests

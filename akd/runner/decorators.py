@@ -13,6 +13,10 @@ from akd.runner.retry import RetryPolicy
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# The attributes AutoKitteh's decorators set; akd sets them too, for code that looks.
+ACTIVITY_ATTR = "__ak_activity__"
+INHIBIT_ACTIVITIES_ATTR = "__ak_inhibit_activities__"
+
 
 @overload
 def activity(fn: F) -> F: ...
@@ -37,6 +41,7 @@ def activity(fn: Any = None, **options: Any) -> Any:
                 return await s.async_step(f, args, kwargs)
 
             awrapper._akd_direct = True  # type: ignore[attr-defined]
+            setattr(awrapper, ACTIVITY_ATTR, True)
             return awrapper  # type: ignore[return-value]
 
         @functools.wraps(f)
@@ -47,6 +52,7 @@ def activity(fn: Any = None, **options: Any) -> Any:
             return s.step(f, args, kwargs, name=name, retry=retry)
 
         wrapper._akd_direct = True  # type: ignore[attr-defined]
+        setattr(wrapper, ACTIVITY_ATTR, True)
         return wrapper  # type: ignore[return-value]
 
     return decorate(fn) if fn is not None else decorate
@@ -67,11 +73,17 @@ def inhibit_activities(fn: F) -> F:
             s.inhibit -= 1
 
     wrapper._akd_direct = True  # type: ignore[attr-defined]
+    setattr(wrapper, INHIBIT_ACTIVITIES_ATTR, True)
     return wrapper  # type: ignore[return-value]
 
 
-def register_no_activity(fns: Iterable[Callable[..., Any]] | Callable[..., Any]) -> None:
-    """Mark callables (e.g. a deterministic third-party helper) to run directly."""
+def register_no_activity(items: Iterable[Callable[..., Any]] | Callable[..., Any]) -> None:
+    """Mark callables (e.g. a deterministic third-party helper) to run directly, not as steps.
+
+    A function also covers its bound methods (``Client.get`` covers ``client.get``); a
+    bound method covers only that object's method; a class covers calling it and every
+    method of it and of its instances.
+    """
     s = context.get()
-    for f in [fns] if callable(fns) else fns:
-        s.no_activity.add(id(f))
+    for item in [items] if callable(items) else items:
+        s.mark_no_activity(item)

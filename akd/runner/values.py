@@ -1,4 +1,4 @@
-"""Values user code receives: ``AttrDict`` and ``Event``."""
+"""Values user code receives: ``AttrDict``, ``Event`` and ``Signal``."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ class AttrDict(dict[str, Any]):
             value = self[name]
         except KeyError:
             raise AttributeError(name) from None
-        return _wrap(value)
+        return wrap(value)
 
     def __getitem__(self, key: str) -> Any:
-        return _wrap(super().__getitem__(key))
+        return wrap(super().__getitem__(key))
 
     def get(self, key: str, default: Any = None) -> Any:
-        return _wrap(super().get(key, default))
+        return wrap(super().get(key, default))
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("AttrDict is read-only")
@@ -29,11 +29,12 @@ class AttrDict(dict[str, Any]):
         raise AttributeError("AttrDict is read-only")
 
 
-def _wrap(value: Any) -> Any:
+def wrap(value: Any) -> Any:
+    """``value`` with its dicts (also inside lists) as ``AttrDict``."""
     if isinstance(value, dict) and not isinstance(value, AttrDict):
         return AttrDict(value)
     if isinstance(value, list):
-        return [_wrap(v) for v in value]
+        return [wrap(v) for v in value]
     return value
 
 
@@ -45,3 +46,20 @@ class Event:
     event_id: str = ""
     event_type: str = ""
     session_id: str = ""
+
+
+@dataclass
+class Signal:
+    """What ``next_signal`` returns: ``signal.name`` and ``signal.payload``.
+
+    ``signal["name"]`` and ``signal["payload"]`` keep working for code written against
+    akd's earlier mapping shape.
+    """
+
+    name: str
+    payload: Any = None
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in ("name", "payload"):
+            raise KeyError(key)
+        return getattr(self, key)

@@ -208,6 +208,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE sessions ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1
         """,
     ),
+    (
+        # published=1: readable by anyone at /store/<project_id>/<key> (publish_value).
+        "0008_kv_published",
+        """
+        ALTER TABLE kv ADD COLUMN published INTEGER NOT NULL DEFAULT 0
+        """,
+    ),
 ]
 
 

@@ -1,39 +1,36 @@
-"""akd's implementation of the ``autokitteh`` SDK, as seen by user code in a session."""
+"""akd's implementation of the ``autokitteh`` SDK, as seen by user code in a session.
+
+Names and submodules follow AutoKitteh's Python SDK: ``autokitteh.activities``,
+``.events``, ``.signals``, ``.store``, ``.triggers``, ``.outcomes``, ``.event``,
+``.attr_dict`` and ``.errors`` each give what AutoKitteh's do.
+"""
 
 from __future__ import annotations
 
-import os
+from akd.runner.retry import RetryPolicy, retry_policy
 
-from akd.runner import errors
-from akd.runner.api import (
+from . import errors
+from .activities import activity, inhibit_activities, register_no_activity
+from .attr_dict import AttrDict
+from .errors import AutoKittehError, ConnectionInitError
+from .event import Event
+from .events import next_event, start, subscribe, unsubscribe
+from .outcomes import http_outcome, outcome
+from .signals import Signal, next_signal, signal
+from .store import (
     add_values,
     check_and_set_value,
     del_value,
+    get_store_public_url,
     get_value,
-    http_outcome,
     list_values_keys,
     mutate_value,
-    next_event,
-    next_signal,
+    publish_value,
     set_value,
-    signal,
-    start,
-    subscribe,
-    unsubscribe,
+    store,
+    unpublish_value,
 )
-from akd.runner.decorators import activity, inhibit_activities, register_no_activity
-from akd.runner.errors import AutoKittehError, ConnectionInitError
-from akd.runner.retry import RetryPolicy, retry_policy
-from akd.runner.values import AttrDict, Event
-
-
-def get_webhook_url(trigger: str) -> str:
-    """The public URL of a webhook trigger of this project (also in env ``<trigger>__webhook_url``)."""
-    url = os.environ.get(f"{trigger}__webhook_url")
-    if not url:
-        raise AutoKittehError(f"no webhook trigger named {trigger!r} in this project")
-    return url
-
+from .triggers import get_webhook_url
 
 __all__ = [
     "AttrDict",
@@ -41,11 +38,13 @@ __all__ = [
     "ConnectionInitError",
     "Event",
     "RetryPolicy",
+    "Signal",
     "activity",
     "add_values",
     "check_and_set_value",
     "del_value",
     "errors",
+    "get_store_public_url",
     "get_value",
     "get_webhook_url",
     "http_outcome",
@@ -54,11 +53,15 @@ __all__ = [
     "mutate_value",
     "next_event",
     "next_signal",
+    "outcome",
+    "publish_value",
     "register_no_activity",
     "retry_policy",
     "set_value",
     "signal",
     "start",
+    "store",
     "subscribe",
+    "unpublish_value",
     "unsubscribe",
 ]

@@ -1,0 +1,5 @@
+"""``autokitteh.event``: what an entry function receives."""
+
+from akd.runner.values import Event
+
+__all__ = ["Event"]
