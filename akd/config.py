@@ -72,6 +72,9 @@ class SessionsConfig:
     max_body_bytes: int = 512 * 1024
     # Largest journaled step result, in bytes.
     max_step_result_bytes: int = 1024 * 1024
+    # Replay check (for testing session code, slow): after each journaled step or SDK call
+    # a durable session parks and a fresh runner replays it, as after a restart.
+    replay_each_step: bool = False
 
 
 @dataclass(frozen=True)

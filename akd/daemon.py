@@ -186,6 +186,7 @@ class Daemon:
             self.config.sessions.max_step_result_bytes,
             ctx.notifier,
             down_since=down_since,
+            replay_each_step=self.config.sessions.replay_each_step,
         )
         ctx.engine = Engine(
             engine_ctx,

@@ -47,6 +47,8 @@ class EngineContext:
     max_print_bytes: int = 0
     # When the previous akd on this data dir was last seen running (akd.heartbeat); 0: unknown.
     down_since: float = 0.0
+    # [sessions] replay_each_step: park and replay durable sessions after every journaled step.
+    replay_each_step: bool = False
 
     @property
     def code_cache_dir(self) -> Path:
@@ -86,7 +88,10 @@ class SessionActivities:
             raise
         assert self.ctx.sdk is not None
         try:
-            segment = SegmentRun(self.ctx.db, self.ctx.hub, self.ctx.sdk, self.ctx.notifier, spec, row)
+            segment = SegmentRun(
+                self.ctx.db, self.ctx.hub, self.ctx.sdk, self.ctx.notifier, spec, row,
+                replay_each_step=self.ctx.replay_each_step,
+            )  # fmt: skip
             result = await segment.run(conn)
         finally:
             self.ctx.notifier.changed()

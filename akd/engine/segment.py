@@ -48,7 +48,15 @@ class SegmentSpec:
 
 class SegmentRun:
     def __init__(
-        self, db: Database, hub: RunnerHub, sdk: SdkCalls, notifier: Notifier, spec: SegmentSpec, row: Row
+        self,
+        db: Database,
+        hub: RunnerHub,
+        sdk: SdkCalls,
+        notifier: Notifier,
+        spec: SegmentSpec,
+        row: Row,
+        *,
+        replay_each_step: bool = False,
     ) -> None:
         self.db = db
         self.hub = hub
@@ -60,6 +68,8 @@ class SegmentRun:
         self.buffer: list[LogRecord] = []
         self.flush_at = 0.0
         self._read: asyncio.Future[tuple[dict[str, Any], bytes]] | None = None
+        # Park after each journaled step so the next segment replays (replay_each_step).
+        self._replay_check = replay_each_step and bool(row["durable"])
 
     async def run(self, conn: RunnerConn) -> SegmentResult:
         """Run the segment on ``conn`` (started by the caller, maybe ahead and already given this spec)."""
@@ -82,6 +92,8 @@ class SegmentRun:
                 self._buffer_print(msg)
             elif op == "step":
                 await self._record_step(msg, blob)
+                if self._replay_check:
+                    return await self._park_for_replay(int(msg["seq"]))
                 await conn.send({"op": "ack"})
             elif op == "wait":
                 await self._flush()
@@ -124,12 +136,19 @@ class SegmentRun:
             seen = self.notifier.generation
             result = await self.sdk.handle(self.row, seq, name, payload, journal=bool(msg.get("journal", True)))
             if isinstance(result, Reply):
+                if self._replay_check and msg.get("journal", True):
+                    return await self._park_for_replay(seq)  # the reply is journaled: replay gives it
                 await conn.send({"op": "reply"}, pickle.dumps(result.value, protocol=pickle.HIGHEST_PROTOCOL))
                 return None
             if self.row["durable"] and msg.get("journal", True):
                 return SegmentResult(kind="wait", until=result.until, seq=seq)
             # A non-durable session cannot be replayed: its runner waits here instead.
             await self._wait_change(seen, result.until)
+
+    async def _park_for_replay(self, seq: int) -> SegmentResult:
+        """End the segment right after a journaled step: the next one replays up to here."""
+        await self._flush()
+        return SegmentResult(kind="sleep", until=0.0, seq=seq)
 
     async def _wait_change(self, seen: int, until: float) -> None:
         await self.notifier.next_change(seen, (until - time.time()) if until else 3600.0)

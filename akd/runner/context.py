@@ -15,16 +15,17 @@ import pickle
 import sys
 import threading
 import time
+import types
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from akd.runner.errors import (
     NonDeterminismError,
-    StepFailure,
     StepResultTooLargeError,
     UnpicklableResultError,
 )
+from akd.runner.outcomes import NotReplayable, round_trip
 from akd.runner.protocol import SyncChannel
 from akd.runner.purity import describe, is_pure, summarize_args
 from akd.runner.retry import RetryPolicy
@@ -34,6 +35,9 @@ from akd.runner.retry import current as retry_current
 LOCAL_SLEEP_LIMIT = 2.0
 _real_sleep = time.sleep
 _real_print = builtins.print
+# Builtin functions named in user code run directly; the objects they return (an open
+# file) have their methods journaled like any other call.
+_BUILTIN_FUNCTIONS = frozenset(id(v) for v in vars(builtins).values() if isinstance(v, types.BuiltinFunctionType))
 
 
 def _identity(obj: Any) -> tuple[int, ...]:
@@ -97,6 +101,8 @@ class Session:
         self.seq = 0
         self.in_step = 0
         self.inhibit = 0
+        # Module top-level code being imported (not journaled, as in AutoKitteh): see akd.runner.hook.
+        self.importing = 0
         self._print_scope = ""
         self._print_n = 0
         # Attempts after the first (non-durable code run again from the top) keep their prints apart.
@@ -130,6 +136,8 @@ class Session:
         return any((id(cls),) in marks for cls in _owner_classes(fn))
 
     def runs_directly(self, fn: Any) -> bool:
+        if id(fn) in _BUILTIN_FUNCTIONS:  # open(), input(), ...: what they return is journaled in turn
+            return True
         if getattr(fn, "_akd_direct", False) or self._no_activity(fn):
             return True
         if str(getattr(fn, "__module__", "") or "").startswith(("akd.", "autokitteh")):
@@ -138,7 +146,7 @@ class Session:
 
     def call(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
         """Entry point of every rewritten call inside user functions."""
-        if not self.durable or self.in_step or self.inhibit or self.runs_directly(fn):
+        if not self.durable or self.in_step or self.inhibit or self.importing or self.runs_directly(fn):
             return fn(*args, **kwargs)
         if fn is _real_sleep:
             return self.sleep(*args, **kwargs)
@@ -241,36 +249,36 @@ class Session:
             "attempt": attempt,
         }
         if not ok:
-            msg["error"] = f"{type(value).__name__}: {value}"
+            msg["error"] = f"{type(value).__name__}: {_words(value)}"
         self.chan.send(msg, blob)
         self._expect("ack")
         return _unwrap(outcome)
 
     def _pickle_outcome(self, name: str, outcome: tuple[bool, Any]) -> tuple[bytes, tuple[bool, Any]]:
-        ok, value = outcome
+        """The journal bytes of an outcome and the outcome user code gets: what replay gives.
+
+        The outcome is pickled and unpickled here (akd.runner.outcomes), so a value that
+        would not replay fails now with the @activity hint, an exception that would not
+        replay is journaled as an image that does, and the first run sees exactly what
+        every replay will see.
+        """
         try:
-            blob = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:
-            if ok:
-                err: Exception = UnpicklableResultError(
-                    f"the result of {name}() ({type(value).__name__}) cannot be journaled: {exc}. "
-                    "Decorate the function that uses it with @autokitteh.activity so the whole "
-                    "function runs as one step and returns a picklable value."
-                )
-            else:
-                err = StepFailure(type(value).__name__, str(value))
-            outcome = (False, err)
-            blob = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
-        if len(blob) > self.max_result_bytes:
-            outcome = (
-                False,
-                StepResultTooLargeError(
-                    f"the result of {name}() is {len(blob)} bytes once pickled, over the "
-                    f"{self.max_result_bytes} byte limit of a journaled step; return less data "
-                    "(e.g. an id or a summary) or keep the large value inside an @activity function"
-                ),
+            blob, outcome = round_trip(outcome)
+        except NotReplayable as exc:
+            value = outcome[1]
+            err: Exception = UnpicklableResultError(
+                f"the result of {name}() ({type(value).__name__}) cannot be journaled: {exc}. "
+                "Decorate the function that uses it with @autokitteh.activity so the whole "
+                "function runs as one step and returns a picklable value."
             )
-            blob = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+            blob, outcome = round_trip((False, err))
+        if len(blob) > self.max_result_bytes:
+            too_big = StepResultTooLargeError(
+                f"the result of {name}() is {len(blob)} bytes once pickled, over the "
+                f"{self.max_result_bytes} byte limit of a journaled step; return less data "
+                "(e.g. an id or a summary) or keep the large value inside an @activity function"
+            )
+            blob, outcome = round_trip((False, too_big))
         return blob, outcome
 
     def _expect(self, op: str) -> tuple[dict[str, Any], bytes]:
@@ -358,6 +366,13 @@ class Session:
         self.chan.send({"op": "print", "key": f"{self.print_prefix}{scope}.{self._print_n}", "text": text})
 
     print._akd_direct = True  # type: ignore[attr-defined]
+
+
+def _words(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return f"<the {type(exc).__name__}'s str() raised>"
 
 
 def _unwrap(outcome: tuple[bool, Any]) -> Any:

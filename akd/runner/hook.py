@@ -127,11 +127,17 @@ class UserLoader(importlib.machinery.SourceFileLoader):
     """Loads a project file with its calls rewritten and the session hooks injected."""
 
     def __init__(
-        self, fullname: str, path: str, inject: Callable[[ModuleType], None], cache: CodeCache | None = None
+        self,
+        fullname: str,
+        path: str,
+        inject: Callable[[ModuleType], None],
+        cache: CodeCache | None = None,
+        importing: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__(fullname, path)
         self._inject = inject
         self._cache = cache
+        self._importing = importing
 
     def get_code(self, fullname: str) -> CodeType:
         # Never Python's own bytecode cache: the rewritten code must come from the source.
@@ -143,16 +149,31 @@ class UserLoader(importlib.machinery.SourceFileLoader):
 
     def exec_module(self, module: ModuleType) -> None:
         self._inject(module)
-        super().exec_module(module)
+        if self._importing is None:
+            super().exec_module(module)
+            return
+        # A module's top level (and what it calls) runs directly, also on replay.
+        self._importing(1)
+        try:
+            super().exec_module(module)
+        finally:
+            self._importing(-1)
 
 
 class UserCodeFinder(importlib.abc.MetaPathFinder):
     """Claims modules whose source lives under the build directory."""
 
-    def __init__(self, root: str, inject: Callable[[ModuleType], None], cache: CodeCache | None = None) -> None:
+    def __init__(
+        self,
+        root: str,
+        inject: Callable[[ModuleType], None],
+        cache: CodeCache | None = None,
+        importing: Callable[[int], None] | None = None,
+    ) -> None:
         self.root = root.rstrip("/") + "/"
         self._inject = inject
         self._cache = cache
+        self._importing = importing
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
@@ -162,7 +183,7 @@ class UserCodeFinder(importlib.abc.MetaPathFinder):
             return None
         if not spec.origin.endswith(".py"):
             return None
-        loader = UserLoader(fullname, spec.origin, self._inject, self._cache)
+        loader = UserLoader(fullname, spec.origin, self._inject, self._cache, self._importing)
         new = importlib.machinery.ModuleSpec(
             fullname, loader, origin=spec.origin, is_package=spec.submodule_search_locations is not None
         )
@@ -172,10 +193,18 @@ class UserCodeFinder(importlib.abc.MetaPathFinder):
         return new
 
 
-def install(root: str, inject: Callable[[ModuleType], None], cache_dir: str = "") -> UserCodeFinder:
-    """Rewrite the modules under ``root``; cache the rewritten code in ``cache_dir`` if given."""
+def install(
+    root: str,
+    inject: Callable[[ModuleType], None],
+    cache_dir: str = "",
+    importing: Callable[[int], None] | None = None,
+) -> UserCodeFinder:
+    """Rewrite the modules under ``root``; cache the rewritten code in ``cache_dir`` if given.
+
+    ``importing(+1)`` and ``importing(-1)`` bracket the execution of each module's top level.
+    """
     sys.dont_write_bytecode = True
-    finder = UserCodeFinder(root, inject, CodeCache(cache_dir) if cache_dir else None)
+    finder = UserCodeFinder(root, inject, CodeCache(cache_dir) if cache_dir else None, importing)
     sys.meta_path.insert(0, finder)
     return finder
 

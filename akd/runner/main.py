@@ -99,7 +99,10 @@ def load_entry(session: context.Session, entrypoint: str, code_cache: str = "") 
         module.__dict__[hook.CALL_NAME] = caller
         module.__dict__["print"] = session.print
 
-    hook.install(session.build_prefix, inject, code_cache)
+    def importing(delta: int) -> None:
+        session.importing += delta
+
+    hook.install(session.build_prefix, inject, code_cache, importing)
     module = __import__(module_name(file), fromlist=["_"])
     return getattr(module, function)
 
