@@ -18,6 +18,7 @@ from typing import Any
 from akd.engine.runners import RunnerConn, RunnerGone, RunnerHub
 from akd.engine.sdk_calls import Reply, SdkCalls
 from akd.engine.types import SegmentResult
+from akd.runner import watchdog
 from akd.services.notify import Notifier
 from akd.store import sessions as store
 from akd.store.db import Database, Row
@@ -188,5 +189,6 @@ def _exit_reason(code: int | None) -> str:
     if code is None:
         return "unknown exit status"
     if code >= 0:
-        return f"exit code {code}"
+        hint = watchdog.EXIT_HINTS.get(code)
+        return f"exit code {code}: {hint}" if hint else f"exit code {code}"
     return _SIGNAL_HINTS.get(-code, f"killed by signal {-code}")
