@@ -34,6 +34,7 @@ INTERVAL = 0.25
 MAX_SHARE = 0.02
 # After reporting a limit, how long the runner waits for akd to kill it before exiting.
 AKD_KILL_WAIT = 5.0
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 _sleep = time.sleep  # the real one, whatever user code does to the module later
 
 
@@ -47,6 +48,7 @@ class Watchdog:
         self.pid = os.getpid()
         # akd's runner log, kept before descriptors 1 and 2 are turned into session output.
         self._log_fd = os.dup(2)
+        self._statm = os.open("/proc/self/statm", os.O_RDONLY)
 
     def start(self) -> None:
         threading.Thread(target=self._loop, name="akd-watchdog", daemon=True).start()
@@ -59,6 +61,12 @@ class Watchdog:
             _sleep(max(INTERVAL, spent / MAX_SHARE))
 
     def check(self) -> None:
+        # Every system call lets the code beside this thread take the GIL back, and a long
+        # C call (one big allocation) keeps it: the runner's own memory is checked first,
+        # with one read, and the outcome goes to akd before anything else.
+        own = int(os.pread(self._statm, 256, 0).split()[1]) * _PAGE_SIZE
+        if self.memory_bytes and own > self.memory_bytes:
+            self._trip(EXIT_MEMORY, f"the runner held {own >> 20} MiB, over {self.memory_bytes >> 20} MiB")
         count, rss = tree_usage(self.pid)
         if self.memory_bytes and rss > self.memory_bytes:
             self._trip(EXIT_MEMORY, f"the session's processes held {rss >> 20} MiB, over {self.memory_bytes >> 20} MiB")
@@ -70,20 +78,20 @@ class Watchdog:
 
         Only akd can stop the runner before cutting its tree down; from in here the code
         beside this thread could start a process between the cut and the exit. So the
-        tree is cut (memory freed at once), the outcome goes to akd as ``done``, and the
-        tree is cut again until akd's kill arrives. If it does not (akd is not reading:
+        outcome goes to akd as ``done`` first, then the tree is cut (memory freed at once)
+        and cut again until akd's kill arrives. If it does not (akd is not reading:
         a non-durable session waiting for an event), the runner exits with ``code``.
         """
         message = f"{EXIT_HINTS[code]}: {detail}"
+        error = {"type": "LimitExceeded", "message": message, "traceback": ""}
         with contextlib.suppress(OSError):
-            os.write(self._log_fd, f"akd runner {self.pid}: {message}\n".encode())
+            self.chan.send({"op": "done", "ok": False, "error": error})
         # Forks from this process fail from here on (for a non-root user).
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NPROC, (0, resource.getrlimit(resource.RLIMIT_NPROC)[1]))
         kill_tree(self.pid, root=False)
-        error = {"type": "LimitExceeded", "message": message, "traceback": ""}
         with contextlib.suppress(OSError):
-            self.chan.send({"op": "done", "ok": False, "error": error})
+            os.write(self._log_fd, f"akd runner {self.pid}: {message}\n".encode())
         deadline = time.monotonic() + AKD_KILL_WAIT
         while time.monotonic() < deadline:
             kill_tree(self.pid, root=False)
