@@ -79,11 +79,19 @@ class SessionsConfig:
 
 @dataclass(frozen=True)
 class RunnerConfig:
-    # Limits of each runner process (the user's code); 0 means no limit.
+    # Limits of a session's runner; 0 means no limit. memory_mb and processes bound the
+    # runner's whole tree (the runner and every process its code started), checked by a
+    # watchdog a few times a second: resident memory (RSS, MiB) and live processes; over
+    # either, the tree is killed and the session ends in error. The rest are rlimits of
+    # each process: address_space_mb (RLIMIT_AS, opt-in: java and chromium reserve far
+    # more than they use), cpu_seconds, open_files, and user_processes (RLIMIT_NPROC,
+    # opt-in: it counts every thread of the OS user machine-wide, and root ignores it).
     memory_mb: int = 2048
+    processes: int = 512
     cpu_seconds: int = 0
     open_files: int = 1024
-    processes: int = 512
+    address_space_mb: int = 0
+    user_processes: int = 0
     # Print output kept per session; beyond it prints are dropped (and the drop is logged).
     max_print_bytes: int = 16 * 1024 * 1024
     # Runner processes alive at once; further session segments wait for a free one.

@@ -199,6 +199,8 @@ class Daemon:
         engine_ctx.limits = {
             "memory_mb": self.config.runner.memory_mb, "cpu_seconds": self.config.runner.cpu_seconds,
             "open_files": self.config.runner.open_files, "processes": self.config.runner.processes,
+            "address_space_mb": self.config.runner.address_space_mb,
+            "user_processes": self.config.runner.user_processes,
         }  # fmt: skip
         engine_ctx.max_print_bytes = self.config.runner.max_print_bytes
         ctx.dispatcher = Dispatcher(db, ctx.engine)

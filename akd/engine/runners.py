@@ -15,7 +15,6 @@ import functools
 import json
 import logging
 import os
-import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from akd.engine.forkserver import ForkServer, ForkServerGone
-from akd.procs import die_with_parent, stop_process
+from akd.procs import die_with_parent, kill_tree, stop_process
 from akd.runner.protocol import HEADER, decode_header, encode
 
 log = logging.getLogger(__name__)
@@ -66,13 +65,15 @@ class RunnerConn:
         return msg, blob
 
     def kill(self) -> None:
-        """SIGKILL the runner's process group: the runner and any process it started."""
-        for kill in (os.killpg, os.kill):
-            try:
-                kill(self.pid, signal.SIGKILL)
-                return
-            except (ProcessLookupError, PermissionError):
-                continue
+        """SIGKILL the runner and every process below it (``akd.procs.kill_tree``).
+
+        The runner is a child subreaper, so daemons its code started (``setsid``, double
+        forks) are still below it. Once akd has seen it exit, its pid may belong to
+        someone else: then nothing is signalled.
+        """
+        if self.exited is not None and self.exited.done():
+            return
+        kill_tree(self.pid)
 
     async def close(self) -> None:
         self.writer.close()

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from akd.engine.runners import RunnerConn, RunnerGone, RunnerHub
 from akd.engine.sdk_calls import Reply, SdkCalls
 from akd.engine.types import SegmentResult
+from akd.runner import watchdog
 from akd.services.notify import Notifier
 from akd.store import sessions as store
 from akd.store.db import Database, Row
@@ -258,5 +259,6 @@ def _exit_reason(code: int | None) -> str:
     if code is None:
         return "unknown exit status"
     if code >= 0:
-        return f"exit code {code}"
+        hint = watchdog.EXIT_HINTS.get(code)
+        return f"exit code {code}: {hint}" if hint else f"exit code {code}"
     return _SIGNAL_HINTS.get(-code, f"killed by signal {-code}")

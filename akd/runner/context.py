@@ -9,17 +9,23 @@ by akd before the user code sees it, and answered from the journal on replay.
 from __future__ import annotations
 
 import builtins
+import contextlib
+import fcntl
 import inspect
+import io
 import os
 import pickle
 import sys
+import termios
 import threading
 import time
+import traceback
 import types
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
+from akd.procs import kill_tree
 from akd.runner.errors import (
     NonDeterminismError,
     StepResultTooLargeError,
@@ -308,6 +314,7 @@ class Session:
             seq, entry = self._next_seq("call", name)
             if entry is not None:
                 return _unwrap(pickle.loads(entry.blob))
+            flush_output()  # akd may park the session on this call
             self.chan.send({"op": "call", "seq": seq, "name": name, "payload": payload, "journal": self.durable})
             _, blob = self._expect("reply")
             return _unwrap(pickle.loads(blob))
@@ -340,6 +347,7 @@ class Session:
             if remaining <= LOCAL_SLEEP_LIMIT:
                 _real_sleep(max(0.0, remaining))
                 return
+            flush_output(settle=True)
             self.chan.send({"op": "wait", "seq": seq, "kind": "sleep", "until": until})
             self._expect("resume")
 
@@ -349,13 +357,9 @@ class Session:
         if file is not None and file not in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
             _real_print(*values, sep=sep, end=end, file=file, flush=flush)
             return
-        text = (sep if sep is not None else " ").join(str(v) for v in values)
-        # Counted on replay too, so the cut falls at the same print every time.
-        self._printed += len(text) + 1
-        if self.max_print_bytes and self._printed > self.max_print_bytes:
-            if self._printed - len(text) - 1 > self.max_print_bytes:
-                return
-            text = f"[akd: this session printed over {self.max_print_bytes} bytes; further prints are dropped]"
+        text = self._capped((sep if sep is not None else " ").join(str(v) for v in values))
+        if text is None:
+            return
         scope = f"s{self.seq - 1}" if self.in_step else f"p{self.seq}"
         if scope != self._print_scope:
             self._print_scope, self._print_n = scope, 0
@@ -364,6 +368,30 @@ class Session:
         if self.seq < len(self.journal):
             return
         self.chan.send({"op": "print", "key": f"{self.print_prefix}{scope}.{self._print_n}", "text": text})
+
+    def _capped(self, text: str) -> str | None:
+        """``text``, the one notice that the cap was crossed, or None once past it."""
+        # Counted on replay too, so the cut falls at the same print every time.
+        self._printed += len(text) + 1
+        if self.max_print_bytes and self._printed > self.max_print_bytes:
+            if self._printed - len(text) - 1 > self.max_print_bytes:
+                return None
+            return f"[akd: this session printed over {self.max_print_bytes} bytes; further prints are dropped]"
+        return text
+
+    @property
+    def print_cap_reached(self) -> bool:
+        return bool(self.max_print_bytes) and self._printed > self.max_print_bytes
+
+    def output(self, text: str, key: str) -> None:
+        """A line written to descriptor 1 or 2 (subprocesses, C code), from the drain thread.
+
+        Such output is never replayed (the step that produced it is not re-run), so its
+        keys only need to be unique; it shares the prints' cap.
+        """
+        capped = self._capped(text)
+        if capped is not None:
+            self.chan.send({"op": "print", "key": key, "text": capped})
 
     print._akd_direct = True  # type: ignore[attr-defined]
 
@@ -384,7 +412,7 @@ def _unwrap(outcome: tuple[bool, Any]) -> Any:
 
 def _exit_now() -> NoReturn:
     """akd went away or told us to stop: end at once, without running user cleanup."""
-    os._exit(0)
+    end_runner()
 
 
 current: Session | None = None
@@ -404,3 +432,161 @@ def make_caller(session: Session) -> Callable[..., Any]:
 
 
 __all__ = ["JournalEntry", "Session", "get", "make_caller"]
+
+
+# -- the runner's output and end ----------------------------------------------------------
+#
+# Prints are capped per session ([runner] max_print_bytes). So that the cap holds for all
+# output, sys.stdout and sys.stderr become line streams into the session's prints, and
+# descriptors 1 and 2 (inherited by subprocesses, used by C code) become a pipe whose
+# lines a drain thread turns into prints under the same cap. Past the cap, output is read
+# and dropped, so writers never block; akd's runner log only gets the runner's own words.
+
+MAX_LINE = 64 * 1024  # a longer line without a newline is cut into prints of this size
+SETTLE_SECONDS = 0.2  # at a segment's end, how long output still in the pipe is waited for
+
+
+class LockedChannel(SyncChannel):
+    """A channel two threads send on (the user's code and the output drain), frame by frame."""
+
+    def __init__(self, sock: Any) -> None:
+        super().__init__(sock)
+        self._send_lock = threading.Lock()
+
+    def send(self, msg: dict[str, Any], blob: bytes = b"") -> None:
+        with self._send_lock:
+            super().send(msg, blob)
+
+
+class _Lines:
+    """Splits bytes into lines and hands each to ``emit``; a partial line waits for its end."""
+
+    def __init__(self, emit: Callable[[str], None], dropping: Callable[[], bool]) -> None:
+        self._emit = emit
+        self._dropping = dropping
+        self._partial = b""
+
+    def feed(self, data: bytes) -> None:
+        if self._dropping():
+            self._partial = b""
+            return
+        lines = (self._partial + data).split(b"\n")
+        partial = lines.pop()
+        cut = len(partial) - len(partial) % MAX_LINE
+        lines.extend(partial[i : i + MAX_LINE] for i in range(0, cut, MAX_LINE))
+        self._partial = partial[cut:]
+        for line in lines:
+            if self._dropping():
+                break
+            self._emit(line.decode(errors="replace"))
+
+    def flush(self) -> None:
+        if self._partial:
+            partial, self._partial = self._partial, b""
+            if not self._dropping():
+                self._emit(partial.decode(errors="replace"))
+
+
+class _SessionSink(io.RawIOBase):
+    """The bytes under the runner's sys.stdout or sys.stderr: session prints, line by line."""
+
+    def __init__(self, session: Session, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+        self.lines = _Lines(session.print, lambda: session.print_cap_reached)
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd  # what subprocess(stdout=sys.stdout) passes on: the drained pipe
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self.lines.feed(chunk)
+        return len(chunk)
+
+
+class _Drain:
+    """Descriptors 1 and 2 as one pipe, read by a thread into capped session prints."""
+
+    def __init__(self, session: Session) -> None:
+        self.log_fd = os.dup(2)  # akd's runner log, for the runner's own failures
+        read_end, write_end = os.pipe()
+        for fd in (1, 2):
+            os.dup2(write_end, fd)
+        os.close(write_end)
+        self._fd = read_end
+        self._busy = threading.Lock()
+        prefix = f"o{time.time_ns():x}"
+        counter = iter(range(1, 1 << 62))
+        self.lines = _Lines(lambda text: session.output(text, f"{prefix}.{next(counter)}"), lambda: False)
+        threading.Thread(target=self._loop, name="akd-output", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                data = os.read(self._fd, 1 << 16)
+            except OSError:
+                return
+            if not data:
+                return
+            with self._busy:
+                self.lines.feed(data)
+
+    def settle(self) -> None:
+        """Wait (briefly) until what was written to the pipe so far has become prints."""
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while _pipe_pending(self._fd) and time.monotonic() < deadline:
+            _real_sleep(0.005)
+        with self._busy:
+            self.lines.flush()
+
+
+def _pipe_pending(fd: int) -> int:
+    buf = bytearray(4)
+    try:
+        fcntl.ioctl(fd, termios.FIONREAD, buf)
+    except OSError:
+        return 0
+    return int.from_bytes(buf, sys.byteorder)
+
+
+_sinks: list[_SessionSink] = []
+_drain: _Drain | None = None
+
+
+def route_output(session: Session) -> None:
+    """sys.stdout, sys.stderr and descriptors 1 and 2 of this runner into ``session``'s prints."""
+    global _drain
+    _drain = _Drain(session)
+    streams = []
+    for fd in (1, 2):
+        sink = _SessionSink(session, fd)
+        _sinks.append(sink)
+        # Straight to the sink, which keeps partial lines itself (no buffer to flush).
+        text = io.TextIOWrapper(cast(Any, sink), encoding="utf-8", errors="backslashreplace", write_through=True)
+        streams.append(text)
+    sys.stdout, sys.stderr = streams
+
+
+def flush_output(settle: bool = False) -> None:
+    """Partial lines become prints; with ``settle``, so does output still in the pipe."""
+    if settle and _drain is not None:
+        _drain.settle()  # first: what the code wrote there came before its partial line
+    for sink in _sinks:
+        sink.lines.flush()
+
+
+def end_runner(code: int = 0) -> NoReturn:
+    """End this runner and everything its session started (a subreaper's orphans too)."""
+    kill_tree(os.getpid(), root=False)
+    os._exit(code)
+
+
+def fail_runner() -> NoReturn:
+    """The runner itself failed: its traceback to akd's runner log, then ``end_runner(1)``."""
+    text = traceback.format_exc()
+    with contextlib.suppress(OSError):
+        os.write(_drain.log_fd if _drain is not None else 2, text.encode(errors="replace"))
+    end_runner(1)

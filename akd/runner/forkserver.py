@@ -33,7 +33,8 @@ import socket
 import sys
 import uuid  # noqa: F401
 
-from akd.procs import yield_on_wakeup
+from akd.procs import set_child_subreaper, yield_on_wakeup
+from akd.runner import context
 from akd.runner import main as runner_main
 from akd.runner.protocol import SyncChannel
 
@@ -56,7 +57,8 @@ def _detach(control: socket.socket) -> None:
         os._exit(1)
     control.close()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    os.setpgid(0, 0)  # its own process group: akd kills the runner with everything it started
+    os.setpgid(0, 0)  # its own process group
+    set_child_subreaper()  # what its session starts stays below it, for akd's kill_tree
 
 
 def _fork() -> int:
@@ -94,13 +96,8 @@ def _run(chan: SyncChannel) -> None:
         _LIBC.prctl(_PR_SET_NAME, b"akd-runner", 0, 0, 0)
         runner_main.run(chan, str(start["session_id"]))
     except BaseException:
-        import traceback
-
-        traceback.print_exc()
-        sys.stderr.flush()
-        os._exit(1)
-    sys.stdout.flush()
-    os._exit(0)
+        context.fail_runner()
+    context.end_runner()
 
 
 def _send(control: socket.socket, msg: dict[str, object], fd: int = -1) -> None:

@@ -24,8 +24,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from akd.procs import yield_on_wakeup
-from akd.runner import context, hook
+from akd.procs import set_child_subreaper, yield_on_wakeup
+from akd.runner import context, hook, watchdog
 from akd.runner.protocol import SyncChannel
 from akd.runner.retry import RetryPolicy
 from akd.runner.values import AttrDict, Event
@@ -40,15 +40,19 @@ def channel_from_fd(fd: int) -> SyncChannel:
     return SyncChannel(sock)
 
 
+# Opt-in OS limits per runner process; 0 (the default for the first and last) = none.
+# Memory and process count of the whole tree are the watchdog's (akd.runner.watchdog).
+RLIMITS = {
+    "address_space_mb": (resource.RLIMIT_AS, 1024 * 1024),
+    "cpu_seconds": (resource.RLIMIT_CPU, 1),
+    "open_files": (resource.RLIMIT_NOFILE, 1),
+    "user_processes": (resource.RLIMIT_NPROC, 1),
+}
+
+
 def apply_limits(limits: dict[str, int]) -> None:
-    """Resource limits of this runner (memory, CPU seconds, open files, processes); 0 = none."""
-    table = {
-        "memory_mb": (resource.RLIMIT_AS, 1024 * 1024),
-        "cpu_seconds": (resource.RLIMIT_CPU, 1),
-        "open_files": (resource.RLIMIT_NOFILE, 1),
-        "processes": (resource.RLIMIT_NPROC, 1),
-    }
-    for name, (which, unit) in table.items():
+    """This runner's rlimits; its tree's memory and process count are ``watchdog.start``'s."""
+    for name, (which, unit) in RLIMITS.items():
         value = int(limits.get(name) or 0)
         if value <= 0:
             continue
@@ -191,6 +195,8 @@ def run(chan: SyncChannel, session_id: str) -> None:
     init, blob = chan.recv()
     payload = pickle.loads(blob)
     prepare_process(init)
+    chan = context.LockedChannel(chan.sock)  # the output drain and the watchdog send too
+    watchdog.start(chan, init.get("limits") or {})
     journal = [context.JournalEntry(k, n, b) for k, n, b in payload["journal"]]
     session = context.Session(
         chan,
@@ -207,6 +213,7 @@ def run(chan: SyncChannel, session_id: str) -> None:
         session.default_policy = retry_from(init["retry_policy"])
     context.current = session
     builtins.print = session.print  # third-party prints become session prints too
+    context.route_output(session)  # and so do sys.stdout/sys.stderr and descriptors 1 and 2
     if init.get("hold"):  # given its spec ahead of the segment: the user's code waits for "go"
         try:
             chan.recv()
@@ -215,8 +222,10 @@ def run(chan: SyncChannel, session_id: str) -> None:
     try:
         fn = load_entry(session, init["entrypoint"], str(init.get("code_cache", "")))
         value = call_entry(fn, make_event(payload["event"], session_id))
+        context.flush_output(settle=True)
         chan.send({"op": "done", "ok": True, "value": encode_value(value)})
     except SystemExit as exc:
+        context.flush_output(settle=True)
         if exc.code in (None, 0):  # a script's way of saying "done"
             chan.send({"op": "done", "ok": True, "value": None})
         else:
@@ -226,6 +235,7 @@ def run(chan: SyncChannel, session_id: str) -> None:
             )
             chan.send({"op": "done", "ok": False, "error": error_info(exc, session.build_prefix, message)})
     except Exception as exc:
+        context.flush_output(settle=True)
         chan.send({"op": "done", "ok": False, "error": error_info(exc, session.build_prefix)})
     with contextlib.suppress(EOFError):
         chan.recv()  # akd closes the connection once it has stored the outcome
@@ -236,6 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     if "--fd" not in args or args.index("--fd") + 1 >= len(args):
         sys.stderr.write("usage: python -m akd.runner --fd N [--batch] (started by akd)\n")
         raise SystemExit(2)
+    set_child_subreaper()  # what the session's code starts stays below this process
     chan = channel_from_fd(int(args[args.index("--fd") + 1]))
     if "--batch" in args:
         yield_on_wakeup()  # as the fork server does for the runners it forks
@@ -243,6 +254,8 @@ def main(argv: list[str] | None = None) -> None:
         start, _ = chan.recv()
     except EOFError:
         os._exit(0)  # akd gave this runner up before it started
-    run(chan, str(start["session_id"]))
-    sys.stdout.flush()
-    os._exit(0)
+    try:
+        run(chan, str(start["session_id"]))
+    except BaseException:
+        context.fail_runner()
+    context.end_runner()
