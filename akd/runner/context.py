@@ -207,6 +207,7 @@ class Session:
             self.in_step += 1
             try:
                 outcome: tuple[bool, Any] = (True, fn(*args, **kwargs))
+                _settle_write(fn)
             except Exception as exc:  # the step's exception is journaled, then re-raised
                 outcome = (False, exc)
             finally:
@@ -394,6 +395,18 @@ class Session:
             self.chan.send({"op": "print", "key": key, "text": capped})
 
     print._akd_direct = True  # type: ignore[attr-defined]
+
+
+def _settle_write(fn: Any) -> None:
+    """A journaled ``f.write(...)`` is done once journaled: push it out of the file's buffer.
+
+    Otherwise a runner that ends before the file is closed (a park, a crash) loses data
+    whose write the journal says happened, and replay never writes it again.
+    """
+    if getattr(fn, "__name__", "") in ("write", "writelines"):
+        owner = getattr(fn, "__self__", None)
+        if isinstance(owner, io.IOBase) and not owner.closed:
+            owner.flush()
 
 
 def _words(exc: BaseException) -> str:

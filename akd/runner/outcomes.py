@@ -41,9 +41,10 @@ def round_trip(outcome: tuple[bool, Any]) -> tuple[bytes, tuple[bool, Any]]:
         blob = pickle.dumps(outcome, protocol=PROTOCOL)
         return blob, pickle.loads(blob)
     except Exception as exc:
-        if ok:
+        if ok and not isinstance(value, BaseException):
             raise NotReplayable(str(exc) or type(exc).__name__) from exc
-    blob = pickle.dumps((False, image_of(value)), protocol=PROTOCOL)
+    # An exception (raised by the step, or made by it: a vendor error's constructor).
+    blob = pickle.dumps((ok, image_of(value)), protocol=PROTOCOL)
     return blob, pickle.loads(blob)
 
 
