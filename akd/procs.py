@@ -206,6 +206,13 @@ def _parent_map(root: int) -> dict[int, list[int]]:
     return tree
 
 
+def children(pid: int) -> list[int]:
+    """The direct children of ``pid``."""
+    if _has_children_files():
+        return _children(pid)
+    return _parent_map(pid).get(pid, [])
+
+
 def descendants(pid: int) -> list[int]:
     """Every process below ``pid`` (parents before their children); [] when it has none."""
     if _has_children_files():

@@ -31,9 +31,10 @@ import select
 import signal
 import socket
 import sys
+import time
 import uuid  # noqa: F401
 
-from akd.procs import set_child_subreaper, yield_on_wakeup
+from akd.procs import children, kill_tree, set_child_subreaper, yield_on_wakeup
 from akd.runner import context
 from akd.runner import main as runner_main
 from akd.runner.protocol import SyncChannel
@@ -44,6 +45,7 @@ import autokitteh  # noqa: F401
 _PR_SET_PDEATHSIG = 1
 _PR_SET_NAME = 15  # /proc/<pid>/comm: "akd-idle" while pre-forked, "akd-runner" once given a session
 CONTROL_PACKET = 65536  # the largest control message either side accepts
+ORPHAN_SWEEP_SECONDS = 2.0  # how often orphans of dead runners are looked for
 
 
 # Loaded once here: opening libc costs a forked child ~3 ms of CPU, paid per session.
@@ -108,27 +110,52 @@ def _send(control: socket.socket, msg: dict[str, object], fd: int = -1) -> None:
         control.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
 
 
-def _reap(control: socket.socket) -> set[int]:
+def _reap(control: socket.socket, forked: set[int]) -> tuple[set[int], bool]:
+    """Collect ended children; report ours to akd. Returns them, and whether one ended by
+    itself (not by akd's SIGKILL), which may have left orphans behind."""
     reaped: set[int] = set()
+    by_itself = False
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return reaped
+            return reaped, by_itself
         if pid == 0:
-            return reaped
+            return reaped, by_itself
+        if pid not in forked:
+            continue  # an orphan the sweep killed
+        forked.discard(pid)
         reaped.add(pid)
-        _send(control, {"op": "exited", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
+        code = os.waitstatus_to_exitcode(status)
+        by_itself = by_itself or code != -signal.SIGKILL
+        _send(control, {"op": "exited", "pid": pid, "code": code})
+
+
+def _sweep_orphans(forked: set[int]) -> None:
+    """Kill what a dead runner left behind: re-parented to this subreaper, not forked by it.
+
+    A runner akd ends has its whole tree killed first; one that died by itself (a crash,
+    ``os._exit``, the OOM killer) leaves its daemons to the nearest subreaper, this process.
+    """
+    for pid in children(os.getpid()):
+        if pid not in forked:
+            kill_tree(pid)
 
 
 def serve(control: socket.socket) -> None:
-    idle: tuple[int, socket.socket] | None = _prefork(control)
+    first = _prefork(control)
+    forked = {first[0]}
+    idle: tuple[int, socket.socket] | None = first
+    next_sweep = time.monotonic() + ORPHAN_SWEEP_SECONDS
     while True:
         ready, _, _ = select.select([control], [], [], 0.2)
-        reaped = _reap(control)
+        reaped, by_itself = _reap(control, forked)
         if idle is not None and idle[0] in reaped:
             idle[1].close()
             idle = None  # the idle child died (killed from outside): fork another
+        if by_itself or time.monotonic() >= next_sweep:
+            _sweep_orphans(forked)
+            next_sweep = time.monotonic() + ORPHAN_SWEEP_SECONDS
         if not ready:
             continue
         packet = control.recv(CONTROL_PACKET)
@@ -137,10 +164,14 @@ def serve(control: socket.socket) -> None:
         msg = json.loads(packet)
         if msg.get("op") != "spawn":
             continue
-        pid, ours = idle if idle is not None else _prefork(control)
+        if idle is None:
+            idle = _prefork(control)
+            forked.add(idle[0])
+        pid, ours = idle
         _send(control, {"op": "spawned", "ref": msg.get("ref"), "pid": pid}, ours.fileno())
         ours.close()
         idle = _prefork(control)
+        forked.add(idle[0])
 
 
 def main() -> None:
@@ -149,6 +180,7 @@ def main() -> None:
         yield_on_wakeup()  # inherited by every runner forked from here
     control = socket.socket(fileno=int(args[args.index("--fd") + 1]))
     control.set_inheritable(False)
+    set_child_subreaper()  # what a runner leaves behind when it dies comes here (see _sweep_orphans)
     _send(control, {"op": "hello", "pid": os.getpid()})
     serve(control)
     os._exit(0)

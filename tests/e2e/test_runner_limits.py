@@ -54,6 +54,11 @@ def escape():
 def escapers(event):
     print("pids", *escape())
 
+def escapers_die(event):
+    print("pids", *escape())
+    time.sleep(0.3)
+    os._exit(3)                                   # the runner dies by itself, daemons running
+
 def escapers_wait(event):
     print("pids", *escape())
     spin()
@@ -132,7 +137,7 @@ def forks(event):
 """
 
 NAMES = (
-    "escapers", "escapers_wait", "flood_output", "child_output_shows", "big_mapping", "java", "hog",
+    "escapers", "escapers_die", "escapers_wait", "flood_output", "child_output_shows", "big_mapping", "java", "hog",
     "hog_in_child", "forks",
 )  # fmt: skip
 
@@ -187,6 +192,16 @@ def test_daemons_started_by_a_session_die_when_it_ends(limits: tuple[Akd, dict[s
     pids = printed_pids(akd, s["session_id"])
     assert len(pids) == 2
     wait_for(lambda: all_gone(pids), 10, what=f"the setsid sleeper and the double-forked daemon {pids} to die")
+
+
+def test_daemons_die_when_the_runner_that_started_them_dies_by_itself(limits: tuple[Akd, dict[str, str]]) -> None:
+    akd, hooks = limits
+    s = run(akd, hooks["escapers_die"])
+    assert s["state"] == "error" and "exit code 3" in s["error"]["message"], s
+    pids = printed_pids(akd, s["session_id"])
+    assert len(pids) == 2
+    # Re-parented to the fork server (a subreaper), which kills what it did not fork.
+    wait_for(lambda: all_gone(pids), 15, what=f"the orphaned sleeper and daemon {pids} to die")
 
 
 def test_daemons_started_by_a_session_die_when_it_is_stopped(limits: tuple[Akd, dict[str, str]]) -> None:
