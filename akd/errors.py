@@ -11,6 +11,7 @@ status, a stable code and a message that says what happened and how to fix it::
     ├── FailedPrecondition        412 failed_precondition (akctl exit 42)
     ├── Forbidden                 403 forbidden           (akctl exit 43)
     ├── NotFound                  404 not_found           (akctl exit 44)
+    ├── RequestTimeout            408 request_timeout     (slow request head or body)
     ├── PayloadTooLarge           413 payload_too_large
     ├── ResourceExhausted         429 resource_exhausted  (event quota; with Retry-After)
     ├── BadGateway                502 bad_gateway         (sync webhook: no session)
@@ -102,6 +103,13 @@ class NotFound(AkdError):
 class FailedPrecondition(AkdError):
     status = 412
     code = "failed_precondition"
+
+
+class RequestTimeout(AkdError):
+    """The request head or body did not arrive in time (raised by the HTTP layer, akd.api.limits)."""
+
+    status = 408
+    code = "request_timeout"
 
 
 class PayloadTooLarge(AkdError):

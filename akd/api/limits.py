@@ -34,7 +34,7 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from akd.config import ServerConfig
-from akd.errors import AkdError, Unavailable
+from akd.errors import AkdError, RequestTimeout, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +44,6 @@ LINGER = 1.0
 REPORT_EVERY = 10.0
 # Descriptors akd needs besides HTTP connections (databases, runners, Temporal, logs).
 FD_RESERVE = 256
-
-
-class RequestTimeout(AkdError):
-    """408: the request head or body did not arrive in time. Only the HTTP layer raises
-    it, outside any route, so it lives here rather than in ``akd.errors``."""
-
-    status = 408
-    code = "request_timeout"
 
 
 def raw_response(err: AkdError) -> bytes:
