@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.e2e import test_durable as durable
+from tests.e2e import test_sdk as sdk_tests
 from tests.e2e.harness import Akd, wait_for, write_project
 
 pytestmark = pytest.mark.e2e
@@ -32,7 +33,7 @@ project:
   triggers:
     - name: go
       type: webhook
-      call: program.py:run
+      call: program.py:{entry}
 """
 
 VENDOR_ERRORS = """\
@@ -159,6 +160,8 @@ class Case:
     program: str  # format fields: {out}, {data}, {flaky_path}, {step_sleep}, {sleep}, {path}, {version}
     manifest: str = MANIFEST
     same_prints: bool = True  # False where prints show the clock or randomness
+    entry: str = "run"
+    template: bool = True  # the program has format fields (and doubled braces)
 
 
 CASES = [
@@ -171,6 +174,7 @@ CASES = [
     Case("files", FILES),
     Case("module", MODULE_LEVEL),
     Case("sdk", SDK_CALLS),
+    Case("family", sdk_tests.FAMILY, entry="parent", template=False),
 ]
 
 _names = itertools.count()
@@ -194,8 +198,9 @@ def _run(akd: Akd, case: Case, root: Path) -> dict[str, Any]:
     name = f"{case.name}{next(_names)}"
     fields = {"out": str(root / "out.txt"), "data": str(root / "data.txt"), "flaky_path": str(root / "flaky.txt"),
               "path": str(root / "flaky.txt"), "step_sleep": 0, "sleep": 3, "version": 1}  # fmt: skip
-    manifest = case.manifest.replace("name: retries", f"name: {name}").format(name=name)
-    write_project(root / "p", {"autokitteh.yaml": manifest, "program.py": case.program.format(**fields)})
+    manifest = case.manifest.replace("name: retries", f"name: {name}").format(name=name, entry=case.entry)
+    program = case.program.format(**fields) if case.template else case.program
+    write_project(root / "p", {"autokitteh.yaml": manifest, "program.py": program})
     url = akd.deploy(root / "p")["webhooks"]["go"]
     event = httpx.post(url, content=b"{}", timeout=30).headers["AutoKitteh-Event-ID"]
     sid = wait_for(lambda: akd.api("GET", f"/events/{event}").json().get("session_ids"), 30)[0]

@@ -269,9 +269,11 @@ def ponger(event):
 """
 
 
-def test_child_sessions_and_signals(akd_module: Akd, tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", ["v1", "v2"], ids=["durable", "non-durable"])
+def test_child_sessions_and_signals(akd_module: Akd, tmp_path: Path, version: str) -> None:
     triggers = "".join(webhook(n, f"program.py:{n}") for n in ("parent", "pinger", "ponger"))
-    hooks = deploy(akd_module, tmp_path / "p", "family", FAMILY, triggers)
+    project = f"family{version}"
+    hooks = deploy(akd_module, tmp_path / "p", project, FAMILY, triggers, version=version)
     parent = sessions_of(akd_module, httpx.post(hooks["parent"]).headers["AutoKitteh-Event-ID"])[0]
     assert akd_module.prints(parent) == [
         "child said True 42",
@@ -279,7 +281,7 @@ def test_child_sessions_and_signals(akd_module: Akd, tmp_path: Path) -> None:
         "failed child said {'completed': False}",
         "timeout gives None",
     ]
-    children = [s for s in akd_module.sessions(project="family") if s["parent_session_id"] == parent]
+    children = [s for s in akd_module.sessions(project=project) if s["parent_session_id"] == parent]
     assert len(children) == 2 and sorted(str(c["return_value"]) for c in children) == ["42", "None"]
     ponger = sessions_of_started(akd_module, httpx.post(hooks["ponger"]).headers["AutoKitteh-Event-ID"])
     httpx.post(hooks["pinger"], content=ponger.encode())

@@ -177,7 +177,7 @@ def test_filling_the_disk_stops_at_the_reserve_and_running_sessions_finish(small
         session = wait_for(lambda: akd.api("GET", f"/events/{event}").json()["session_ids"], 30)[0]
         akd.wait_session(session, ("running",))
         filler = small_disk / "filler"
-        filler.write_bytes(b"\0" * (8 << 20))  # freed at the end, to show events come back
+        filler.write_bytes(b"\0" * (20 << 20))  # freed at the end, to show events come back
 
         statuses: list[int] = []
         with httpx.Client(timeout=10) as client:
@@ -193,7 +193,9 @@ def test_filling_the_disk_stops_at_the_reserve_and_running_sessions_finish(small
         done = akd.wait_session(session)
         assert done["state"] == "completed" and akd.prints(session) == ["released"]
         filler.unlink()
-        assert httpx.post(hooks["hit"], content=b"x", timeout=10).status_code == 202
+        # Free space is sampled every 0.25 s; 20 MiB freed lifts it well over the reserve.
+        wait_for(lambda: httpx.post(hooks["hit"], content=b"x", timeout=10).status_code == 202, 10,
+                 what="events to be accepted again once space was freed")  # fmt: skip
         assert "min_free_mb reserve" in akd_log(akd)
     finally:
         akd.down()
