@@ -23,6 +23,7 @@ import yaml
 from croniter import croniter
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from akd import integrations
 from akd.errors import ManifestError
 from akd.models import CallSpec, ConnectionSpec, Manifest, TriggerSpec, VarSpec
 
@@ -359,9 +360,15 @@ class _Parser:
 
     def connection(self, node: Node, path: str) -> ConnectionSpec:
         fields = self.mapping(node, path, _CONNECTION_KEYS, required=("name", "integration"))
+        integration = self.matching(fields, "integration", path, _INTEGRATION_RE, "an integration name")
+        if integrations.find(integration) is None:
+            message = f"unknown integration {_quote(integration)} (known: {', '.join(integrations.known_names())})"
+            raise self.error(message, fields["integration"][1], _child(path, "integration"))
         return ConnectionSpec(
-            name=self.matching(fields, "name", path, _NAME_RE, "a name of letters, digits and underscores"),
-            integration=self.matching(fields, "integration", path, _INTEGRATION_RE, "an integration name"),
+            name=self.matching(
+                fields, "name", path, _VAR_NAME_RE, "letters, digits and underscores, not starting with a digit"
+            ),
+            integration=integration,
             vars=self.named_list(fields, "vars", path, self.var, "var"),
         )
 

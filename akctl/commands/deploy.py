@@ -93,6 +93,14 @@ def show(result: dict[str, Any]) -> None:
     )
     for name, url in sorted(result["webhooks"].items()):
         render.out.print(f"  webhook [bold]{name}[/]: {url}")
+    for conn in result.get("connections", []):
+        ref = f"{conn['project']}/{conn['name']}"
+        if conn["status"] == "init_required":
+            render.out.print(f"  connection [bold]{conn['name']}[/] ({conn['integration']}) [yellow]needs init[/]:"
+                             f" akctl connection init {ref}")  # fmt: skip
+        elif conn["status"] == "error":
+            message = render.escape(conn["status_message"])
+            render.out.print(f"  connection [bold]{conn['name']}[/] [red]error[/]: {message}")
 
 
 def validate(app: App, manifest_path: Path) -> None:
@@ -165,7 +173,8 @@ def deploy_cmd(app: App, project_dir: Path, manifest: Path | None) -> None:
     """
     result = deploy(app, project_dir, manifest)
     if app.as_json:
-        render.print_json({k: result[k] for k in ("project_id", "build_id", "deployment_id", "webhooks")})
+        render.print_json({k: result[k] for k in ("project_id", "build_id", "deployment_id", "webhooks", "connections")
+                           if k in result})  # fmt: skip
     else:
         show(result)
 

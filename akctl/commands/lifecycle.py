@@ -10,6 +10,8 @@ import click
 
 from akctl import render
 from akctl.app import App, common
+from akctl.commands.connections import connection_path
+from akctl.errors import CliError
 from akctl.render import escape
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -141,8 +143,18 @@ def show_deployment(app: App, d: dict[str, Any]) -> None:
 # -- vars ------------------------------------------------------------------------------
 
 
-def var_path(project: str, name: str = "") -> str:
+def var_path(project: str, name: str = "", connection: str = "") -> str:
+    """A project's vars, or (``connection`` = PROJECT/CONN) a connection's."""
+    if bool(project) == bool(connection):
+        raise CliError("give either --project P or --connection PROJECT/CONN", exit_code=40)
+    if connection:
+        return connection_path(connection, "vars" + (f"/{name}" if name else ""))
     return f"/projects/{project}/vars" + (f"/{name}" if name else "")
+
+
+def var_owner_option(f: Any) -> Any:
+    f = click.option("--connection", "-c", default="", metavar="PROJECT/CONN", help="A connection's vars instead.")(f)
+    return click.option("--project", "-p", default="", help="Project name (or id).")(f)
 
 
 def show_vars(app: App, rows: list[dict[str, Any]]) -> None:
@@ -155,7 +167,7 @@ def show_vars(app: App, rows: list[dict[str, Any]]) -> None:
     t = render.table("NAME", "VALUE", "SECRET", "ORIGIN", "DESCRIPTION")
     for v in rows:
         t.add_row(escape(v["name"]), escape(v["value"]), "yes" if v["secret"] else "",
-                  v["origin"], escape(v["description"]))  # fmt: skip
+                  v["origin"], escape(v.get("description", "")))  # fmt: skip
     render.out.print(t)
 
 
@@ -326,11 +338,13 @@ def var_group() -> None:
 @var_group.command("set")
 @click.argument("name")
 @click.argument("value")
-@project_option
+@var_owner_option
 @click.option("--secret", is_flag=True, help="Encrypt at rest and mask in output.")
 @click.option("--description", default=None, help="What the var is for.")
 @common
-def var_set_cmd(app: App, name: str, value: str, project: str, secret: bool, description: str | None) -> None:
+def var_set_cmd(
+    app: App, name: str, value: str, project: str, connection: str, secret: bool, description: str | None
+) -> None:
     """Set a var; VALUE "-" reads it from stdin (keeps secrets out of shell history).
 
     Vars set here win over the manifest: later deploys leave them alone. A secret
@@ -339,61 +353,64 @@ def var_set_cmd(app: App, name: str, value: str, project: str, secret: bool, des
     \b
     Example:
       akctl var set API_TOKEN - --secret --project hello < token.txt
+      akctl var set pat - --connection hello/github_conn < pat.txt
     """
     if value == "-":
         value = sys.stdin.read().rstrip("\r\n")
-    body = {"value": value, "secret": secret, "description": description}
-    data = app.client.request("PUT", var_path(project, name), json=body)
+    body: dict[str, Any] = {"value": value, "secret": secret}
+    if not connection:
+        body["description"] = description
+    data = app.client.request("PUT", var_path(project, name, connection), json=body)
     if app.as_json:
         render.print_json(data)
     else:
         kind = "secret " if data["secret"] else ""
-        render.out.print(f"[green]✓[/] set {kind}var [bold]{escape(name)}[/] of {escape(project)}")
+        render.out.print(f"[green]✓[/] set {kind}var [bold]{escape(name)}[/] of {escape(project or connection)}")
 
 
 @var_group.command("get")
 @click.argument("name")
-@project_option
+@var_owner_option
 @click.option("--reveal", is_flag=True, help="Show a secret's value.")
 @common
-def var_get_cmd(app: App, name: str, project: str, reveal: bool) -> None:
+def var_get_cmd(app: App, name: str, project: str, connection: str, reveal: bool) -> None:
     """Show a var; a secret's value reads ******** unless --reveal.
 
     \b
     Example:
       akctl var get GREETING --project hello
     """
-    data: dict[str, Any] = app.client.get(var_path(project, name), reveal="true" if reveal else None)
+    data: dict[str, Any] = app.client.get(var_path(project, name, connection), reveal="true" if reveal else None)
     app.show(data, lambda: escape(data["value"]))
 
 
 @var_group.command("list")
-@project_option
+@var_owner_option
 @click.option("--reveal", is_flag=True, help="Show secret values.")
 @common
-def var_list_cmd(app: App, project: str, reveal: bool) -> None:
+def var_list_cmd(app: App, project: str, connection: str, reveal: bool) -> None:
     """List a project's vars; secret values read ******** unless --reveal.
 
     \b
     Example:
       akctl var list --project hello
     """
-    show_vars(app, app.client.get(var_path(project), reveal="true" if reveal else None))
+    show_vars(app, app.client.get(var_path(project, "", connection), reveal="true" if reveal else None))
 
 
 @var_group.command("delete")
 @click.argument("name")
-@project_option
+@var_owner_option
 @common
-def var_delete_cmd(app: App, name: str, project: str) -> None:
+def var_delete_cmd(app: App, name: str, project: str, connection: str) -> None:
     """Delete a var (a manifest var comes back with the next deploy).
 
     \b
     Example:
       akctl var delete GREETING --project hello
     """
-    data = app.client.delete(var_path(project, name))
-    app.show(data, lambda: f"[green]✓[/] deleted var [bold]{escape(name)}[/] of {escape(project)}")
+    data = app.client.delete(var_path(project, name, connection))
+    app.show(data, lambda: f"[green]✓[/] deleted var [bold]{escape(name)}[/] of {escape(project or connection)}")
 
 
 def register(cli: click.Group) -> None:

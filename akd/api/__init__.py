@@ -16,7 +16,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.service import RPCError
 
 from akd import web
-from akd.api import daemon, events, kv, lifecycle, projects, published, sessions, stats, triggers, webhooks
+from akd.api import (
+    connections,
+    daemon,
+    events,
+    kv,
+    lifecycle,
+    projects,
+    published,
+    sessions,
+    stats,
+    triggers,
+    webhooks,
+)  # fmt: skip
 from akd.appctx import AppContext
 from akd.errors import AkdError, NotFound, Unauthenticated, Unavailable
 
@@ -107,8 +119,8 @@ async def on_not_found(request: Request, exc: Exception) -> Response:
 
 def create_app(ctx: AppContext) -> Starlette:
     api_routes = [
-        *daemon.routes, *events.routes, *kv.routes, *lifecycle.routes, *projects.routes, *sessions.routes,
-        *stats.routes, *triggers.routes,
+        *connections.routes, *daemon.routes, *events.routes, *kv.routes, *lifecycle.routes, *projects.routes,
+        *sessions.routes, *stats.routes, *triggers.routes,
     ]  # fmt: skip
     app = Starlette(
         routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes, *published.routes, *web.routes],

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from akd.api.common import ctx, json_body, must, ok, rfc3339
+from akd.api.connections import connection_json
 from akd.errors import InvalidArgument
 from akd.services.deploy import deploy
 from akd.store import projects as store
@@ -42,6 +43,7 @@ async def post_deploy(request: Request) -> JSONResponse:
             "build_id": result.build_id,
             "deployment_id": result.deployment_id,
             "webhooks": result.webhooks,
+            "connections": [connection_json(r) for r in result.connections],
         }
     )
 

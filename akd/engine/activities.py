@@ -23,6 +23,7 @@ from akd.errors import AkdError
 from akd.manifest import parse_manifest
 from akd.services.lifecycle import load_env_vars
 from akd.services.notify import Notifier
+from akd.session_env import connection_env
 from akd.store import events as events_store
 from akd.store import inbox, projects, sessions
 from akd.store.db import Database
@@ -194,6 +195,7 @@ class SessionActivities:
         env = runner_base_env()
         env.pop("PYTHONPATH", None)
         env.update(await load_env_vars(self.ctx.db, self.ctx.builds_dir.parent, project_id))
+        env.update(await connection_env(self.ctx.db, self.ctx.builds_dir.parent, project_id))
         env["store_public_url"] = f"{self.ctx.base_url}/store/{project_id}"  # AutoKitteh's name
         for trg in await projects.triggers_of(self.ctx.db, project_id):
             if trg["slug"]:

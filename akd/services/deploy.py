@@ -26,6 +26,8 @@ from akd.ids import new_id
 from akd.manifest import parse_manifest
 from akd.models import Manifest, TriggerSpec, VarSpec
 from akd.secrets import MASK, SecretBox
+from akd.services import connections
+from akd.store.connections import ConnectionRecord
 from akd.store.db import Connection, Database
 from akd.venvs import ensure_venv
 
@@ -41,6 +43,7 @@ class DeployResult:
     deployment_id: str
     webhooks: dict[str, str] = field(default_factory=dict)
     installed_requirements: bool = False
+    connections: tuple[ConnectionRecord, ...] = ()
 
 
 def build_snapshot(data_dir: Path, manifest: Manifest, files: dict[str, bytes]) -> Snapshot:
@@ -80,6 +83,7 @@ async def deploy(
         project_id = await _upsert_project(conn, manifest, root_dir)
         slugs = await sync_triggers(conn, project_id, manifest.triggers)
         await _sync_vars(conn, box, project_id, manifest)
+        await connections.sync(conn, project_id, manifest, box)
         build_id = await _insert_build(conn, project_id, snapshot, stored_manifest, req_hash)
         deployment_id = new_id("dep")
         await conn.execute(
@@ -89,7 +93,8 @@ async def deploy(
         )
         await activate(conn, project_id, deployment_id)
     webhooks = {name: f"{base_url}/webhooks/{slug}" for name, slug in slugs.items()}
-    return DeployResult(project_id, build_id, deployment_id, webhooks, installed)
+    linked = await connections.recheck_project(db, data_dir, project_id)
+    return DeployResult(project_id, build_id, deployment_id, webhooks, installed, tuple(linked))
 
 
 async def _upsert_project(conn: Connection, manifest: Manifest, root_dir: str) -> str:

@@ -215,6 +215,35 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE kv ADD COLUMN published INTEGER NOT NULL DEFAULT 0
         """,
     ),
+    (
+        # A project's connections (akd.store.connections) and their own vars; origin
+        # 'manifest' vars follow the manifest, 'user' vars (akctl var set, connection
+        # init, OAuth) survive deploys.
+        "0009_connections",
+        """
+        CREATE TABLE connections (
+            connection_id   TEXT PRIMARY KEY,
+            project_id      TEXT NOT NULL REFERENCES projects(project_id) ON DELETE CASCADE,
+            name            TEXT NOT NULL,
+            integration     TEXT NOT NULL,
+            status          TEXT NOT NULL DEFAULT 'init_required',
+            status_message  TEXT NOT NULL DEFAULT '',
+            created_at      REAL NOT NULL,
+            updated_at      REAL NOT NULL,
+            UNIQUE (project_id, name)
+        );
+        CREATE TABLE connection_vars (
+            connection_id   TEXT NOT NULL REFERENCES connections(connection_id) ON DELETE CASCADE,
+            name            TEXT NOT NULL,
+            value           BLOB NOT NULL,
+            secret          INTEGER NOT NULL DEFAULT 0,
+            encrypted       INTEGER NOT NULL DEFAULT 0,
+            origin          TEXT NOT NULL DEFAULT 'manifest',
+            updated_at      REAL NOT NULL,
+            PRIMARY KEY (connection_id, name)
+        ) WITHOUT ROWID
+        """,
+    ),
 ]
 
 

@@ -1,0 +1,235 @@
+"""``akctl connection ...`` and ``akctl integration ...``: how sessions reach vendors."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from akctl import render
+from akctl.app import App, common
+from akctl.errors import CliError
+from akctl.render import escape
+
+_STATUS_STYLE = {"ok": "green", "warning": "yellow", "init_required": "yellow", "error": "red"}
+
+
+def connection_path(ref: str, tail: str = "") -> str:
+    """``PROJECT/CONN`` as an API path."""
+    project, sep, name = ref.partition("/")
+    if not sep or not project or not name or "/" in name:
+        raise CliError(f"expected PROJECT/CONNECTION (e.g. myproj/slack_conn), got {ref!r}", exit_code=40)
+    return f"/connections/{project}/{name}" + (f"/{tail}" if tail else "")
+
+
+def status_text(c: dict[str, Any]) -> str:
+    style = _STATUS_STYLE.get(c["status"], "white")
+    return f"[{style}]{escape(c['status'])}[/]"
+
+
+@click.group("connection")
+def connection_group() -> None:
+    """A project's connections: credentials for Slack, GitHub, OpenAI, ..."""
+
+
+@connection_group.command("list")
+@click.option("--project", "-p", default="", help="Only this project's connections.")
+@common
+def connection_list_cmd(app: App, project: str) -> None:
+    """List connections with their status.
+
+    \b
+    Example:
+      akctl connection list --project hello
+    """
+    rows: list[dict[str, Any]] = app.client.get("/connections", project=project or None)
+    if app.as_json:
+        render.print_json(rows)
+        return
+    if not rows:
+        render.out.print("no connections")
+        return
+    t = render.table("CONNECTION", "INTEGRATION", "STATUS", "MESSAGE")
+    for c in rows:
+        t.add_row(f"{escape(c['project'])}/{escape(c['name'])}", escape(c["integration"]), status_text(c),
+                  escape(c["status_message"]))  # fmt: skip
+    render.out.print(t)
+
+
+@connection_group.command("get")
+@click.argument("ref", metavar="PROJECT/CONN")
+@common
+def connection_get_cmd(app: App, ref: str) -> None:
+    """Show a connection: integration, status, vars (secrets masked).
+
+    \b
+    Example:
+      akctl connection get hello/slack_conn
+    """
+    data: dict[str, Any] = app.client.get(connection_path(ref))
+    if app.as_json:
+        render.print_json(data)
+        return
+    for key, value in (
+        ("connection", f"{data['project']}/{data['name']}"),
+        ("id", data["connection_id"]),
+        ("integration", data["integration"]),
+        ("status", status_text(data) + (f"  {escape(data['status_message'])}" if data["status_message"] else "")),
+    ):
+        render.out.print(f"[bold]{key:>11}[/]  {value}")
+    if data.get("webhook_url"):
+        render.out.print(f"[bold]{'webhook':>11}[/]  {data['webhook_url']}")
+    for var in data.get("vars", []):
+        render.out.print(f"[bold]{'var':>11}[/]  {escape(var['name'])} = {escape(var['value'])}")
+
+
+@connection_group.command("test")
+@click.argument("ref", metavar="PROJECT/CONN")
+@common
+def connection_test_cmd(app: App, ref: str) -> None:
+    """Ask the vendor whether the connection's credentials work; exits non-zero if not.
+
+    \b
+    Example:
+      akctl connection test hello/slack_conn
+    """
+    with _waiting(app, f"testing {ref}"):
+        data: dict[str, Any] = app.client.post(connection_path(ref, "test"), {})
+    app.show(data, lambda: f"{'[green]✓[/]' if data['ok'] else '[red]✗[/]'} {escape(ref)}: {escape(data['message'])}")
+    if not data["ok"]:
+        raise SystemExit(1)
+
+
+@connection_group.command("delete")
+@click.argument("ref", metavar="PROJECT/CONN")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask (required when not at a terminal).")
+@common
+def connection_delete_cmd(app: App, ref: str, yes: bool) -> None:
+    """Delete a connection and its vars (it comes back, uninitialized, with the next
+    deploy if the manifest still declares it).
+
+    \b
+    Example:
+      akctl connection delete hello/slack_conn --yes
+    """
+    if not yes:
+        if not sys.stdin.isatty() or app.as_json:
+            raise CliError(f"deleting {ref} loses its credentials; add --yes to confirm", exit_code=40)
+        click.confirm(f"Delete connection {ref} and its credentials?", abort=True)
+    data = app.client.delete(connection_path(ref))
+    app.show(data, lambda: f"[green]✓[/] deleted connection [bold]{escape(ref)}[/]")
+
+
+@connection_group.command("init")
+@click.argument("ref", metavar="PROJECT/CONN")
+@click.option("--auth-type", default="", help="Which way to authenticate (see `akctl integration list`).")
+@click.option("--var", "pairs", multiple=True, metavar="NAME=VALUE",
+              help="A credential given on the command line instead of prompted (VALUE @FILE reads a file).")
+@click.option("--no-test", is_flag=True, help="Store the credentials without asking the vendor.")
+@common
+def connection_init_cmd(app: App, ref: str, auth_type: str, pairs: tuple[str, ...], no_test: bool) -> None:
+    """Give a connection its credentials: pick the auth type, enter tokens (not echoed),
+    test them with the vendor, store them (secrets encrypted).
+
+    \b
+    Examples:
+      akctl connection init hello/slack_conn                      # asks for everything
+      akctl connection init hello/gh --auth-type pat --var pat=@token.txt
+    """
+    conn: dict[str, Any] = app.client.get(connection_path(ref))
+    integration: dict[str, Any] = app.client.get(f"/integrations/{conn['integration']}")
+    mode = _pick_mode(integration, auth_type)
+    if mode["oauth"]:
+        raise CliError(
+            f"{integration['display_name']} OAuth needs a browser: use another --auth-type, or OAuth once akd "
+            "supports it for this integration", exit_code=42,
+        )  # fmt: skip
+    given = dict(_pair(p) for p in pairs)
+    values = {v["name"]: given.pop(v["name"]) if v["name"] in given else _ask(v) for v in mode["vars"]}
+    values = {k: v for k, v in values.items() if v}
+    values.update(given)
+    body = {"auth_type": mode["auth_type"], "vars": values, "test": not no_test}
+    with _waiting(app, f"storing and testing {ref}"):
+        data: dict[str, Any] = app.client.post(connection_path(ref, "init"), body)
+    app.show(data, lambda: f"{'[green]✓[/]' if data['ok'] else '[red]✗[/]'} {escape(ref)}: "
+                           f"{status_text(data)} {escape(data['message'])}")  # fmt: skip
+    if not data["ok"]:
+        raise SystemExit(1)
+
+
+def _waiting(app: App, message: str) -> Any:
+    """A spinner on stderr while the vendor is asked (none with --json)."""
+    return contextlib.nullcontext() if app.as_json else render.err.status(message)
+
+
+def _pick_mode(integration: dict[str, Any], auth_type: str) -> dict[str, Any]:
+    modes: list[dict[str, Any]] = integration["auth_modes"]
+    if auth_type:
+        for mode in modes:
+            if mode["auth_type"] == auth_type:
+                return mode
+        known = ", ".join(m["auth_type"] for m in modes)
+        raise CliError(f"{integration['name']} has no auth type {auth_type!r} (known: {known})", exit_code=40)
+    usable = [m for m in modes if not m["oauth"]] or modes
+    if len(usable) == 1 or not sys.stdin.isatty():
+        return usable[0]
+    for i, mode in enumerate(usable, 1):
+        render.err.print(f"  {i}. {escape(mode['label'])} [dim]({mode['auth_type']})[/]")
+    choice = click.prompt("auth type", type=click.IntRange(1, len(usable)), default=1, err=True)
+    return usable[choice - 1]
+
+
+def _pair(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise CliError(f"--var takes NAME=VALUE, got {text!r}", exit_code=40)
+    if value.startswith("@"):
+        value = Path(value[1:]).expanduser().read_text()
+    return name, value
+
+
+def _ask(var: dict[str, Any]) -> str:
+    label = var["prompt"] + (" (optional)" if var["optional"] else "")
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    if var["file"]:
+        path = click.prompt(f"{label}: path", default="" if var["optional"] else None, err=True)
+        return Path(path).expanduser().read_text() if path else ""
+    if var["secret"]:
+        return getpass.getpass(f"{label}: ")
+    return str(click.prompt(label, default="" if var["optional"] else None, err=True, show_default=False))
+
+
+@click.group("integration")
+def integration_group() -> None:
+    """The integrations akd knows (the `integration:` of a manifest connection)."""
+
+
+@integration_group.command("list")
+@common
+def integration_list_cmd(app: App) -> None:
+    """List integrations with their auth types and the vars each needs.
+
+    \b
+    Example:
+      akctl integration list
+    """
+    rows: list[dict[str, Any]] = app.client.get("/integrations")
+    if app.as_json:
+        render.print_json(rows)
+        return
+    t = render.table("INTEGRATION", "NAME", "AUTH TYPES (VARS)", "TEST")
+    for i in rows:
+        modes = "; ".join(f"{m['auth_type']} ({', '.join(v['name'] for v in m['vars'])})" for m in i["auth_modes"])
+        t.add_row(escape(i["name"]), escape(i["display_name"]), escape(modes), "yes" if i["has_test"] else "")
+    render.out.print(t)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(connection_group)
+    cli.add_command(integration_group)
