@@ -14,11 +14,12 @@ Modules, one per page group: ``projects``, ``deployments``, ``sessions`` (+ ``pr
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from akd.web import auth, deployments, events, prints, projects, sessions, stats
+from akd.web import auth, connections, deployments, events, prints, projects, sessions, stats
 
 routes: list[BaseRoute] = [
     *auth.routes,
     *projects.routes,
+    *connections.routes,
     *deployments.routes,
     *prints.routes,
     *sessions.routes,

@@ -20,6 +20,9 @@ NOTICES = {
     "redispatched": "Redispatched: this is the new event, with the same data.",
     "activated": "Deployment activated; the previous active deployment of the project drains.",
     "deactivated": "Deployment deactivated: it takes no new sessions.",
+    "connection_ok": "Connection tested: the vendor accepted its credentials.",
+    "connection_failed": "Connection not working: its status says why.",
+    "connection_saved": "Credentials saved; the connection's status says whether they work.",
 }
 
 

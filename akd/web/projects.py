@@ -12,6 +12,8 @@ from akd.services import lifecycle
 from akd.store import projects as store
 from akd.web import queries
 from akd.web.auth import page
+from akd.web.common import notice
+from akd.web.connections import connection_views
 from akd.web.render import render
 
 
@@ -39,6 +41,7 @@ async def project_detail(request: Request) -> Response:
         request, "project.html", title=f"Project {prj['name']}", nav="projects", p=prj, active=active,
         triggers=triggers, deployments=(await lifecycle.list_deployments(c.db, prj["project_id"]))[:10],
         counts=(await queries.project_session_counts(c.db)).get(prj["project_id"], {}),
+        connections=await connection_views(request, prj["project_id"]), notice=notice(request),
     )  # fmt: skip
 
 

@@ -1,0 +1,72 @@
+"""The project page's connections (connections issue, item 8), in headless Chromium:
+status, the token form ("Init") and "Test", against a local Slack stand-in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+
+from tests.e2e.harness import Akd, wait_for, write_project
+from tests.e2e.test_connections import GOOD_SLACK, vendor  # noqa: F401 - the stand-in fixture
+from tests.e2e.test_web import browser, chromium, full_page_png, screenshot_dir, sign_in  # noqa: F401
+
+pytestmark = pytest.mark.e2e
+
+MANIFEST = """\
+version: v2
+project:
+  name: webconns
+  connections:
+    - name: slack_conn
+      integration: slack
+  triggers:
+    - name: go
+      type: webhook
+      call: program.py:run
+"""
+
+
+def _card(driver: WebDriver) -> str:
+    script = "const e = document.querySelector('[data-connection=slack_conn]'); return e ? e.innerText : ''"
+    return str(driver.execute_script(script) or "")
+
+
+def _bot_token_form(driver: WebDriver) -> WebElement:
+    """The bot-token mode's form, its <details> opened as a person would."""
+    form = driver.find_element(By.XPATH, "//section[@data-connection='slack_conn']"
+                                         "//form[input[@name='auth_type' and @value='botToken']]")  # fmt: skip
+    details = form.find_element(By.XPATH, "./ancestor::details")
+    if details.get_attribute("open") is None:
+        details.find_element(By.TAG_NAME, "summary").click()
+    return form
+
+
+def test_init_and_test_a_connection_from_the_project_page(
+    browser: WebDriver, akd_module: Akd, vendor: str, tmp_path: Path  # noqa: F811
+) -> None:
+    akd_module.deploy(write_project(tmp_path / "p", {"autokitteh.yaml": MANIFEST,
+                                                     "program.py": "def run(event):\n    pass\n"}))  # fmt: skip
+    ref = ("--connection", "webconns/slack_conn")
+    assert akd_module.akctl("var", "set", "base_url", f"{vendor}/api/", *ref).returncode == 0
+    sign_in(browser, akd_module, "/projects/webconns")
+    assert "init required" in _card(browser)
+    form = _bot_token_form(browser)
+    token = form.find_element(By.NAME, "var_private_bot_token")
+    assert token.get_attribute("type") == "password"
+    token.send_keys("xoxb-wrong")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(lambda: "invalid_auth" in _card(browser), 15, what="the vendor's refusal on the page")
+    assert "error" in _card(browser)
+    form = _bot_token_form(browser)
+    form.find_element(By.NAME, "var_private_bot_token").send_keys(GOOD_SLACK)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(lambda: "\nok" in _card(browser) or " ok" in _card(browser), 15, what="status ok on the page")
+    browser.find_element(By.CSS_SELECTOR, "[data-connection=slack_conn] .actions button").click()
+    wait_for(lambda: "accepted its credentials" in browser.page_source, 15, what="the test's notice")
+    assert GOOD_SLACK not in browser.page_source  # the token is never shown back
+    full_page_png(browser, screenshot_dir(tmp_path) / "project-connections.png")
+    assert akd_module.akctl_json("connection", "list", "--project", "webconns")[0]["status"] == "ok"
