@@ -35,6 +35,10 @@ from akd.store.sessions import LogRecord
 
 log = logging.getLogger(__name__)
 
+class RefreshFailed(FailedPrecondition):
+    """The vendor refused a refresh; the connection's status says why and what to run."""
+
+
 AUTH_TTL = 600.0
 REFRESH_SKEW = 60.0
 Overrides = Mapping[str, OAuthEndpointConfig]
@@ -201,10 +205,12 @@ class Refresher:
         """Before a session starts: refresh each OAuth token of the project that expires
         within ``REFRESH_SKEW`` seconds. A failure is logged (the session starts anyway)."""
         for rec in await conns_store.list_for_project(self.db, project_id):
+            if rec.status is Status.INIT_REQUIRED:
+                continue  # a revoked refresh token stays revoked until `connection init`
             if rec.integration in flow.ENDPOINTS and integrations.get(rec.integration).oauth is not None:
                 try:
                     await self._refresh(rec, session_id, only_if_stale=True)
-                except TokenError:
+                except RefreshFailed:
                     pass  # recorded in the status and the session log
                 except Exception:
                     log.exception("OAuth refresh of %s/%s failed", rec.project, rec.name)
@@ -245,15 +251,14 @@ class Refresher:
         try:
             tokens = await flow.refresh(ep, app.client_id, box.decrypt(app.client_secret), refresh_token)
         except TokenError as exc:
-            await self._refresh_failed(rec, exc, session_id)
-            raise
+            raise RefreshFailed(await self._refresh_failed(rec, exc, session_id)) from None
         stored = _stored(box, flow.token_vars(ep, tokens, old_refresh=refresh_token))
         await conns_store.set_vars(self.db, rec.connection_id, stored, Status.OK, "OAuth token refreshed")
         await self._log(session_id, rec, tokens, rotated=bool(tokens.refresh_token) and
                         tokens.refresh_token != refresh_token)  # fmt: skip
         return Fresh(tokens.access_token, tokens.expiry)
 
-    async def _refresh_failed(self, rec: ConnectionRecord, exc: TokenError, session_id: str) -> None:
+    async def _refresh_failed(self, rec: ConnectionRecord, exc: TokenError, session_id: str) -> str:
         ref = f"{rec.project}/{rec.name}"
         if exc.error == "invalid_grant":
             message = f"the refresh token was revoked or expired; run `akctl connection init {ref}`"
@@ -264,6 +269,7 @@ class Refresher:
         log.warning("OAuth refresh of %s failed: %s", ref, exc.message)
         await self._record(session_id, {"connection": rec.name, "integration": rec.integration, "ok": False,
                                         "error": message})  # fmt: skip
+        return message
 
     async def _log(self, session_id: str, rec: ConnectionRecord, tokens: Tokens, *, rotated: bool) -> None:
         expiry = flow.rfc3339(tokens.expiry) if tokens.expiry is not None else ""
