@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from akd import integrations
 from akd.errors import InvalidArgument
 
 
@@ -137,6 +138,17 @@ class StoreConfig:
 
 
 @dataclass(frozen=True)
+class OAuthEndpointConfig:
+    """``[oauth.<integration>]``: the vendor's OAuth endpoints, for a self-hosted vendor or
+    a local stand-in; empty keeps akd's default (``akd.oauth.ENDPOINTS``)."""
+
+    authorize_url: str = ""
+    token_url: str = ""
+    # Space-separated scopes asked for; empty: the integration's default scopes.
+    scopes: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path = field(default_factory=default_data_dir)
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -146,6 +158,8 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    # Per-integration OAuth endpoint overrides, by integration name.
+    oauth: dict[str, OAuthEndpointConfig] = field(default_factory=dict)
     log_level: str = "info"
 
     @property
@@ -164,7 +178,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "events": EventsConfig,
     "store": StoreConfig,
 }
-_TOP_LEVEL = {"data_dir", "log_level"}
+_TOP_LEVEL = {"data_dir", "log_level", "oauth"}
+_OAUTH_KEYS = tuple(f.name for f in fields(OAuthEndpointConfig))
 
 
 def _coerce(value: Any, to: type[Any], where: str) -> Any:
@@ -219,10 +234,48 @@ def _apply(cfg: Config, data: dict[str, Any], origin: str) -> Config:
             cfg = replace(cfg, data_dir=Path(str(value)).expanduser())
         elif key == "log_level":
             cfg = replace(cfg, log_level=_coerce(value, str, f"{origin} log_level"))
+        elif key == "oauth":
+            cfg = replace(cfg, oauth=_apply_oauth(cfg.oauth, value, origin))
         else:
             known = sorted(_TOP_LEVEL | set(_SECTIONS))
             raise InvalidArgument(f"{origin}: unknown setting {key!r}; known: {', '.join(known)}")
     return cfg
+
+
+def _apply_oauth(
+    base: dict[str, OAuthEndpointConfig], tables: Any, origin: str
+) -> dict[str, OAuthEndpointConfig]:
+    """``[oauth.<integration>]`` tables; the integration must be one akd knows."""
+    if not isinstance(tables, dict):
+        raise InvalidArgument(f"{origin}: [oauth] must hold tables like [oauth.github]")
+    out = dict(base)
+    for name, values in tables.items():
+        where = f"{origin} [oauth.{name}]"
+        if integrations.find(name) is None:
+            raise InvalidArgument(f"{where}: unknown integration; known: {', '.join(integrations.known_names())}")
+        if not isinstance(values, dict):
+            raise InvalidArgument(f"{where} must be a table (authorize_url, token_url, scopes)")
+        unknown = set(values) - set(_OAUTH_KEYS)
+        if unknown:
+            raise InvalidArgument(f"{where}: unknown setting {sorted(unknown)[0]}; known: {', '.join(_OAUTH_KEYS)}")
+        changes = {k: _coerce(v, str, f"{where} {k}") for k, v in values.items()}
+        for key in ("authorize_url", "token_url"):
+            if changes.get(key) and not str(changes[key]).startswith(("http://", "https://")):
+                raise InvalidArgument(f"{where} {key}: expected an http(s) URL, got {changes[key]!r}")
+        canonical = integrations.get(name).name
+        out[canonical] = replace(out.get(canonical, OAuthEndpointConfig()), **changes)
+    return out
+
+
+def _oauth_env(rest: str) -> tuple[str, str] | None:
+    """``oauth_<integration>_<key>`` (from ``AKD_OAUTH_...``; the integration may hold
+    underscores, the key is one of the known ones) to (integration, key)."""
+    if rest.startswith("oauth_"):
+        for key in _OAUTH_KEYS:
+            integration = rest[len("oauth_") : -len(key) - 1]
+            if rest.endswith("_" + key) and integration:
+                return integration, key
+    return None
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
@@ -231,6 +284,10 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
         if not name.startswith("AKD_") or name in ("AKD_DATA_DIR", "AKD_URL", "AKD_TOKEN", "AKD_CONFIG"):
             continue
         rest = name[4:].lower()
+        oauth = _oauth_env(rest)
+        if oauth is not None:
+            out.setdefault("oauth", {}).setdefault(oauth[0], {})[oauth[1]] = value
+            continue
         for section in _SECTIONS:
             if rest.startswith(section + "_"):
                 out.setdefault(section, {})[rest[len(section) + 1 :]] = value

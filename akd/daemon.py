@@ -28,7 +28,7 @@ from akd.engine.runners import RunnerHub
 from akd.engine.worker import Engine
 from akd.errors import FailedPrecondition, Unavailable
 from akd.heartbeat import Heartbeat
-from akd.services import retention
+from akd.services import oauth, retention
 from akd.services.dispatch import Dispatcher
 from akd.services.quota import EventQuota
 from akd.store.db import Database
@@ -187,6 +187,7 @@ class Daemon:
             ctx.notifier,
             down_since=down_since,
             replay_each_step=self.config.sessions.replay_each_step,
+            oauth=oauth.Refresher(db, self.data_dir, self.config.oauth),
         )
         ctx.engine = Engine(
             engine_ctx,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import getpass
 import sys
+import time
+import webbrowser
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ from akctl.app import App, common
 from akctl.errors import CliError
 from akctl.render import escape
 
+# How long `connection init --oauth` waits for the browser (akd's authorizations last 10 min).
+OAUTH_WAIT = 660.0
 _STATUS_STYLE = {"ok": "green", "warning": "yellow", "init_required": "yellow", "error": "red"}
 
 
@@ -130,24 +134,29 @@ def connection_delete_cmd(app: App, ref: str, yes: bool) -> None:
 @click.option("--var", "pairs", multiple=True, metavar="NAME=VALUE",
               help="A credential given on the command line instead of prompted (VALUE @FILE reads a file).")
 @click.option("--no-test", is_flag=True, help="Store the credentials without asking the vendor.")
+@click.option("--oauth", "use_oauth", is_flag=True, help="Authorize in a browser with OAuth 2.0 (your OAuth app: "
+              "`akctl integration configure`).")  # fmt: skip
+@click.option("--no-browser", is_flag=True, help="OAuth: only print the URL to open (also when not at a terminal).")
 @common
-def connection_init_cmd(app: App, ref: str, auth_type: str, pairs: tuple[str, ...], no_test: bool) -> None:
+def connection_init_cmd(app: App, ref: str, auth_type: str, pairs: tuple[str, ...], no_test: bool,
+                        use_oauth: bool, no_browser: bool) -> None:  # fmt: skip
     """Give a connection its credentials: pick the auth type, enter tokens (not echoed),
-    test them with the vendor, store them (secrets encrypted).
+    test them with the vendor, store them (secrets encrypted). OAuth auth types print
+    an authorization URL (on stderr), open it in a browser and wait for the vendor to
+    send the browser back to akd.
 
     \b
     Examples:
       akctl connection init hello/slack_conn                      # asks for everything
       akctl connection init hello/gh --auth-type pat --var pat=@token.txt
+      akctl connection init hello/sheets --oauth                  # after `akctl integration configure`
     """
     conn: dict[str, Any] = app.client.get(connection_path(ref))
     integration: dict[str, Any] = app.client.get(f"/integrations/{conn['integration']}")
-    mode = _pick_mode(integration, auth_type)
+    mode = _oauth_mode(integration) if use_oauth and not auth_type else _pick_mode(integration, auth_type)
     if mode["oauth"]:
-        raise CliError(
-            f"{integration['display_name']} OAuth needs a browser: use another --auth-type, or OAuth once akd "
-            "supports it for this integration", exit_code=42,
-        )  # fmt: skip
+        _oauth_init(app, ref, open_browser=not no_browser and sys.stdin.isatty())
+        return
     given = dict(_pair(p) for p in pairs)
     values = {v["name"]: given.pop(v["name"]) if v["name"] in given else _ask(v) for v in mode["vars"]}
     values = {k: v for k, v in values.items() if v}
@@ -159,6 +168,43 @@ def connection_init_cmd(app: App, ref: str, auth_type: str, pairs: tuple[str, ..
                            f"{status_text(data)} {escape(data['message'])}")  # fmt: skip
     if not data["ok"]:
         raise SystemExit(1)
+
+
+def _oauth_mode(integration: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] | None = next((m for m in integration["auth_modes"] if m["oauth"]), None)
+    if found is None:
+        raise CliError(f"{integration['name']} has no OAuth auth type; see `akctl integration list`", exit_code=40)
+    return found
+
+
+def _oauth_init(app: App, ref: str, *, open_browser: bool) -> None:
+    """Start an authorization, show its URL, wait for the browser to come back to akd."""
+    started: dict[str, Any] = app.client.post(connection_path(ref, "oauth/start"), {})
+    url = started["authorize_url"]
+    render.err.print(f"Open this URL to authorize {escape(ref)}:", highlight=False)
+    print(url, file=sys.stderr, flush=True)  # one plain line: easy to copy, or to read from a script
+    if open_browser:
+        with contextlib.suppress(Exception):
+            webbrowser.open(url)
+    with _waiting(app, f"waiting for the authorization of {ref} (in the browser)"):
+        data = _wait_outcome(app, ref, started["state"])
+    ok = data["outcome"] == "ok"
+    app.show(data, lambda: f"{'[green]✓[/]' if ok else '[red]✗[/]'} {escape(ref)}: "
+                           + (f"{status_text(data['connection'])} " if ok and "connection" in data else "")
+                           + escape(data["message"]))  # fmt: skip
+    if not ok:
+        raise SystemExit(1)
+
+
+def _wait_outcome(app: App, ref: str, state: str) -> dict[str, Any]:
+    """Poll the authorization until it is done or past its deadline (plus a margin)."""
+    deadline = time.monotonic() + OAUTH_WAIT
+    path = connection_path(ref, f"oauth/{state}")
+    while True:
+        data: dict[str, Any] = app.client.get(path)
+        if data["outcome"] != "pending" or time.monotonic() > deadline:
+            return data
+        time.sleep(0.25)
 
 
 def _waiting(app: App, message: str) -> Any:
@@ -228,6 +274,31 @@ def integration_list_cmd(app: App) -> None:
         modes = "; ".join(f"{m['auth_type']} ({', '.join(v['name'] for v in m['vars'])})" for m in i["auth_modes"])
         t.add_row(escape(i["name"]), escape(i["display_name"]), escape(modes), "yes" if i["has_test"] else "")
     render.out.print(t)
+
+
+@integration_group.command("configure")
+@click.argument("name")
+@click.option("--client-id", required=True, help="Your OAuth app's client id.")
+@click.option("--client-secret", default="", help="Its client secret (asked, not echoed, when left out; - reads "
+              "one line from stdin).")  # fmt: skip
+@click.option("--scopes", default="", help="Space-separated scopes to ask for (default: the integration's).")
+@common
+def integration_configure_cmd(app: App, name: str, client_id: str, client_secret: str, scopes: str) -> None:
+    """Use your own OAuth app for an integration (the client secret is stored encrypted).
+    Register akd's callback (printed here) as the app's redirect URI.
+
+    \b
+    Example:
+      akctl integration configure github --client-id Iv1.abc --client-secret -
+    """
+    if client_secret == "-" or (not client_secret and not sys.stdin.isatty()):
+        client_secret = sys.stdin.readline().rstrip("\r\n")
+    elif not client_secret:
+        client_secret = getpass.getpass("client secret: ")
+    body = {"client_id": client_id, "client_secret": client_secret, "scopes": scopes}
+    data: dict[str, Any] = app.client.request("PUT", f"/integrations/{name}/oauth-app", json=body)
+    app.show(data, lambda: f"[green]✓[/] OAuth app for [bold]{escape(data['integration'])}[/] configured; "
+                           f"redirect URI: {escape(data['redirect_uri'])}")  # fmt: skip
 
 
 def register(cli: click.Group) -> None:

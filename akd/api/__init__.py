@@ -22,6 +22,7 @@ from akd.api import (
     events,
     kv,
     lifecycle,
+    oauth,
     projects,
     published,
     sessions,
@@ -119,11 +120,12 @@ async def on_not_found(request: Request, exc: Exception) -> Response:
 
 def create_app(ctx: AppContext) -> Starlette:
     api_routes = [
-        *connections.routes, *daemon.routes, *events.routes, *kv.routes, *lifecycle.routes, *projects.routes,
-        *sessions.routes, *stats.routes, *triggers.routes,
+        *connections.routes, *daemon.routes, *events.routes, *kv.routes, *lifecycle.routes, *oauth.routes,
+        *projects.routes, *sessions.routes, *stats.routes, *triggers.routes,
     ]  # fmt: skip
     app = Starlette(
-        routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes, *published.routes, *web.routes],
+        routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes, *published.routes, *oauth.public_routes,
+                *web.routes],
         middleware=[Middleware(TokenAuth, token=ctx.token)],
         exception_handlers={
             AkdError: on_akd_error,

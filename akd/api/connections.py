@@ -14,6 +14,7 @@ from akd.api.common import ctx, json_body, ok, rfc3339
 from akd.errors import InvalidArgument, NotFound
 from akd.integrations import Integration, VarDef
 from akd.services import connections as service
+from akd.services import oauth as oauth_service
 from akd.services.connections import ConnectionVar
 from akd.store import connections as store
 from akd.store import projects as projects_store
@@ -122,6 +123,25 @@ async def init_connection(request: Request) -> JSONResponse:
     return ok({**connection_json(result.connection), "ok": result.ok, "message": result.message})
 
 
+async def start_oauth(request: Request) -> JSONResponse:
+    """A new OAuth authorization: ``{"authorize_url", "state", "redirect_uri", "expires_at"}``."""
+    c = ctx(request)
+    rec = await service.resolve(c.db, _ref(request))
+    started = await oauth_service.start(c.db, c.config.data_dir, c.config.oauth, c.base_url, rec)
+    return ok({"authorize_url": started.authorize_url, "state": started.state, "redirect_uri": started.redirect_uri,
+               "expires_at": rfc3339(started.expires_at), "connection": f"{rec.project}/{rec.name}"})  # fmt: skip
+
+
+async def oauth_outcome(request: Request) -> JSONResponse:
+    """How an authorization went: ``{"outcome": "pending" | "ok" | "failed", "message", ...}``."""
+    c = ctx(request)
+    rec = await service.resolve(c.db, _ref(request))
+    found = await oauth_service.outcome(c.db, rec, request.path_params["state"])
+    current = await store.by_id(c.db, rec.connection_id)
+    return ok({"outcome": found.outcome, "message": found.message, "expires_at": rfc3339(found.expires_at),
+               **({"connection": connection_json(current)} if current is not None else {})})  # fmt: skip
+
+
 async def list_vars(request: Request) -> JSONResponse:
     c = ctx(request)
     rec = await service.resolve(c.db, _ref(request))
@@ -169,6 +189,8 @@ routes = [
     Route(_ONE, delete_connection, methods=["DELETE"]),
     Route(f"{_ONE}/test", test_connection, methods=["POST"]),
     Route(f"{_ONE}/init", init_connection, methods=["POST"]),
+    Route(f"{_ONE}/oauth/start", start_oauth, methods=["POST"]),
+    Route(f"{_ONE}/oauth/{{state}}", oauth_outcome),
     Route(f"{_ONE}/vars", list_vars),
     Route(f"{_ONE}/vars/{{var}}", get_var),
     Route(f"{_ONE}/vars/{{var}}", put_var, methods=["PUT"]),

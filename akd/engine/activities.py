@@ -23,7 +23,7 @@ from akd.errors import AkdError
 from akd.manifest import parse_manifest
 from akd.services.lifecycle import load_env_vars
 from akd.services.notify import Notifier
-from akd.session_env import connection_env
+from akd.session_env import OAuthTokens, connection_env
 from akd.store import events as events_store
 from akd.store import inbox, projects, sessions
 from akd.store.db import Database
@@ -50,6 +50,8 @@ class EngineContext:
     down_since: float = 0.0
     # [sessions] replay_each_step: park and replay durable sessions after every journaled step.
     replay_each_step: bool = False
+    # OAuth token refresh before sessions start and on request (akd.services.oauth.Refresher).
+    oauth: OAuthTokens | None = None
 
     @property
     def code_cache_dir(self) -> Path:
@@ -169,7 +171,7 @@ class SessionActivities:
             "code_cache": str(self.ctx.code_cache_dir),
             "entrypoint": row["entrypoint"],
             "durable": bool(row["durable"]),
-            "env": await self._env(row["project_id"]),
+            "env": await self._env(row["project_id"], row["session_id"]),
             "site_dirs": site_dirs(self.ctx.builds_dir.parent, build["requirements"]),
             "max_result_bytes": self.ctx.max_result_bytes,
             "limits": self.ctx.limits,
@@ -191,11 +193,12 @@ class SessionActivities:
             self._policies[build["build_id"]] = cached
         return cached
 
-    async def _env(self, project_id: str) -> dict[str, str]:
+    async def _env(self, project_id: str, session_id: str) -> dict[str, str]:
         env = runner_base_env()
         env.pop("PYTHONPATH", None)
         env.update(await load_env_vars(self.ctx.db, self.ctx.builds_dir.parent, project_id))
-        env.update(await connection_env(self.ctx.db, self.ctx.builds_dir.parent, project_id))
+        data_dir = self.ctx.builds_dir.parent
+        env.update(await connection_env(self.ctx.db, data_dir, project_id, self.ctx.oauth, session_id))
         env["store_public_url"] = f"{self.ctx.base_url}/store/{project_id}"  # AutoKitteh's name
         for trg in await projects.triggers_of(self.ctx.db, project_id):
             if trg["slug"]:

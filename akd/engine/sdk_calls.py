@@ -1,8 +1,10 @@
 """akd's side of the SDK: requests a runner makes (key-value store, subscriptions,
-signals, child sessions, sync-webhook outcomes).
+signals, child sessions, sync-webhook outcomes, OAuth token refresh).
 
 Every answer is journaled in the same transaction as the change it makes, so a
-request replayed after a crash (or retried) takes effect exactly once.
+request replayed after a crash (or retried) takes effect exactly once. A request that
+needs the network (``@handles_io``) does its I/O before that transaction, so no write
+waits on a vendor; only its answer is journaled.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from typing import Any
 import cel
 
 from akd.engine.outcomes import OutcomeRegistry, outcome_from_payload
+from akd.errors import AkdError
 from akd.ids import has_prefix, new_id
 from akd.manifest import parse_manifest
+from akd.oauth import rfc3339
 from akd.runner.errors import AutoKittehError
+from akd.session_env import OAuthTokens
 from akd.store import events as events_store
 from akd.store import inbox, published
 from akd.store import sessions as sessions_store
@@ -42,12 +47,24 @@ class Park:
 
 
 Handler = Callable[["Request", Connection, Row, dict[str, Any]], Awaitable[Any]]
+IoHandler = Callable[["Request", Row, dict[str, Any]], Awaitable[Any]]
 _HANDLERS: dict[str, Handler] = {}
+_IO_HANDLERS: dict[str, IoHandler] = {}
 
 
 def handles(name: str) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         _HANDLERS[name] = fn
+        return fn
+
+    return register
+
+
+def handles_io(name: str) -> Callable[[IoHandler], IoHandler]:
+    """A request answered outside the write transaction (it waits on the network)."""
+
+    def register(fn: IoHandler) -> IoHandler:
+        _IO_HANDLERS[name] = fn
         return fn
 
     return register
@@ -60,11 +77,13 @@ class SdkCalls:
         outcomes: OutcomeRegistry,
         wake: Callable[[str], Awaitable[None]],
         start: Callable[[str], Awaitable[None]],
+        oauth: OAuthTokens | None = None,
     ) -> None:
         self.db = db
         self.outcomes = outcomes
         self.wake = wake
         self.start = start
+        self.oauth = oauth
         self._sources: dict[str, frozenset[str]] = {}
 
     async def sources(self, conn: Connection, build_id: str) -> frozenset[str]:
@@ -83,11 +102,19 @@ class SdkCalls:
         self, session: Row, seq: int, name: str, payload: dict[str, Any], journal: bool = True
     ) -> Reply | Park:
         """Perform one request; journal its outcome (durable sessions) with the change."""
-        handler = _HANDLERS.get(name)
+        handler, io = _HANDLERS.get(name), _IO_HANDLERS.get(name)
         req = Request(self, [])
+        early: Any = None
+        if io is not None:
+            try:
+                early = await io(req, session, payload)
+            except AutoKittehError as exc:
+                early = exc
         async with self.db.tx() as conn:
-            if handler is None:
-                outcome: tuple[bool, Any] = (False, AutoKittehError(f"unknown SDK request {name!r}"))
+            if io is not None:
+                outcome: tuple[bool, Any] = (not isinstance(early, AutoKittehError), early)
+            elif handler is None:
+                outcome = (False, AutoKittehError(f"unknown SDK request {name!r}"))
             else:
                 try:
                     value = await handler(req, conn, session, payload)
@@ -345,3 +372,21 @@ async def http_outcome(calls: Request, conn: Connection, s: Row, p: dict[str, An
     if event_id:
         calls.outcomes.deliver(event_id, outcome_from_payload(p))
     return None
+
+
+# -- connections ----------------------------------------------------------------------
+
+
+@handles_io("connection.refresh_oauth")
+async def refresh_oauth(calls: Request, s: Row, p: dict[str, Any]) -> Any:
+    """A new OAuth access token for one of the project's connections (akd refreshes it)."""
+    integration, connection = p.get("integration", ""), p.get("connection", "")
+    if not isinstance(integration, str) or not isinstance(connection, str) or not connection:
+        raise AutoKittehError("refresh_oauth: integration and connection must be strings (connection non-empty)")
+    if calls.sdk.oauth is None:
+        raise AutoKittehError("refresh_oauth: OAuth refresh is not available in this akd")
+    try:
+        fresh = await calls.sdk.oauth.refresh_named(s["project_id"], s["session_id"], integration, connection)
+    except AkdError as exc:
+        raise AutoKittehError(f"refresh_oauth({connection!r}): {exc.message}") from None
+    return {"access_token": fresh.access_token, "expiry": rfc3339(fresh.expiry) if fresh.expiry is not None else ""}

@@ -244,6 +244,33 @@ MIGRATIONS: list[tuple[str, str]] = [
         ) WITHOUT ROWID
         """,
     ),
+    (
+        # The user's own OAuth apps (akctl integration configure; the secret encrypted) and
+        # the authorizations under way: a state (kept as its SHA-256) is single use, bound
+        # to one connection and to a deadline; its outcome stays for akctl to read.
+        "0010_oauth_apps",
+        """
+        CREATE TABLE oauth_apps (
+            integration     TEXT PRIMARY KEY,
+            client_id       TEXT NOT NULL,
+            client_secret   BLOB NOT NULL,
+            scopes          TEXT NOT NULL DEFAULT '',
+            updated_at      REAL NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE oauth_states (
+            state_digest    TEXT PRIMARY KEY,
+            connection_id   TEXT NOT NULL REFERENCES connections(connection_id) ON DELETE CASCADE,
+            integration     TEXT NOT NULL,
+            verifier        BLOB NOT NULL,
+            redirect_uri    TEXT NOT NULL,
+            expires_at      REAL NOT NULL,
+            used_at         REAL,
+            outcome         TEXT NOT NULL DEFAULT 'pending',
+            message         TEXT NOT NULL DEFAULT '',
+            created_at      REAL NOT NULL
+        ) WITHOUT ROWID
+        """,
+    ),
 ]
 
 
