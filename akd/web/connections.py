@@ -9,10 +9,12 @@ from starlette.routing import Route
 from akd import integrations
 from akd.api.common import ctx
 from akd.services import connections as service
+from akd.services import oauth as oauth_service
 from akd.store import connections as store
 from akd.store.connections import ConnectionRecord
 from akd.web.auth import action, form_fields
 from akd.web.common import redirect
+from akd.web.render import render
 
 FIELD_PREFIX = "var_"
 
@@ -28,6 +30,7 @@ def view(rec: ConnectionRecord) -> dict[str, object]:
         "status": rec.status.value,
         "status_message": rec.status_message,
         "has_test": integration is not None and integration.check is not None,
+        "oauth": integration is not None and integration.oauth is not None,
         "modes": [{"auth_type": m.name, "label": m.label, "vars": m.vars} for m in modes],
         "path": f"/projects/{rec.project}/connections/{rec.name}",
     }
@@ -59,7 +62,22 @@ async def init(request: Request) -> Response:
     return redirect(f"/projects/{rec.project}", "connection_saved" if result.ok else "connection_failed")
 
 
+@action
+async def oauth(request: Request) -> Response:
+    """Start an OAuth authorization and send the browser to the vendor (back to akd's callback).
+
+    A page that navigates, not a redirect: the UI's CSP (form-action 'self') stops a form
+    POST from being redirected to another origin.
+    """
+    c = ctx(request)
+    rec = await _record(request)
+    started = await oauth_service.start(c.db, c.config.data_dir, c.config.oauth, c.base_url, rec)
+    return render(request, "oauth_go.html", title="Authorize", url=started.authorize_url,
+                  integration=rec.integration, connection=f"{rec.project}/{rec.name}")  # fmt: skip
+
+
 routes = [
+    Route("/projects/{name}/connections/{conn}/oauth", oauth, methods=["POST"]),
     Route("/projects/{name}/connections/{conn}/test", test, methods=["POST"]),
     Route("/projects/{name}/connections/{conn}/init", init, methods=["POST"]),
 ]

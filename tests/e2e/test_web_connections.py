@@ -70,3 +70,36 @@ def test_init_and_test_a_connection_from_the_project_page(
     assert GOOD_SLACK not in browser.page_source  # the token is never shown back
     full_page_png(browser, screenshot_dir(tmp_path) / "project-connections.png")
     assert akd_module.akctl_json("connection", "list", "--project", "webconns")[0]["status"] == "ok"
+
+
+def test_connect_with_oauth_from_the_project_page(browser: WebDriver, tmp_path: Path) -> None:  # noqa: F811
+    from tests.e2e.test_oauth import CLIENT_ID, CLIENT_SECRET
+    from tests.standins.oauth import OAuthStandIn
+
+    with OAuthStandIn(CLIENT_ID, CLIENT_SECRET) as standin:
+        akd = Akd(tmp_path / "data")
+        akd.data_dir.mkdir(parents=True)
+        (akd.data_dir / "akd.toml").write_text(
+            f'[oauth.github]\nauthorize_url = "{standin.url}/authorize"\ntoken_url = "{standin.url}/token"\n'
+        )
+        akd.up()
+        try:
+            manifest = MANIFEST.replace("name: webconns", "name: weboauth").replace(
+                "name: slack_conn\n      integration: slack", "name: gh\n      integration: github")
+            akd.deploy(write_project(tmp_path / "p", {"autokitteh.yaml": manifest,
+                                                      "program.py": "def run(event):\n    pass\n"}))  # fmt: skip
+            res = akd.akctl("integration", "configure", "github", "--client-id", CLIENT_ID, "--client-secret", "-",
+                            input=CLIENT_SECRET + "\n")  # fmt: skip
+            assert res.returncode == 0, res.stderr
+            sign_in(browser, akd, "/projects/weboauth")
+            button = browser.find_element(By.XPATH, "//section[@data-connection='gh']//button[.='Connect with OAuth']")
+            button.click()  # to the stand-in's authorize page, which approves and sends the browser back to akd
+            wait_for(lambda: "you can close this tab" in browser.page_source, 20, what="akd's callback page")
+            conn = akd.akctl_json("connection", "list", "--project", "weboauth")[0]
+            assert conn["status"] == "ok", conn
+            browser.get(akd.url + "/projects/weboauth")
+            card = str(browser.execute_script(
+                "return document.querySelector('[data-connection=gh]').innerText"))  # fmt: skip
+            assert " ok" in card or "\nok" in card, card
+        finally:
+            akd.down()
