@@ -66,6 +66,8 @@ class Integration:
         for mode in self.modes:
             if mode.name == auth_type:
                 return mode
+        if auth_type == "oauth":  # AutoKitteh's older name, migrated there to oauthDefault
+            return self.mode("oauthDefault")
         known = ", ".join(m.name for m in self.modes)
         raise NotFound(f"{self.name} has no auth type {auth_type!r} (known: {known})")
 
@@ -74,41 +76,81 @@ class Integration:
         return next((m for m in self.modes if m.oauth), None)
 
 
-def _oauth(*extra: VarDef) -> AuthMode:
+def _oauth(name: str = "oauthDefault", *extra: VarDef, first: tuple[VarDef, ...] = ()) -> AuthMode:
+    """AutoKitteh's current OAuth vars (``oauth_access_token``, expiry in RFC 3339)."""
+    return AuthMode(
+        name,
+        "OAuth 2.0 (akd's OAuth app)" if name == "oauthDefault" else "OAuth 2.0 (your own OAuth app)",
+        (*first, VarDef("oauth_access_token", "access token"),
+         VarDef("oauth_refresh_token", "refresh token", optional=True),
+         VarDef("oauth_expiry", "expiry (RFC 3339)", secret=False, optional=True), *extra),
+        oauth=True,
+    )  # fmt: skip
+
+
+def _private(*extra: VarDef) -> AuthMode:
+    """``oauthPrivate``: the user's own OAuth app (its id and secret), then the OAuth vars."""
+    app = (VarDef("private_client_id", "client id", secret=False), VarDef("private_client_secret", "client secret"))
+    return _oauth("oauthPrivate", *extra, first=app)
+
+
+def _legacy_oauth(*extra: VarDef) -> AuthMode:
+    """``oauth`` with AutoKitteh's older var names (Google, Atlassian, Auth0, HubSpot clients read
+    these; ``oauth_Expiry`` is a Go ``time.String()``)."""
     return AuthMode(
         "oauth",
-        "OAuth 2.0 (your own OAuth app; akctl integration configure)",
-        (VarDef("oauth_access_token", "access token"), *extra),
+        "OAuth 2.0 (akd's OAuth app)",
+        (*extra, VarDef("oauth_AccessToken", "access token"),
+         VarDef("oauth_RefreshToken", "refresh token", optional=True),
+         VarDef("oauth_Expiry", "expiry", secret=False, optional=True)),
         oauth=True,
-    )
+    )  # fmt: skip
 
 
-def _key(name: str = "api_key", label: str = "API key") -> AuthMode:
-    return AuthMode("apiKey" if name == "api_key" else name, label, (VarDef(name, label),))
+def _key(name: str = "api_key", label: str = "API key", auth_type: str = "apiKey") -> AuthMode:
+    return AuthMode(auth_type, label, (VarDef(name, label),))
 
 
 def _pat(label: str = "personal access token") -> AuthMode:
     return AuthMode("pat", label, (VarDef("pat", label),))
 
 
-_GOOGLE_JSON = AuthMode("json", "service account (JSON key file)", (VarDef("json", "service account JSON key file",
-                                                                            file=True),))  # fmt: skip
-_GOOGLE_CHECK = Check("GET", "/oauth2/v3/tokeninfo", "https://www.googleapis.com", "bearer", "oauth_access_token")
+def _opt(name: str, prompt: str, secret: bool = False) -> VarDef:
+    return VarDef(name, prompt, secret=secret, optional=True)
+
+
+_GOOGLE_JSON = AuthMode("jsonKey", "service account (JSON key file)",
+                        (VarDef("JSON", "service account JSON key file", file=True),))  # fmt: skip
+_GOOGLE_CHECK = Check("GET", "/oauth2/v3/tokeninfo", "https://www.googleapis.com", "bearer", "oauth_AccessToken")
+_GOOGLE_EXTRA = {"googlecalendar": (_opt("CalendarID", "calendar id"),), "googleforms": (_opt("FormID", "form id"),)}
 
 
 def _google(name: str, display: str) -> Integration:
-    return Integration(name, display, (_oauth(), _GOOGLE_JSON), _GOOGLE_CHECK)
+    return Integration(name, display, (_GOOGLE_JSON, _legacy_oauth()), _GOOGLE_CHECK,
+                       extra_vars=_GOOGLE_EXTRA.get(name, ()), events=name in _GOOGLE_EVENTS)  # fmt: skip
+
+
+_GOOGLE_EVENTS = ("gmail", "googlecalendar", "googledrive", "googleforms")
 
 
 def _atlassian(name: str, display: str) -> Integration:
-    token = AuthMode("apiToken", "API token (with your email and site URL)", (
-        VarDef("base_url", "site URL (https://<you>.atlassian.net)", secret=False),
-        VarDef("email", "account email", secret=False),
-        VarDef("api_token", "API token"),
+    site = VarDef("BaseURL", "site URL (https://<you>.atlassian.net)", secret=False)
+    token = AuthMode("apiToken", "API token (with your account email and site URL)", (
+        site, VarDef("Email", "account email"), VarDef("Token", "API token"),
     ))  # fmt: skip
+    pat = AuthMode("pat", "personal access token (Jira/Confluence Data Center)", (site, VarDef("Token", "PAT")))
     path = "/rest/api/3/myself" if name == "jira" else "/wiki/rest/api/user/current"
-    return Integration(name, display, (token, _oauth()), Check("GET", path, "", "basic", "api_token", "email"),
+    return Integration(name, display, (token, pat, _legacy_oauth()), Check("GET", path, "", "basic", "Token", "Email"),
                        events=True)  # fmt: skip
+
+
+def _microsoft(name: str, display: str) -> Integration:
+    tenant = _opt("private_tenant_id", "tenant id (default: common)")
+    daemon = AuthMode("daemonApp", "daemon app (client credentials)", (
+        VarDef("private_client_id", "client id", secret=False), VarDef("private_client_secret", "client secret"),
+        tenant, _opt("private_certificate", "certificate (PEM), instead of the secret", secret=True),
+    ))  # fmt: skip
+    return Integration(name, display, (daemon, _oauth(), _private(tenant)), events=True)
 
 
 _INTEGRATIONS = (
@@ -119,11 +161,13 @@ _INTEGRATIONS = (
                 VarDef("private_bot_token", "bot token (xoxb-...)"),
                 VarDef("private_app_token", "app-level token (xapp-...)"),
             )),
-            AuthMode("botToken", "bot token (+ signing secret for Events API deliveries)", (
+            # An akd extension: AutoKitteh has no such auth_type (its private apps are oauthPrivate).
+            AuthMode("botToken", "bot token (+ signing secret for Events API deliveries; akd only)", (
                 VarDef("private_bot_token", "bot token (xoxb-...)"),
-                VarDef("private_signing_secret", "signing secret", optional=True),
+                _opt("private_signing_secret", "signing secret", secret=True),
             )),
             _oauth(),
+            _private(VarDef("private_signing_secret", "signing secret")),
         ),
         Check("POST", "auth.test", "https://slack.com/api/", "bearer", "private_bot_token", ok_field="ok"),
         events=True,
@@ -133,22 +177,28 @@ _INTEGRATIONS = (
         (
             AuthMode("pat", "personal access token (+ webhook secret for events)", (
                 VarDef("pat", "personal access token"),
-                VarDef("pat_secret", "webhook secret", optional=True),
+                _opt("pat_secret", "webhook secret", secret=True),
+                _opt("pat_key", "webhook path key (/github/webhook/<key>)"),
             )),
-            AuthMode("app", "GitHub App", (
+            # The installation flow of akd's GitHub App; clients sign JWTs (encode_jwt), no token is kept.
+            AuthMode("oauthDefault", "GitHub App installation (akd's app)", (
+                VarDef("app_id", "app id", secret=False), VarDef("install_id", "installation id", secret=False),
+            ), oauth=True),
+            AuthMode("oauthPrivate", "your own GitHub App (app id, installation id, private key)", (
                 VarDef("app_id", "app id", secret=False),
-                VarDef("private_key", "app private key (PEM file)", file=True),
                 VarDef("install_id", "installation id", secret=False),
-                VarDef("webhook_secret", "webhook secret", optional=True),
+                VarDef("private_key", "app private key (PEM file)", file=True),
+                _opt("webhook_secret", "webhook secret", secret=True),
+                _opt("client_id", "client id"), _opt("client_secret", "client secret", secret=True),
+                _opt("app_name", "app name"),
             )),
-            _oauth(),
         ),
         Check("GET", "/user", "https://api.github.com", "token", "pat"),
-        extra_vars=(VarDef("enterprise_url", "GitHub Enterprise URL", secret=False, optional=True),),
+        extra_vars=(_opt("enterprise_url", "GitHub Enterprise URL"),),
         events=True,
     ),
-    Integration("chatgpt", "OpenAI ChatGPT", (_key(),),
-                Check("GET", "/models", "https://api.openai.com/v1", "bearer", "api_key")),
+    Integration("chatgpt", "OpenAI ChatGPT", (_key("apiKey", "API key", "initialized"),),
+                Check("GET", "/models", "https://api.openai.com/v1", "bearer", "apiKey")),
     Integration("anthropic", "Anthropic Claude", (_key(),),
                 Check("GET", "/v1/models", "https://api.anthropic.com", "x-api-key", "api_key")),
     Integration("googlegemini", "Google Gemini", (_key(),),
@@ -164,65 +214,78 @@ _INTEGRATIONS = (
     _atlassian("confluence", "Atlassian Confluence"),
     Integration(
         "twilio", "Twilio",
-        (AuthMode("authToken", "account SID + auth token", (
-            VarDef("account_sid", "account SID", secret=False), VarDef("auth_token", "auth token"),
+        # Username/Password are what the client sends: the account SID and auth token, or an API key pair.
+        (AuthMode("apiToken", "account SID + auth token", (
+            VarDef("AccountSID", "account SID", secret=False), VarDef("Username", "account SID (again)", secret=False),
+            VarDef("Password", "auth token"),
         )), AuthMode("apiKey", "account SID + API key", (
-            VarDef("account_sid", "account SID", secret=False), VarDef("api_key", "API key SID", secret=False),
-            VarDef("api_secret", "API key secret"),
+            VarDef("AccountSID", "account SID", secret=False), VarDef("Username", "API key SID", secret=False),
+            VarDef("Password", "API key secret"),
         ))),
-        Check("GET", "/2010-04-01/Accounts.json", "https://api.twilio.com", "basic", "auth_token", "account_sid"),
+        Check("GET", "/2010-04-01/Accounts.json", "https://api.twilio.com", "basic", "Password", "Username"),
         events=True,
     ),
-    Integration("discord", "Discord", (AuthMode("botToken", "bot token", (VarDef("botToken", "bot token"),)),),
-                Check("GET", "/api/v10/users/@me", "https://discord.com", "bot", "botToken")),
-    Integration("telegram", "Telegram", (AuthMode("botToken", "bot token", (VarDef("bot_token", "bot token"),)),),
-                Check("GET", "/getMe", "https://api.telegram.org", "bot-path", "bot_token"), events=True),
-    Integration("hubspot", "HubSpot", (_oauth(), AuthMode("privateApp", "private app token",
-                                                          (VarDef("private_app_token", "private app token"),))),
-                Check("GET", "/account-info/v3/details", "https://api.hubapi.com", "bearer", "oauth_access_token")),
+    Integration("discord", "Discord", (AuthMode("initialized", "bot token", (
+        VarDef("BotToken", "bot token"), _opt("BotID", "bot id"),
+    )),), Check("GET", "/api/v10/users/@me", "https://discord.com", "bot", "BotToken")),
+    Integration("telegram", "Telegram", (AuthMode("botToken", "bot token", (
+        VarDef("BotToken", "bot token"), _opt("SecretToken", "webhook secret token", secret=True),
+        _opt("BotID", "bot id"), _opt("WebhookURL", "webhook URL"),
+    )),), Check("GET", "/getMe", "https://api.telegram.org", "bot-path", "BotToken"), events=True),
+    Integration("hubspot", "HubSpot", (
+        _legacy_oauth(_opt("portal_id", "portal id")),
+        # An akd extension: a private app's token, used as is (AutoKitteh's client only refreshes OAuth).
+        AuthMode("privateApp", "private app token (akd only)", (VarDef("private_app_token", "private app token"),)),
+    ), Check("GET", "/account-info/v3/details", "https://api.hubapi.com", "bearer", "oauth_AccessToken"), events=True),
     Integration("asana", "Asana", (_pat(),),
                 Check("GET", "/api/1.0/users/me", "https://app.asana.com", "bearer", "pat")),
     Integration("notion", "Notion", (_key("api_key", "internal integration secret"), _oauth()),
                 Check("GET", "/v1/users/me", "https://api.notion.com", "bearer", "api_key")),
-    Integration("linear", "Linear", (_key(), _oauth()),
+    Integration("linear", "Linear", (_key(), _oauth("oauthDefault", _opt("actor", "actor (user or app)")),
+                                     _private(_opt("private_webhook_secret", "webhook secret", secret=True))),
                 Check("POST", "/graphql", "https://api.linear.app", "raw", "api_key"), events=True),
     Integration("airtable", "Airtable", (_pat(), _oauth()),
                 Check("GET", "/v0/meta/whoami", "https://api.airtable.com", "bearer", "pat")),
     Integration("pipedrive", "Pipedrive", (AuthMode("apiKey", "API token + company domain", (
         VarDef("api_key", "API token"), VarDef("company_domain", "company domain", secret=False),
     )),), Check("GET", "/api/v1/users/me", "", "query-token", "api_key")),
-    Integration("reddit", "Reddit", (AuthMode("script", "script app", (
-        VarDef("client_id", "client id", secret=False), VarDef("client_secret", "client secret"),
-        VarDef("user_agent", "user agent", secret=False),
-        VarDef("username", "username", secret=False, optional=True), VarDef("password", "password", optional=True),
+    # AutoKitteh calls a script app's credentials "oauthPrivate"; they are entered by hand, no flow.
+    Integration("reddit", "Reddit", (AuthMode("oauthPrivate", "script app (client id and secret)", (
+        VarDef("client_id", "client id"), VarDef("client_secret", "client secret"),
+        VarDef("user_agent", "user agent"),
+        _opt("username", "username (for a read-write client)", secret=True),
+        _opt("password", "password (for a read-write client)", secret=True),
     )),)),
-    Integration("auth0", "Auth0", (AuthMode("clientCredentials", "machine-to-machine app", (
+    Integration("auth0", "Auth0", (_legacy_oauth(
         VarDef("auth0_domain", "domain (<tenant>.auth0.com)", secret=False),
         VarDef("client_id", "client id", secret=False), VarDef("client_secret", "client secret"),
+    ),)),
+    Integration("aws", "AWS", (AuthMode("initialized", "access key", (
+        VarDef("Region", "region", secret=False), VarDef("AccessKeyID", "access key id"),
+        VarDef("SecretKey", "secret access key"), _opt("Token", "session token", secret=True),
     )),)),
-    Integration("aws", "AWS", (AuthMode("keys", "access key", (
-        VarDef("access_key", "access key id", secret=False), VarDef("secret_key", "secret access key"),
-        VarDef("region", "region", secret=False), VarDef("token", "session token", optional=True),
-    )),)),
-    Integration("salesforce", "Salesforce", (_oauth(VarDef("instance_url", "instance URL", secret=False)),),
-                Check("GET", "/services/oauth2/userinfo", "https://login.salesforce.com", "bearer",
-                      "oauth_access_token")),
+    Integration("salesforce", "Salesforce", (
+        _oauth("oauthDefault", VarDef("instance_url", "instance URL", secret=False)),
+        _private(VarDef("instance_url", "instance URL", secret=False)),
+    ), Check("GET", "/services/oauth2/userinfo", "https://login.salesforce.com", "bearer", "oauth_access_token")),
     Integration("zoom", "Zoom", (AuthMode("serverToServer", "server-to-server OAuth app", (
-        VarDef("account_id", "account id", secret=False), VarDef("client_id", "client id", secret=False),
-        VarDef("client_secret", "client secret"),
-    )), _oauth()), events=True),
-    Integration("kubernetes", "Kubernetes", (AuthMode("config", "kubeconfig", (
-        VarDef("config_file", "kubeconfig file", file=True),
+        VarDef("private_account_id", "account id", secret=False), VarDef("private_client_id", "client id",
+                                                                         secret=False),
+        VarDef("private_client_secret", "client secret"), _opt("private_secret_token", "webhook secret token",
+                                                               secret=True),
+    )), _oauth(), _private(VarDef("private_account_id", "account id", secret=False),
+                           _opt("private_secret_token", "webhook secret token", secret=True))), events=True),
+    Integration("kubernetes", "Kubernetes", (AuthMode("initialized", "kubeconfig", (
+        VarDef("config_file", "kubeconfig file (YAML or JSON)", file=True),
     )),)),
-    Integration("microsoft", "Microsoft 365", (_oauth(), AuthMode("daemonApp", "daemon app (client credentials)", (
-        VarDef("private_client_id", "client id", secret=False), VarDef("private_client_secret", "client secret"),
-        VarDef("private_tenant_id", "tenant id", secret=False),
-    )))),
-    Integration("microsoft_teams", "Microsoft Teams", (_oauth(), AuthMode("daemonApp", "daemon app", (
-        VarDef("private_client_id", "client id", secret=False), VarDef("private_client_secret", "client secret"),
-        VarDef("private_tenant_id", "tenant id", secret=False),
-    ))), events=True),
-    Integration("height", "Height", (_key(), _oauth()),
+    _microsoft("microsoft", "Microsoft 365"),
+    _microsoft("microsoft_teams", "Microsoft Teams"),
+    Integration("azurebot", "Azure Bot Service", (AuthMode("initialized", "bot app id and password", (
+        VarDef("app_id", "app id", secret=False), VarDef("app_password", "app password"),
+        VarDef("tenant_id", "tenant id", secret=False),
+    )),), events=True),
+    # Removed from AutoKitteh (2025-11); kept so projects that name it still deploy.
+    Integration("height", "Height (removed from AutoKitteh)", (_key(), _oauth(), _private()),
                 Check("GET", "/users/me", "https://api.height.app", "api-key", "api_key")),
 )
 

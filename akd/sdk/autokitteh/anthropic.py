@@ -1,7 +1,33 @@
-"""``autokitteh.anthropic``: clients of the anthropic integration (see ``_integrations``)."""
+"""``autokitteh.anthropic``: an Anthropic client of a connection."""
 
-from autokitteh._integrations import unconfigured
+from __future__ import annotations
 
-anthropic_client = unconfigured("anthropic", "anthropic_client")
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["anthropic_client"]
+from ._integrations import base_url, direct, require
+
+if TYPE_CHECKING:
+    from anthropic import Anthropic
+
+
+@direct
+def anthropic_client(connection: str) -> Anthropic:
+    """An ``anthropic.Anthropic`` with the connection's ``api_key`` (no request is made)."""
+    (api_key,) = require(connection, "api_key")
+    from anthropic import Anthropic
+
+    return Anthropic(api_key=api_key, base_url=base_url(connection) or None)
+
+
+@direct
+def anthropic_pydantic_ai_provider(connection: str, **kwargs: Any) -> Any:
+    """A pydantic-ai ``AnthropicProvider`` with the connection's ``api_key``."""
+    (api_key,) = require(connection, "api_key")
+    from pydantic_ai.providers.anthropic import AnthropicProvider
+
+    if base_url(connection):
+        kwargs.setdefault("base_url", base_url(connection))
+    return AnthropicProvider(api_key=api_key, **kwargs)
+
+
+__all__ = ["anthropic_client", "anthropic_pydantic_ai_provider"]

@@ -1,7 +1,23 @@
-"""``autokitteh.asana``: clients of the asana integration (see ``_integrations``)."""
+"""``autokitteh.asana``: an Asana client of a connection."""
 
-from autokitteh._integrations import unconfigured
+from __future__ import annotations
 
-asana_client = unconfigured("asana", "asana_client")
+from typing import Any
+
+from ._integrations import base_url, direct, require
+
+
+@direct
+def asana_client(connection: str) -> Any:
+    """An ``asana.ApiClient`` with the connection's ``pat``."""
+    (pat,) = require(connection, "pat")
+    import asana
+
+    config = asana.Configuration()
+    config.access_token = pat
+    if base_url(connection):
+        config.host = base_url(connection)
+    return asana.ApiClient(config)
+
 
 __all__ = ["asana_client"]

@@ -1,7 +1,19 @@
-"""``autokitteh.auth0``: clients of the auth0 integration (see ``_integrations``)."""
+"""``autokitteh.auth0``: an Auth0 Management API client of a connection (auth0-python)."""
 
-from autokitteh._integrations import unconfigured
+from __future__ import annotations
 
-auth0_client = unconfigured("auth0", "auth0_client")
+from typing import Any
+
+from ._integrations import direct, require
+
+
+@direct
+def auth0_client(connection: str, **kwargs: Any) -> Any:
+    """An ``auth0.management.Auth0`` for ``auth0_domain`` with the connection's OAuth token."""
+    access, domain = require(connection, "oauth_AccessToken", "auth0_domain")
+    from auth0.management import Auth0
+
+    return Auth0(domain, access, **kwargs)
+
 
 __all__ = ["auth0_client"]
