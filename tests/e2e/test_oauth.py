@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from akd import integrations
 from akd.oauth import parse_expiry
 from tests.e2e.harness import AKCTL, ROOT, Akd, wait_for, write_project
 from tests.standins.oauth import OAuthStandIn
@@ -23,6 +24,9 @@ from tests.standins.oauth import OAuthStandIn
 pytestmark = pytest.mark.e2e
 
 CLIENT_ID, CLIENT_SECRET = "cid-akd-test", "csecret-do-not-leak"
+_GITHUB_OAUTH = integrations.get("github").oauth
+assert _GITHUB_OAUTH is not None
+GITHUB_OAUTH_MODE = _GITHUB_OAUTH.name  # the auth_type an OAuth authorization stores
 
 MANIFEST = """\
 version: v2
@@ -163,7 +167,7 @@ def test_oauth_init_sessions_refresh_and_revocation(oakd: Akd, standin: OAuthSta
     stored = _vars(oakd, "oa/gh")
     assert {n: (v["value"], v["secret"], v["origin"]) for n, v in stored.items() if n != "oauth_expiry"} == {
         "oauth_access_token": ("********", True, "user"), "oauth_refresh_token": ("********", True, "user"),
-        "oauth_token_type": ("Bearer", False, "user"), "auth_type": ("oauth", False, "user"),
+        "oauth_token_type": ("Bearer", False, "user"), "auth_type": (GITHUB_OAUTH_MODE, False, "user"),
     }  # fmt: skip
     expiry = parse_expiry(stored["oauth_expiry"]["value"])
     assert stored["oauth_expiry"]["value"].endswith("Z") and expiry and 3500 < expiry - time.time() <= 3600
