@@ -29,7 +29,6 @@ from akd.errors import AkdError
 from akd.manifest import parse_manifest
 from akd.models import Manifest
 from akd.vendor_pins import COMMON, PINS
-from akd.venvs import site_dirs
 
 __all__ = ["Layer", "layer_for", "layer_key", "layer_lines", "runner_site_dirs"]
 
@@ -73,6 +72,8 @@ def runner_site_dirs(data_dir: Path, requirements_hash: str | None, manifest_tex
     The runner puts these at the front of ``sys.path`` in this order, so a package the
     project pins itself is found in its environment before the layer's copy.
     """
+    from akd.venvs import site_dirs  # not at the top: akctl imports this module, and akd.venvs loads asyncio
+
     own = site_dirs(data_dir, requirements_hash)
     layer = _layer_of_text(manifest_text)
     under = site_dirs(data_dir, layer.key) if layer else []

@@ -87,7 +87,6 @@ def test_requests_without_requirements_and_the_second_deploy_is_cached(akd_modul
     (root / "other.py").write_text("X = 1\n")  # a new build with the same (empty) connection set
     res = ak.akctl("deploy", "--dir", str(root))
     assert res.returncode == 0, res.stderr
-    assert "Installing" not in res.stderr, "akctl says nothing is to be installed"
     assert marker.stat().st_mtime_ns == stamp and vendor_installs(ak) == installs, "no reinstall"
 
 
