@@ -80,7 +80,7 @@ def upload(app: App, prepared: Prepared, label: str) -> dict[str, Any]:
         installs.append(f"requirements ({prepared.requirements} packages)")
     if not _ready(app, layer.key):
         installs.append(layer.describe())
-    message = f"Installing {' and '.join(installs)} and deploying {label}..." if installs else f"Deploying {label}..."
+    message = f"Installing {', '.join(installs)} and deploying {label}..." if installs else f"Deploying {label}..."
     with render.err.status(escape(message)):
         result: dict[str, Any] = app.client.post("/deploy", prepared.body, timeout=900)
     return result
