@@ -9,6 +9,9 @@ Builds with the same requirements share it, so a second deploy installs nothing:
 
 An environment is usable only once its ``akd-ready`` marker exists; a directory
 without it is what an interrupted install left behind, and is rebuilt.
+
+The vendor layers (``akd.vendor_layers``: the libraries of a project's integrations)
+are environments of this kind too, keyed by the hash of their pinned lines.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 
 INSTALL_TIMEOUT = 600.0
 READY_MARKER = "akd-ready"
+_REQUIREMENTS = "requirements.txt"
 _ERROR_TAIL_LINES = 40
 
 
@@ -55,12 +59,15 @@ def site_dirs(data_dir: Path, requirements_hash: str | None) -> list[str]:
     return [str(p) for p in found]
 
 
-async def ensure_venv(data_dir: Path, requirements_hash: str, requirements: list[str], cwd: Path) -> bool:
+async def ensure_venv(
+    data_dir: Path, requirements_hash: str, requirements: list[str], cwd: Path, *, file: str = _REQUIREMENTS
+) -> bool:
     """Create and fill the environment unless it is ready; returns whether pip ran.
 
     ``cwd`` is the build directory, so relative paths in requirements resolve as
     they would in the project. Raises :class:`BuildError` with pip's output when
-    the install fails; nothing is left behind then.
+    the install fails (located at ``file``; "" for lines that come from no file);
+    nothing is left behind then.
     """
     if is_ready(data_dir, requirements_hash):
         return False
@@ -71,8 +78,9 @@ async def ensure_venv(data_dir: Path, requirements_hash: str, requirements: list
         if is_ready(data_dir, requirements_hash):  # another deploy finished it while we waited
             return False
         started = time.monotonic()
-        await _build(root, requirements, cwd)
-        log.info("installed requirements %s in %.1f s", requirements_hash[:12], time.monotonic() - started)
+        await _build(root, requirements, cwd, file)
+        log.info("installed environment %s (%d lines) in %.1f s", requirements_hash[:12], len(requirements),
+                 time.monotonic() - started)  # fmt: skip
         return True
     finally:
         lock.close()
@@ -84,16 +92,16 @@ def _lock(path: Path) -> IO[str]:
     return fh
 
 
-async def _build(root: Path, requirements: list[str], cwd: Path) -> None:
+async def _build(root: Path, requirements: list[str], cwd: Path, file: str) -> None:
     shutil.rmtree(root, ignore_errors=True)
     # Without pip in akd's own environment, the new one needs its own copy (slower).
     own_pip = importlib.util.find_spec("pip") is not None
-    await _run([sys.executable, "-m", "venv", *(["--without-pip"] if own_pip else []), str(root)], cwd, root)
+    await _run([sys.executable, "-m", "venv", *(["--without-pip"] if own_pip else []), str(root)], cwd, root, file)
     req_file = root / "requirements.txt"
     req_file.write_text("".join(line + "\n" for line in requirements))
     python = root / "bin" / "python"
     pip = [sys.executable, "-m", "pip", "--python", str(python)] if own_pip else [str(python), "-m", "pip"]
-    await _run([*pip, "install", "--no-input", "-r", str(req_file)], cwd, root)
+    await _run([*pip, "install", "--no-input", "-r", str(req_file)], cwd, root, file)
     (root / READY_MARKER).write_text(f"{time.time()}\n")
 
 
@@ -103,7 +111,7 @@ def _env() -> dict[str, str]:
     return env
 
 
-async def _run(cmd: list[str], cwd: Path, root: Path) -> None:
+async def _run(cmd: list[str], cwd: Path, root: Path, file: str) -> None:
     proc = await asyncio.create_subprocess_exec(
         *cmd, cwd=cwd, env=_env(), stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
@@ -113,7 +121,7 @@ async def _run(cmd: list[str], cwd: Path, root: Path) -> None:
     except TimeoutError:
         await _kill(proc, root)
         raise BuildError(
-            f"installing requirements took over {INSTALL_TIMEOUT:.0f} s and was stopped", file="requirements.txt"
+            f"installing requirements took over {INSTALL_TIMEOUT:.0f} s and was stopped", file=file
         ) from None
     except asyncio.CancelledError:
         await _kill(proc, root)
@@ -122,7 +130,7 @@ async def _run(cmd: list[str], cwd: Path, root: Path) -> None:
         shutil.rmtree(root, ignore_errors=True)
         tail = "\n".join(output.decode("utf-8", "replace").rstrip().splitlines()[-_ERROR_TAIL_LINES:])
         what = "pip could not install the requirements" if "pip" in cmd else "could not create a virtual environment"
-        raise BuildError(f"{what} (exit code {proc.returncode}):\n{tail}", file="requirements.txt")
+        raise BuildError(f"{what} (exit code {proc.returncode}):\n{tail}", file=file)
 
 
 async def _kill(proc: asyncio.subprocess.Process, root: Path) -> None:

@@ -67,15 +67,27 @@ def collect(project_dir: Path, manifest_path: Path) -> dict[str, Any]:
 
 
 def upload(app: App, prepared: Prepared, label: str) -> dict[str, Any]:
-    """``POST /deploy`` behind a spinner that says when requirements are being installed."""
-    message = f"Deploying {label}..."
-    if prepared.requirements_hash:
-        venv = app.client.get(f"/venvs/{prepared.requirements_hash}")
-        if not venv.get("ready"):
-            message = f"Installing requirements ({prepared.requirements} packages) and deploying {label}..."
-    with render.err.status(message):
+    """``POST /deploy`` behind a spinner that says what is being installed first.
+
+    The project's requirements and the vendor layer of its integrations
+    (``akd.vendor_layers``) are each installed once; the daemon says which are ready.
+    """
+    from akd.vendor_layers import layer_for
+
+    layer = layer_for(prepared.manifest)
+    installs = []
+    if prepared.requirements_hash and not _ready(app, prepared.requirements_hash):
+        installs.append(f"requirements ({prepared.requirements} packages)")
+    if not _ready(app, layer.key):
+        installs.append(layer.describe())
+    message = f"Installing {', '.join(installs)} and deploying {label}..." if installs else f"Deploying {label}..."
+    with render.err.status(escape(message)):
         result: dict[str, Any] = app.client.post("/deploy", prepared.body, timeout=900)
     return result
+
+
+def _ready(app: App, digest: str) -> bool:
+    return bool(app.client.get(f"/venvs/{digest}").get("ready"))
 
 
 def deploy(app: App, project_dir: Path, manifest_path: Path | None) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from akd.store import events as events_store
 from akd.store import inbox, projects, sessions
 from akd.store.db import Database
 from akd.store.sessions import FINAL_STATES, LogRecord
-from akd.venvs import site_dirs
+from akd.vendor_layers import runner_site_dirs
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ class SessionActivities:
             "entrypoint": row["entrypoint"],
             "durable": bool(row["durable"]),
             "env": await self._env(row["project_id"], row["session_id"]),
-            "site_dirs": site_dirs(self.ctx.builds_dir.parent, build["requirements"]),
+            "site_dirs": runner_site_dirs(self.ctx.builds_dir.parent, build["requirements"], build["manifest"]),
             "max_result_bytes": self.ctx.max_result_bytes,
             "limits": self.ctx.limits,
             "max_print_bytes": self.ctx.max_print_bytes,

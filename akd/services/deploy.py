@@ -1,7 +1,8 @@
 """Deploy: plan + apply + build + create deployment + activate, in one transaction.
 
 Everything that can fail slowly or for the user's reasons (manifest, file checks,
-``pip install``) happens before the transaction, so a failed deploy leaves nothing
+``pip install`` of requirements.txt and of the vendor layer, ``akd.vendor_layers``)
+happens before the transaction, so a failed deploy leaves nothing
 behind: no project, no triggers, no vars, no build row, and the previous deployment
 stays active. Secret var values are stored encrypted (``akd.secrets``) and masked in
 the manifest copy a build keeps.
@@ -9,6 +10,8 @@ the manifest copy a build keeps.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 import shutil
 import tempfile
@@ -21,7 +24,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from akd.build import Snapshot, normalized_requirements, requirements_hash, snapshot_project, write_snapshot
-from akd.errors import AkdError, InvalidArgument
+from akd.errors import AkdError, BuildError, InvalidArgument
 from akd.ids import new_id
 from akd.manifest import parse_manifest
 from akd.models import Manifest, TriggerSpec, VarSpec
@@ -29,7 +32,10 @@ from akd.secrets import MASK, SecretBox
 from akd.services import connections
 from akd.store.connections import ConnectionRecord
 from akd.store.db import Connection, Database
+from akd.vendor_layers import Layer, layer_for
 from akd.venvs import ensure_venv
+
+log = logging.getLogger(__name__)
 
 TRIGGER_FIELDS = (
     "type", "call", "event_type", "filter", "is_sync", "is_durable", "schedule", "timezone", "connection",
@@ -44,6 +50,7 @@ class DeployResult:
     webhooks: dict[str, str] = field(default_factory=dict)
     installed_requirements: bool = False
     connections: tuple[ConnectionRecord, ...] = ()
+    installed_vendor_libs: bool = False  # pip ran for the vendor layer (akd.vendor_layers)
 
 
 def build_snapshot(data_dir: Path, manifest: Manifest, files: dict[str, bytes]) -> Snapshot:
@@ -74,10 +81,8 @@ async def deploy(
         files = {rel: stored_manifest.encode() if _same_text(c, manifest_text) else c for rel, c in files.items()}
     snapshot = build_snapshot(data_dir, manifest, files)
     req_hash = requirements_hash(snapshot)
-    installed = False
-    if req_hash:
-        lines = normalized_requirements(snapshot)
-        installed = await ensure_venv(data_dir, req_hash, lines, data_dir / "builds" / snapshot.digest)
+    layer = layer_for(manifest)
+    installed, installed_vendor = await _install(data_dir, snapshot, req_hash, layer)
     box = SecretBox(data_dir)
     async with db.tx() as conn:
         project_id = await _upsert_project(conn, manifest, root_dir)
@@ -94,7 +99,45 @@ async def deploy(
         await activate(conn, project_id, deployment_id)
     webhooks = {name: f"{base_url}/webhooks/{slug}" for name, slug in slugs.items()}
     linked = await connections.recheck_project(db, data_dir, project_id)
-    return DeployResult(project_id, build_id, deployment_id, webhooks, installed, tuple(linked))
+    return DeployResult(project_id, build_id, deployment_id, webhooks, installed, tuple(linked), installed_vendor)
+
+
+async def _install(data_dir: Path, snapshot: Snapshot, req_hash: str | None, layer: Layer) -> tuple[bool, bool]:
+    """The project's requirements and its vendor layer, side by side; whether pip ran for each.
+
+    Either failing fails the deploy before anything is written (the other install is
+    stopped); a layer or environment that got ready meanwhile is kept for next time.
+    """
+    try:
+        async with asyncio.TaskGroup() as group:
+            own = group.create_task(_install_requirements(data_dir, snapshot, req_hash))
+            vendor = group.create_task(_install_layer(data_dir, layer))
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return own.result(), vendor.result()
+
+
+async def _install_requirements(data_dir: Path, snapshot: Snapshot, req_hash: str | None) -> bool:
+    if not req_hash:
+        return False
+    lines = normalized_requirements(snapshot)
+    return await ensure_venv(data_dir, req_hash, lines, data_dir / "builds" / snapshot.digest)
+
+
+async def _install_layer(data_dir: Path, layer: Layer) -> bool:
+    started = time.monotonic()
+    try:
+        installed = await ensure_venv(data_dir, layer.key, list(layer.lines), data_dir, file="")
+    except BuildError as exc:
+        raise BuildError(
+            f"installing {layer.describe()} failed, so nothing was deployed and the previous deployment"
+            " stays active. akd installs them from the package index once per set (check that this machine"
+            f" reaches it: pip config list). Lines: {' '.join(layer.lines)}\n{exc.message}"
+        ) from None
+    if installed:
+        elapsed = time.monotonic() - started
+        log.info("installed vendor layer %s: %s in %.1f s", layer.key[:12], layer.describe(), elapsed)
+    return installed
 
 
 async def _upsert_project(conn: Connection, manifest: Manifest, root_dir: str) -> str:
