@@ -2,10 +2,11 @@
 
 A project gets the pinned lines (``akd.vendor_pins``) of the integrations its connections
 name, plus the common set (requests, PyYAML, beautifulsoup4, tenacity), installed once per
-distinct set of lines into an environment shared by every project with that set::
+distinct set of lines into an environment shared by every project (and every data dir of
+the OS user: ``layer_home()``) with that set::
 
     layer = layer_for(manifest)        # Layer(key="3f…", lines=("PyYAML==6.0.4", …))
-    await ensure_venv(data_dir, layer.key, list(layer.lines), data_dir, file="")
+    await ensure_venv(layer_home(), layer.key, list(layer.lines), data_dir, file="")
     runner_site_dirs(data_dir, build_requirements_hash, manifest_text)
     # -> [<the project's own venv>, <the vendor layer>]: the project's pins win
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ from akd.manifest import parse_manifest
 from akd.models import Manifest
 from akd.vendor_pins import COMMON, PINS
 
-__all__ = ["Layer", "layer_for", "layer_key", "layer_lines", "runner_site_dirs"]
+__all__ = ["Layer", "layer_for", "layer_home", "layer_key", "layer_lines", "runner_site_dirs"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,14 @@ def layer_for(manifest: Manifest) -> Layer:
     return Layer(layer_key(lines), lines, tuple(names))
 
 
+def layer_home() -> Path:
+    """Where vendor layers live: ``$XDG_CACHE_HOME/akd`` (``~/.cache/akd``), shared by every
+    data dir of this OS user. A layer is content-addressed and never changes once ready,
+    so each set is installed once per user, not once per data dir."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "akd"
+
+
 def runner_site_dirs(data_dir: Path, requirements_hash: str | None, manifest_text: str) -> list[str]:
     """The project's own environment first, then the vendor layer under it.
 
@@ -76,7 +86,7 @@ def runner_site_dirs(data_dir: Path, requirements_hash: str | None, manifest_tex
 
     own = site_dirs(data_dir, requirements_hash)
     layer = _layer_of_text(manifest_text)
-    under = site_dirs(data_dir, layer.key) if layer else []
+    under = site_dirs(layer_home(), layer.key) if layer else []
     return own + [d for d in under if d not in own]
 
 

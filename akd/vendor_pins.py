@@ -32,6 +32,7 @@ PINS: dict[str, tuple[str, ...]] = {
     "anthropic": ("anthropic==0.75.0",),
     "asana": ("asana==5.4.0",),
     "auth0": ("auth0-python==4.13.0",),
+    "azurebot": (),  # AutoKitteh's Azure Bot Service integration: plain HTTP (requests)
     "aws": ("boto3==1.44.8",),
     "chatgpt": ("openai==1.109.1",),
     "confluence": _ATLASSIAN,

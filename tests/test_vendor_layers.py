@@ -81,18 +81,20 @@ def test_a_requirements_file_with_the_same_lines_shares_the_environment() -> Non
 # -- layering on sys.path ---------------------------------------------------------------
 
 
-def test_the_projects_environment_comes_before_the_layer(tmp_path: Path) -> None:
+def test_the_projects_environment_comes_before_the_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # layers live in the user's cache
     text = manifest_with(("a", "slack"))
     layer = layer_for(parse_manifest(text))
     own = fake_env(tmp_path, "ab" * 32)
-    under = fake_env(tmp_path, layer.key)
+    under = fake_env(tmp_path / "cache" / "akd", layer.key)
     assert runner_site_dirs(tmp_path, "ab" * 32, text) == [own, under]
     assert runner_site_dirs(tmp_path, None, text) == [under]
 
 
-def test_a_layer_that_is_not_ready_is_left_out(tmp_path: Path) -> None:
+def test_a_layer_that_is_not_ready_is_left_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     text = manifest_with(("a", "github"))
-    fake_env(tmp_path, layer_for(parse_manifest(text)).key, ready=False)  # an interrupted install
+    fake_env(tmp_path / "cache" / "akd", layer_for(parse_manifest(text)).key, ready=False)  # an interrupted install
     own = fake_env(tmp_path, "cd" * 32)
     assert runner_site_dirs(tmp_path, "cd" * 32, text) == [own]
     assert runner_site_dirs(tmp_path, None, text) == []

@@ -19,6 +19,7 @@ from akd.services import lifecycle as service
 from akd.services.deploy import plan
 from akd.services.lifecycle import SESSION_STATES, Var
 from akd.store.db import Row
+from akd.vendor_layers import layer_home
 from akd.venvs import is_ready
 
 _DEPLOYMENT_STATES = ("active", "draining", "inactive", "testing")
@@ -167,7 +168,8 @@ async def get_venv(request: Request) -> JSONResponse:
     digest = request.path_params["hash"]
     if not digest.isalnum():
         raise InvalidArgument("expected a requirements hash (hex digits)")
-    return ok({"requirements_hash": digest, "ready": is_ready(ctx(request).config.data_dir, digest)})
+    ready = is_ready(ctx(request).config.data_dir, digest) or is_ready(layer_home(), digest)
+    return ok({"requirements_hash": digest, "ready": ready})
 
 
 routes = [

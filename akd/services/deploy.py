@@ -32,7 +32,7 @@ from akd.secrets import MASK, SecretBox
 from akd.services import connections
 from akd.store.connections import ConnectionRecord
 from akd.store.db import Connection, Database
-from akd.vendor_layers import Layer, layer_for
+from akd.vendor_layers import Layer, layer_for, layer_home
 from akd.venvs import ensure_venv
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ async def _install_requirements(data_dir: Path, snapshot: Snapshot, req_hash: st
 async def _install_layer(data_dir: Path, layer: Layer) -> bool:
     started = time.monotonic()
     try:
-        installed = await ensure_venv(data_dir, layer.key, list(layer.lines), data_dir, file="")
+        installed = await ensure_venv(layer_home(), layer.key, list(layer.lines), data_dir, file="")
     except BuildError as exc:
         raise BuildError(
             f"installing {layer.describe()} failed, so nothing was deployed and the previous deployment"
