@@ -180,9 +180,16 @@ _INTEGRATIONS = (
                 _opt("pat_secret", "webhook secret", secret=True),
                 _opt("pat_key", "webhook path key (/github/webhook/<key>)"),
             )),
-            # The installation flow of akd's GitHub App; clients sign JWTs (encode_jwt), no token is kept.
-            AuthMode("oauthDefault", "GitHub App installation (akd's app)", (
+            # AutoKitteh's own-app installation: app and installation ids; JWTs are signed with
+            # the key in env GITHUB_PRIVATE_KEY (encode_jwt), no token is kept.
+            AuthMode("oauthDefault", "GitHub App installation (key in env GITHUB_PRIVATE_KEY)", (
                 VarDef("app_id", "app id", secret=False), VarDef("install_id", "installation id", secret=False),
+            )),
+            # akd's browser flow with your own OAuth app (akctl integration configure github).
+            AuthMode("oauth", "OAuth (your own OAuth app)", (
+                VarDef("oauth_access_token", "access token"),
+                _opt("oauth_refresh_token", "refresh token", secret=True),
+                _opt("oauth_expiry", "expiry"),
             ), oauth=True),
             AuthMode("oauthPrivate", "your own GitHub App (app id, installation id, private key)", (
                 VarDef("app_id", "app id", secret=False),

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 @direct
 def github_client(connection: str, **kwargs: Any) -> Github:
-    """A ``github.Github`` for the connection's PAT, or for its GitHub App installation.
+    """A ``github.Github`` for the connection's PAT (or OAuth user token), or for its GitHub App installation.
 
     The API address is the connection's ``base_url`` if set, else ``enterprise_url`` (or
     env ``GITHUB_ENTERPRISE_URL``) + ``api/v3``, else github.com's.
@@ -30,9 +30,10 @@ def github_client(connection: str, **kwargs: Any) -> Github:
         kwargs["base_url"] = base_url(connection)
     elif enterprise:
         kwargs["base_url"] = urljoin(enterprise, "api/v3")
-    pat = var(connection, "pat")
-    if pat:
-        return github.Github(auth=github.Auth.Token(pat), **kwargs)
+    # A PAT, or the user token of akd's OAuth flow (auth_type oauth).
+    token = var(connection, "pat") or var(connection, "oauth_access_token")
+    if token:
+        return github.Github(auth=github.Auth.Token(token), **kwargs)
     app_id, install_id = var(connection, "app_id"), var(connection, "install_id")
     if not app_id or not install_id:
         raise not_initialized(connection, "no pat, and no GitHub App (app_id and install_id)")
