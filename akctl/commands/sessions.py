@@ -341,6 +341,9 @@ def register_control(session: click.Group) -> None:
         """
         res = app.client.post(f"/sessions/{session_id}/stop", {"reason": reason, "force": force, "delay": delay})
         final: dict[str, Any] = app.client.get(f"/sessions/{res['session_id']}", wait="final", timeout=int(delay) + 10)
+        if final["state"] not in FINAL:
+            hint = "" if force else "; try again with --force"
+            raise CliError(f"session {final['session_id']} is still {final['state']}: the stop did not finish{hint}", 1)
         app.show(final, lambda: f"session {final['session_id']} is {render.state(final['state'])}")
 
     @session.command("restart")

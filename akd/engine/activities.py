@@ -221,7 +221,7 @@ class SessionActivities:
 
     @activity.defn(name="akd.finish_stopped")
     async def finish_stopped(self, inp: StopInput) -> None:
-        self.ctx.hub.kill(inp.session_id)
+        """Final state first (so the runner's end reads as the stop), then the runner is stopped."""
         row = await sessions.get(self.ctx.db, inp.session_id)
         reason = inp.reason or (row["stop_reason"] if row is not None else "") or "stopped"
         await sessions.finish(
@@ -232,4 +232,5 @@ class SessionActivities:
             records=[LogRecord("stop", {"reason": reason})],
         )
         self.ctx.notifier.changed()
+        await self.ctx.hub.stop_runner(inp.session_id)
         await self.notify_parent(inp.session_id)

@@ -7,11 +7,11 @@ signals), after which the next segment replays the journal and continues live.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import is_cancelled_exception
 
 from akd.engine.types import SegmentInput, SegmentResult, SessionInput, StopInput
 
@@ -68,7 +68,10 @@ class SessionWorkflow:
                 elif result.kind == "wait":
                     await self._wait(result, seen)
                 segment = SegmentInput(inp.session_id)
-        except asyncio.CancelledError:
+        except BaseException as exc:
+            # A cancel during a segment arrives as an ActivityError caused by the cancel.
+            if not is_cancelled_exception(exc):
+                raise
             await workflow.execute_local_activity(
                 "akd.finish_stopped",
                 StopInput(inp.session_id),

@@ -1,0 +1,135 @@
+"""Operate without surprises: stop, follow, deactivate, confirmations, down, outcomes."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.harness import Akd, wait_for, write_project
+
+pytestmark = pytest.mark.e2e
+
+MANIFEST = """\
+version: v1
+project:
+  name: {name}
+  triggers:
+    - name: spin_durable
+      type: webhook
+      call: program.py:spin
+    - name: spin_plain
+      type: webhook
+      call: program.py:spin
+      is_durable: false
+    - name: busy
+      type: webhook
+      call: program.py:busy
+    - name: nap_plain
+      type: webhook
+      call: program.py:nap
+      is_durable: false
+    - name: fail
+      type: webhook
+      call: program.py:fail
+    - name: ok
+      type: webhook
+      call: program.py:ok
+"""
+
+PROGRAM = """\
+import time
+from autokitteh import activity
+
+def spin(event):
+    print("spinning")
+    while True:
+        sum(range(1000))
+
+@activity
+def spin_step():
+    while True:
+        pass
+
+def busy(event):
+    print("spinning")
+    spin_step()
+
+def nap(event):
+    print("spinning")
+    time.sleep(3600)
+
+def fail(event):
+    raise ValueError("bad input")
+
+def ok(event):
+    return "fine"
+
+def many_prints(event):
+    for i in range(event.data["count"]):
+        print("line", i)
+"""
+
+
+def deploy(akd: Akd, root: Path, name: str) -> dict[str, str]:
+    files = {"autokitteh.yaml": MANIFEST.format(name=name), "program.py": PROGRAM}
+    hooks: dict[str, str] = akd.deploy(write_project(root, files))["webhooks"]
+    return hooks
+
+
+@pytest.fixture(scope="module")
+def ops(akd_module: Akd, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return deploy(akd_module, tmp_path_factory.mktemp("opc"), "opc")
+
+
+def start(akd: Akd, url: str, body: bytes = b"") -> str:
+    event_id = httpx.post(url, content=body, timeout=10).headers["AutoKitteh-Event-ID"]
+
+    def found() -> str | None:
+        ids = akd.api("GET", f"/events/{event_id}").json()["session_ids"]
+        return ids[0] if ids else None
+
+    return wait_for(found, 20)
+
+
+@pytest.mark.parametrize("trigger", ["spin_durable", "spin_plain", "busy", "nap_plain"])
+def test_graceful_stop_ends_a_session_running_code(akd_module: Akd, ops: dict[str, str], trigger: str) -> None:
+    """Code in flight (a loop, a journaled step, a blocking sleep) is stopped by akd itself:
+    state ``stopped`` with the reason, the duration up to the stop, no runner left."""
+    sid = start(akd_module, ops[trigger])
+    wait_for(lambda: akd_module.prints(sid) == ["spinning"], 20)
+    requested = time.time()
+    res = akd_module.akctl("session", "stop", sid, "--reason", "enough", "--json", timeout=60)
+    assert res.returncode == 0, res.stderr
+    final = json.loads(res.stdout)
+    assert final["state"] == "stopped", final
+    assert final["error"] == {"type": "Stopped", "message": "enough", "traceback": ""}
+    log = akd_module.akctl_json("session", "log", sid)
+    assert [r["reason"] for r in log if r["kind"] == "stop"] == ["enough"]
+    assert not any(r["kind"] == "stop" and "workflow" in r for r in log)  # not settled by reconcile
+    # The run lasted from its start to the stop request, plus the stop itself (generous).
+    ran = requested - _epoch(final["started_at"])
+    assert ran - 1 <= final["duration"] <= ran + 5, (ran, final["duration"])
+    wait_for(lambda: akd_module.api("GET", "/health").json()["runners"] == 0, 15, what="the runner to go")
+
+
+def _epoch(stamp: str) -> float:
+    import datetime
+
+    return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_the_web_ui_stop_of_a_running_session(akd_module: Akd, ops: dict[str, str]) -> None:
+    sid = start(akd_module, ops["spin_plain"])
+    wait_for(lambda: akd_module.prints(sid) == ["spinning"], 20)
+    headers = {"Authorization": f"Bearer {akd_module.token}"}
+    res = httpx.post(f"{akd_module.url}/sessions/{sid}/stop", headers=headers, timeout=30)
+    assert res.status_code == 303 and res.headers["location"].startswith(f"/sessions/{sid}")
+    s = akd_module.wait_session(sid, timeout=20)
+    assert s["state"] == "stopped"
+    assert s["error"] == {"type": "Stopped", "message": "stopped from the web UI", "traceback": ""}
+    log = akd_module.akctl_json("session", "log", sid)
+    assert [r.get("forced", False) for r in log if r["kind"] == "stop"] == [False]  # graceful, not --force
