@@ -141,13 +141,26 @@ def prints(app: App, ident: str, timestamps: bool, follow: bool, tail: int = 0) 
         return
     if not follow:
         return
-    session_id = data["session_id"]
     while data["state"] not in FINAL:
         time.sleep(0.2)
-        data = fetch_prints(app, session_id, last)
-        if data["prints"]:
-            last = data["prints"][-1]["id"]
-            show_prints(app, data["prints"], timestamps)
+        last, data = drain_prints(app, ident, last, timestamps)
+
+
+def drain_prints(app: App, sid: str, last: int, timestamps: bool, show: bool = True) -> tuple[int, dict[str, Any]]:
+    """Show every print after ``last``, page by page until a short page; the last response too.
+
+    A response whose state is final holds the session's last prints (they are stored with
+    its end), so a follower may stop at the first short page that says so, never before.
+    """
+    while True:
+        data = fetch_prints(app, sid, last)
+        page = data["prints"]
+        if page:
+            last = page[-1]["id"]
+            if show:
+                show_prints(app, page, timestamps)
+        if len(page) < PAGE:
+            return last, data
 
 
 def log_line(rec: dict[str, Any]) -> str:
@@ -210,16 +223,10 @@ def watch(app: App, ident: str, end_states: tuple[str, ...], timeout: float | No
     sid, last = session["session_id"], 0
     wanted = set(end_states) | set(FINAL)
     while True:
-        data = fetch_prints(app, sid, last)
-        if data["prints"]:
-            last = data["prints"][-1]["id"]
-            if not app.as_json:
-                show_prints(app, data["prints"], True)
+        last, _ = drain_prints(app, sid, last, True, show=not app.as_json)
         session = app.client.get(f"/sessions/{sid}", wait=",".join(wanted), timeout=1)
         if session["state"] in wanted:
-            data = fetch_prints(app, sid, last)
-            if not app.as_json:
-                show_prints(app, data["prints"], True)
+            drain_prints(app, sid, last, True, show=not app.as_json)
             break
         if timeout is not None and time.monotonic() - started > timeout:
             render.err.print(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.harness import Akd, wait_for, write_project
+from tests.e2e.harness import AKCTL, Akd, wait_for, write_project
 
 pytestmark = pytest.mark.e2e
 
@@ -133,3 +134,23 @@ def test_the_web_ui_stop_of_a_running_session(akd_module: Akd, ops: dict[str, st
     assert s["error"] == {"type": "Stopped", "message": "stopped from the web UI", "traceback": ""}
     log = akd_module.akctl_json("session", "log", sid)
     assert [r.get("forced", False) for r in log if r["kind"] == "stop"] == [False]  # graceful, not --force
+
+
+def test_following_a_fast_printer_live_loses_no_line(akd_module: Akd, ops: dict[str, str]) -> None:
+    """``session prints --follow`` and ``session watch``, started while 20,000 lines are being
+    printed, show every line once and in order."""
+    count = 20_000
+    sid = akd_module.akctl_json(
+        "session", "start", "--project", "opc", "--entrypoint", "program.py:many_prints", "--input", f"count={count}"
+    )["session_id"]
+    popen = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, "env": akd_module.env}
+    follow = subprocess.Popen([*AKCTL, "session", "prints", sid, "--follow", "--no-timestamps"], **popen)  # type: ignore[call-overload]
+    watch = subprocess.Popen([*AKCTL, "session", "watch", sid, "--timeout", "120s"], **popen)  # type: ignore[call-overload]
+    followed, ferr = follow.communicate(timeout=180)
+    watched, werr = watch.communicate(timeout=180)
+    assert akd_module.session(sid)["state"] == "completed"
+    expected = [f"line {i}" for i in range(count)]
+    assert (follow.returncode, watch.returncode) == (0, 0), (ferr, werr)
+    lines, texts = followed.splitlines(), [line.split(" ", 2)[2] for line in watched.splitlines()]
+    assert (len(lines), len(texts)) == (count, count)
+    assert lines == expected and texts == expected
