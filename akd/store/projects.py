@@ -77,6 +77,14 @@ async def triggers_of(db: Database, project_id: str) -> list[Row]:
     return await db.fetchall("SELECT * FROM triggers WHERE project_id=? ORDER BY name", (project_id,))
 
 
+async def schedule_triggers(db: Database) -> list[Row]:
+    """Every schedule trigger, with ``live``: 1 while its project has an active deployment."""
+    return await db.fetchall(
+        "SELECT t.*, EXISTS (SELECT 1 FROM deployments d WHERE d.project_id=t.project_id AND d.state='active')"
+        " AS live FROM triggers t WHERE t.type='schedule'"
+    )
+
+
 async def trigger_by_slug(db: Database, slug: str) -> Row | None:
     return await db.fetchone(
         "SELECT t.*, d.deployment_id, d.build_id FROM triggers t"

@@ -154,3 +154,36 @@ def test_following_a_fast_printer_live_loses_no_line(akd_module: Akd, ops: dict[
     lines, texts = followed.splitlines(), [line.split(" ", 2)[2] for line in watched.splitlines()]
     assert (len(lines), len(texts)) == (count, count)
     assert lines == expected and texts == expected
+
+
+SCHEDULED = """\
+version: v1
+project:
+  name: ticking
+  triggers:
+    - name: often
+      schedule: "@every 2s"
+      call: program.py:ok
+"""
+
+
+def test_deactivation_pauses_schedules_and_activation_resumes_them(akd_module: Akd, tmp_path: Path) -> None:
+    root = write_project(tmp_path / "p", {"autokitteh.yaml": SCHEDULED, "program.py": PROGRAM})
+    dep = akd_module.deploy(root)["deployment_id"]
+
+    def ticks() -> int:
+        return len(akd_module.akctl_json("event", "list", "--project", "ticking", "--limit", "1000"))
+
+    def next_fires() -> list[str]:
+        fires: list[str] = akd_module.akctl_json("trigger", "get", "often", "--project", "ticking")["next_fire_times"]
+        return fires
+
+    wait_for(lambda: ticks() >= 1, 30, what="a first tick")
+    assert akd_module.akctl("deployment", "deactivate", dep).returncode == 0
+    assert next_fires() == []
+    before = ticks()
+    time.sleep(6)  # three periods of the schedule: a live one would have stored three ticks
+    assert ticks() == before
+    assert akd_module.akctl("deployment", "activate", dep).returncode == 0
+    assert len(next_fires()) == 3
+    wait_for(lambda: ticks() > before, 30, what="ticks again after activation")
