@@ -15,6 +15,7 @@ import click
 
 from akctl import render
 from akctl.app import App, common
+from akctl.confirm import confirm_loss, plural
 from akctl.durations import DURATION
 from akctl.errors import CliError
 from akctl.render import escape
@@ -363,9 +364,19 @@ def register_control(session: click.Group) -> None:
 
     @session.command("delete")
     @click.argument("session_id")
+    @click.option("--yes", "-y", is_flag=True, help="Do not ask (required when not at a terminal).")
     @common
-    def delete_cmd(app: App, session_id: str) -> None:
-        """Delete an ended session and its logs."""
+    def delete_cmd(app: App, session_id: str, yes: bool) -> None:
+        """Delete an ended session and its logs.
+
+        \b
+        Example:
+          akctl session delete ses_01... --yes
+        """
+        if not yes:
+            s: dict[str, Any] = app.client.get(f"/sessions/{session_id}")
+            lost = f"its log, prints and journal ({plural(int(s['steps']), 'step')})"
+            confirm_loss(app, yes, f"delete session {s['session_id']}", lost)
         res = app.client.delete(f"/sessions/{session_id}")
         app.show(res, lambda: f"[green]✓[/] deleted {res['session_id']}")
 

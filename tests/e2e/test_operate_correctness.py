@@ -187,3 +187,30 @@ def test_deactivation_pauses_schedules_and_activation_resumes_them(akd_module: A
     assert akd_module.akctl("deployment", "activate", dep).returncode == 0
     assert len(next_fires()) == 3
     wait_for(lambda: ticks() > before, 30, what="ticks again after activation")
+
+
+def test_destructive_commands_need_yes_when_nobody_can_answer(akd_module: Akd, tmp_path: Path) -> None:
+    ak = akd_module
+    sid = start(ak, deploy(ak, tmp_path / "p", "keep")["ok"])
+    assert ak.wait_session(sid)["state"] == "completed"
+    assert ak.akctl("store", "set", "k", "1", "--project", "keep").returncode == 0
+    assert ak.akctl("var", "set", "V", "x", "--project", "keep").returncode == 0
+    dep = ak.akctl_json("deployment", "list", "--project", "keep")[0]["deployment_id"]
+    refusals = {
+        "project": ak.akctl("project", "delete", "keep"),
+        "project --json": ak.akctl("project", "delete", "keep", "--json"),
+        "deployment": ak.akctl("deployment", "delete", dep),
+        "session": ak.akctl("session", "delete", sid),
+        "var": ak.akctl("var", "delete", "V", "--project", "keep"),
+    }
+    for what, res in refusals.items():
+        assert res.returncode == 40 and "add --yes" in res.stderr, (what, res.returncode, res.stderr)
+    assert "1 session, 1 event, 1 store key" in refusals["project"].stderr
+    counts = ak.api("GET", "/projects/keep").json()["counts"]
+    assert counts == {"sessions": 1, "events": 1, "store_keys": 1}
+    assert ak.akctl("project", "get", "keep").returncode == 0
+    assert ak.akctl("session", "get", sid).returncode == 0
+    assert ak.akctl_json("var", "get", "V", "--project", "keep")["value"] == "x"
+    assert ak.akctl("session", "delete", sid, "--yes").returncode == 0
+    assert ak.akctl("project", "delete", "keep", "--yes").returncode == 0
+    assert ak.akctl("project", "get", "keep").returncode == 44
