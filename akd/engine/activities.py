@@ -71,7 +71,7 @@ class SessionActivities:
         if row is None:
             return SegmentResult(kind="done", state="deleted")
         if row["state"] in FINAL_STATES:
-            return SegmentResult(kind="done", state=row["state"])
+            return SegmentResult(kind="done", state=row["state"], error=json.loads(row["error"] or "{}"))
         if self.ctx.hub.closing:  # a retry while akd stops would run the code once more, then die
             raise SegmentAborted("akd is shutting down; the session resumes after the restart")
         # Usually the runner was started (and given its spec) while the workflow started.

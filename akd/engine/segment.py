@@ -203,7 +203,7 @@ class SegmentRun:
             "the session's end",
         )
         self.notifier.changed()  # waiters (sync webhooks, watch, wait=final) learn at once
-        return SegmentResult(kind="done", state=state)
+        return SegmentResult(kind="done", state=state, error=error or {})
 
     async def _stored(self, write: Callable[[], Awaitable[T]], what: str) -> T:
         """Run a write; while the disk refuses it, hold the session and try again.
@@ -256,7 +256,7 @@ class SegmentRun:
             "traceback": "",
         }
         await self._stored(lambda: store.finish(self.db, self.sid, "error", error=error), "the session's end")
-        return SegmentResult(kind="done", state="error")
+        return SegmentResult(kind="done", state="error", error=error)
 
 
 _SIGNAL_HINTS: dict[int, str] = {

@@ -6,6 +6,7 @@ import json
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -214,3 +215,47 @@ def test_destructive_commands_need_yes_when_nobody_can_answer(akd_module: Akd, t
     assert ak.akctl("session", "delete", sid, "--yes").returncode == 0
     assert ak.akctl("project", "delete", "keep", "--yes").returncode == 0
     assert ak.akctl("project", "get", "keep").returncode == 44
+
+
+def test_the_workflow_outcome_matches_the_session_state(akd_module: Akd, ops: dict[str, str]) -> None:
+    """In Temporal: error -> Failed (ApplicationError with the session's error, non-retryable),
+    stopped -> Canceled, completed -> Completed; akd's own states are unchanged."""
+    import asyncio
+
+    from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+    from temporalio.exceptions import ApplicationError
+
+    failed, done = start(akd_module, ops["fail"]), start(akd_module, ops["ok"])
+    stopped = start(akd_module, ops["spin_plain"])
+    wait_for(lambda: akd_module.prints(stopped) == ["spinning"], 20)
+    assert akd_module.akctl("session", "stop", stopped).returncode == 0
+    assert akd_module.wait_session(failed)["state"] == "error"
+    assert akd_module.wait_session(done)["state"] == "completed"
+
+    async def outcomes() -> dict[str, Any]:
+        client = await Client.connect(akd_module.info()["temporal_address"])
+        seen: dict[str, Any] = {}
+        for sid in (failed, done, stopped):
+            handle = client.get_workflow_handle(sid)
+            for _ in range(100):
+                desc = await handle.describe()
+                if desc.status != WorkflowExecutionStatus.RUNNING:
+                    break
+                await asyncio.sleep(0.1)
+            seen[sid] = desc.status
+        try:
+            await client.get_workflow_handle(failed).result()
+        except WorkflowFailureError as exc:
+            seen["cause"] = exc.cause
+        return seen
+
+    seen = asyncio.run(outcomes())
+    assert seen[done] == WorkflowExecutionStatus.COMPLETED
+    assert seen[stopped] == WorkflowExecutionStatus.CANCELED
+    assert seen[failed] == WorkflowExecutionStatus.FAILED
+    cause = seen["cause"]
+    assert isinstance(cause, ApplicationError) and cause.non_retryable
+    assert (cause.type, cause.message) == ("ValueError", "bad input")
+    time.sleep(4)  # past a sweep of the reconciler, which lists failed workflows
+    s = akd_module.session(failed)
+    assert s["state"] == "error" and s["error"]["type"] == "ValueError" and "bad input" in s["error"]["message"]
