@@ -11,6 +11,7 @@ import click
 from akctl import render
 from akctl.app import App, common
 from akctl.commands.connections import connection_path
+from akctl.confirm import confirm_loss, plural
 from akctl.errors import CliError
 from akctl.render import escape
 
@@ -217,8 +218,11 @@ def project_delete_cmd(app: App, name: str, yes: bool) -> None:
     Example:
       akctl project delete hello --yes
     """
-    if not yes and sys.stdin.isatty() and not app.as_json:
-        click.confirm(f"Delete project {name} with all its sessions and history?", abort=True)
+    if not yes:
+        n = app.client.get(f"/projects/{name}")["counts"]
+        lost = ", ".join(plural(n[k], noun) for k, noun in (("sessions", "session"), ("events", "event"),
+                                                            ("store_keys", "store key")))  # fmt: skip
+        confirm_loss(app, yes, f"delete project {name}", f"all its history: {lost}")
     data = app.client.delete(f"/projects/{name}")
     app.show(data, lambda: f"[green]✓[/] deleted project [bold]{escape(data['name'])}[/] ({data['project_id']})")
 
@@ -316,16 +320,18 @@ def deployment_deactivate_cmd(app: App, deployment_id: str) -> None:
 
 @deployment_group.command("delete")
 @click.argument("deployment_id")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask (required when not at a terminal).")
 @common
-def deployment_delete_cmd(app: App, deployment_id: str) -> None:
+def deployment_delete_cmd(app: App, deployment_id: str, yes: bool) -> None:
     """Delete an inactive deployment (exit 42 if it is active or draining).
 
     Its sessions stay in history.
 
     \b
     Example:
-      akctl deployment delete dep_01jd3k...
+      akctl deployment delete dep_01jd3k... --yes
     """
+    confirm_loss(app, yes, f"delete deployment {deployment_id}", "the deployment record (its sessions stay in history)")
     data = app.client.delete(f"/deployments/{deployment_id}")
     app.show(data, lambda: f"[green]✓[/] deleted deployment [bold]{data['deployment_id']}[/]")
 
@@ -401,14 +407,17 @@ def var_list_cmd(app: App, project: str, connection: str, reveal: bool) -> None:
 @var_group.command("delete")
 @click.argument("name")
 @var_owner_option
+@click.option("--yes", "-y", is_flag=True, help="Do not ask (required when not at a terminal).")
 @common
-def var_delete_cmd(app: App, name: str, project: str, connection: str) -> None:
+def var_delete_cmd(app: App, name: str, project: str, connection: str, yes: bool) -> None:
     """Delete a var (a manifest var comes back with the next deploy).
 
     \b
     Example:
-      akctl var delete GREETING --project hello
+      akctl var delete GREETING --project hello --yes
     """
+    owner = project or connection
+    confirm_loss(app, yes, f"delete var {name} of {owner}", "its value (a manifest var returns on deploy)")
     data = app.client.delete(var_path(project, name, connection))
     app.show(data, lambda: f"[green]✓[/] deleted var [bold]{escape(name)}[/] of {escape(project or connection)}")
 

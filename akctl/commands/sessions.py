@@ -15,6 +15,7 @@ import click
 
 from akctl import render
 from akctl.app import App, common
+from akctl.confirm import confirm_loss, plural
 from akctl.durations import DURATION
 from akctl.errors import CliError
 from akctl.render import escape
@@ -141,13 +142,26 @@ def prints(app: App, ident: str, timestamps: bool, follow: bool, tail: int = 0) 
         return
     if not follow:
         return
-    session_id = data["session_id"]
     while data["state"] not in FINAL:
         time.sleep(0.2)
-        data = fetch_prints(app, session_id, last)
-        if data["prints"]:
-            last = data["prints"][-1]["id"]
-            show_prints(app, data["prints"], timestamps)
+        last, data = drain_prints(app, ident, last, timestamps)
+
+
+def drain_prints(app: App, sid: str, last: int, timestamps: bool, show: bool = True) -> tuple[int, dict[str, Any]]:
+    """Show every print after ``last``, page by page until a short page; the last response too.
+
+    A response whose state is final holds the session's last prints (they are stored with
+    its end), so a follower may stop at the first short page that says so, never before.
+    """
+    while True:
+        data = fetch_prints(app, sid, last)
+        page = data["prints"]
+        if page:
+            last = page[-1]["id"]
+            if show:
+                show_prints(app, page, timestamps)
+        if len(page) < PAGE:
+            return last, data
 
 
 def log_line(rec: dict[str, Any]) -> str:
@@ -210,16 +224,10 @@ def watch(app: App, ident: str, end_states: tuple[str, ...], timeout: float | No
     sid, last = session["session_id"], 0
     wanted = set(end_states) | set(FINAL)
     while True:
-        data = fetch_prints(app, sid, last)
-        if data["prints"]:
-            last = data["prints"][-1]["id"]
-            if not app.as_json:
-                show_prints(app, data["prints"], True)
+        last, _ = drain_prints(app, sid, last, True, show=not app.as_json)
         session = app.client.get(f"/sessions/{sid}", wait=",".join(wanted), timeout=1)
         if session["state"] in wanted:
-            data = fetch_prints(app, sid, last)
-            if not app.as_json:
-                show_prints(app, data["prints"], True)
+            drain_prints(app, sid, last, True, show=not app.as_json)
             break
         if timeout is not None and time.monotonic() - started > timeout:
             render.err.print(
@@ -341,6 +349,9 @@ def register_control(session: click.Group) -> None:
         """
         res = app.client.post(f"/sessions/{session_id}/stop", {"reason": reason, "force": force, "delay": delay})
         final: dict[str, Any] = app.client.get(f"/sessions/{res['session_id']}", wait="final", timeout=int(delay) + 10)
+        if final["state"] not in FINAL:
+            hint = "" if force else "; try again with --force"
+            raise CliError(f"session {final['session_id']} is still {final['state']}: the stop did not finish{hint}", 1)
         app.show(final, lambda: f"session {final['session_id']} is {render.state(final['state'])}")
 
     @session.command("restart")
@@ -353,9 +364,19 @@ def register_control(session: click.Group) -> None:
 
     @session.command("delete")
     @click.argument("session_id")
+    @click.option("--yes", "-y", is_flag=True, help="Do not ask (required when not at a terminal).")
     @common
-    def delete_cmd(app: App, session_id: str) -> None:
-        """Delete an ended session and its logs."""
+    def delete_cmd(app: App, session_id: str, yes: bool) -> None:
+        """Delete an ended session and its logs.
+
+        \b
+        Example:
+          akctl session delete ses_01... --yes
+        """
+        if not yes:
+            s: dict[str, Any] = app.client.get(f"/sessions/{session_id}")
+            lost = f"its log, prints and journal ({plural(int(s['steps']), 'step')})"
+            confirm_loss(app, yes, f"delete session {s['session_id']}", lost)
         res = app.client.delete(f"/sessions/{session_id}")
         app.show(res, lambda: f"[green]✓[/] deleted {res['session_id']}")
 

@@ -88,6 +88,7 @@ async def get_project(request: Request) -> JSONResponse:
     row = must(rows[0] if rows else None, "project", name)
     data = project_json(row)
     data["triggers"] = [trigger_json(t, c.base_url) for t in await store.triggers_of(c.db, row["project_id"])]
+    data["counts"] = await store.counts(c.db, row["project_id"])
     return ok(data)
 
 

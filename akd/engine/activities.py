@@ -73,7 +73,7 @@ class SessionActivities:
         if row is None:
             return SegmentResult(kind="done", state="deleted")
         if row["state"] in FINAL_STATES:
-            return SegmentResult(kind="done", state=row["state"])
+            return SegmentResult(kind="done", state=row["state"], error=json.loads(row["error"] or "{}"))
         if self.ctx.hub.closing:  # a retry while akd stops would run the code once more, then die
             raise SegmentAborted("akd is shutting down; the session resumes after the restart")
         # Usually the runner was started (and given its spec) while the workflow started.
@@ -224,7 +224,7 @@ class SessionActivities:
 
     @activity.defn(name="akd.finish_stopped")
     async def finish_stopped(self, inp: StopInput) -> None:
-        self.ctx.hub.kill(inp.session_id)
+        """Final state first (so the runner's end reads as the stop), then the runner is stopped."""
         row = await sessions.get(self.ctx.db, inp.session_id)
         reason = inp.reason or (row["stop_reason"] if row is not None else "") or "stopped"
         await sessions.finish(
@@ -235,4 +235,5 @@ class SessionActivities:
             records=[LogRecord("stop", {"reason": reason})],
         )
         self.ctx.notifier.changed()
+        await self.ctx.hub.stop_runner(inp.session_id)
         await self.notify_parent(inp.session_id)

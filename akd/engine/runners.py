@@ -15,6 +15,7 @@ import functools
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 SPAWN_TIMEOUT = 30.0
 # A runner started ahead of a session's first segment waits this long to be claimed.
 PRESPAWN_TTL = 30.0
+# A stopped session's runner gets SIGTERM, then SIGKILL (with its tree) after this long.
+STOP_GRACE = 2.0
 
 
 class RunnerGone(Exception):
@@ -74,6 +77,15 @@ class RunnerConn:
         if self.exited is not None and self.exited.done():
             return
         kill_tree(self.pid)
+
+    async def terminate(self, grace: float = STOP_GRACE) -> None:
+        """Ask the runner to end (SIGTERM), then kill its tree if it still runs after ``grace``."""
+        if self.exited is None or not self.exited.done():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.pid, signal.SIGTERM)
+            if await self.exit_code(grace) is None:
+                log.info("session %s: its runner ignored SIGTERM for %.1f s; killed", self.session_id, grace)
+        self.kill()  # whatever it started is below it still
 
     async def close(self) -> None:
         self.writer.close()
@@ -245,6 +257,12 @@ class RunnerHub:
             return False
         conn.kill()
         return True
+
+    async def stop_runner(self, session_id: str, grace: float = STOP_GRACE) -> None:
+        """A stopped session's runner: SIGTERM, then SIGKILL after ``grace`` (see RunnerConn.terminate)."""
+        conn = self._live.get(session_id)
+        if conn is not None:
+            await conn.terminate(grace)
 
     def has_runner(self, session_id: str) -> bool:
         return session_id in self._live

@@ -5,6 +5,9 @@ whose action starts a tiny ``akd.Tick`` workflow; the tick stores a ``tick`` eve
 dispatches it like any other. Without an active deployment the event is stored and
 marked ``skipped``.
 
+A project without an active deployment (deactivated) has its schedules paused, so they
+neither fire nor list next fire times; activating a deployment resumes them.
+
 Catch-up policy: ticks missed while akd (and so the embedded Temporal server) was
 down are fired at restart only if they fell within the last ``CATCHUP_WINDOW``;
 older ones are dropped. Overlapping ticks are all allowed (each tick is one event).
@@ -24,6 +27,7 @@ from temporalio.client import (
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
+    ScheduleState,
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
@@ -31,6 +35,7 @@ from temporalio.common import RetryPolicy
 from temporalio.service import RPCError
 
 from akd.engine.types import TickInput
+from akd.store import projects
 from akd.store.db import Database, Row
 
 log = logging.getLogger(__name__)
@@ -39,6 +44,7 @@ PREFIX = "akd-sched-"
 CATCHUP_WINDOW = timedelta(seconds=60)
 # The tick workflow's type name: schedules start it, retention lists old ones by it.
 TICK_WORKFLOW = "akd.Tick"
+PAUSED_NOTE = "paused by akd: the project has no active deployment"
 
 
 @workflow.defn(name=TICK_WORKFLOW, sandboxed=False)
@@ -54,17 +60,20 @@ class TickWorkflow:
 
 
 def schedule_for(trigger: Row, task_queue: str) -> Schedule:
+    """The trigger's schedule (a row of ``projects.schedule_triggers``: paused unless ``live``)."""
     spec = ScheduleSpec(cron_expressions=[trigger["schedule"]], time_zone_name=trigger["timezone"] or None)
     action = ScheduleActionStartWorkflow(
         TICK_WORKFLOW, TickInput(trigger["trigger_id"]), id=f"tick-{trigger['trigger_id']}", task_queue=task_queue
     )
     policy = SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL, catchup_window=CATCHUP_WINDOW)
-    return Schedule(action=action, spec=spec, policy=policy)
+    live = bool(trigger["live"])
+    state = ScheduleState(paused=not live, note="" if live else PAUSED_NOTE)
+    return Schedule(action=action, spec=spec, policy=policy, state=state)
 
 
 async def reconcile(client: Client, db: Database, task_queue: str) -> None:
     """Create, update or delete Temporal Schedules so they match the schedule triggers."""
-    triggers = {PREFIX + r["trigger_id"]: r for r in await db.fetchall("SELECT * FROM triggers WHERE type='schedule'")}
+    triggers = {PREFIX + r["trigger_id"]: r for r in await projects.schedule_triggers(db)}
     existing = set()
     async for listed in await client.list_schedules():
         if listed.id.startswith(PREFIX):
@@ -97,5 +106,7 @@ async def next_fire_times(client: Client, trigger_id: str, count: int = 3) -> li
     try:
         desc = await client.get_schedule_handle(PREFIX + trigger_id).describe()
     except RPCError:
+        return []
+    if desc.schedule.state.paused:
         return []
     return [t.timestamp() for t in desc.info.next_action_times[:count]]

@@ -8,6 +8,7 @@ exactly the prints that were not stored yet, and their dedupe keys drop repeats.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import pickle
 import signal
@@ -82,6 +83,10 @@ class SegmentRun:
             return await self._loop(conn)
         except RunnerGone:
             return await self._runner_died(conn)
+        except asyncio.CancelledError:
+            # The session is being stopped: keep its last prints, let the runner end, then retire it.
+            await asyncio.shield(self._stopped(conn))
+            raise
         finally:
             await self.hub.retire(conn)
 
@@ -146,6 +151,13 @@ class SegmentRun:
             # A non-durable session cannot be replayed: its runner waits here instead.
             await self._wait_change(seen, result.until)
 
+    async def _stopped(self, conn: RunnerConn) -> None:
+        if self._read is not None:
+            self._read.cancel()
+        with contextlib.suppress(Exception):
+            await self._flush()
+        await conn.terminate()
+
     async def _park_for_replay(self, seq: int) -> SegmentResult:
         """End the segment right after a journaled step: the next one replays up to here."""
         await self._flush()
@@ -191,7 +203,7 @@ class SegmentRun:
             "the session's end",
         )
         self.notifier.changed()  # waiters (sync webhooks, watch, wait=final) learn at once
-        return SegmentResult(kind="done", state=state)
+        return SegmentResult(kind="done", state=state, error=error or {})
 
     async def _stored(self, write: Callable[[], Awaitable[T]], what: str) -> T:
         """Run a write; while the disk refuses it, hold the session and try again.
@@ -244,7 +256,7 @@ class SegmentRun:
             "traceback": "",
         }
         await self._stored(lambda: store.finish(self.db, self.sid, "error", error=error), "the session's end")
-        return SegmentResult(kind="done", state="error")
+        return SegmentResult(kind="done", state="error", error=error)
 
 
 _SIGNAL_HINTS: dict[int, str] = {

@@ -25,6 +25,8 @@ class SegmentResult:
     until: float = 0.0
     seq: int = -1
     wait: dict[str, Any] = field(default_factory=dict)
+    # A session that ended in error: its error's type and message (the workflow fails with them).
+    error: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -7,11 +7,11 @@ signals), after which the next segment replays the journal and continues live.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError, is_cancelled_exception
 
 from akd.engine.types import SegmentInput, SegmentResult, SessionInput, StopInput
 
@@ -60,7 +60,7 @@ class SessionWorkflow:
                     retry_policy=SEGMENT_RETRY,
                 )
                 if result.kind == "done":
-                    return result.state
+                    return _outcome(result)
                 if result.kind == "sleep":
                     delay = result.until - workflow.now().timestamp()
                     if delay > 0:
@@ -68,7 +68,10 @@ class SessionWorkflow:
                 elif result.kind == "wait":
                     await self._wait(result, seen)
                 segment = SegmentInput(inp.session_id)
-        except asyncio.CancelledError:
+        except BaseException as exc:
+            # A cancel during a segment arrives as an ActivityError caused by the cancel.
+            if not is_cancelled_exception(exc):
+                raise
             await workflow.execute_local_activity(
                 "akd.finish_stopped",
                 StopInput(inp.session_id),
@@ -76,3 +79,15 @@ class SessionWorkflow:
                 retry_policy=SEGMENT_RETRY,
             )
             raise
+
+
+def _outcome(result: SegmentResult) -> str:
+    """The workflow ends as the session did: a session in error fails it (not retried)."""
+    if result.state == "error":
+        err = result.error or {}
+        raise ApplicationError(
+            str(err.get("message") or "the session ended in error"),
+            type=str(err.get("type") or "Error"),
+            non_retryable=True,
+        )
+    return result.state

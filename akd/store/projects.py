@@ -77,6 +77,25 @@ async def triggers_of(db: Database, project_id: str) -> list[Row]:
     return await db.fetchall("SELECT * FROM triggers WHERE project_id=? ORDER BY name", (project_id,))
 
 
+async def counts(db: Database, project_id: str) -> dict[str, int]:
+    """What deleting the project loses: its sessions, events and store keys, counted."""
+    row = await db.fetchone(
+        "SELECT (SELECT COUNT(*) FROM sessions WHERE project_id=?) AS sessions,"
+        " (SELECT COUNT(*) FROM events WHERE project_id=?) AS events,"
+        " (SELECT COUNT(*) FROM kv WHERE project_id=?) AS store_keys",
+        (project_id, project_id, project_id),
+    )
+    return {k: int(row[k]) if row else 0 for k in ("sessions", "events", "store_keys")}
+
+
+async def schedule_triggers(db: Database) -> list[Row]:
+    """Every schedule trigger, with ``live``: 1 while its project has an active deployment."""
+    return await db.fetchall(
+        "SELECT t.*, EXISTS (SELECT 1 FROM deployments d WHERE d.project_id=t.project_id AND d.state='active')"
+        " AS live FROM triggers t WHERE t.type='schedule'"
+    )
+
+
 async def trigger_by_slug(db: Database, slug: str) -> Row | None:
     return await db.fetchone(
         "SELECT t.*, d.deployment_id, d.build_id FROM triggers t"

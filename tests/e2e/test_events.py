@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -39,11 +41,17 @@ def test_schedule_pace_and_deactivation(akd_module: Akd, tmp_path: Path) -> None
     assert len(events) >= 3
     assert akd_module.akctl("deployment", "deactivate", dep).returncode == 0
     settled = count()
-    skipped = wait_for(
-        lambda: [e for e in akd_module.akctl_json("event", "list", "--project", "ticks") if e["state"] == "skipped"],
-        15, what="a tick recorded as skipped",
-    )  # fmt: skip
-    assert skipped and count() <= settled + 1  # at most a tick that was already being dispatched
+    # Deactivation pauses the schedule: no more ticks (not even skipped ones), no next fire times.
+    def ticks() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = akd_module.akctl_json("event", "list", "--project", "ticks", "--limit", "1000")
+        return [e for e in found if e["event_type"] == "tick"]
+
+    paused = len(ticks())
+    time.sleep(5)  # more than two periods of the schedule
+    assert len(ticks()) <= paused + 1  # at most a tick that was already firing
+    assert not [e for e in ticks() if e["state"] == "skipped"]
+    assert akd_module.akctl_json("trigger", "get", "often", "--project", "ticks")["next_fire_times"] == []
+    assert count() <= settled + 1  # at most a tick that was already being dispatched
     assert akd_module.akctl("deployment", "activate", dep).returncode == 0
     wait_for(lambda: count() >= settled + 2, 30, what="ticks to resume")
 

@@ -217,7 +217,7 @@ def test_deployment_lifecycle_and_delete_rules(akd_module: Akd, tmp_path: Path) 
     d2 = ak.deploy(root)
     assert ak.akctl_json("deployment", "get", d1["deployment_id"])["state"] == "draining"
     for dep in (d1, d2):  # draining and active ones cannot be deleted
-        assert ak.akctl("deployment", "delete", dep["deployment_id"]).returncode == 42
+        assert ak.akctl("deployment", "delete", dep["deployment_id"], "--yes").returncode == 42
     ak.wait_session(sid)
     old = wait_for(
         lambda: (d := ak.akctl_json("deployment", "get", d1["deployment_id"]))["state"] == "inactive" and d,
@@ -227,7 +227,7 @@ def test_deployment_lifecycle_and_delete_rules(akd_module: Akd, tmp_path: Path) 
     listed = ak.akctl_json("deployment", "list", "--project", "lc")
     assert [d["deployment_id"] for d in listed] == [d2["deployment_id"], d1["deployment_id"]]
     assert {"deployment_id", "build_id", "state", "sessions", "project"} <= set(listed[0])
-    assert ak.akctl("deployment", "delete", d1["deployment_id"]).returncode == 0
+    assert ak.akctl("deployment", "delete", d1["deployment_id"], "--yes").returncode == 0
     assert ak.akctl("deployment", "get", d1["deployment_id"]).returncode == 44
     off = ak.akctl_json("deployment", "deactivate", d2["deployment_id"])
     assert off["state"] == "inactive"
@@ -261,15 +261,15 @@ def test_project_delete_refused_while_running_then_removes_everything(akd_module
     url = ak.deploy(root)["webhooks"]["hook"]
     post(url, {"slow": True})
     sid = session_running(ak, "doomed")
-    res = ak.akctl("project", "delete", "doomed")
+    res = ak.akctl("project", "delete", "doomed", "--yes")
     assert res.returncode == 42 and "running session" in res.stderr
     ak.wait_session(sid)
-    assert ak.akctl_json("project", "delete", "doomed")["deleted"] is True
+    assert ak.akctl_json("project", "delete", "doomed", "--yes")["deleted"] is True
     assert ak.akctl("project", "get", "doomed").returncode == 44
     assert ak.akctl("var", "list", "--project", "doomed").returncode == 44
     assert post(url).status_code == 404
     assert not [d for d in ak.akctl_json("deployment", "list") if d["project"] == "doomed"]
-    assert ak.akctl("project", "delete", "doomed").returncode == 44
+    assert ak.akctl("project", "delete", "doomed", "--yes").returncode == 44
 
 
 # -- vars and secrets ------------------------------------------------------------------
@@ -294,11 +294,11 @@ def test_var_commands(akd_module: Akd, tmp_path: Path) -> None:
     assert revealed == {"API_KEY": USER_SECRET, "GREETING": "24", "TOKEN": MANIFEST_SECRET}
     # A var set by hand survives redeploys; one deleted by hand comes back from the manifest.
     ak.akctl("var", "set", "GREETING", "hand", "--project", "vars")
-    ak.akctl("var", "delete", "TOKEN", "--project", "vars")
+    ak.akctl("var", "delete", "TOKEN", "--project", "vars", "--yes")
     ak.deploy(tmp_path / "p")
     revealed = {v["name"]: v["value"] for v in ak.akctl_json("var", "list", "--project", "vars", "--reveal")}
     assert revealed == {"API_KEY": USER_SECRET, "GREETING": "hand", "TOKEN": MANIFEST_SECRET}
-    assert ak.akctl("var", "delete", "NOPE", "--project", "vars").returncode == 44
+    assert ak.akctl("var", "delete", "NOPE", "--project", "vars", "--yes").returncode == 44
     assert ak.akctl("var", "set", "bad-name", "x", "--project", "vars").returncode == 40
     assert ak.akctl("var", "list", "--project", "nope").returncode == 44
     piped = ak.akctl("var", "set", "FROM_STDIN", "-", "--project", "vars", input="piped-value\n")

@@ -127,12 +127,12 @@ def test_restart_and_delete(akd_module: Akd, ops: dict[str, str]) -> None:
     assert new != sid and res["restart_of"] == sid
     assert akd_module.wait_session(new)["entrypoint"] == "program.py:ok"
     assert akd_module.prints(new) == ["fine first"]  # same inputs (the same event data)
-    human = akd_module.akctl("session", "delete", new)
+    human = akd_module.akctl("session", "delete", new, "--yes")
     assert human.returncode == 0 and new in human.stdout
     assert akd_module.akctl("session", "get", new).returncode == 44
     running = start(akd_module, ops["sleepy"])
     akd_module.wait_session(running, states=("running",))
-    refused = akd_module.akctl("session", "delete", running)
+    refused = akd_module.akctl("session", "delete", running, "--yes")
     assert refused.returncode == 42 and "stop it" in refused.stderr
     akd_module.akctl("session", "stop", running)
 
