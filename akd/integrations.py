@@ -313,5 +313,20 @@ def get(name: str) -> Integration:
     return found
 
 
+# Connection vars that are settings, not credentials, whatever the integration.
+PLAIN_VARS = frozenset({"auth_type", "base_url", "enterprise_url"})
+
+
+def is_secret_var(integration: str, name: str) -> bool:
+    """Whether a connection var holds a credential: as the registry says for the var, and
+    for a name it does not know, yes (better masked once too often than shown once)."""
+    found = find(integration)
+    if found is not None:
+        for var in (*(v for m in found.modes for v in m.vars), *found.extra_vars):
+            if var.name == name:
+                return var.secret
+    return name not in PLAIN_VARS
+
+
 def known_names() -> list[str]:
     return sorted(REGISTRY)

@@ -105,10 +105,7 @@ async def recheck_project(db: Database, data_dir: Path, project_id: str) -> list
 
 
 def _is_secret(integration: Integration, name: str) -> bool:
-    for var in (v for m in integration.modes for v in m.vars):
-        if var.name == name:
-            return var.secret
-    return name not in ("auth_type", "base_url", "enterprise_url")
+    return integrations.is_secret_var(integration.name, name)
 
 
 def _stored(box: SecretBox, name: str, value: str, secret: bool, origin: str) -> StoredVar:

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from akd import integrations
 from akd.build import Snapshot, normalized_requirements, requirements_hash, snapshot_project, write_snapshot
 from akd.errors import AkdError, BuildError, InvalidArgument
 from akd.ids import new_id
@@ -322,7 +323,7 @@ def redact_secrets(text: str, manifest: Manifest) -> str:
     The rest of the file (comments, layout) is kept. Should the edited text not read
     back as the same manifest, a plain re-rendering with masked values is returned.
     """
-    if not any(v.secret for v in _all_vars(manifest)):
+    if not any(secret for _, secret in _all_vars(manifest)):
         return text
     root = yaml.compose(text, yaml.SafeLoader)
     spans = [(n.start_mark.index, n.end_mark.index) for n in (_secret_value_nodes(root) if root else [])]
@@ -346,12 +347,16 @@ def _same_text(content: bytes, text: str) -> bool:
     return decoded == text.lstrip("\ufeff").replace("\r\n", "\n")
 
 
-def _all_vars(manifest: Manifest) -> list[VarSpec]:
-    return [*manifest.vars, *(v for c in manifest.connections for v in c.vars)]
+def _all_vars(manifest: Manifest) -> list[tuple[VarSpec, bool]]:
+    """Every var with whether it is secret: marked so, or a connection credential (a token
+    in a connection's vars is a secret even when the manifest forgot ``secret: true``)."""
+    return [(v, v.secret) for v in manifest.vars] + [
+        (v, v.secret or integrations.is_secret_var(c.integration, v.name)) for c in manifest.connections for v in c.vars
+    ]
 
 
 def _masked(manifest: Manifest) -> list[tuple[str, str]]:
-    return [(v.name, MASK if v.secret else v.value) for v in _all_vars(manifest)]
+    return [(v.name, MASK if secret else v.value) for v, secret in _all_vars(manifest)]
 
 
 def _get(node: Node, key: str) -> Node | None:
@@ -368,19 +373,25 @@ def _items(node: Node | None) -> list[Node]:
 
 def _secret_value_nodes(root: Node) -> list[Node]:
     project = _get(root, "project")
-    var_lists = [_get(project, "vars")] if project else []
-    var_lists += [_get(c, "vars") for c in _items(_get(project, "connections") if project else None)]
+    owners: list[tuple[Node | None, str]] = [(_get(project, "vars"), "")] if project else []
+    for conn in _items(_get(project, "connections") if project else None):
+        kind = _get(conn, "integration")
+        owners.append((_get(conn, "vars"), str(kind.value) if isinstance(kind, ScalarNode) else "?"))
     found = []
-    for item in (i for lst in var_lists for i in _items(lst)):
-        secret, value = _get(item, "secret"), _get(item, "value")
-        if secret is not None and value is not None and str(secret.value).lower() in ("true", "yes", "on"):
-            found.append(value)
+    for var_list, owner in owners:
+        for item in _items(var_list):
+            secret, value, name = _get(item, "secret"), _get(item, "value"), _get(item, "name")
+            marked = secret is not None and str(secret.value).lower() in ("true", "yes", "on")
+            credential = bool(owner) and integrations.is_secret_var(owner, str(getattr(name, "value", "")))
+            if value is not None and (marked or credential):
+                found.append(value)
     return found
 
 
 def _render(manifest: Manifest) -> str:
-    def var(v: VarSpec) -> dict[str, Any]:
-        shown = {"name": v.name, "value": MASK if v.secret else v.value, "secret": v.secret}
+    def var(v: VarSpec, secret: bool | None = None) -> dict[str, Any]:
+        hidden = v.secret if secret is None else secret
+        shown = {"name": v.name, "value": MASK if hidden else v.value, "secret": v.secret}
         return {**shown, "description": v.description} if v.description else shown
 
     def trigger(t: TriggerSpec) -> dict[str, Any]:
@@ -392,7 +403,9 @@ def _render(manifest: Manifest) -> str:
         project["display_name"] = manifest.display_name
     project["vars"] = [var(v) for v in manifest.vars]
     project["connections"] = [
-        {"name": c.name, "integration": c.integration, "vars": [var(v) for v in c.vars]} for c in manifest.connections
+        {"name": c.name, "integration": c.integration,
+         "vars": [var(v, v.secret or integrations.is_secret_var(c.integration, v.name)) for v in c.vars]}
+        for c in manifest.connections
     ]
     project["triggers"] = [trigger(t) for t in manifest.triggers]
     return yaml.safe_dump({"version": manifest.version, "project": project}, sort_keys=False)

@@ -208,9 +208,14 @@ def test_bad_connection_input_is_refused_clearly(akd: Akd, tmp_path: Path, vendo
     refused = akd.akctl("connection", "delete", "conns/gh")  # not a terminal, no --yes
     assert refused.returncode == 40 and "--yes" in refused.stderr
     assert akd.akctl("connection", "delete", "conns/gh", "--yes").returncode == 0
-    # Secrets never show: not in --json, not in the build's manifest copy.
+    # Secrets never show: not in --json, not in the build's copy of the manifest (the PAT
+    # there has no `secret: true`: a connection credential is masked anyway), not in logs.
     listed = akd.akctl("connection", "list", "--json")
     assert GOOD_PAT not in listed.stdout
+    stored = [p for p in (akd.data_dir / "builds").rglob("autokitteh.yaml")]  # (program.py quotes it itself)
+    assert stored
+    leaks = [p for p in [*stored, *(akd.data_dir / "logs").rglob("*.log")] if GOOD_PAT.encode() in p.read_bytes()]
+    assert leaks == [], leaks
 
 
 def test_integration_list_names_every_needed_integration(akd: Akd) -> None:
