@@ -20,6 +20,7 @@ from akd.api import (
     connections,
     daemon,
     events,
+    github,
     kv,
     lifecycle,
     oauth,
@@ -124,8 +125,8 @@ def create_app(ctx: AppContext) -> Starlette:
         *projects.routes, *sessions.routes, *stats.routes, *triggers.routes,
     ]  # fmt: skip
     app = Starlette(
-        routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes, *published.routes, *oauth.public_routes,
-                *web.routes],
+        routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes, *github.routes, *published.routes,
+                *oauth.public_routes, *web.routes],
         middleware=[Middleware(TokenAuth, token=ctx.token)],
         exception_handlers={
             AkdError: on_akd_error,

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from akd import integrations
+from akd.api import github
 from akd.api.common import ctx, json_body, ok, rfc3339
 from akd.errors import InvalidArgument, NotFound
 from akd.integrations import Integration, VarDef
@@ -93,6 +94,8 @@ async def get_connection(request: Request) -> JSONResponse:
     rec = await service.resolve(c.db, _ref(request))
     data = connection_json(rec)
     data["vars"] = [var_json(v, rec) for v in await service.list_vars(c.db, c.config.data_dir, rec, reveal=False)]
+    if rec.integration == "github":  # vendors that deliver events over HTTP get their inbound URL
+        data["webhook_url"] = await github.webhook_url(request, rec)
     return ok(data)
 
 

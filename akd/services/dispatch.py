@@ -21,6 +21,7 @@ from akd.engine.worker import Engine
 from akd.ids import derived_id, new_id
 from akd.store import events as events_store
 from akd.store import inbox
+from akd.store import projects as projects_store
 from akd.store import sessions as sessions_store
 from akd.store.db import Database, Row
 from akd.store.sessions import NewSession
@@ -153,6 +154,10 @@ class Dispatcher:
         return [s for s in subs if not s["filter"] or self._filter_matches(s["filter"], event)]
 
     async def _match(self, event: Row) -> list[NewSession]:
+        if event["connection_id"] and not event["trigger_id"]:
+            # A vendor delivery: every trigger on its connection may start a session.
+            triggers = await projects_store.connection_triggers(self.db, event["project_id"], event["trigger_name"])
+            return [s for s in (self._session_for(t, event) for t in triggers) if s is not None]
         if not event["trigger_id"]:
             return []
         trg = await self.db.fetchone(
@@ -160,24 +165,27 @@ class Dispatcher:
             " ON d.project_id=t.project_id AND d.state='active' WHERE t.trigger_id=?",
             (event["trigger_id"],),
         )
-        if trg is None or not trg["call"]:
-            return []
+        found = None if trg is None else self._session_for(trg, event)
+        return [] if found is None else [found]
+
+    def _session_for(self, trg: Row, event: Row) -> NewSession | None:
+        """The session ``trg`` starts for ``event``, if it calls something and matches."""
+        if not trg["call"]:
+            return None
         if trg["event_type"] and trg["event_type"] != event["event_type"]:
-            return []
+            return None
         if trg["filter"] and not self._filter_matches(trg["filter"], event):
-            return []
-        return [
-            NewSession(
-                session_id=new_id("ses"),
-                project_id=trg["project_id"],
-                deployment_id=trg["deployment_id"],
-                build_id=trg["build_id"],
-                trigger_id=trg["trigger_id"],
-                event_id=event["event_id"],
-                entrypoint=trg["call"],
-                durable=bool(trg["is_durable"]),
-            )
-        ]
+            return None
+        return NewSession(
+            session_id=new_id("ses"),
+            project_id=trg["project_id"],
+            deployment_id=trg["deployment_id"],
+            build_id=trg["build_id"],
+            trigger_id=trg["trigger_id"],
+            event_id=event["event_id"],
+            entrypoint=trg["call"],
+            durable=bool(trg["is_durable"]),
+        )
 
     def _filter_matches(self, expr: str, event: Row) -> bool:
         program = self._programs.get(expr)

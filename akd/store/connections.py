@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from akd.store.db import Connection as Tx
 from akd.store.db import Database, Row
@@ -57,7 +58,7 @@ _SELECT = (
 )
 
 
-def _record(row: Row) -> ConnectionRecord:
+def _record(row: Row | tuple[Any, ...]) -> ConnectionRecord:
     return ConnectionRecord(
         row[0], row[1], row[2], row[3], row[4], Status(row[5]), row[6], float(row[7]), float(row[8])
     )
@@ -204,6 +205,34 @@ async def set_status(db: Database, connection_id: str, status: Status, message: 
         "UPDATE connections SET status=?, status_message=?, updated_at=? WHERE connection_id=?",
         (status.value, message, time.time(), connection_id),
     )
+
+
+async def webhook_key(db: Database, connection_id: str, make_key: Callable[[], str]) -> str:
+    """The connection's inbound URL key, made (once) on first use."""
+    row = await db.fetchone("SELECT webhook_key FROM connections WHERE connection_id=?", (connection_id,))
+    if row is not None and row[0]:
+        return str(row[0])
+    await db.execute(
+        "UPDATE connections SET webhook_key=? WHERE connection_id=? AND webhook_key IS NULL",
+        (make_key(), connection_id),
+    )
+    row = await db.fetchone("SELECT webhook_key FROM connections WHERE connection_id=?", (connection_id,))
+    return str(row[0]) if row is not None and row[0] else ""
+
+
+async def by_webhook_key(db: Database, key: str) -> ConnectionRecord | None:
+    row = await db.fetchone(f"{_SELECT} WHERE c.webhook_key=?", (key,))
+    return None if row is None else _record(row)
+
+
+async def by_var(db: Database, integration: str, name: str) -> list[tuple[ConnectionRecord, StoredVar]]:
+    """Connections of ``integration`` that have var ``name`` (routing a global vendor path)."""
+    rows = await db.fetchall(
+        f"{_SELECT.replace('SELECT ', 'SELECT v.name, v.value, v.secret, v.encrypted, v.origin, v.updated_at, ', 1)}"
+        " JOIN connection_vars v USING (connection_id) WHERE c.integration=? AND v.name=?",
+        (integration, name),
+    )
+    return [(_record(tuple(r)[6:]), _var(tuple(r)[:6])) for r in rows]
 
 
 async def delete(db: Database, connection_id: str) -> bool:

@@ -27,6 +27,37 @@ async def insert_event(
     )
 
 
+async def insert_delivery(
+    db: Database,
+    event_id: str,
+    *,
+    project_id: str,
+    connection_id: str,
+    connection_name: str,
+    event_type: str,
+    source: str,
+    data: bytes,
+    delivery_id: str | None,
+    raw: bytes,
+) -> bool:
+    """A vendor delivery of a connection as a pending event; False (nothing stored) when the
+    connection already has a delivery with this id (the vendor retried it)."""
+    count = await db.execute(
+        "INSERT OR IGNORE INTO events (event_id, project_id, trigger_id, trigger_name, event_type, source, data,"
+        " state, created_at, connection_id, delivery_id, raw) VALUES (?,?,NULL,?,?,?,?,'pending',?,?,?,?)",
+        (event_id, project_id, connection_name, event_type, source, data, time.time(), connection_id,
+         delivery_id, raw),
+    )  # fmt: skip
+    return count > 0
+
+
+async def event_of_delivery(db: Database, connection_id: str, delivery_id: str) -> str | None:
+    row = await db.fetchone(
+        "SELECT event_id FROM events WHERE connection_id=? AND delivery_id=?", (connection_id, delivery_id)
+    )
+    return None if row is None else str(row["event_id"])
+
+
 async def insert_event_once(
     db: Database,
     event_id: str,

@@ -271,6 +271,21 @@ MIGRATIONS: list[tuple[str, str]] = [
         ) WITHOUT ROWID
         """,
     ),
+    (
+        # Vendor deliveries (akd.services.connection_events): an event of a connection, the
+        # vendor's delivery id (a repeat is ignored) and the raw delivery as received; each
+        # connection's unguessable inbound URL key.
+        "0011_connection_events",
+        """
+        ALTER TABLE events ADD COLUMN connection_id TEXT;
+        ALTER TABLE events ADD COLUMN delivery_id TEXT;
+        ALTER TABLE events ADD COLUMN raw BLOB;
+        CREATE UNIQUE INDEX events_delivery ON events(connection_id, delivery_id)
+            WHERE connection_id IS NOT NULL AND delivery_id IS NOT NULL;
+        ALTER TABLE connections ADD COLUMN webhook_key TEXT;
+        CREATE UNIQUE INDEX connections_webhook_key ON connections(webhook_key) WHERE webhook_key IS NOT NULL
+        """,
+    ),
 ]
 
 

@@ -106,3 +106,13 @@ async def trigger_by_slug(db: Database, slug: str) -> Row | None:
 
 async def vars_of(db: Database, project_id: str) -> list[Row]:
     return await db.fetchall("SELECT * FROM vars WHERE project_id=? ORDER BY name", (project_id,))
+
+
+async def connection_triggers(db: Database, project_id: str, connection: str) -> list[Row]:
+    """The triggers on ``connection`` with the project's active deployment (none when inactive)."""
+    return await db.fetchall(
+        "SELECT t.*, d.deployment_id, d.build_id FROM triggers t JOIN deployments d"
+        " ON d.project_id=t.project_id AND d.state='active'"
+        " WHERE t.project_id=? AND t.type='connection' AND t.connection=? ORDER BY t.name",
+        (project_id, connection),
+    )
