@@ -48,6 +48,10 @@ class Check:
     secret_var: str  # the var whose value authenticates
     user_var: str = ""  # for "basic": the user name var
     ok_field: str = ""  # a JSON field that must be true (Slack answers 200 with ok=false)
+    # A form body (a token request: client credentials); values may name vars as {var}, and
+    # so may ``base_url`` and ``path``.
+    form: tuple[tuple[str, str], ...] = ()
+    modes: tuple[str, ...] = ()  # the auth types this check is for (empty: every one)
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,18 @@ class Integration:
     check: Check | None = None
     extra_vars: tuple[VarDef, ...] = field(default=())  # optional settings read by the clients
     events: bool = False  # the vendor delivers events over HTTP
+    more_checks: tuple[Check, ...] = ()  # tests of other auth types (client credentials ...)
+
+    def check_for(self, mode: str) -> Check | None:
+        """The test of one auth type's credentials (None: akd cannot test them)."""
+        for check in (self.check, *self.more_checks):
+            if check is not None and (not check.modes or mode in check.modes):
+                return check
+        return None
+
+    @property
+    def has_test(self) -> bool:
+        return self.check is not None or bool(self.more_checks)
 
     def mode(self, auth_type: str) -> AuthMode:
         """The mode an ``auth_type`` var names (the first mode when it is empty)."""
@@ -150,7 +166,22 @@ def _microsoft(name: str, display: str) -> Integration:
         VarDef("private_client_id", "client id", secret=False), VarDef("private_client_secret", "client secret"),
         tenant, _opt("private_certificate", "certificate (PEM), instead of the secret", secret=True),
     ))  # fmt: skip
-    return Integration(name, display, (daemon, _oauth(), _private(tenant)), events=True)
+    graph = Check("GET", "/v1.0/me", "https://graph.microsoft.com", "bearer", "oauth_access_token",
+                  modes=("oauthDefault", "oauthPrivate"))  # fmt: skip
+    return Integration(name, display, (daemon, _oauth(), _private(tenant)), graph, events=True,
+                       more_checks=(_client_credentials(
+                           "/{private_tenant_id}/oauth2/v2.0/token", "https://login.microsoftonline.com",
+                           "private_client_id", "private_client_secret", "https://graph.microsoft.com/.default",
+                           modes=("daemonApp",)),))  # fmt: skip
+
+
+def _client_credentials(
+    path: str, base: str, id_var: str, secret_var: str, scope: str, *, modes: tuple[str, ...]
+) -> Check:
+    """A token request with the app's own credentials in the form (OAuth client credentials)."""
+    form = (("grant_type", "client_credentials"), ("client_id", f"{{{id_var}}}"),
+            ("client_secret", f"{{{secret_var}}}"), ("scope", scope))  # fmt: skip
+    return Check("POST", path, base, "none", secret_var, ok_field="access_token", form=form, modes=modes)
 
 
 _INTEGRATIONS = (
@@ -262,11 +293,14 @@ _INTEGRATIONS = (
         VarDef("user_agent", "user agent"),
         _opt("username", "username (for a read-write client)", secret=True),
         _opt("password", "password (for a read-write client)", secret=True),
-    )),)),
+    )),), Check("POST", "/api/v1/access_token", "https://www.reddit.com", "basic", "client_secret", "client_id",
+                ok_field="access_token", form=(("grant_type", "client_credentials"),))),
     Integration("auth0", "Auth0", (_legacy_oauth(
         VarDef("auth0_domain", "domain (<tenant>.auth0.com)", secret=False),
         VarDef("client_id", "client id", secret=False), VarDef("client_secret", "client secret"),
-    ),)),
+    ),), Check("POST", "/oauth/token", "https://{auth0_domain}", "none", "client_secret", ok_field="access_token",
+               form=(("grant_type", "client_credentials"), ("client_id", "{client_id}"),
+                     ("client_secret", "{client_secret}"), ("audience", "https://{auth0_domain}/api/v2/")))),
     Integration("aws", "AWS", (AuthMode("initialized", "access key", (
         VarDef("Region", "region", secret=False), VarDef("AccessKeyID", "access key id"),
         VarDef("SecretKey", "secret access key"), _opt("Token", "session token", secret=True),
@@ -281,7 +315,13 @@ _INTEGRATIONS = (
         VarDef("private_client_secret", "client secret"), _opt("private_secret_token", "webhook secret token",
                                                                secret=True),
     )), _oauth(), _private(VarDef("private_account_id", "account id", secret=False),
-                           _opt("private_secret_token", "webhook secret token", secret=True))), events=True),
+                           _opt("private_secret_token", "webhook secret token", secret=True))), events=True,
+                more_checks=(Check("POST", "/oauth/token", "https://zoom.us", "basic", "private_client_secret",
+                                   "private_client_id", ok_field="access_token", modes=("serverToServer",),
+                                   form=(("grant_type", "account_credentials"),
+                                         ("account_id", "{private_account_id}"))),
+                             Check("GET", "/v2/users/me", "https://api.zoom.us", "bearer", "oauth_access_token",
+                                   modes=("oauthDefault", "oauthPrivate")))),
     Integration("kubernetes", "Kubernetes", (AuthMode("initialized", "kubeconfig", (
         VarDef("config_file", "kubeconfig file (YAML or JSON)", file=True),
     )),)),
@@ -290,7 +330,8 @@ _INTEGRATIONS = (
     Integration("azurebot", "Azure Bot Service", (AuthMode("initialized", "bot app id and password", (
         VarDef("app_id", "app id", secret=False), VarDef("app_password", "app password"),
         VarDef("tenant_id", "tenant id", secret=False),
-    )),), events=True),
+    )),), _client_credentials("/{tenant_id}/oauth2/v2.0/token", "https://login.microsoftonline.com", "app_id",
+                              "app_password", "https://api.botframework.com/.default", modes=()), events=True),
     # Removed from AutoKitteh (2025-11); kept so projects that name it still deploy.
     Integration("height", "Height (removed from AutoKitteh)", (_key(), _oauth(), _private()),
                 Check("GET", "/users/me", "https://api.height.app", "api-key", "api_key")),

@@ -61,7 +61,7 @@ def integration_json(i: Integration) -> dict[str, Any]:
             for m in i.modes
         ],
         "extra_vars": [v.name for v in i.extra_vars] + ["base_url"],
-        "has_test": i.check is not None,
+        "has_test": i.has_test,
         "receives_events": i.events,
     }
 

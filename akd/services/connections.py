@@ -9,6 +9,7 @@ after a passing ``connection test``), ``error`` when the vendor refused them, an
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,7 +134,7 @@ def status_of(integration: Integration, values: dict[str, str]) -> tuple[Status,
     candidates = [mode] if values.get("auth_type") else list(integration.modes)
     for candidate in candidates:
         if not candidate.missing(set(values)):
-            if integration.check is None:
+            if integration.check_for(candidate.name) is None:
                 return Status.WARNING, "credentials set; akd has no connection test for this integration", candidate
             return Status.OK, "credentials set", candidate
     needed = ", ".join(mode.missing(set(values)))
@@ -214,7 +215,7 @@ async def init(
     status, message, _ = status_of(integration, {**await values_of(db, data_dir, rec.connection_id), **values,
                                                  "auth_type": mode.name})  # fmt: skip
     await store.set_vars(db, rec.connection_id, stored, status, message)
-    if test and integration.check is not None:
+    if test and integration.check_for(mode.name) is not None:
         return await run_test(db, data_dir, _fresh(rec))
     found = await store.by_id(db, rec.connection_id)
     assert found is not None
@@ -229,8 +230,9 @@ async def run_test(db: Database, data_dir: Path, rec: ConnectionRecord) -> TestR
     integration = integrations.get(rec.integration)
     values = await values_of(db, data_dir, rec.connection_id)
     status, message, mode = status_of(integration, values)
-    if status is Status.OK and integration.check is not None and mode is not None:
-        ok, message = await _ask_vendor(integration.check, mode, values)
+    check = integration.check_for(mode.name) if mode is not None else None
+    if status is Status.OK and check is not None and mode is not None:
+        ok, message = await _ask_vendor(check, mode, values)
         status = Status.OK if ok else Status.ERROR
         message = message if ok else f"vendor refused: {message}"
     elif status is Status.INIT_REQUIRED:
@@ -265,9 +267,19 @@ def _credential(check: Check, mode: AuthMode, values: dict[str, str]) -> str:
     return next((values[v.name] for v in mode.vars if v.secret and values.get(v.name)), "")
 
 
+def _fill(template: str, values: dict[str, str]) -> str:
+    """``{var}`` in a check's URL or form replaced by the connection's var (a tenant defaults
+    to ``organizations``, Microsoft's name for any work or school tenant)."""
+    def value(m: re.Match[str]) -> str:
+        name = m.group(1)
+        return values.get(name) or ("organizations" if name.endswith("tenant_id") else "")
+
+    return re.sub(r"\{(\w+)\}", value, template)
+
+
 def _request(check: Check, mode: AuthMode, values: dict[str, str]) -> dict[str, Any]:
     secret = _credential(check, mode, values)
-    base, path = base_url(check, values), check.path
+    base, path = _fill(base_url(check, values), values), _fill(check.path, values)
     headers: dict[str, str] = {"User-Agent": "akd-connection-test"}
     params: dict[str, str] = {}
     auth: tuple[str, str] | None = None
@@ -290,11 +302,13 @@ def _request(check: Check, mode: AuthMode, values: dict[str, str]) -> dict[str, 
         path = f"/bot{secret}{path}"
     elif kind == "api-key":
         headers["Authorization"] = f"api-key {secret}"
-    else:
+    elif kind != "none":  # "none": the credentials travel in the form
         headers["Authorization"] = secret
     url = _join(base, path)
     body = {"query": "{ viewer { id } }"} if kind == "raw" else None
-    return {"method": check.method, "url": url, "headers": headers, "params": params, "auth": auth, "json": body}
+    form = {k: _fill(v, values) for k, v in check.form} or None
+    return {"method": check.method, "url": url, "headers": headers, "params": params, "auth": auth, "json": body,
+            "data": form}  # fmt: skip
 
 
 async def _ask_vendor(check: Check, mode: AuthMode, values: dict[str, str]) -> tuple[bool, str]:
@@ -305,7 +319,7 @@ async def _ask_vendor(check: Check, mode: AuthMode, values: dict[str, str]) -> t
         async with httpx.AsyncClient(timeout=TEST_TIMEOUT) as client:
             resp = await client.request(
                 req["method"], req["url"], headers=req["headers"], params=req["params"], auth=req["auth"],
-                json=req["json"],
+                json=req["json"], data=req["data"],
             )  # fmt: skip
     except httpx.HTTPError as exc:
         return False, f"cannot reach {req['url']}: {exc}"
@@ -327,6 +341,8 @@ def _vendor_message(resp: httpx.Response) -> str:
         data = resp.json()
     except ValueError:
         return resp.text[:200].strip()
+    if isinstance(data, dict) and isinstance(data.get("error"), str) and data.get("error_description"):
+        return f"{data['error']}: {data['error_description']}"[:300]  # OAuth's error shape
     if isinstance(data, dict):
         for key in ("error", "message", "error_description", "detail"):
             value = data.get(key)

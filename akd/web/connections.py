@@ -29,7 +29,7 @@ def view(rec: ConnectionRecord) -> dict[str, object]:
         "display_name": integration.display_name if integration is not None else rec.integration,
         "status": rec.status.value,
         "status_message": rec.status_message,
-        "has_test": integration is not None and integration.check is not None,
+        "has_test": integration is not None and integration.has_test,
         "oauth": integration is not None and integration.oauth is not None,
         "modes": [{"auth_type": m.name, "label": m.label, "vars": m.vars} for m in modes],
         "path": f"/projects/{rec.project}/connections/{rec.name}",
