@@ -304,7 +304,7 @@ _INTEGRATIONS = (
     Integration("aws", "AWS", (AuthMode("initialized", "access key", (
         VarDef("Region", "region", secret=False), VarDef("AccessKeyID", "access key id"),
         VarDef("SecretKey", "secret access key"), _opt("Token", "session token", secret=True),
-    )),)),
+    )),), Check("POST", "/", "https://sts.{Region}.amazonaws.com", "aws-sigv4", "SecretKey", "AccessKeyID")),
     Integration("salesforce", "Salesforce", (
         _oauth("oauthDefault", VarDef("instance_url", "instance URL", secret=False)),
         _private(VarDef("instance_url", "instance URL", secret=False)),
@@ -324,7 +324,7 @@ _INTEGRATIONS = (
                                    modes=("oauthDefault", "oauthPrivate")))),
     Integration("kubernetes", "Kubernetes", (AuthMode("initialized", "kubeconfig", (
         VarDef("config_file", "kubeconfig file (YAML or JSON)", file=True),
-    )),)),
+    )),), Check("GET", "/version", "", "kubeconfig", "config_file")),
     _microsoft("microsoft", "Microsoft 365"),
     _microsoft("microsoft_teams", "Microsoft Teams"),
     Integration("azurebot", "Azure Bot Service", (AuthMode("initialized", "bot app id and password", (

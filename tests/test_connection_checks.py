@@ -16,6 +16,7 @@ import pytest
 
 from akd import integrations
 from akd.services.connections import _ask_vendor
+from akd.vendor_auth import sigv4_authorization
 
 SEEN: list[dict[str, Any]] = []
 
@@ -85,3 +86,92 @@ def test_zoom_sends_its_account_and_grant_type() -> None:
     check = integrations.get("zoom").check_for("serverToServer")
     assert check is not None and dict(check.form) == {"grant_type": "account_credentials",
                                                       "account_id": "{private_account_id}"}  # fmt: skip
+
+
+class Sts(BaseHTTPRequestHandler):
+    """STS GetCallerIdentity: the signature is recomputed with the secret it knows."""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"] or 0))
+        signed = {k: self.headers[k] for k in ("host", "content-type", "x-amz-date")}
+        expected = sigv4_authorization(
+            "POST", f"http://{self.headers['host']}/", signed, body, access_key="AKIDTEST", secret_key="s3cret",
+            region="us-east-1", service="sts", amz_date=self.headers["x-amz-date"],
+        )  # fmt: skip
+        ok = self.headers.get("authorization") == expected and body.startswith(b"Action=GetCallerIdentity")
+        text = (b"<GetCallerIdentityResponse><Arn>arn:aws:iam::1:user/t</Arn></GetCallerIdentityResponse>" if ok
+                else b"<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code></Error></ErrorResponse>")  # fmt: skip
+        self.send_response(200 if ok else 403)
+        self.send_header("Content-Length", str(len(text)))
+        self.end_headers()
+        self.wfile.write(text)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_aws_keys_are_tested_with_a_signed_caller_identity_request() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Sts)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        integration = integrations.get("aws")
+        mode = integration.mode("initialized")
+        check = integration.check_for(mode.name)
+        assert check is not None
+        values = {"AccessKeyID": "AKIDTEST", "SecretKey": "s3cret", "Region": "us-east-1",
+                  "base_url": f"http://127.0.0.1:{server.server_address[1]}"}  # fmt: skip
+        ok, message = asyncio.run(_ask_vendor(check, mode, values))
+        assert ok, message
+        ok, message = asyncio.run(_ask_vendor(check, mode, {**values, "SecretKey": "wrong"}))
+        assert not ok and "SignatureDoesNotMatch" in message, message
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class KubeApi(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        ok = self.path == "/version" and self.headers.get("Authorization") == "Bearer kube-token"
+        body = json.dumps({"major": "1", "minor": "31"} if ok else {"kind": "Status", "message": "Unauthorized"})
+        self.send_response(200 if ok else 401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+current-context: dev
+contexts: [{{name: dev, context: {{cluster: local, user: me}}}}]
+clusters: [{{name: local, cluster: {{server: "{server}"}}}}]
+users: [{{name: me, user: {{token: {token}}}}}]
+"""
+
+
+def test_kubernetes_is_tested_as_the_kubeconfigs_current_context() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), KubeApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        integration = integrations.get("kubernetes")
+        mode = integration.mode("initialized")
+        check = integration.check_for(mode.name)
+        assert check is not None
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        ok, message = asyncio.run(_ask_vendor(check, mode, {"config_file": KUBECONFIG.format(server=url,
+                                                                                           token="kube-token")}))
+        assert ok, message
+        ok, message = asyncio.run(_ask_vendor(check, mode, {"config_file": KUBECONFIG.format(server=url,
+                                                                                           token="nope")}))
+        assert not ok and "Unauthorized" in message, message
+        plugin = "current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n" \
+                 "clusters: [{name: c, cluster: {server: x}}]\nusers: [{name: u, user: {exec: {command: aws}}}]\n"
+        ok, message = asyncio.run(_ask_vendor(check, mode, {"config_file": plugin}))
+        assert not ok and "credential plugin" in message
+    finally:
+        server.shutdown()
+        server.server_close()

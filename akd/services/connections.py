@@ -28,6 +28,7 @@ from akd.store import projects as projects_store
 from akd.store.connections import ConnectionRecord, DeclaredConnection, Status, StoredVar
 from akd.store.db import Connection as Tx
 from akd.store.db import Database
+from akd.vendor_auth import KubeconfigError, kubeconfig_target, sts_caller_identity
 
 MASK = "********"
 TEST_TIMEOUT = 15.0
@@ -278,6 +279,12 @@ def _fill(template: str, values: dict[str, str]) -> str:
 
 
 def _request(check: Check, mode: AuthMode, values: dict[str, str]) -> dict[str, Any]:
+    if check.auth == "aws-sigv4":
+        url, signed, content = sts_caller_identity(values.get("base_url", ""), values.get(check.user_var, ""),
+                                                   values.get(check.secret_var, ""), values.get("Region", ""),
+                                                   values.get("Token", ""))  # fmt: skip
+        return {"method": "POST", "url": url, "headers": signed, "params": {}, "auth": None, "json": None,
+                "data": None, "content": content}  # fmt: skip
     secret = _credential(check, mode, values)
     base, path = _fill(base_url(check, values), values), _fill(check.path, values)
     headers: dict[str, str] = {"User-Agent": "akd-connection-test"}
@@ -311,7 +318,38 @@ def _request(check: Check, mode: AuthMode, values: dict[str, str]) -> dict[str, 
             "data": form}  # fmt: skip
 
 
+async def _ask_kubernetes(values: dict[str, str]) -> tuple[bool, str]:
+    """``GET <server>/version`` as the kubeconfig's current context (token or client cert)."""
+    import ssl
+    import tempfile
+
+    try:
+        server, headers, tls = kubeconfig_target(values.get("config_file", ""))
+    except KubeconfigError as exc:
+        return False, str(exc)
+    server = values.get("base_url") or server
+    verify: ssl.SSLContext | bool = True
+    with tempfile.TemporaryDirectory() as tmp:
+        if tls:
+            verify = ssl.create_default_context(cadata=tls["ca"]) if "ca" in tls else ssl.create_default_context()
+            if "cert" in tls and "key" in tls:
+                cert, key = Path(tmp, "cert.pem"), Path(tmp, "key.pem")
+                cert.write_text(tls["cert"])
+                key.write_text(tls["key"])
+                verify.load_cert_chain(cert, key)
+        try:
+            async with httpx.AsyncClient(timeout=TEST_TIMEOUT, verify=verify) as client:
+                resp = await client.get(_join(server, "/version"), headers=headers)
+        except httpx.HTTPError as exc:
+            return False, f"cannot reach {server}: {exc}"
+    if resp.status_code >= 300:
+        return False, f"HTTP {resp.status_code} from {server}/version: {_vendor_message(resp)}"
+    return True, "the cluster accepted the credentials"
+
+
 async def _ask_vendor(check: Check, mode: AuthMode, values: dict[str, str]) -> tuple[bool, str]:
+    if check.auth == "kubeconfig":
+        return await _ask_kubernetes(values)
     req = _request(check, mode, values)
     if not req["url"].startswith(("http://", "https://")):
         return False, f"no base URL to test against (set the connection var base_url); got {req['url']!r}"
@@ -319,7 +357,7 @@ async def _ask_vendor(check: Check, mode: AuthMode, values: dict[str, str]) -> t
         async with httpx.AsyncClient(timeout=TEST_TIMEOUT) as client:
             resp = await client.request(
                 req["method"], req["url"], headers=req["headers"], params=req["params"], auth=req["auth"],
-                json=req["json"], data=req["data"],
+                json=req["json"], data=req["data"], content=req.get("content"),
             )  # fmt: skip
     except httpx.HTTPError as exc:
         return False, f"cannot reach {req['url']}: {exc}"
