@@ -14,6 +14,7 @@ import click
 
 from akctl import render
 from akctl.app import App, common
+from akctl.confirm import confirm_loss
 from akctl.errors import CliError
 from akctl.render import escape
 
@@ -120,10 +121,7 @@ def connection_delete_cmd(app: App, ref: str, yes: bool) -> None:
     Example:
       akctl connection delete hello/slack_conn --yes
     """
-    if not yes:
-        if not sys.stdin.isatty() or app.as_json:
-            raise CliError(f"deleting {ref} loses its credentials; add --yes to confirm", exit_code=40)
-        click.confirm(f"Delete connection {ref} and its credentials?", abort=True)
+    confirm_loss(app, yes, f"delete connection {ref}", "its credentials (vars) and status")
     data = app.client.delete(connection_path(ref))
     app.show(data, lambda: f"[green]✓[/] deleted connection [bold]{escape(ref)}[/]")
 
