@@ -31,6 +31,7 @@ from akd.heartbeat import Heartbeat
 from akd.services import oauth, retention
 from akd.services.dispatch import Dispatcher
 from akd.services.quota import EventQuota
+from akd.services.socket_mode import SocketMode
 from akd.store.db import Database
 from akd.temporal_server import TemporalDevServer
 
@@ -113,6 +114,7 @@ class Daemon:
         self._reconciler: Reconciler | None = None
         self._server: _Server | None = None
         self._serve_task: asyncio.Task[None] | None = None
+        self._socket_mode: SocketMode | None = None
         self.ctx: AppContext | None = None
 
     def _lock(self) -> None:
@@ -212,8 +214,10 @@ class Daemon:
         # The protocol adds head/body/idle deadlines and the connection cap (akd.api.limits).
         server = self.config.server
         limits.ensure_fd_headroom(server.max_connections)
+        app = create_app(ctx)
+        app.state.socket_mode = self._socket_mode = SocketMode(db, self.data_dir, ctx.dispatcher)
         http_config = uvicorn.Config(
-            create_app(ctx), log_level="warning", lifespan="off", access_log=False,
+            app, log_level="warning", lifespan="off", access_log=False,
             http=limits.protocol_class(server), h11_max_incomplete_event_size=256 * 1024,
         )  # fmt: skip
         self._server = _Server(http_config)
@@ -225,6 +229,7 @@ class Daemon:
             await asyncio.sleep(0.01)
         await ctx.dispatcher.recover()
         ctx.dispatcher.start_sweeper()
+        self._socket_mode.start()  # Slack Socket Mode websockets: after the dispatcher, stopped before it
         self._reconciler = Reconciler(ctx.engine)  # workflows closed outside akd, from now on
         self._reconciler.start()
         if self.config.retention.days > 0 or self.config.retention.log_max_mb > 0:
@@ -307,6 +312,8 @@ class Daemon:
             self._heartbeat.stop()
         if self._reconciler is not None:
             await self._reconciler.stop()
+        if self._socket_mode is not None:
+            await self._socket_mode.stop()
         if ctx is not None:
             if ctx.dispatcher is not None:
                 await ctx.dispatcher.stop()

@@ -27,6 +27,7 @@ from akd.api import (
     projects,
     published,
     sessions,
+    slack,
     stats,
     triggers,
     webhooks,
@@ -125,7 +126,7 @@ def create_app(ctx: AppContext) -> Starlette:
         *projects.routes, *sessions.routes, *stats.routes, *triggers.routes,
     ]  # fmt: skip
     app = Starlette(
-        routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes, *github.routes, *published.routes,
+        routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes, *github.routes, *slack.routes, *published.routes,
                 *oauth.public_routes, *web.routes],
         middleware=[Middleware(TokenAuth, token=ctx.token)],
         exception_handlers={

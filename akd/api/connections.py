@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from akd import integrations
-from akd.api import github
+from akd.api import github, slack
 from akd.api.common import ctx, json_body, ok, rfc3339
 from akd.errors import InvalidArgument, NotFound
 from akd.integrations import Integration, VarDef
@@ -96,6 +96,8 @@ async def get_connection(request: Request) -> JSONResponse:
     data["vars"] = [var_json(v, rec) for v in await service.list_vars(c.db, c.config.data_dir, rec, reveal=False)]
     if rec.integration == "github":  # vendors that deliver events over HTTP get their inbound URL
         data["webhook_url"] = await github.webhook_url(request, rec)
+    elif rec.integration == "slack":  # the Events API URL, and Socket Mode's websocket state
+        data.update(await slack.connection_fields(request, rec))
     return ok(data)
 
 
