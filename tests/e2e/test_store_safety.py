@@ -187,7 +187,9 @@ def test_filling_the_disk_stops_at_the_reserve_and_running_sessions_finish(small
         assert 503 in statuses and set(statuses) == {202, 503}, statuses
         assert statuses.count(202) > 10  # the flood was accepted up to the reserve
         assert "free disk space" in refused.json()["error"]["message"] and refused.status_code == 503
-        assert free_mib(small_disk) > 24, free_mib(small_disk)  # the reserve held (less akd's own writes)
+        # The reserve held: without it the flood filled the disk to 0. Seen here: 28-39 MiB left of
+        # the 40 (akd's own writes after the last accepted event: WAL checkpoints, Temporal).
+        assert free_mib(small_disk) > 16, free_mib(small_disk)
 
         release.touch()
         done = akd.wait_session(session)
