@@ -227,7 +227,9 @@ def test_login_form_redirects_back_and_rejects_a_wrong_token(ui: WebDriver, akd_
     assert "/login?next=%2Fevents" in ui.current_url
     ui.find_element(By.ID, "token").send_keys("not-the-token")
     ui.find_element(By.CSS_SELECTOR, "section.login button[type=submit]").click()
-    assert "Wrong token" in ui.find_element(By.CSS_SELECTOR, ".error-box").text
+    # The answer is a new page: wait for it rather than read the old one (a race under load).
+    boxes = wait_for(lambda: ui.find_elements(By.CSS_SELECTOR, ".error-box"), 10, what="the wrong-token message")
+    assert "Wrong token" in boxes[0].text
     ui.find_element(By.ID, "token").send_keys(akd_module.token)
     ui.find_element(By.CSS_SELECTOR, "section.login button[type=submit]").click()
     wait_for(lambda: ui.current_url == akd_module.url + "/events", 10, what="the events page")
