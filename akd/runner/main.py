@@ -25,7 +25,7 @@ from types import ModuleType
 from typing import Any
 
 from akd.procs import set_child_subreaper, yield_on_wakeup
-from akd.runner import context, hook, watchdog
+from akd.runner import compact, context, hook, watchdog
 from akd.runner.protocol import SyncChannel
 from akd.runner.retry import RetryPolicy
 from akd.runner.values import AttrDict, Event
@@ -71,6 +71,7 @@ def prepare_process(init: dict[str, Any]) -> None:
     apply_limits(init.get("limits") or {})
     os.environ.clear()
     os.environ.update(init["env"])
+    compact.reset()  # credentials are journaled by the names of this session's vars
     os.chdir(init["build_dir"])
     loaded = sys.modules.get("autokitteh")
     if loaded is not None and not str(getattr(loaded, "__file__", "")).startswith(SDK_DIR):

@@ -20,10 +20,27 @@ session behaves the same whether it ran in one go or was replayed.
 from __future__ import annotations
 
 import importlib
+import io
 import pickle
 from typing import Any
 
+from akd.runner import compact
+
 PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+
+class _JournalPickler(pickle.Pickler):
+    """Pickles credential-holding vendor objects in their compact form (akd.runner.compact)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        return compact.reducer(obj)
+
+
+def dumps(value: Any) -> bytes:
+    """``pickle.dumps`` for the journal: vendor clients and their tokens are not written."""
+    buf = io.BytesIO()
+    _JournalPickler(buf, protocol=PROTOCOL).dump(value)
+    return buf.getvalue()
 
 
 class NotReplayable(Exception):
@@ -38,13 +55,13 @@ def round_trip(outcome: tuple[bool, Any]) -> tuple[bytes, tuple[bool, Any]]:
     """
     ok, value = outcome
     try:
-        blob = pickle.dumps(outcome, protocol=PROTOCOL)
+        blob = dumps(outcome)
         return blob, pickle.loads(blob)
     except Exception as exc:
         if ok and not isinstance(value, BaseException):
             raise NotReplayable(str(exc) or type(exc).__name__) from exc
     # An exception (raised by the step, or made by it: a vendor error's constructor).
-    blob = pickle.dumps((ok, image_of(value)), protocol=PROTOCOL)
+    blob = dumps((ok, image_of(value)))
     return blob, pickle.loads(blob)
 
 

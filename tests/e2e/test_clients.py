@@ -6,6 +6,7 @@ connection declaration deploys. Durable (v1) and non-durable (v2) projects alike
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,7 @@ def test_sessions_use_slack_and_github_clients(
     sid = _run(akd_module, url)
     session = akd_module.wait_session(sid, timeout=60)
     prints = akd_module.prints(sid)
-    assert session["state"] == "completed", (session, prints)
+    assert session["state"] == "completed", (session.get("error"), prints)
     assert prints[:2] == ["posted True C42", "repo octo/hello read through akd"]
     assert prints[2].startswith("error AutoKitteh connection 'unset_slack' not initialized")
     assert "akctl connection init PROJECT/unset_slack" in prints[2]
@@ -112,6 +113,12 @@ def test_sessions_use_slack_and_github_clients(
     if version == "v1":
         assert any("chat_postMessage" in s for s in steps) and any("get_repo" in s for s in steps), steps
         assert not any("_client" in s for s in steps), steps
+        # Journaled vendor results keep no credentials: the token and PAT are var names there.
+        with sqlite3.connect(f"file:{akd_module.data_dir / 'akd.db'}?mode=ro", uri=True) as db:
+            blobs = [bytes(b) for (b,) in db.execute("SELECT outcome FROM journal WHERE session_id=?", (sid,))]
+        leaks = [b[b.find(t) - 100 : b.find(t) + 30] for b in blobs for t in (BOT.encode(), PAT.encode()) if t in b]
+        assert blobs and not leaks, leaks
+        assert any(b"slack_conn__private_bot_token" in b for b in blobs) and any(b"gh__pat" in b for b in blobs)
     else:
         assert steps == [], steps
 

@@ -1,4 +1,5 @@
-"""Slack's Web API: ``auth.test`` and ``chat.postMessage`` (messages are recorded)."""
+"""Slack's Web API: ``auth.test``, ``chat.postMessage`` (messages are recorded) and
+``conversations.list`` (paged by ``cursor``, as Slack pages)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ class SlackStandIn(StandIn):
         self.messages: list[dict[str, Any]] = []
         self.route("POST", r"/api/auth\.test", self._auth_test)
         self.route("POST", r"/api/chat\.postMessage", self._post_message)
+        self.route("POST", r"/api/conversations\.list", self._conversations)
+        self.channels = [{"id": f"C{i}", "name": f"channel-{i}"} for i in range(5)]
 
     @property
     def base_url(self) -> str:
@@ -48,3 +51,12 @@ class SlackStandIn(StandIn):
             ts = f"1700000000.{len(self.messages):06d}"
         return 200, {"ok": True, "channel": args["channel"], "ts": ts,
                      "message": {"type": "message", "text": args.get("text", ""), "user": "U1", "ts": ts}}  # fmt: skip
+
+    def _conversations(self, req: Recorded, _: re.Match[str]) -> Answer:
+        if not self._authorized(req):
+            return 200, {"ok": False, "error": "invalid_auth"}
+        args = {**{k: v[0] for k, v in req.query.items()}, **self._args(req)}
+        start, limit = int(args.get("cursor") or 0), int(args.get("limit") or 2)
+        page = self.channels[start : start + limit]
+        following = str(start + limit) if start + limit < len(self.channels) else ""
+        return 200, {"ok": True, "channels": page, "response_metadata": {"next_cursor": following}}
