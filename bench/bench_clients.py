@@ -34,8 +34,8 @@ from common import (
 from tests.standins.slack import SlackStandIn
 
 ROUNDS = 3
-ITERATIONS = 40
-WARMUP = 5
+ITERATIONS = 200
+WARMUP = 20
 SETTLE = 0.5  # seconds of warm-up calls at the start of each session
 TOKEN = "xoxb-bench"
 TARGET = {"<= 1.2x bare slack_sdk": 1.2}
