@@ -68,7 +68,7 @@ def browser() -> None:
 def test(extra: list[str]) -> None:
     setup()
     browser()
-    run(BIN / "ruff", "check", "akd", "akctl", "tests", "bench", "dev.py")
+    run(BIN / "ruff", "check", "akd", "akctl", "tests", "bench", "examples", "dev.py")
     run(BIN / "mypy", "akd", "akctl")
     run(BIN / "mypy", "bench")  # its own run: the benches import each other as top-level modules
     # pytest exits 5 when it collected nothing: that is a failure here, never a pass.

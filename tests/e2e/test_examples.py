@@ -1,0 +1,192 @@
+"""Every project in examples/ deploys and does what its README says, on a real daemon.
+
+Vendor-free examples only; HTTP sources are small local servers in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+
+from tests.e2e.harness import Akd, wait_for
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+class Source:
+    """A paged orders API (``?page=N``) whose page 2 fails once with 503, and a health URL."""
+
+    def __init__(self) -> None:
+        self.hits: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        source = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                url = urlparse(self.path)
+                page = parse_qs(url.query).get("page", ["1"])[0]
+                with source.lock:
+                    source.hits[f"{url.path}?{page}"] += 1
+                    first_of_page_2 = url.path == "/orders" and page == "2" and source.hits["/orders?2"] == 1
+                if url.path == "/health":
+                    self._send(200, {"ok": True})
+                elif url.path != "/orders" or first_of_page_2:
+                    self._send(503 if first_of_page_2 else 404, {"error": "try again"})
+                else:
+                    n = int(page)
+                    items = [{"amount": 10 * n + i} for i in range(2)]
+                    self._send(200, {"items": items, "next": n + 1 if n < 3 else None})
+
+            def _send(self, status: int, body: Any) -> None:
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture(scope="module")
+def source() -> Iterator[Source]:
+    s = Source()
+    yield s
+    s.server.shutdown()
+
+
+def _deploy(akd: Akd, tmp_path: Path, name: str) -> dict[str, Any]:
+    root = tmp_path / name
+    shutil.copytree(EXAMPLES / name, root)
+    return akd.deploy(root)
+
+
+def _session_of(akd: Akd, response: httpx.Response) -> str:
+    event = response.headers["AutoKitteh-Event-ID"]
+    ids: list[str] = wait_for(lambda: akd.api("GET", f"/events/{event}").json().get("session_ids"), 30)
+    return ids[0]
+
+
+def _set(akd: Akd, project: str, name: str, value: str) -> None:
+    res = akd.akctl("var", "set", name, value, "--project", project)
+    assert res.returncode == 0, res.stderr
+
+
+def test_every_example_has_a_readme_and_a_test() -> None:
+    names = sorted(p.name for p in EXAMPLES.iterdir() if (p / "autokitteh.yaml").exists())
+    tested = {"hello", "durable_pipeline", "cron_report", "sync_api", "approval", "fan_out"}
+    assert set(names) <= tested | {"slack_bot", "github_to_slack"}, names
+    for name in names:
+        readme = (EXAMPLES / name / "README.md").read_text() if name != "hello" else "akctl deploy"
+        assert "akctl deploy" in readme, name
+
+
+def test_hello(akd_module: Akd, tmp_path: Path) -> None:
+    hooks = _deploy(akd_module, tmp_path, "hello")["webhooks"]
+    sid = _session_of(akd_module, httpx.post(hooks["on_webhook"], json={"name": "Ada"}, timeout=10))
+    assert akd_module.wait_session(sid)["state"] == "completed"
+    assert akd_module.prints(sid)[0] == "Hello, Ada!"
+
+
+def test_durable_pipeline_resumes_after_kill_9_without_fetching_a_page_twice(
+    akd: Akd, tmp_path: Path, source: Source
+) -> None:
+    hooks = _deploy(akd, tmp_path, "durable_pipeline")["webhooks"]
+    _set(akd, "durable_pipeline", "SOURCE_URL", f"{source.url}/orders")
+    _set(akd, "durable_pipeline", "PAUSE_SECONDS", "4")
+    sid = _session_of(akd, httpx.post(hooks["start"], timeout=10))
+    wait_for(lambda: any("durable timer" in p for p in akd.prints(sid)), 60, what="the pipeline to reach its sleep")
+    akd.kill9()
+    akd.up()
+    session = akd.wait_session(sid, timeout=90)
+    assert session["state"] == "completed", session.get("error")
+    assert session["return_value"] == {"orders": 6, "total": 2 * (10 + 20 + 30) + 3}
+    prints = akd.prints(sid)
+    assert [p for p in prints if p.startswith("page")] == [f"page {n}: {2 * n} items so far" for n in (1, 2, 3)]
+    # Page 2 failed once and was retried; no page was fetched again after the restart.
+    assert {k: v for k, v in source.hits.items() if k.startswith("/orders")} == {
+        "/orders?1": 1, "/orders?2": 2, "/orders?3": 1,
+    }  # fmt: skip
+
+
+def test_cron_report_keeps_its_report_in_the_store(akd_module: Akd, tmp_path: Path, source: Source) -> None:
+    _deploy(akd_module, tmp_path, "cron_report")
+    _set(akd_module, "cron_report", "CHECK_URL", f"{source.url}/health")
+    triggers = akd_module.akctl_json("trigger", "list", "--project", "cron_report")
+    assert [t["name"] for t in triggers] == ["hourly"]
+    event = akd_module.akctl_json("event", "dispatch", "--trigger", "hourly", "--project", "cron_report",
+                                  "--type", "tick")  # fmt: skip
+    sid = wait_for(lambda: akd_module.api("GET", f"/events/{event['event_id']}").json().get("session_ids"), 30)[0]
+    assert akd_module.wait_session(sid)["state"] == "completed"
+    report = akd_module.akctl_json("store", "get", "last_report", "--project", "cron_report")["value"]
+    assert report["ok"] is True and report["status"] == 200 and report["url"].endswith("/health")
+    assert akd_module.akctl_json("store", "get", "runs", "--project", "cron_report")["value"] == 1
+
+
+def test_sync_api_routes_and_answers(akd_module: Akd, tmp_path: Path) -> None:
+    url = _deploy(akd_module, tmp_path, "sync_api")["webhooks"]["api"]
+    with httpx.Client(timeout=30) as http:
+        created = http.post(f"{url}/todos", json={"title": "write docs"})
+        assert created.status_code == 201, created.text
+        item = created.json()
+        assert item == {"id": 1, "title": "write docs", "done": False}
+        assert created.headers["Location"] == "todos/1"
+        assert http.post(f"{url}/todos", json={"title": ""}).status_code == 400
+        listed = http.get(f"{url}/todos")
+        assert listed.status_code == 200 and listed.json() == [item]
+        assert listed.headers["Cache-Control"] == "no-store"
+        assert http.get(f"{url}/todos/1").json() == item
+        missing = http.get(f"{url}/todos/7")
+        assert missing.status_code == 404 and missing.json() == {"error": "no todo 7"}
+        assert http.delete(f"{url}/todos/1").status_code == 204
+        assert http.get(f"{url}/todos").json() == []
+        refused = http.put(f"{url}/todos")
+        assert refused.status_code == 405 and refused.headers["Allow"] == "GET, POST"
+        assert http.get(f"{url}/elsewhere").status_code == 404
+
+
+def test_approval_waits_for_its_own_decision_or_expires(akd_module: Akd, tmp_path: Path) -> None:
+    hooks = _deploy(akd_module, tmp_path, "approval")["webhooks"]
+    sid = _session_of(akd_module, httpx.post(hooks["request"], json={"item": "laptop", "amount": 1200}, timeout=10))
+    wait_for(lambda: any("decide with" in p for p in akd_module.prints(sid)), 30, what="the request to wait")
+    other = httpx.post(hooks["decision"], json={"request": "ses_someone_else", "approved": True}, timeout=10)
+    assert other.status_code == 202
+    decided = httpx.post(hooks["decision"], json={"request": sid, "approved": True, "by": "ada"}, timeout=10)
+    assert decided.status_code == 202
+    session = akd_module.wait_session(sid, timeout=60)
+    assert session["state"] == "completed", session.get("error")
+    assert session["return_value"] == {"request": sid, "outcome": "approved", "by": "ada"}
+    # A request nobody answers expires after APPROVAL_TIMEOUT seconds.
+    _set(akd_module, "approval", "APPROVAL_TIMEOUT", "2")
+    late = _session_of(akd_module, httpx.post(hooks["request"], json={"item": "desk"}, timeout=10))
+    expired = akd_module.wait_session(late, timeout=60)
+    assert expired["return_value"] == {"request": late, "outcome": "expired"}
+
+
+def test_fan_out_collects_every_child(akd_module: Akd, tmp_path: Path) -> None:
+    hooks = _deploy(akd_module, tmp_path, "fan_out")["webhooks"]
+    sid = _session_of(akd_module, httpx.post(hooks["start"], json={"items": ["a", "bb", 4]}, timeout=10))
+    session = akd_module.wait_session(sid, timeout=90)
+    assert session["state"] == "completed", session.get("error")
+    results = session["return_value"]
+    assert results["a"] == {"item": "a", "length": 1, "upper": "A"}
+    assert results["bb"] == {"item": "bb", "length": 2, "upper": "BB"}
+    children = {s["session_id"]: s for s in akd_module.sessions(project="fan_out") if s["session_id"] != sid}
+    assert len(children) == 3
+    failed = results["4"].removeprefix("failed: akctl session get ")
+    assert children[failed]["state"] == "error" and "TypeError" in children[failed]["error"]["type"]
