@@ -95,6 +95,7 @@ def session_json(row: Row, stall: Stall | None = None) -> dict[str, Any]:
         "trigger_id": row["trigger_id"],
         "event_id": row["event_id"],
         "parent_session_id": row["parent_id"],
+        "restart_of": row["restart_of"] or None,  # the session a restart or rerun started from
         "entrypoint": row["entrypoint"],
         "durable": bool(row["durable"]),
         "state": row["state"],

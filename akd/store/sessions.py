@@ -262,3 +262,67 @@ async def list_log(
     order = "DESC" if descending else "ASC"
     params.append(limit)
     return await db.fetch_page(f"SELECT * FROM session_log WHERE {where} ORDER BY id {order} LIMIT ?", params, limit)
+
+
+# -- reruns and early wakes (akctl session rerun / wake) ------------------------------------
+
+_JOURNALED_KINDS = ("step", "sleep", "call")
+
+
+def _scope_index(dedupe: str | None) -> int | None:
+    """The journal position a print key or step record belongs to ("p3.1", "s3.2", "j3" -> 3)."""
+    if not dedupe or dedupe[0] not in "psj":
+        return None
+    number = dedupe[1:].partition(".")[0]
+    return int(number) if number.isdigit() else None
+
+
+async def copy_journal(
+    conn: Connection, source_id: str, target_id: str, entries: Sequence[tuple[str, str, bytes]],
+    note: LogRecord,
+) -> None:
+    """Give ``target_id`` the journal ``entries`` (the first ones of ``source_id``'s, maybe
+    one with a new outcome) and the log records of those steps and of the prints made
+    before them, so its log reads like the original's up to there. Replay does not print
+    again what was printed before a journaled step, hence the copied prints."""
+    now = time.time()
+    kept = len(entries)
+    for seq, (kind, name, outcome) in enumerate(entries):
+        await conn.execute(
+            "INSERT INTO journal (session_id, seq, kind, name, outcome, t) VALUES (?,?,?,?,?,?)",
+            (target_id, seq, kind, name, outcome, now),
+        )
+    cur = await conn.execute(
+        f"SELECT kind, dedupe, t, data FROM session_log WHERE session_id=? AND kind IN ('print',"
+        f" {','.join('?' * len(_JOURNALED_KINDS))}) ORDER BY id",
+        (source_id, *_JOURNALED_KINDS),
+    )
+    for kind, dedupe, t, data in await cur.fetchall():
+        index = _scope_index(dedupe)
+        if index is None or index >= kept:
+            continue
+        await conn.execute(
+            "INSERT OR IGNORE INTO session_log (session_id, kind, dedupe, t, data) VALUES (?,?,?,?,?)",
+            (target_id, kind, dedupe, t, data),
+        )
+    await _log(conn, target_id, note)
+    await conn.execute("UPDATE sessions SET steps=?, restart_of=? WHERE session_id=?", (kept, source_id, target_id))
+
+
+async def last_journal_entry(db: Database, session_id: str) -> tuple[int, str, bytes] | None:
+    row = await db.fetchone(
+        "SELECT seq, kind, outcome FROM journal WHERE session_id=? ORDER BY seq DESC LIMIT 1", (session_id,)
+    )
+    return None if row is None else (int(row["seq"]), str(row["kind"]), bytes(row["outcome"]))
+
+
+async def move_sleep_deadline(db: Database, session_id: str, seq: int, outcome: bytes, note: LogRecord) -> bool:
+    """Journal an earlier deadline for the sleep at ``seq`` (an early wake); False if it is not there."""
+    async with db.tx() as conn:
+        cur = await conn.execute(
+            "UPDATE journal SET outcome=? WHERE session_id=? AND seq=? AND kind='sleep'", (outcome, session_id, seq)
+        )
+        if not cur.rowcount:
+            return False
+        await _log(conn, session_id, note)
+    return True
