@@ -237,7 +237,7 @@ def test_twilio_documented_example() -> None:
                url=TWILIO_URL + "&extra=1")  # fmt: skip
     with pytest.raises(Unauthenticated, match="missing"):
         verify("twilio", "12345", FORM, body, url=TWILIO_URL)
-    with pytest.raises(InvalidArgument, match="public_url"):
+    with pytest.raises(InvalidArgument, match="URL"):
         verify("twilio", "12345", {**FORM, "x-twilio-signature": "RSOYDt4T1cUTdK1PDd93/VVr8B8="}, body)
 
 

@@ -262,7 +262,7 @@ def _twilio_message(url: str, body: bytes, content_type: str) -> bytes:
 
 def _verify_twilio(s: Signed) -> None:
     if not s.url:
-        raise InvalidArgument("the twilio scheme needs the URL Twilio called (set [server] public_url)")
+        raise InvalidArgument("the twilio scheme signs the URL Twilio called, and none was given")
     given = s.header("x-twilio-signature")
     if not given:
         raise Unauthenticated("unsigned request: the X-Twilio-Signature header is missing")

@@ -2,7 +2,10 @@
 Discord to a connection (connection events issue, the signed-preset vendors): each signed
 the vendor's way over the raw bytes (computed here independently of akd's code), stored
 before the 2xx, deduplicated by the vendor's delivery id, and dispatched to the
-connection's triggers, whose sessions print what they got. One daemon for the module."""
+connection's triggers, whose sessions print what they got. One daemon for the module,
+with ``[server] public_url`` set to another spelling of its address (``localhost`` for
+``127.0.0.1``), so the URLs it prints and the URL Twilio's signature covers are the
+public one."""
 
 from __future__ import annotations
 
@@ -10,8 +13,9 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import unquote_plus, urlencode
 
@@ -185,13 +189,36 @@ def _session_of(akd: Akd, event_id: str) -> str:
     return sid
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
 @pytest.fixture(scope="module")
-def deployed(akd_module: Akd, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def akd_public(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Akd]:
+    """The module's daemon, listening on 127.0.0.1:<port>, public as localhost:<port>."""
+    daemon = Akd(tmp_path_factory.mktemp("akd"))
+    port = _free_port()
+    daemon.env["AKD_SERVER_PUBLIC_URL"] = f"http://localhost:{port}"
+    res = daemon.akctl("up", "--detach", "--port", str(port), "--json", timeout=120)
+    assert res.returncode == 0, res.stderr
+    daemon.pids.append(int(json.loads(res.stdout)["pid"]))
+    try:
+        assert daemon.url == f"http://localhost:{port}"
+        yield daemon
+    finally:
+        daemon.down()
+
+
+@pytest.fixture(scope="module")
+def deployed(akd_public: Akd, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The project deployed; each vendor's connection URL (no secrets set yet)."""
     root = tmp_path_factory.mktemp("vendev")
-    akd_module.deploy(write_project(root, {"autokitteh.yaml": _manifest(), "program.py": PROGRAM}))
+    akd_public.deploy(write_project(root, {"autokitteh.yaml": _manifest(), "program.py": PROGRAM}))
     return {
-        v: akd_module.akctl_json("connection", "get", f"{PROJECT}/{c}")["webhook_url"] for v, c in CONNECTIONS.items()
+        v: akd_public.akctl_json("connection", "get", f"{PROJECT}/{c}")["webhook_url"] for v, c in CONNECTIONS.items()
     }
 
 
@@ -221,9 +248,9 @@ PATHS = {"jira": "/jira/webhook/", "confluence": "/confluence/webhook/", "linear
 
 
 @pytest.mark.parametrize("vendor", list(CONNECTIONS))
-def test_signed_delivery_runs_once_and_bad_ones_are_refused(akd_module: Akd, deployed: dict[str, str],
+def test_signed_delivery_runs_once_and_bad_ones_are_refused(akd_public: Akd, deployed: dict[str, str],
                                                             vendor: str) -> None:  # fmt: skip
-    akd = akd_module
+    akd = akd_public
     url = deployed[vendor]
     if vendor == "confluence":
         url += "/created"  # the category, as AutoKitteh registers Confluence webhooks
@@ -266,8 +293,8 @@ def test_signed_delivery_runs_once_and_bad_ones_are_refused(akd_module: Akd, dep
     assert len(_event_ids(akd)) == len(before) + 1
 
 
-def test_discord_ping_and_zoom_url_validation_are_answered(akd_module: Akd, deployed: dict[str, str]) -> None:
-    akd = akd_module
+def test_discord_ping_and_zoom_url_validation_are_answered(akd_public: Akd, deployed: dict[str, str]) -> None:
+    akd = akd_public
     for vendor in ("discord", "zoom"):
         _set_secret(akd, vendor)
     before = _event_ids(akd)
@@ -285,8 +312,8 @@ def test_discord_ping_and_zoom_url_validation_are_answered(akd_module: Akd, depl
     assert _event_ids(akd) == before  # handshakes are answered, not stored
 
 
-def test_autokittehs_global_paths_route_by_whose_secret_verifies(akd_module: Akd, deployed: dict[str, str]) -> None:
-    akd = akd_module
+def test_autokittehs_global_paths_route_by_whose_secret_verifies(akd_public: Akd, deployed: dict[str, str]) -> None:
+    akd = akd_public
     for vendor in ("jira", "twilio"):
         _set_secret(akd, vendor)
     issue = json.loads(_payload("jira"))
@@ -304,16 +331,18 @@ def test_autokittehs_global_paths_route_by_whose_secret_verifies(akd_module: Akd
 
     before = _event_ids(akd)
     assert _post("jira", f"{akd.url}/jira/webhook", body, "wrong").status_code == 401
-    # Twilio signs the URL it called: a signature for the connection's own URL fails here.
-    headers = _twilio("12345", sms, deployed["twilio"])
-    assert httpx.post(f"{akd.url}/twilio/message", content=sms, headers=headers, timeout=30).status_code == 401
+    # Twilio signs the URL it called: a signature for the connection's own URL fails here, and so
+    # does one for the address akd listens on rather than its public URL.
+    for signed_url in (deployed["twilio"], f"{akd.url}/twilio/message".replace("localhost", "127.0.0.1")):
+        headers = _twilio("12345", sms, signed_url)
+        assert httpx.post(f"{akd.url}/twilio/message", content=sms, headers=headers, timeout=30).status_code == 401
     assert _event_ids(akd) == before
 
 
 def test_event_type_and_filter_decide_which_deliveries_start_sessions(
-    akd_module: Akd, deployed: dict[str, str]
+    akd_public: Akd, deployed: dict[str, str]
 ) -> None:
-    akd = akd_module
+    akd = akd_public
     for vendor in ("jira", "linear"):
         _set_secret(akd, vendor)
     updated = {**json.loads(_payload("jira")), "webhookEvent": "jira:issue_updated"}
