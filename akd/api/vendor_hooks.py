@@ -39,6 +39,42 @@ from akd.store import connections as store
 from akd.store.connections import ConnectionRecord
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+Handshake = Callable[[Delivery, str], Response | None]  # a verified delivery and its secret
+Reply = Callable[[Delivery, list[Accepted]], Response]
+
+
+def _confluence_secrets(values: dict[str, str], category: str) -> list[str]:
+    return ["webhook_secret", *([f"WebhookSecret_{category}"] if category else [])]  # AutoKitteh: one per category
+
+
+def _twilio_secrets(values: dict[str, str], category: str) -> list[str]:
+    # The auth token signs webhooks; in apiKey mode Password is an API key's secret, which does not.
+    return ["auth_token", *(["Password"] if values.get("auth_type", "apiToken") == "apiToken" else [])]
+
+
+def _discord_ping(d: Delivery, secret: str) -> Response | None:
+    return JSONResponse({"type": 1}) if d.payload.get("type") == 1 else None  # the endpoint check
+
+
+def _zoom_validation(d: Delivery, secret: str) -> Response | None:
+    if d.payload.get("event") != "endpoint.url_validation":
+        return None
+    inner = d.payload.get("payload")
+    plain = inner.get("plainToken") if isinstance(inner, dict) else None
+    if not isinstance(plain, str) or not plain:
+        raise InvalidArgument("endpoint.url_validation without payload.plainToken")
+    return JSONResponse({"plainToken": plain, "encryptedToken": zoom_encrypted_token(secret, plain)})
+
+
+def _twiml(d: Delivery, accepted: list[Accepted]) -> Response:
+    """TwiML that sends no reply: the session answers, if it wants to."""
+    return Response(EMPTY_TWIML, media_type="text/xml", headers={"AutoKitteh-Event-ID": accepted[0].event_id})
+
+
+def _discord_deferred(d: Delivery, accepted: list[Accepted]) -> Response:
+    kind = d.payload.get("type")
+    reply = DISCORD_REPLIES.get(kind, {"type": 5}) if isinstance(kind, int) else {"type": 5}
+    return JSONResponse(reply, headers={"AutoKitteh-Event-ID": accepted[0].event_id})
 
 
 @dataclass(frozen=True)
@@ -46,49 +82,58 @@ class Vendor:
     integration: str
     path: str  # AutoKitteh's path where it has one; a connection's own URL is <path>/<key>
     scheme: str  # the signature preset
-    secret_vars: tuple[str, ...]  # connection vars tried in order
+    secret_vars: tuple[str, ...]  # connection vars tried in order (what the refusal names)
     shape: Callable[[Delivery], Shaped]
     where: str  # where the user finds the secret (for the refusal message)
     global_path: bool = False  # AutoKitteh serves <path> itself: routed by whose secret verifies
     status: int = 202
+    secrets: Callable[[dict[str, str], str], list[str]] | None = None  # when the vars depend on the delivery
+    handshake: Handshake | None = None  # answered after verification, not stored
+    reply: Reply | None = None  # the answer to a stored delivery (default: the event id as JSON)
+    forms: bool = False  # may post application/x-www-form-urlencoded bodies
+    categories: tuple[str, ...] = ()  # the words a <path>/<category> URL may end in
 
 
 VENDORS: dict[str, Vendor] = {v.integration: v for v in (
     Vendor("jira", "/jira/webhook", "atlassian", ("webhook_secret",), vendor_events.jira,
            "the secret of the Jira webhook (Settings > System > WebHooks)", global_path=True),
     Vendor("confluence", "/confluence/webhook", "atlassian", ("webhook_secret",), vendor_events.confluence,
-           "the secret of the Confluence webhook", global_path=True),
+           "the secret of the Confluence webhook", global_path=True, secrets=_confluence_secrets,
+           categories=CONFLUENCE_CATEGORIES),
     Vendor("linear", "/linear/event", "linear", ("private_webhook_secret",), vendor_events.linear,
            "the signing secret of the Linear webhook (Settings > API > Webhooks)", global_path=True, status=200),
     Vendor("twilio", "/twilio/message", "twilio", ("auth_token", "Password"), vendor_events.twilio,
-           "the account's auth token (Console > Account info)", global_path=True, status=200),
+           "the account's auth token (Console > Account info)", global_path=True, secrets=_twilio_secrets,
+           reply=_twiml, forms=True),
     Vendor("zoom", "/zoom/event", "zoom", ("private_secret_token",), vendor_events.zoom,
-           "the app's secret token (Features > Access > Secret Token)", global_path=True, status=200),
+           "the app's secret token (Features > Access > Secret Token)", global_path=True, status=200,
+           handshake=_zoom_validation),
     Vendor("stripe", "/stripe/webhook", "stripe", ("webhook_secret",), vendor_events.stripe,
            "the endpoint's signing secret (whsec_..., Developers > Webhooks)"),
     Vendor("standardwebhooks", "/standardwebhooks/webhook", "standardwebhooks", ("webhook_secret",),
            vendor_events.standardwebhooks, "the endpoint's signing secret (whsec_...)"),
     Vendor("discord", "/discord/interactions", "discord", ("public_key",), vendor_events.discord,
-           "the application's public key (Developer Portal > General Information)", status=200),
+           "the application's public key (Developer Portal > General Information)", handshake=_discord_ping,
+           reply=_discord_deferred),
 )}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Target:
+    """A connection a delivery verified for, and the secret that verified it."""
+
+    rec: ConnectionRecord
+    secret: str
 
 
 def _vendor(request: Request) -> Vendor:
     return VENDORS[request.url.path.split("/")[1]]
 
 
-def _secret_names(v: Vendor, values: dict[str, str], category: str) -> list[str]:
-    names = list(v.secret_vars)
-    if v.integration == "confluence" and category:  # AutoKitteh keeps one secret per category
-        names.append(f"WebhookSecret_{category}")
-    if v.integration == "twilio" and values.get("auth_type", "apiToken") != "apiToken":
-        names.remove("Password")  # an API key's secret does not sign webhooks; the auth token does
-    return names
-
-
 async def _secret(request: Request, v: Vendor, rec: ConnectionRecord, category: str) -> str:
     values = await values_of(ctx(request).db, ctx(request).config.data_dir, rec.connection_id)
-    return next((values[n] for n in _secret_names(v, values, category) if values.get(n)), "")
+    names = v.secrets(values, category) if v.secrets is not None else v.secret_vars
+    return next((values[n] for n in names if values.get(n)), "")
 
 
 def _public_url(request: Request) -> str:
@@ -97,7 +142,7 @@ def _public_url(request: Request) -> str:
     return f"{ctx(request).base_url}{request.url.path}" + (f"?{query}" if query else "")
 
 
-async def _by_key(request: Request, v: Vendor, key: str, raw: bytes, category: str) -> list[ConnectionRecord]:
+async def _by_key(request: Request, v: Vendor, key: str, raw: bytes, category: str) -> list[Target]:
     rec = await store.by_webhook_key(ctx(request).db, key)
     if rec is None or rec.integration != v.integration:
         raise NotFound(f"no {v.integration} connection at this URL")
@@ -108,10 +153,10 @@ async def _by_key(request: Request, v: Vendor, key: str, raw: bytes, category: s
             "unsigned deliveries are refused"
         )
     verify(v.scheme, secret, request.headers, raw, url=_public_url(request))
-    return [rec]
+    return [Target(rec, secret)]
 
 
-async def _by_signature(request: Request, v: Vendor, raw: bytes, category: str) -> list[ConnectionRecord]:
+async def _by_signature(request: Request, v: Vendor, raw: bytes, category: str) -> list[Target]:
     """A global path: every connection of the integration whose secret verifies the delivery."""
     found = []
     for rec in [r for r in await store.list_all(ctx(request).db) if r.integration == v.integration]:
@@ -119,7 +164,7 @@ async def _by_signature(request: Request, v: Vendor, raw: bytes, category: str) 
         try:
             if secret:
                 verify(v.scheme, secret, request.headers, raw, url=_public_url(request))
-                found.append(rec)
+                found.append(Target(rec, secret))
         except Unauthenticated:
             continue
     if not found:
@@ -128,8 +173,8 @@ async def _by_signature(request: Request, v: Vendor, raw: bytes, category: str) 
 
 
 def _parse(v: Vendor, request: Request, raw: bytes) -> tuple[dict[str, Any], bool]:
-    """The payload (and whether it was a form): Twilio posts forms, everyone else JSON."""
-    if v.integration == "twilio" and request.headers.get("content-type", "").startswith("application/x-www-form"):
+    """The payload, and whether it came as a form (Twilio); everyone else posts JSON."""
+    if v.forms and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
         return {k: values[0] for k, values in form.items()}, True
     try:
@@ -141,37 +186,19 @@ def _parse(v: Vendor, request: Request, raw: bytes) -> tuple[dict[str, Any], boo
     return payload, False
 
 
-async def _handshake(request: Request, v: Vendor, rec: ConnectionRecord, d: Delivery) -> Response | None:
-    if v.integration == "discord" and d.payload.get("type") == 1:  # PING: the endpoint check
-        return JSONResponse({"type": 1})
-    if v.integration == "zoom" and d.payload.get("event") == "endpoint.url_validation":
-        inner = d.payload.get("payload")
-        plain = inner.get("plainToken") if isinstance(inner, dict) else None
-        if not isinstance(plain, str) or not plain:
-            raise InvalidArgument("endpoint.url_validation without payload.plainToken")
-        secret = await _secret(request, v, rec, d.category)
-        return JSONResponse({"plainToken": plain, "encryptedToken": zoom_encrypted_token(secret, plain)})
-    return None
-
-
 def _answer(v: Vendor, d: Delivery, accepted: list[Accepted]) -> Response:
-    headers = {"AutoKitteh-Event-ID": accepted[0].event_id}
-    if v.integration == "twilio":  # TwiML that sends no reply: the session answers, if it wants to
-        return Response(EMPTY_TWIML, status_code=200, media_type="text/xml", headers=headers)
-    if v.integration == "discord":
-        kind = d.payload.get("type")
-        reply = DISCORD_REPLIES.get(kind, {"type": 5}) if isinstance(kind, int) else {"type": 5}
-        return JSONResponse(reply, headers=headers)
+    if v.reply is not None:
+        return v.reply(d, accepted)
     body: dict[str, Any] = {"event_id": accepted[0].event_id, "duplicate": all(a.duplicate for a in accepted)}
     if len(accepted) > 1:
         body["event_ids"] = [a.event_id for a in accepted]
-    return JSONResponse(body, status_code=v.status, headers=headers)
+    return JSONResponse(body, status_code=v.status, headers={"AutoKitteh-Event-ID": accepted[0].event_id})
 
 
 def _key_and_category(v: Vendor, request: Request) -> tuple[str, str]:
     key, category = request.path_params.get("key", ""), request.path_params.get("category", "")
-    if v.integration == "confluence" and key in CONFLUENCE_CATEGORIES and not category:
-        return "", key  # AutoKitteh's /confluence/webhook/<category>
+    if key in v.categories and not category:
+        return "", key  # AutoKitteh's global <path>/<category>
     return key, category
 
 
@@ -180,20 +207,20 @@ async def deliver(request: Request) -> Response:
     raw = await read_body(request, c.config.sessions.max_body_bytes)
     key, category = _key_and_category(v, request)
     if key:
-        recs = await _by_key(request, v, key, raw, category)
+        targets = await _by_key(request, v, key, raw, category)
     else:
-        recs = await _by_signature(request, v, raw, category)
+        targets = await _by_signature(request, v, raw, category)
     payload, form = _parse(v, request, raw)
     delivery = Delivery({k.lower(): val for k, val in request.headers.items()}, raw, payload, category, form)
-    answer = await _handshake(request, v, recs[0], delivery)
+    answer = v.handshake(delivery, targets[0].secret) if v.handshake is not None else None
     if answer is not None:
         return answer
     shaped = v.shape(delivery)
     stored = RawDelivery(raw_headers(request), raw, preset(v.scheme).label)
     accepted = [
-        await connection_events.accept(c.db, c.dispatcher, rec, event_type=shaped.event_type, data=shaped.data,
+        await connection_events.accept(c.db, c.dispatcher, t.rec, event_type=shaped.event_type, data=shaped.data,
                                        delivery_id=shaped.delivery_id, raw=stored, source=v.integration)
-        for rec in recs
+        for t in targets
     ]  # fmt: skip
     return _answer(v, delivery, accepted)
 
@@ -207,7 +234,7 @@ async def connection_fields(request: Request, rec: ConnectionRecord) -> dict[str
 
 def _routes(v: Vendor) -> list[Route]:
     routes = [Route(f"{v.path}/{{key}}", deliver, methods=["POST"])]
-    if v.integration == "confluence":
+    if v.categories:
         routes.append(Route(f"{v.path}/{{key}}/{{category}}", deliver, methods=["POST"]))
     if v.global_path:
         routes.append(Route(v.path, deliver, methods=["POST"]))
