@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -250,6 +251,10 @@ def test_twilio_json_body_signed_through_body_sha256() -> None:
     verify("twilio", "12345", headers, body, url=url)
     with pytest.raises(Unauthenticated, match="bodySHA256"):
         verify("twilio", "12345", headers, body + b" ", url=url)
+    # A signature over the URL alone does not cover a JSON body that came without bodySHA256.
+    url_only = base64.b64encode(hmac.new(b"12345", TWILIO_URL.encode(), hashlib.sha1).digest()).decode()
+    with pytest.raises(Unauthenticated, match="bodySHA256"):
+        verify("twilio", "12345", {**headers, "x-twilio-signature": url_only}, body, url=TWILIO_URL)
 
 
 # -- Linear, Zoom, Atlassian -----------------------------------------------------------------

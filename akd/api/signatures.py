@@ -16,7 +16,8 @@ The presets (``verify(scheme, secret, headers, body, now, url=...)``):
   ``X-Signature-256: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>``.
 - ``atlassian`` (Jira, Confluence): ``X-Hub-Signature: sha256=<hex HMAC-SHA256(secret,
   body)>`` (admin webhooks with a secret), or ``Authorization: Bearer <JWT>`` signed HS256
-  with the secret (an OAuth app's dynamic webhooks; ``exp`` honoured).
+  with the secret (an OAuth app's dynamic webhooks, as AutoKitteh checks them; ``exp``
+  honoured; such a JWT names the sender but does not cover the body).
 - ``linear``: ``Linear-Signature: <hex HMAC-SHA256(secret, body)>`` and the body's
   ``webhookTimestamp`` (milliseconds) within a minute of now, as Linear advises.
 - ``twilio``: ``X-Twilio-Signature: <base64 HMAC-SHA1(auth token, url + the form params
@@ -267,9 +268,13 @@ def _verify_twilio(s: Signed) -> None:
     if not given:
         raise Unauthenticated("unsigned request: the X-Twilio-Signature header is missing")
     query = parse_qs(urlsplit(s.url).query)
-    if "bodySHA256" in query and not hmac.compare_digest(query["bodySHA256"][0], hashlib.sha256(s.body).hexdigest()):
-        raise Unauthenticated("bad bodySHA256: the body is not the one Twilio signed")
     content_type = s.header("content-type").lower()
+    if "bodySHA256" in query:
+        if not hmac.compare_digest(query["bodySHA256"][0], hashlib.sha256(s.body).hexdigest()):
+            raise Unauthenticated("bad bodySHA256: the body is not the one Twilio signed")
+    elif s.body and not content_type.startswith("application/x-www-form"):
+        # The signature covers the URL alone: without bodySHA256 any body would pass.
+        raise Unauthenticated("a Twilio request that is not a form must carry bodySHA256 in its URL")
     for url in _url_variants(s.url):
         expected = _b64(s.secret.encode(), _twilio_message(url, s.body, content_type), "sha1")
         if hmac.compare_digest(given.encode(), expected.encode()):
