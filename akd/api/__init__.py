@@ -31,6 +31,7 @@ from akd.api import (
     slack,
     stats,
     triggers,
+    vendor_hooks,
     webhooks,
 )  # fmt: skip
 from akd.appctx import AppContext
@@ -127,8 +128,8 @@ def create_app(ctx: AppContext) -> Starlette:
         *oauth.routes, *projects.routes, *sessions.routes, *stats.routes, *triggers.routes,
     ]  # fmt: skip
     app = Starlette(
-        routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes, *github.routes, *slack.routes, *published.routes,
-                *oauth.public_routes, *web.routes],
+        routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes, *github.routes, *slack.routes,
+                *vendor_hooks.routes, *published.routes, *oauth.public_routes, *web.routes],
         middleware=[Middleware(TokenAuth, token=ctx.token)],
         exception_handlers={
             AkdError: on_akd_error,

@@ -46,6 +46,12 @@ def ok(data: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(data, status_code=status)
 
 
+def raw_headers(request: Request) -> dict[str, str]:
+    """The request's headers as the vendor sent them, names in Title-Case (a repeated
+    header: its last value), to store with a delivery."""
+    return {k.decode("latin-1").title(): v.decode("latin-1") for k, v in request.scope["headers"]}
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, read as it arrives: ``PayloadTooLarge`` as soon as it passes
     ``limit`` bytes (or declares more), so an oversized body is never held in memory."""
