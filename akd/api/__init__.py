@@ -19,6 +19,7 @@ from akd import web
 from akd.api import (
     connections,
     daemon,
+    deliveries,
     events,
     github,
     kv,
@@ -123,7 +124,7 @@ async def on_not_found(request: Request, exc: Exception) -> Response:
 def create_app(ctx: AppContext) -> Starlette:
     api_routes = [
         *connections.routes, *daemon.routes, *events.routes, *kv.routes, *lifecycle.routes, *oauth.routes,
-        *projects.routes, *sessions.routes, *stats.routes, *triggers.routes,
+        *projects.routes, *sessions.routes, *stats.routes, *triggers.routes, *deliveries.routes,
     ]  # fmt: skip
     app = Starlette(
         routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes, *github.routes, *slack.routes, *published.routes,
