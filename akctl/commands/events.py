@@ -13,6 +13,8 @@ from akctl.app import App, common
 from akctl.errors import CliError
 from akctl.render import escape
 
+BODY_SHOWN = 64 * 1024  # what akd returns of a delivery's body unless asked for all (akd.api.deliveries)
+
 
 def parse_data(pairs: tuple[str, ...], file: Path | None) -> dict[str, Any]:
     """``--data k=v`` (v parsed as JSON when it is JSON, else a string) or ``--file data.json``."""
@@ -47,6 +49,48 @@ def show_event(app: App, ev: dict[str, Any]) -> None:
     if "data" in ev:
         render.out.print(_syntax(json.dumps(ev["data"], indent=2), "json", theme="ansi_dark",
                                 background_color="default"))  # fmt: skip
+    if ev.get("delivery"):
+        show_delivery(ev["delivery"])
+
+
+def show_delivery(d: dict[str, Any]) -> None:
+    """The raw delivery of a vendor event: how it was verified, its headers, its body."""
+    render.out.print("[bold]delivery[/]")
+    for key in ("connection", "delivery_id", "verified_by", "replay_of", "reason"):
+        if d.get(key):
+            render.out.print(f"[bold]{key:>11}[/]  {escape(str(d[key]))}")
+    for name, value in d["headers"].items():
+        render.out.print(f"  [cyan]{escape(name)}[/]: {escape(value)}", soft_wrap=True)
+    body = d["body"]
+    if "text" in body:
+        text, is_json = pretty_body(body["text"])
+        lexer = "json" if is_json else "text"
+        render.out.print(_syntax(text, lexer, theme="ansi_dark", background_color="default", word_wrap=True))
+    else:
+        render.out.print(f"[dim](not UTF-8; base64)[/]\n{body['base64']}", soft_wrap=True)
+    if body["truncated"]:
+        render.out.print(f"[dim](body: {body['size']:,} bytes, the first {BODY_SHOWN:,} shown; --full shows all)[/]")
+
+
+def pretty_body(text: str) -> tuple[str, bool]:
+    """A JSON body indented for reading (the stored bytes are unchanged); other text as is."""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False), True
+    except ValueError:
+        return text, False
+
+
+def delivery_table(rows: list[dict[str, Any]]) -> Any:
+    """Ids stacked in one column so each stays whole (and copyable) at 80 columns."""
+    t = render.table("EVENT / DELIVERY / SESSIONS", "TYPE", "STATE", "CREATED")
+    t.columns[2].no_wrap = False
+    for r in rows:
+        ids = [r["event_id"], f"[dim]{escape(r['delivery_id'] or '-')}[/]", *(f"→ {s}" for s in r["session_ids"])]
+        state = render.state(r["state"]) + (f"\n[dim]{escape(r['reason'])}[/]" if r["reason"] else "")
+        if r["replay_of"]:
+            state += f"\n[dim]replay of[/]\n{r['replay_of']}"
+        t.add_row("\n".join(ids), escape(r["event_type"]), state, render.relative(r["created_at"]))
+    return t
 
 
 def register_events(cli: click.Group) -> None:
@@ -56,15 +100,25 @@ def register_events(cli: click.Group) -> None:
 
     @event.command("list")
     @click.option("--project", default="", help="Only this project's events.")
+    @click.option("--connection", default="", metavar="PROJECT/CONN",
+                  help="Only this connection's vendor deliveries (delivery ids, why one was skipped).")  # fmt: skip
     @click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
     @common
-    def list_cmd(app: App, project: str, limit: int) -> None:
+    def list_cmd(app: App, project: str, connection: str, limit: int) -> None:
         """List events, newest first, with the sessions each started.
 
         \b
-        Example:
+        Examples:
           akctl event list --project hello
+          akctl event list --connection hello/github_conn
         """
+        if connection:
+            deliveries: list[dict[str, Any]] = app.client.get("/events", connection=connection, limit=limit)
+            if app.as_json:
+                render.print_json(deliveries)
+            else:
+                render.out.print(delivery_table(deliveries) if deliveries else f"no deliveries to {escape(connection)}")
+            return
         rows: list[dict[str, Any]] = app.client.get("/events", project=project, limit=limit)
         if app.as_json:
             render.print_json(rows)
@@ -77,10 +131,12 @@ def register_events(cli: click.Group) -> None:
 
     @event.command("get")
     @click.argument("event_id")
+    @click.option("--full", is_flag=True, help=f"A delivery's whole body (else the first {BODY_SHOWN:,} bytes).")
     @common
-    def get_cmd(app: App, event_id: str) -> None:
-        """Show an event with its data and the sessions it started."""
-        show_event(app, app.client.get(f"/events/{event_id}"))
+    def get_cmd(app: App, event_id: str, full: bool) -> None:
+        """Show an event with its data and the sessions it started; for a vendor delivery,
+        also the raw delivery (headers, credentials masked; body) and how it was verified."""
+        show_event(app, app.client.get(f"/events/{event_id}", full="1" if full else None))
 
     @event.command("dispatch")
     @click.option("--trigger", required=True, help="Trigger name (the event is dispatched as if it fired).")
