@@ -59,13 +59,15 @@ def show_delivery(d: dict[str, Any]) -> None:
     for key in ("connection", "delivery_id", "verified_by", "replay_of", "reason"):
         if d.get(key):
             render.out.print(f"[bold]{key:>11}[/]  {escape(str(d[key]))}")
+    render.out.print(f"[bold]{'headers':>11}[/]")
     for name, value in d["headers"].items():
         render.out.print(f"  [cyan]{escape(name)}[/]: {escape(value)}", soft_wrap=True)
     body = d["body"]
+    render.out.print(f"[bold]{'body':>11}[/]  [dim]{body['size']:,} bytes[/]")
     if "text" in body:
         text, is_json = pretty_body(body["text"])
         lexer = "json" if is_json else "text"
-        render.out.print(_syntax(text, lexer, theme="ansi_dark", background_color="default", word_wrap=True))
+        render.out.print(_syntax(text, lexer, theme="ansi_dark", background_color="default"))
     else:
         render.out.print(f"[dim](not UTF-8; base64)[/]\n{body['base64']}", soft_wrap=True)
     if body["truncated"]:
@@ -80,17 +82,23 @@ def pretty_body(text: str) -> tuple[str, bool]:
         return text, False
 
 
-def delivery_table(rows: list[dict[str, Any]]) -> Any:
-    """Ids stacked in one column so each stays whole (and copyable) at 80 columns."""
-    t = render.table("EVENT / DELIVERY / SESSIONS", "TYPE", "STATE", "CREATED")
-    t.columns[2].no_wrap = False
-    for r in rows:
-        ids = [r["event_id"], f"[dim]{escape(r['delivery_id'] or '-')}[/]", *(f"→ {s}" for s in r["session_ids"])]
-        state = render.state(r["state"]) + (f"\n[dim]{escape(r['reason'])}[/]" if r["reason"] else "")
+def print_deliveries(rows: list[dict[str, Any]]) -> None:
+    """One block per delivery: a line with the event id, type, state and age, then one
+    line per id (delivery, sessions, original of a replay). Ids are never wrapped or cut,
+    so each stays whole and copyable at 80 columns (a Slack trigger id is 54 characters)."""
+    width = max((len(r["event_id"]) for r in rows), default=30)
+    for i, r in enumerate(rows):
+        if i:
+            render.out.print()
+        render.out.print(f"[bold]{r['event_id']:<{width}}[/]  {escape(r['event_type'])}  {render.state(r['state'])}  "
+                         f"[dim]{render.relative(r['created_at'])}[/]", soft_wrap=True)  # fmt: skip
+        details = [("delivery", r["delivery_id"] or "-"), *(("session", s) for s in r["session_ids"])]
         if r["replay_of"]:
-            state += f"\n[dim]replay of[/]\n{r['replay_of']}"
-        t.add_row("\n".join(ids), escape(r["event_type"]), state, render.relative(r["created_at"]))
-    return t
+            details.append(("replay of", r["replay_of"]))
+        for label, value in details:
+            render.out.print(f"  [dim]{label:<9}[/] {escape(value)}", soft_wrap=True)
+        if r["reason"]:
+            render.out.print(f"  [dim]{'skipped':<9}[/] {escape(r['reason'])}")
 
 
 def register_events(cli: click.Group) -> None:
@@ -116,8 +124,10 @@ def register_events(cli: click.Group) -> None:
             deliveries: list[dict[str, Any]] = app.client.get("/events", connection=connection, limit=limit)
             if app.as_json:
                 render.print_json(deliveries)
+            elif deliveries:
+                print_deliveries(deliveries)
             else:
-                render.out.print(delivery_table(deliveries) if deliveries else f"no deliveries to {escape(connection)}")
+                render.out.print(f"no deliveries to {escape(connection)}")
             return
         rows: list[dict[str, Any]] = app.client.get("/events", project=project, limit=limit)
         if app.as_json:

@@ -69,7 +69,7 @@ async def summary_json(request: Request, rec: DeliveryRecord) -> dict[str, Any]:
         "event_type": rec.event_type,
         "delivery_id": rec.delivery_id,
         "connection_id": rec.connection_id,
-        "connection": rec.connection_name,
+        "connection": f"{rec.project}/{rec.connection_name}",
         "source": rec.source,
         "state": rec.state,
         "reason": await service.skip_reason(ctx(request).db, rec),
@@ -86,7 +86,7 @@ async def delivery_json(request: Request, rec: DeliveryRecord) -> dict[str, Any]
     return {
         "delivery_id": rec.delivery_id,
         "connection_id": rec.connection_id,
-        "connection": rec.connection_name,
+        "connection": f"{rec.project}/{rec.connection_name}",
         "verified_by": view.verified_by,
         "replay_of": view.replay_of or None,
         "reason": await service.skip_reason(ctx(request).db, rec),
@@ -121,11 +121,13 @@ async def replay(request: Request) -> JSONResponse:
     return ok({"event_id": done.event_id, "replay_of": done.replay_of, "session_ids": done.session_ids}, status=201)
 
 
-async def _send(request: Request, path: str, sim: simulator.SimulatedRequest) -> httpx.Response:
-    """POST the simulated delivery to this app's own route (in process, no socket)."""
+async def _send(request: Request, url: str, sim: simulator.SimulatedRequest) -> httpx.Response:
+    """POST the simulated delivery to this app's own route, in process (no socket, and no
+    trip through a tunnel when ``public_url`` is set): only the vendor's headers go along."""
     transport = httpx.ASGITransport(app=request.app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://akd.simulate") as client:
-        return await client.post(path, content=sim.body, headers=sim.headers)
+    async with httpx.AsyncClient(transport=transport) as client:
+        client.headers.clear()  # httpx's own defaults (Accept-Encoding, Connection, ...) are not the vendor's
+        return await client.post(url, content=sim.body, headers=sim.headers)
 
 
 def _answer(res: httpx.Response) -> dict[str, Any]:
@@ -154,10 +156,11 @@ async def simulate(
     values = await connections_service.values_of(c.db, c.config.data_dir, rec.connection_id)
     key = secret or simulator.secret_of(vendor, values, f"{rec.project}/{rec.name}")
     sim = simulator.build(rec.integration, event_type, data, key)
-    path = urlsplit(await WEBHOOK_URLS[rec.integration](request, rec)).path
+    url = urlsplit(await WEBHOOK_URLS[rec.integration](request, rec))
+    path = url.path
     if sim.route and rec.integration in ROUTE_PATHS:
         path = ROUTE_PATHS[rec.integration](path, sim.route)
-    res = await _send(request, path, sim)
+    res = await _send(request, url._replace(path=path).geturl(), sim)
     event_id = res.headers.get("AutoKitteh-Event-ID", "")
     if res.status_code >= 300 or not event_id:
         raise _refusal(res) if res.status_code >= 300 else FailedPrecondition(

@@ -111,6 +111,7 @@ class DeliveryRecord:
 
     event_id: str
     project_id: str
+    project: str
     connection_id: str
     connection_name: str
     event_type: str
@@ -126,7 +127,7 @@ class DeliveryRecord:
 
 _DELIVERY_COLUMNS = (
     "e.event_id, e.project_id, e.connection_id, e.trigger_name, e.event_type, e.source, e.state, e.created_at,"
-    " e.dispatched_at, e.delivery_id,"
+    " e.dispatched_at, e.delivery_id, (SELECT name FROM projects p WHERE p.project_id=e.project_id) AS project,"
     " (SELECT group_concat(session_id) FROM (SELECT session_id FROM sessions s WHERE s.event_id=e.event_id"
     " ORDER BY session_id)) AS session_ids"
 )
@@ -134,7 +135,8 @@ _DELIVERY_COLUMNS = (
 
 def _delivery(row: Row, *, raw: bytes | None, data: bytes | None) -> DeliveryRecord:
     return DeliveryRecord(
-        event_id=row["event_id"], project_id=row["project_id"] or "", connection_id=row["connection_id"],
+        event_id=row["event_id"], project_id=row["project_id"] or "", project=row["project"] or "",
+        connection_id=row["connection_id"],
         connection_name=row["trigger_name"], event_type=row["event_type"], source=row["source"], state=row["state"],
         created_at=row["created_at"], dispatched_at=row["dispatched_at"], delivery_id=row["delivery_id"], raw=raw,
         data=data, session_ids=tuple((row["session_ids"] or "").split(",")) if row["session_ids"] else (),
