@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.harness import AKCTL, ROOT, Akd, write_project
+from tests.e2e.harness import AKCTL, ROOT, Akd, wait_for, write_project
+from tests.standins.slack_socket import SlackSocketStandIn
 
 pytestmark = pytest.mark.e2e
 
@@ -33,6 +34,8 @@ project:
       integration: slack
     - name: bare
       integration: github
+    - name: sock
+      integration: slack
   triggers:
     - name: on_comment
       connection: gh
@@ -134,6 +137,11 @@ def test_simulate_list_get_replay_github(deliv: Akd, tmp_path: Path) -> None:
     plain = deliv.akctl("connection", "replay", sim["event_id"])
     assert plain.returncode == 0 and "replayed" in plain.stdout and "session ses_" in plain.stdout, plain.stdout
 
+    # --watch follows the session the simulated delivery started, to its end.
+    watched = deliv.akctl("connection", "simulate", "deliv/gh", "issue_comment", "--watch")
+    assert watched.returncode == 0, watched.stderr
+    assert "comment Me too on octo-org/hello-world" in watched.stdout and "completed" in watched.stderr
+
 
 def test_event_list_keeps_ids_whole_at_80_columns(deliv: Akd) -> None:
     sim = _simulate(deliv, "deliv/gh", "issue_comment")
@@ -225,3 +233,16 @@ def test_connection_get_prints_the_webhook_urls(deliv: Akd) -> None:
     assert sl["webhook_url"] in res.stdout
     assert sl["webhook_url"].replace("/slack/event/", "/slack/command/") in res.stdout
     assert sl["webhook_url"].replace("/slack/event/", "/slack/interaction/") in res.stdout
+
+
+def test_connection_get_prints_the_socket_mode_state(deliv: Akd) -> None:
+    app_token, bot_token = "xapp-1-A0001-deliveries", "xoxb-deliveries"
+    with SlackSocketStandIn(app_tokens={app_token}, tokens={bot_token}) as slack:
+        for name, value in (("base_url", slack.base_url), ("private_bot_token", bot_token),
+                            ("private_app_token", app_token)):  # fmt: skip
+            assert deliv.akctl("var", "set", name, value, "--connection", "deliv/sock").returncode == 0
+        wait_for(lambda: (deliv.akctl_json("connection", "get", "deliv/sock").get("socket_mode") or {})
+                 .get("state") == "connected", 30, interval=0.2)  # fmt: skip
+        res = deliv.akctl("connection", "get", "deliv/sock")
+        assert res.returncode == 0 and "socket mode  connected" in res.stdout, res.stdout
+        assert deliv.akctl("var", "delete", "private_app_token", "--yes", "--connection", "deliv/sock").returncode == 0
