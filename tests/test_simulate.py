@@ -68,3 +68,16 @@ def test_merge_and_mask() -> None:
                                                                                           "d": [2]}  # fmt: skip
     assert mask("Authorization", "Bearer abc") == "Bearer ****" and mask("Cookie", "a=b") == "****"
     assert mask("X-Hub-Signature-256", "sha256=ab") == "sha256=ab"
+
+
+def test_raw_bodies_as_json_text_base64_and_capped() -> None:
+    from akd.api.deliveries import BODY_LIMIT, body_json
+
+    assert body_json(b'{"a": 1}', full=False) == {"size": 8, "truncated": False, "text": '{"a": 1}'}
+    binary = body_json(b"\xff\x00ok", full=False)
+    assert binary["base64"] == "/wBvaw==" and "text" not in binary
+    text = "a" + "é" * BODY_LIMIT  # two bytes a character after the first: the cap falls inside one
+    capped = body_json(text.encode(), full=False)
+    assert capped["truncated"] is True and capped["size"] == len(text.encode())
+    assert capped["text"] == text[: 1 + (BODY_LIMIT - 1) // 2]  # text up to the cut character, not base64
+    assert body_json(text.encode(), full=True) == {"size": len(text.encode()), "truncated": False, "text": text}

@@ -67,6 +67,8 @@ async def summary_json(request: Request, rec: DeliveryRecord) -> dict[str, Any]:
     return {
         "event_id": rec.event_id,
         "event_type": rec.event_type,
+        "trigger": rec.connection_name,  # as for every event of a connection (its trigger_name)
+        "project": rec.project,
         "delivery_id": rec.delivery_id,
         "connection_id": rec.connection_id,
         "connection": f"{rec.project}/{rec.connection_name}",
@@ -156,11 +158,13 @@ async def simulate(
     values = await connections_service.values_of(c.db, c.config.data_dir, rec.connection_id)
     key = secret or simulator.secret_of(vendor, values, f"{rec.project}/{rec.name}")
     sim = simulator.build(rec.integration, event_type, data, key)
-    url = urlsplit(await WEBHOOK_URLS[rec.integration](request, rec))
-    path = url.path
+    url = await WEBHOOK_URLS[rec.integration](request, rec)
+    # The route's own path: a public_url may put a prefix (a tunnel's) before akd's paths.
+    path = url[len(c.base_url):] if c.base_url and url.startswith(c.base_url) else urlsplit(url).path
     if sim.route and rec.integration in ROUTE_PATHS:
         path = ROUTE_PATHS[rec.integration](path, sim.route)
-    res = await _send(request, url._replace(path=path).geturl(), sim)
+    origin = urlsplit(url)
+    res = await _send(request, f"{origin.scheme}://{origin.netloc}{path}", sim)
     event_id = res.headers.get("AutoKitteh-Event-ID", "")
     if res.status_code >= 300 or not event_id:
         raise _refusal(res) if res.status_code >= 300 else FailedPrecondition(

@@ -246,3 +246,36 @@ def test_connection_get_prints_the_socket_mode_state(deliv: Akd) -> None:
         res = deliv.akctl("connection", "get", "deliv/sock")
         assert res.returncode == 0 and "socket mode  connected" in res.stdout, res.stdout
         assert deliv.akctl("var", "delete", "private_app_token", "--yes", "--connection", "deliv/sock").returncode == 0
+
+
+IDLE_MANIFEST = """\
+version: v2
+project:
+  name: delividle
+  connections:
+    - name: gh
+      integration: github
+  triggers:
+    - name: on_push
+      connection: gh
+      event_type: push
+      call: program.py:on_push
+"""
+
+
+def test_a_delivery_without_an_active_deployment_is_listed_as_skipped_with_the_reason(
+    deliv: Akd, tmp_path: Path
+) -> None:
+    deliv.deploy(write_project(tmp_path / "idle", {"autokitteh.yaml": IDLE_MANIFEST,
+                                                   "program.py": "def on_push(event):\n    pass\n"}))  # fmt: skip
+    assert deliv.akctl("var", "set", "pat_secret", GH_SECRET, "--connection", "delividle/gh").returncode == 0
+    dep = deliv.akctl_json("deployment", "get", "delividle")["deployment_id"]
+    assert deliv.akctl("deployment", "deactivate", dep).returncode == 0
+    sim = _simulate(deliv, "delividle/gh", "push")
+    assert sim["session_ids"] == []
+    row = deliv.akctl_json("event", "list", "--connection", "delividle/gh")[0]
+    assert row["event_id"] == sim["event_id"] and row["state"] == "skipped"
+    assert row["reason"] == "the project had no active deployment"
+    assert deliv.akctl_json("event", "get", sim["event_id"])["delivery"]["reason"] == row["reason"]
+    plain = deliv.akctl("event", "list", "--connection", "delividle/gh")
+    assert "skipped" in plain.stdout and "the project had no active deployment" in plain.stdout, plain.stdout
