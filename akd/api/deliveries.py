@@ -9,6 +9,7 @@ route verifies it, stores it and dispatches it exactly as it would a real delive
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -104,8 +105,8 @@ async def list_deliveries(request: Request) -> JSONResponse:
     return ok([await summary_json(request, r) for r in rows])
 
 
-async def _settled(request: Request, event_id: str) -> list[str]:
-    """The sessions the event started, once it is dispatched (or after DISPATCH_WAIT)."""
+async def _settled(request: Request, event_id: str) -> DeliveryRecord | None:
+    """The delivery once it is dispatched (or after DISPATCH_WAIT), with its sessions."""
     c = ctx(request)
 
     async def dispatched() -> bool | None:
@@ -113,8 +114,7 @@ async def _settled(request: Request, event_id: str) -> list[str]:
         return True if ev is None or ev["state"] != "pending" else None
 
     await c.engine_notifier().wait_for(dispatched, DISPATCH_WAIT)
-    rec = await events_store.get_delivery(c.db, event_id)
-    return [] if rec is None else list(rec.session_ids)
+    return await events_store.get_delivery(c.db, event_id)
 
 
 async def replay(request: Request) -> JSONResponse:
@@ -164,15 +164,18 @@ async def simulate(
     if sim.route and rec.integration in ROUTE_PATHS:
         path = ROUTE_PATHS[rec.integration](path, sim.route)
     origin = urlsplit(url)
+    started = time.time()
     res = await _send(request, f"{origin.scheme}://{origin.netloc}{path}", sim)
     event_id = res.headers.get("AutoKitteh-Event-ID", "")
     if res.status_code >= 300 or not event_id:
         raise _refusal(res) if res.status_code >= 300 else FailedPrecondition(
             f"the vendor's route acknowledged the delivery without storing it: {res.text[:200]}")  # fmt: skip
-    duplicate = _answer(res).get("duplicate") is True
+    stored = await _settled(request, event_id)
+    # A delivery id given in --data that akd already has: the route answered for the earlier event.
+    duplicate = stored is not None and stored.created_at < started
     return {"event_id": event_id, "event_type": event_type, "connection": f"{rec.project}/{rec.name}",
             "delivery_id": sim.delivery_id, "status": res.status_code, "duplicate": duplicate,
-            "session_ids": await _settled(request, event_id)}  # fmt: skip
+            "session_ids": [] if stored is None or duplicate else list(stored.session_ids)}  # fmt: skip
 
 
 async def simulate_route(request: Request) -> JSONResponse:

@@ -171,6 +171,13 @@ def test_slack_simulations_are_signed_v0_and_start_sessions(deliv: Akd, tmp_path
     assert cmd["status"] == 200  # a command gets Slack's ephemeral echo, as from the real route
     states = {r["event_id"]: r for r in deliv.akctl_json("event", "list", "--connection", "deliv/sl")}
     assert states[cmd["event_id"]]["event_type"] == "slash_command"
+    # --data naming a delivery id akd already has: the route's dedupe answers, nothing new starts.
+    repeat = tmp_path / "repeat.json"
+    repeat.write_text(json.dumps({"trigger_id": cmd["delivery_id"]}))
+    dup = _simulate(deliv, "deliv/sl", "slash_command", "--data", str(repeat))
+    assert dup["duplicate"] is True and dup["event_id"] == cmd["event_id"] and dup["session_ids"] == []
+    plain = deliv.akctl("connection", "simulate", "deliv/sl", "slash_command", "--data", str(repeat))
+    assert plain.returncode == 0 and "duplicate" in plain.stdout, plain.stdout
     # An interaction is stored; no trigger asks for it: skipped, with the reason.
     inter = _simulate(deliv, "deliv/sl", "interaction")
     assert inter["session_ids"] == []
