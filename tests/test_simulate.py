@@ -81,3 +81,20 @@ def test_raw_bodies_as_json_text_base64_and_capped() -> None:
     assert capped["truncated"] is True and capped["size"] == len(text.encode())
     assert capped["text"] == text[: 1 + (BODY_LIMIT - 1) // 2]  # text up to the cut character, not base64
     assert body_json(text.encode(), full=True) == {"size": len(text.encode()), "truncated": False, "text": text}
+
+
+def test_slack_fixtures_shape_into_their_event_types() -> None:
+    """What akd's own Slack shaping (the routes' and Socket Mode's) makes of each fixture."""
+    from akd.services import slack_events
+
+    for event_type in simulate.fixtures("slack"):
+        sim = simulate.build("slack", event_type, {}, "k")
+        form = {k: v[0] for k, v in parse_qs(sim.body.decode()).items()}
+        if sim.route == "event":
+            shaped = slack_events.from_callback(json.loads(sim.body))
+        elif sim.route == "command":
+            shaped = slack_events.from_command(form)
+        else:
+            shaped = slack_events.from_interaction(json.loads(form["payload"]))
+        assert shaped is not None and shaped.event_type == event_type, event_type  # not dropped as the bot's own
+        assert shaped.delivery_id == sim.delivery_id

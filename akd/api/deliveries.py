@@ -98,9 +98,15 @@ async def delivery_json(request: Request, rec: DeliveryRecord) -> dict[str, Any]
     }
 
 
+async def _connection(request: Request) -> ConnectionRecord:
+    return await connections_service.resolve(
+        ctx(request).db, f"{request.path_params['project']}/{request.path_params['name']}"
+    )
+
+
 async def list_deliveries(request: Request) -> JSONResponse:
     c = ctx(request)
-    rec = await connections_service.resolve(c.db, f"{request.path_params['project']}/{request.path_params['name']}")
+    rec = await _connection(request)
     rows = await service.list_for(c.db, rec.connection_id, int_param(request, "limit", 50))
     return ok([await summary_json(request, r) for r in rows])
 
@@ -143,7 +149,8 @@ def _answer(res: httpx.Response) -> dict[str, Any]:
 def _refusal(res: httpx.Response) -> FailedPrecondition:
     error = _answer(res).get("error")
     message = str(error.get("message")) if isinstance(error, dict) else res.text[:200]
-    return FailedPrecondition(f"akd's verification refused the simulated delivery ({res.status_code}): {message}",
+    who = "akd's verification" if res.status_code == 401 else "the vendor's route"
+    return FailedPrecondition(f"{who} refused the simulated delivery ({res.status_code}): {message}",
                               details={"status": res.status_code})  # fmt: skip
 
 
@@ -179,8 +186,7 @@ async def simulate(
 
 
 async def simulate_route(request: Request) -> JSONResponse:
-    c = ctx(request)
-    rec = await connections_service.resolve(c.db, f"{request.path_params['project']}/{request.path_params['name']}")
+    rec = await _connection(request)
     body = await json_body(request)
     data = body.get("data") if body.get("data") is not None else {}
     if not isinstance(data, dict):
@@ -192,8 +198,7 @@ async def simulate_route(request: Request) -> JSONResponse:
 
 
 async def list_fixtures(request: Request) -> JSONResponse:
-    c = ctx(request)
-    rec = await connections_service.resolve(c.db, f"{request.path_params['project']}/{request.path_params['name']}")
+    rec = await _connection(request)
     simulator.vendor(rec.integration)
     return ok({"connection": f"{rec.project}/{rec.name}", "integration": rec.integration,
                "event_types": simulator.fixtures(rec.integration)})  # fmt: skip

@@ -131,6 +131,8 @@ def test_simulate_list_get_replay_github(deliv: Akd, tmp_path: Path) -> None:
     assert len(rep["session_ids"]) == 1 and rep["session_ids"][0] != sid
     assert deliv.wait_session(rep["session_ids"][0])["state"] == "completed"
     assert deliv.prints(rep["session_ids"][0]) == ["comment ship it on octo-org/hello-world"]
+    assert deliv.api("GET", "/connections/deliv/gh/deliveries").json() == deliv.akctl_json(
+        "event", "list", "--connection", "deliv/gh")  # fmt: skip
     newest = deliv.akctl_json("event", "list", "--connection", "deliv/gh")[0]
     assert newest["event_id"] == rep["event_id"] and newest["replay_of"] == sim["event_id"]
     assert deliv.akctl_json("event", "get", rep["event_id"])["delivery"]["replay_of"] == sim["event_id"]
@@ -193,6 +195,8 @@ def test_refusals(deliv: Akd) -> None:
     assert res.returncode == 42 and "verification refused" in res.stderr and "401" in res.stderr, res.stderr
     assert len(deliv.akctl_json("event", "list", "--connection", "deliv/gh", "--limit", "1000")) == before
 
+    fixtures = deliv.api("GET", "/connections/deliv/sl/fixtures").json()
+    assert fixtures["event_types"] == ["app_mention", "interaction", "message", "slash_command"]
     res = deliv.akctl("connection", "simulate", "deliv/gh", "star")
     assert res.returncode == 44, res.stderr
     for name in ("issue_comment", "issues", "pull_request", "push"):
