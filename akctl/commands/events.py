@@ -13,6 +13,8 @@ from akctl.app import App, common
 from akctl.errors import CliError
 from akctl.render import escape
 
+BODY_SHOWN = 64 * 1024  # what akd returns of a delivery's body unless asked for all (akd.api.deliveries)
+
 
 def parse_data(pairs: tuple[str, ...], file: Path | None) -> dict[str, Any]:
     """``--data k=v`` (v parsed as JSON when it is JSON, else a string) or ``--file data.json``."""
@@ -47,6 +49,56 @@ def show_event(app: App, ev: dict[str, Any]) -> None:
     if "data" in ev:
         render.out.print(_syntax(json.dumps(ev["data"], indent=2), "json", theme="ansi_dark",
                                 background_color="default"))  # fmt: skip
+    if ev.get("delivery"):
+        show_delivery(ev["delivery"])
+
+
+def show_delivery(d: dict[str, Any]) -> None:
+    """The raw delivery of a vendor event: how it was verified, its headers, its body."""
+    render.out.print("[bold]delivery[/]")
+    for key in ("connection", "delivery_id", "verified_by", "replay_of", "reason"):
+        if d.get(key):
+            render.out.print(f"[bold]{key:>11}[/]  {escape(str(d[key]))}")
+    render.out.print(f"[bold]{'headers':>11}[/]")
+    for name, value in d["headers"].items():
+        render.out.print(f"  [cyan]{escape(name)}[/]: {escape(value)}", soft_wrap=True)
+    body = d["body"]
+    render.out.print(f"[bold]{'body':>11}[/]  [dim]{body['size']:,} bytes[/]")
+    if "text" in body:
+        text, is_json = pretty_body(body["text"])
+        lexer = "json" if is_json else "text"
+        render.out.print(_syntax(text, lexer, theme="ansi_dark", background_color="default"))
+    else:
+        render.out.print(f"[dim](not UTF-8; base64)[/]\n{body['base64']}", soft_wrap=True)
+    if body["truncated"]:
+        render.out.print(f"[dim](body: {body['size']:,} bytes, the first {BODY_SHOWN:,} shown; --full shows all)[/]")
+
+
+def pretty_body(text: str) -> tuple[str, bool]:
+    """A JSON body indented for reading (the stored bytes are unchanged); other text as is."""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False), True
+    except ValueError:
+        return text, False
+
+
+def print_deliveries(rows: list[dict[str, Any]]) -> None:
+    """One block per delivery: a line with the event id, type, state and age, then one
+    line per id (delivery, sessions, original of a replay). Ids are never wrapped or cut,
+    so each stays whole and copyable at 80 columns (a Slack trigger id is 54 characters)."""
+    width = max((len(r["event_id"]) for r in rows), default=30)
+    for i, r in enumerate(rows):
+        if i:
+            render.out.print()
+        render.out.print(f"[bold]{r['event_id']:<{width}}[/]  {escape(r['event_type'])}  {render.state(r['state'])}  "
+                         f"[dim]{render.relative(r['created_at'])}[/]", soft_wrap=True)  # fmt: skip
+        details = [("delivery", r["delivery_id"] or "-"), *(("session", s) for s in r["session_ids"])]
+        if r["replay_of"]:
+            details.append(("replay of", r["replay_of"]))
+        for label, value in details:
+            render.out.print(f"  [dim]{label:<9}[/] {escape(value)}", soft_wrap=True)
+        if r["reason"]:
+            render.out.print(f"  [dim]{'skipped':<9}[/] {escape(r['reason'])}")
 
 
 def register_events(cli: click.Group) -> None:
@@ -56,15 +108,27 @@ def register_events(cli: click.Group) -> None:
 
     @event.command("list")
     @click.option("--project", default="", help="Only this project's events.")
+    @click.option("--connection", default="", metavar="PROJECT/CONN",
+                  help="Only this connection's vendor deliveries (delivery ids, why one was skipped).")  # fmt: skip
     @click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
     @common
-    def list_cmd(app: App, project: str, limit: int) -> None:
+    def list_cmd(app: App, project: str, connection: str, limit: int) -> None:
         """List events, newest first, with the sessions each started.
 
         \b
-        Example:
+        Examples:
           akctl event list --project hello
+          akctl event list --connection hello/github_conn
         """
+        if connection:
+            deliveries: list[dict[str, Any]] = app.client.get("/events", connection=connection, limit=limit)
+            if app.as_json:
+                render.print_json(deliveries)
+            elif deliveries:
+                print_deliveries(deliveries)
+            else:
+                render.out.print(f"no deliveries to {escape(connection)}")
+            return
         rows: list[dict[str, Any]] = app.client.get("/events", project=project, limit=limit)
         if app.as_json:
             render.print_json(rows)
@@ -77,10 +141,12 @@ def register_events(cli: click.Group) -> None:
 
     @event.command("get")
     @click.argument("event_id")
+    @click.option("--full", is_flag=True, help=f"A delivery's whole body (else the first {BODY_SHOWN:,} bytes).")
     @common
-    def get_cmd(app: App, event_id: str) -> None:
-        """Show an event with its data and the sessions it started."""
-        show_event(app, app.client.get(f"/events/{event_id}"))
+    def get_cmd(app: App, event_id: str, full: bool) -> None:
+        """Show an event with its data and the sessions it started; for a vendor delivery,
+        also the raw delivery (headers, credentials masked; body) and how it was verified."""
+        show_event(app, app.client.get(f"/events/{event_id}", full="1" if full else None))
 
     @event.command("dispatch")
     @click.option("--trigger", required=True, help="Trigger name (the event is dispatched as if it fired).")

@@ -20,6 +20,7 @@ from akd.api import (
     connections,
     daemon,
     debug,
+    deliveries,
     events,
     github,
     kv,
@@ -124,8 +125,8 @@ async def on_not_found(request: Request, exc: Exception) -> Response:
 
 def create_app(ctx: AppContext) -> Starlette:
     api_routes = [
-        *connections.routes, *daemon.routes, *debug.routes, *events.routes, *kv.routes, *lifecycle.routes,
-        *oauth.routes, *projects.routes, *sessions.routes, *stats.routes, *triggers.routes,
+        *connections.routes, *daemon.routes, *debug.routes, *deliveries.routes, *events.routes, *kv.routes,
+        *lifecycle.routes, *oauth.routes, *projects.routes, *sessions.routes, *stats.routes, *triggers.routes,
     ]  # fmt: skip
     app = Starlette(
         routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes, *github.routes, *slack.routes,
