@@ -14,7 +14,8 @@ from akd.errors import FailedPrecondition, NotFound, Unauthenticated
 from akd.services import simulate
 from akd.services.deliveries import mask
 
-SCHEMES = {"github": "github", "slack": "slack"}
+SCHEMES = {"github": "github", "slack": "slack", "jira": "atlassian", "twilio": "twilio"}
+URL = "https://akd.example.net/twilio/message/k3y"  # Twilio signs the URL it calls
 
 
 @pytest.mark.parametrize("integration", sorted(simulate.VENDORS))
@@ -22,12 +23,12 @@ def test_every_fixture_is_signed_as_the_vendors_verification_expects(integration
     names = simulate.fixtures(integration)
     assert names, integration
     for event_type in names:
-        sim = simulate.build(integration, event_type, {}, "s3cret")
+        sim = simulate.build(integration, event_type, {}, "s3cret", URL)
         headers = {k.lower(): v for k, v in sim.headers.items()}
-        verify(SCHEMES[integration], "s3cret", headers, sim.body)
+        verify(SCHEMES[integration], "s3cret", headers, sim.body, url=URL)
         with pytest.raises(Unauthenticated):
-            verify(SCHEMES[integration], "another", headers, sim.body)
-        assert sim.delivery_id and sim.delivery_id != simulate.build(integration, event_type, {}, "s").delivery_id
+            verify(SCHEMES[integration], "another", headers, sim.body, url=URL)
+        assert sim.delivery_id and sim.delivery_id != simulate.build(integration, event_type, {}, "s", URL).delivery_id
 
 
 def test_github_data_merges_into_the_payload() -> None:
@@ -98,3 +99,17 @@ def test_slack_fixtures_shape_into_their_event_types() -> None:
             shaped = slack_events.from_interaction(json.loads(form["payload"]))
         assert shaped is not None and shaped.event_type == event_type, event_type  # not dropped as the bot's own
         assert shaped.delivery_id == sim.delivery_id
+
+
+def test_jira_and_twilio_deliveries_look_like_the_vendors() -> None:
+    issue = simulate.build("jira", "issue_created", {"issue": {"fields": {"summary": "new"}}}, "k", URL)
+    payload = json.loads(issue.body)
+    assert payload["webhookEvent"] == "jira:issue_created" and payload["issue"]["key"] == "AKD-42"
+    assert payload["issue"]["fields"]["summary"] == "new" and payload["issue"]["fields"]["status"]["name"] == "To Do"
+    assert issue.headers["X-Atlassian-Webhook-Identifier"] == issue.delivery_id
+    text = simulate.build("twilio", "message", {"Body": "ping"}, "k", URL)
+    fields = {k: v[0] for k, v in parse_qs(text.body.decode()).items()}
+    assert fields["Body"] == "ping" and fields["MessageSid"].startswith("SM") and fields["From"] == "+15005550006"
+    assert text.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    with pytest.raises(Unauthenticated):  # Twilio's signature covers the URL: another one fails
+        verify("twilio", "k", {k.lower(): v for k, v in text.headers.items()}, text.body, url=URL + "x")

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from akd.api import github, slack
+from akd.api import github, slack, vendor_hooks
 from akd.api.common import ctx, int_param, json_body, ok, rfc3339
 from akd.errors import FailedPrecondition, InvalidArgument
 from akd.services import connections as connections_service
@@ -39,10 +39,20 @@ async def _slack_url(request: Request, rec: ConnectionRecord) -> str:
     return str((await slack.connection_fields(request, rec))["webhook_url"])
 
 
+async def _github_url(request: Request, rec: ConnectionRecord) -> str:
+    return str((await github.connection_fields(request, rec))["webhook_url"])
+
+
+async def _vendor_url(request: Request, rec: ConnectionRecord) -> str:
+    return str((await vendor_hooks.connection_fields(request, rec))["webhook_url"])
+
+
 # Each simulated vendor's own URL, and where a route other than the URL's own goes.
 WEBHOOK_URLS: dict[str, Callable[[Request, ConnectionRecord], Awaitable[str]]] = {
-    "github": github.webhook_url,
+    "github": _github_url,
     "slack": _slack_url,
+    "jira": _vendor_url,
+    "twilio": _vendor_url,
 }
 ROUTE_PATHS: dict[str, Callable[[str, str], str]] = {
     "slack": lambda path, route: path.replace("/slack/event/", f"/slack/{route}/", 1),
@@ -164,8 +174,8 @@ async def simulate(
     simulator.fixture(rec.integration, event_type)  # an unknown type fails before the secret is asked for
     values = await connections_service.values_of(c.db, c.config.data_dir, rec.connection_id)
     key = secret or simulator.secret_of(vendor, values, f"{rec.project}/{rec.name}")
-    sim = simulator.build(rec.integration, event_type, data, key)
     url = await WEBHOOK_URLS[rec.integration](request, rec)
+    sim = simulator.build(rec.integration, event_type, data, key, url)
     # The route's own path: a public_url may put a prefix (a tunnel's) before akd's paths.
     path = url[len(c.base_url):] if c.base_url and url.startswith(c.base_url) else urlsplit(url).path
     if sim.route and rec.integration in ROUTE_PATHS:

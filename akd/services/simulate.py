@@ -3,9 +3,8 @@ merged with the caller's data, encoded and signed exactly as the vendor does it,
 fresh delivery id. What comes out is an HTTP request for the connection's own URL; the
 API sends it through the real route, so verification is never bypassed.
 
-Vendors are rows of ``VENDORS``: adding one (Jira ``issue_created``, Twilio ``message``)
-is one ``Vendor`` entry (its secret vars, how a payload becomes a body, how it is signed)
-plus one fixture file per event type.
+Vendors are rows of ``VENDORS``: adding one is one ``Vendor`` entry (its secret vars, how
+a payload becomes a body, how it is signed) plus one fixture file per event type.
 """
 
 from __future__ import annotations
@@ -49,7 +48,7 @@ class Vendor:
     secret_vars: tuple[str, ...]  # the first one set signs (the order the vendor's route tries them)
     # (event type, fixture payload, data to merge) -> the encoded delivery
     encode: Callable[[str, dict[str, Any], dict[str, Any]], Encoded]
-    sign: Callable[[str, bytes, float], dict[str, str]]  # (secret, body, now) -> signature headers
+    sign: Callable[[str, bytes, str, float], dict[str, str]]  # (secret, body, url, now) -> signature headers
 
 
 def merge(base: Any, extra: Any) -> Any:
@@ -73,7 +72,7 @@ def _github_encode(event_type: str, fixture: dict[str, Any], data: dict[str, Any
     return Encoded("", _json(merge(fixture, data)), headers, delivery)
 
 
-def _github_sign(secret: str, body: bytes, now: float) -> dict[str, str]:
+def _github_sign(secret: str, body: bytes, url: str, now: float) -> dict[str, str]:
     return {"X-Hub-Signature-256": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
 
 
@@ -102,10 +101,38 @@ def _slack_encode(event_type: str, fixture: dict[str, Any], data: dict[str, Any]
     return Encoded("event", _json(envelope), {"Content-Type": "application/json"}, event_id)
 
 
-def _slack_sign(secret: str, body: bytes, now: float) -> dict[str, str]:
+def _slack_sign(secret: str, body: bytes, url: str, now: float) -> dict[str, str]:
     ts = str(int(now))
     mac = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v0=" + mac}
+
+
+# -- Jira and Twilio: signed by akd.api.signatures' own signer of their presets -----------
+
+
+def _preset_sign(scheme: str) -> Callable[[str, bytes, str, float], dict[str, str]]:
+    def sign(secret: str, body: bytes, url: str, now: float) -> dict[str, str]:
+        from akd.api.signatures import sign as sign_with
+
+        return sign_with(scheme, secret, body, url=url, now=now)
+
+    return sign
+
+
+def _jira_encode(event_type: str, fixture: dict[str, Any], data: dict[str, Any]) -> Encoded:
+    delivery = str(uuid.uuid4())
+    payload = merge({**fixture, "timestamp": int(time.time() * 1000)}, data)
+    headers = {"Content-Type": "application/json", "X-Atlassian-Webhook-Identifier": delivery}
+    return Encoded("", _json(payload), headers, delivery)
+
+
+def _twilio_encode(event_type: str, fixture: dict[str, Any], data: dict[str, Any]) -> Encoded:
+    """A message as Twilio posts it: form fields (Twilio's names), a fresh MessageSid."""
+    sid = "SM" + secrets.token_hex(16)
+    fields = merge({**fixture, "MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid}, data)
+    token = secrets.token_hex(16)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "I-Twilio-Idempotency-Token": token}
+    return Encoded("", urlencode({k: str(v) for k, v in fields.items()}).encode(), headers, token)
 
 
 VENDORS: dict[str, Vendor] = {
@@ -113,6 +140,8 @@ VENDORS: dict[str, Vendor] = {
     for v in (
         Vendor("github", ("pat_secret", "webhook_secret"), _github_encode, _github_sign),
         Vendor("slack", ("private_signing_secret",), _slack_encode, _slack_sign),
+        Vendor("jira", ("webhook_secret",), _jira_encode, _preset_sign("atlassian")),
+        Vendor("twilio", ("auth_token", "Password"), _twilio_encode, _preset_sign("twilio")),
     )
 }
 
@@ -156,9 +185,9 @@ def secret_of(v: Vendor, values: dict[str, str], ref: str) -> str:
     return found
 
 
-def build(integration: str, event_type: str, data: dict[str, Any], secret: str) -> SimulatedRequest:
-    """The signed request the vendor would send for ``event_type`` (``data`` merged in)."""
+def build(integration: str, event_type: str, data: dict[str, Any], secret: str, url: str = "") -> SimulatedRequest:
+    """The signed request the vendor would send to ``url`` for ``event_type`` (``data`` merged in)."""
     v = vendor(integration)
     encoded = v.encode(event_type, fixture(integration, event_type), data)
-    headers = {**encoded.headers, **v.sign(secret, encoded.body, time.time())}
+    headers = {**encoded.headers, **v.sign(secret, encoded.body, url, time.time())}
     return SimulatedRequest(encoded.route, headers, encoded.body, encoded.delivery_id)

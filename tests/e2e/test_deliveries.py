@@ -290,3 +290,53 @@ def test_a_delivery_without_an_active_deployment_is_listed_as_skipped_with_the_r
     assert deliv.akctl_json("event", "get", sim["event_id"])["delivery"]["reason"] == row["reason"]
     plain = deliv.akctl("event", "list", "--connection", "delividle/gh")
     assert "skipped" in plain.stdout and "the project had no active deployment" in plain.stdout, plain.stdout
+
+
+JIRA_TWILIO = """\
+version: v2
+project:
+  name: deliv_more
+  connections:
+    - name: jira_conn
+      integration: jira
+    - name: sms
+      integration: twilio
+  triggers:
+    - name: on_issue
+      connection: jira_conn
+      event_type: issue_created
+      call: program.py:on_issue
+    - name: on_text
+      connection: sms
+      event_type: message
+      call: program.py:on_text
+"""
+
+JIRA_TWILIO_PROGRAM = """\
+def on_issue(event):
+    print("issue", event.data.issue.key, event.data.issue.fields.summary)
+
+def on_text(event):
+    print("text from", event.data["from"], ":", event.data.body)
+"""
+
+
+def test_simulate_jira_and_twilio_through_their_verification(akd_module: Akd, tmp_path: Path) -> None:
+    akd_module.deploy(write_project(tmp_path / "more", {"autokitteh.yaml": JIRA_TWILIO,
+                                                        "program.py": JIRA_TWILIO_PROGRAM}))  # fmt: skip
+    unset = akd_module.akctl("connection", "simulate", "deliv_more/jira_conn", "issue_created")
+    assert unset.returncode == 42 and "webhook_secret" in unset.stderr, unset.stderr
+    for name, value, conn in (("webhook_secret", "jira-s3cret", "deliv_more/jira_conn"),
+                              ("auth_token", "twilio-auth-token", "deliv_more/sms")):  # fmt: skip
+        res = akd_module.akctl("var", "set", name, value, "--secret", "--connection", conn)
+        assert res.returncode == 0, res.stderr
+    data = tmp_path / "issue.json"
+    data.write_text(json.dumps({"issue": {"fields": {"summary": "simulated"}}}))
+    issue = _simulate(akd_module, "deliv_more/jira_conn", "issue_created", "--data", str(data))
+    assert akd_module.prints(_one_session(akd_module, issue)) == ["issue AKD-42 simulated"]
+    text = _simulate(akd_module, "deliv_more/sms", "message")
+    assert akd_module.prints(_one_session(akd_module, text)) == ["text from +15005550006 : Hello from a simulated text"]
+    shown = akd_module.akctl_json("event", "get", text["event_id"])
+    assert "twilio" in shown["delivery"]["verified_by"].lower()
+    wrong = akd_module.akctl("connection", "simulate", "deliv_more/sms", "message", "--secret", "not-the-token")
+    assert wrong.returncode == 42 and "401" in wrong.stderr
