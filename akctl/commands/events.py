@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from akctl import render
+from akctl import manual, render
 from akctl.app import App, common
 from akctl.errors import CliError
 from akctl.render import escape
@@ -84,20 +84,31 @@ def register_events(cli: click.Group) -> None:
 
     @event.command("dispatch")
     @click.option("--trigger", required=True, help="Trigger name (the event is dispatched as if it fired).")
-    @click.option("--project", default="", help="Project of the trigger (needed if the name is ambiguous).")
+    @click.option("--project", "-p", default="", help="Project of the trigger (needed if the name is ambiguous).")
     @click.option("--type", "event_type", default="", help="Event type, e.g. post or tick.")
     @click.option("--data", "pairs", multiple=True, help="key=value (JSON values allowed); repeatable.")
     @click.option("--file", type=click.Path(path_type=Path, exists=True), default=None, help="JSON object file.")
+    @click.option("--raw", is_flag=True, help="Send the data as event.data as it is, even to a webhook trigger.")
     @common
     def dispatch_cmd(app: App, trigger: str, project: str, event_type: str, pairs: tuple[str, ...],
-                     file: Path | None) -> None:  # fmt: skip
+                     file: Path | None, raw: bool) -> None:  # fmt: skip
         """Store an event for a trigger and dispatch it.
+
+        For a webhook trigger the data is the JSON body of a POST to its URL
+        (event.data.body.json, event.data.method, ...), as a real request would be;
+        --raw sends it as event.data itself.
 
         \b
         Example:
           akctl event dispatch --trigger on_webhook --project hello --data name=Ada
         """
-        body = {"trigger": trigger, "project": project, "event_type": event_type, "data": parse_data(pairs, file)}
+        data = parse_data(pairs, file)
+        if not raw:
+            trg: dict[str, Any] = app.client.get(f"/triggers/{trigger}", project=project)
+            data = manual.shaped(data, trg, raw)
+            if trg["type"] == "webhook" and not event_type:
+                event_type = "post"
+        body = {"trigger": trigger, "project": project, "event_type": event_type, "data": data}
         show_event(app, app.client.post("/events", body))
 
     @event.command("redispatch")
