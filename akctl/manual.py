@@ -1,10 +1,10 @@
-"""Data for a session started by hand, shaped the way its entry point expects.
+"""Data for a session started by hand, shaped the way a webhook's function expects.
 
-A webhook's entry function reads ``event.data.body.json``, ``event.data.method`` and
-``event.data.url.path`` (what akd hands it for a real request). When ``akctl session
-start --input`` or ``akctl event dispatch --data`` targets a webhook trigger, the given
-keys become the JSON body of a POST to the trigger's URL, so the same code runs
-unchanged; ``--raw`` sends them as ``event.data`` itself.
+By default, ``akctl session start --input`` and ``akctl event dispatch --data`` hand the
+keys to the entry point as ``event.data`` itself, as AutoKitteh's manual runs do. A
+webhook's function reads the request instead (``event.data.body.json``,
+``event.data.method``, ``event.data.url.path``); with ``--as-request`` the keys become
+the JSON body of a POST to the webhook trigger's URL, so the same code runs unchanged.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from akctl.app import App
+from akctl.errors import CliError
 
 
 def webhook_request(data: dict[str, Any], webhook_url: str) -> dict[str, Any]:
@@ -32,14 +33,17 @@ def webhook_request(data: dict[str, Any], webhook_url: str) -> dict[str, Any]:
     }
 
 
-def webhook_of_entrypoint(app: App, project: str, entrypoint: str) -> dict[str, Any] | None:
-    """The project's webhook trigger that calls ``entrypoint``, if there is one."""
+def webhook_of_entrypoint(app: App, project: str, entrypoint: str) -> dict[str, Any]:
+    """The project's webhook trigger that calls ``entrypoint`` (exit 40 if none does)."""
     rows: list[dict[str, Any]] = app.client.get("/triggers", project=project)
-    return next((r for r in rows if r["type"] == "webhook" and r.get("call") == entrypoint), None)
+    found = next((r for r in rows if r["type"] == "webhook" and r.get("call") == entrypoint), None)
+    if found is None:
+        raise CliError(f"--as-request: no webhook trigger of project {project!r} calls {entrypoint}", 40)
+    return found
 
 
-def shaped(data: dict[str, Any], trigger: dict[str, Any] | None, raw: bool) -> dict[str, Any]:
-    """``data`` as a webhook request when ``trigger`` is a webhook (and not ``raw``)."""
-    if raw or trigger is None or trigger.get("type") != "webhook" or not trigger.get("webhook_url"):
-        return data
+def as_request(data: dict[str, Any], trigger: dict[str, Any]) -> dict[str, Any]:
+    """``data`` as a POST to ``trigger``'s URL (exit 40 if it is not a webhook)."""
+    if trigger.get("type") != "webhook" or not trigger.get("webhook_url"):
+        raise CliError(f"--as-request needs a webhook trigger; {trigger['name']} is a {trigger['type']} trigger", 40)
     return webhook_request(data, str(trigger["webhook_url"]))

@@ -88,26 +88,25 @@ def register_events(cli: click.Group) -> None:
     @click.option("--type", "event_type", default="", help="Event type, e.g. post or tick.")
     @click.option("--data", "pairs", multiple=True, help="key=value (JSON values allowed); repeatable.")
     @click.option("--file", type=click.Path(path_type=Path, exists=True), default=None, help="JSON object file.")
-    @click.option("--raw", is_flag=True, help="Send the data as event.data as it is, even to a webhook trigger.")
+    @click.option("--as-request", is_flag=True, help="Send the data as the JSON body of a POST to the webhook trigger.")
     @common
     def dispatch_cmd(app: App, trigger: str, project: str, event_type: str, pairs: tuple[str, ...],
-                     file: Path | None, raw: bool) -> None:  # fmt: skip
-        """Store an event for a trigger and dispatch it.
+                     file: Path | None, as_request: bool) -> None:  # fmt: skip
+        """Store an event for a trigger and dispatch it; the data is its event.data.
 
-        For a webhook trigger the data is the JSON body of a POST to its URL
-        (event.data.body.json, event.data.method, ...), as a real request would be;
-        --raw sends it as event.data itself.
+        A webhook's function reads the request instead (event.data.body.json,
+        event.data.method, ...): --as-request sends the data as the JSON body of a POST
+        to the webhook trigger's URL (event type post unless --type says otherwise).
 
         \b
         Example:
-          akctl event dispatch --trigger on_webhook --project hello --data name=Ada
+          akctl event dispatch --trigger on_webhook -p hello --as-request --data name=Ada
         """
         data = parse_data(pairs, file)
-        if not raw:
+        if as_request:
             trg: dict[str, Any] = app.client.get(f"/triggers/{trigger}", project=project)
-            data = manual.shaped(data, trg, raw)
-            if trg["type"] == "webhook" and not event_type:
-                event_type = "post"
+            data = manual.as_request(data, trg)
+            event_type = event_type or "post"
         body = {"trigger": trigger, "project": project, "event_type": event_type, "data": data}
         show_event(app, app.client.post("/events", body))
 

@@ -325,24 +325,28 @@ def register_control(session: click.Group) -> None:
     @click.option("--entrypoint", required=True, help="file.py:function")
     @click.option("--input", "inputs", multiple=True, help="key=<json> passed in event.data; repeatable.")
     @click.option(
-        "--raw", is_flag=True, help="Pass the inputs as event.data as they are, even to a webhook's function."
+        "--as-request",
+        is_flag=True,
+        help="Send the inputs as the JSON body of a POST to the webhook that calls ENTRYPOINT.",
     )
     @click.option("--watch", "watch_", is_flag=True, help="Follow the session's prints until it ends.")
     @common
-    def start_cmd(app: App, project: str, entrypoint: str, inputs: tuple[str, ...], raw: bool, watch_: bool) -> int:
-        """Start a session by hand.
+    def start_cmd(
+        app: App, project: str, entrypoint: str, inputs: tuple[str, ...], as_request: bool, watch_: bool
+    ) -> int:
+        """Start a session by hand; the inputs are its event.data (event.data.name, ...).
 
-        When a webhook trigger calls ENTRYPOINT, the inputs arrive as the JSON body of
-        a POST to its URL (event.data.body.json, event.data.method, ...), as a real
-        request would; --raw passes them as event.data itself.
+        A webhook's function reads the request instead (event.data.body.json,
+        event.data.method, ...): --as-request sends the inputs as the JSON body of a POST
+        to the URL of the webhook trigger that calls ENTRYPOINT.
 
         \b
         Example:
-          akctl session start --project hello --entrypoint program.py:on_webhook --input name='"Ada"' --watch
+          akctl session start -p hello --entrypoint program.py:on_webhook --as-request --input name='"Ada"' --watch
         """
         data = parse_inputs(inputs)
-        if not raw:
-            data = manual.shaped(data, manual.webhook_of_entrypoint(app, project, entrypoint), raw)
+        if as_request:
+            data = manual.as_request(data, manual.webhook_of_entrypoint(app, project, entrypoint))
         res = app.client.post("/sessions", {"project": project, "entrypoint": entrypoint, "inputs": data})
         if app.as_json and not watch_:
             render.print_json({"session_id": res["session_id"]})
