@@ -375,3 +375,13 @@ def test_manifest_validate_reports_every_problem_with_suggestions(akd_module: Ak
     flat = " ".join(res.stderr.split())
     assert 'autokitteh.yaml:4: project.tigers: unknown key "tigers" (did you mean "triggers"?)' in flat, res.stderr
     assert 'autokitteh.yaml:7: project.vars[0].valeu: unknown key "valeu" (did you mean "value"?)' in flat, res.stderr
+
+
+def test_the_cli_reference_lists_every_exit_code() -> None:
+    from akctl.errors import CODES_BY_EXIT, EXIT_CODES
+
+    text = (ROOT / "docs" / "cli.md").read_text()
+    table = {int(line.split("|")[1]) for line in text.splitlines() if re.match(r"\| \d+ \|", line)}
+    assert table == set(CODES_BY_EXIT) | set(EXIT_CODES.values()) | {0}, table
+    for code in set(EXIT_CODES) | set(CODES_BY_EXIT.values()):
+        assert f"`{code}`" in text, code
