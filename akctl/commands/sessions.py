@@ -246,6 +246,13 @@ def watch(app: App, ident: str, end_states: tuple[str, ...], timeout: float | No
     return 0 if reached else 1
 
 
+def hint_as_request(app: App, sid: str) -> None:
+    """A webhook's function run with plain inputs fails reading the request: say how to send one."""
+    err = app.client.get(f"/sessions/{sid}").get("error") or {}
+    if err.get("type") == "AttributeError" and "no key 'body'" in err.get("message", ""):
+        render.err.print("[dim]hint:[/] the function reads a webhook request; --as-request sends the inputs as one")
+
+
 def parse_inputs(inputs: tuple[str, ...]) -> dict[str, Any]:
     """``--input key=<json>`` pairs (a value that is not JSON is a string)."""
     data: dict[str, Any] = {}
@@ -353,7 +360,12 @@ def register_control(session: click.Group) -> None:
             return 0
         if not app.as_json:
             render.out.print(res["session_id"])
-        return watch(app, res["session_id"], (), None) if watch_ else 0
+        if not watch_:
+            return 0
+        code = watch(app, res["session_id"], (), None)
+        if code and not as_request and not app.as_json:
+            hint_as_request(app, res["session_id"])
+        return code
 
     @session.command("stop")
     @click.argument("session_id")

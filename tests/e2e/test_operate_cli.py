@@ -280,6 +280,7 @@ def test_watch_shows_the_error_and_traceback_of_a_failed_session(akd_module: Akd
     # Without --as-request, event.data is {"name": 1}, which has no "body": the error names both.
     assert "AttributeError" in res.stderr and "'body'" in res.stderr and "'name'" in res.stderr, res.stderr
     assert "Traceback" in res.stderr and "program.py" in res.stderr and "on_webhook" in res.stderr, res.stderr
+    assert "hint:" in res.stderr and "--as-request" in res.stderr, res.stderr
     # --as-request needs a webhook trigger that calls the entry point.
     res = akd_module.akctl("session", "start", "-p", "hello", "--entrypoint", "program.py:nope", "--as-request")
     assert res.returncode == 40 and "no webhook trigger" in res.stderr, (res.stdout, res.stderr)
