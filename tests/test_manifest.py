@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from akd.errors import ManifestError
-from akd.manifest import MAX_MANIFEST_BYTES, load_manifest, parse_manifest
+from akd.build import snapshot_project
+from akd.errors import BuildError, ManifestError
+from akd.manifest import MAX_MANIFEST_BYTES, ManifestErrors, load_manifest, parse_manifest
 from akd.models import CallSpec, ConnectionSpec, TriggerSpec, VarSpec
 
 DESIGN_EXAMPLE = """\
@@ -583,3 +584,81 @@ def test_huge_alias_bomb_is_refused() -> None:
     with pytest.raises(ManifestError, match="aliases are not allowed") as info:
         parse_manifest("\n".join(levels) + "\n")
     assert info.value.line == 2
+
+
+# -- every problem at once, with suggestions ---------------------------------------------
+
+MANY_PROBLEMS = """\
+version: v3
+project:
+  name: bad-name
+  dispaly_name: x
+  connections:
+    - name: chat
+      integration: slak
+  triggers:
+    - name: a
+      type: webhok
+      call: program.py
+    - name: b
+      tpye: webhook
+      call: program.py:b
+    - name: c
+      type: connection
+      connection: chta
+"""
+
+
+def test_every_problem_is_reported_at_once_in_document_order() -> None:
+    with pytest.raises(ManifestErrors) as info:
+        parse_manifest(MANY_PROBLEMS)
+    found = [(e.line, e.key) for e in info.value.errors]
+    assert found == [
+        (1, "version"),
+        (3, "project.name"),
+        (4, "project.dispaly_name"),
+        (7, "project.connections[0].integration"),
+        (10, "project.triggers[0].type"),
+        (11, "project.triggers[0].call"),
+        (12, "project.triggers[1].type"),  # missing: located at the item
+        (13, "project.triggers[1].tpye"),
+        (17, "project.triggers[2].connection"),
+    ]
+    error = info.value
+    assert isinstance(error, ManifestError) and (error.line, error.key) == (1, "version")
+    lines = str(error).splitlines()
+    assert len(lines) == len(found) and all(line.startswith("autokitteh.yaml:") for line in lines)
+    assert [d["line"] for d in error.details["errors"]] == [line for line, _ in found]
+
+
+@pytest.mark.parametrize(
+    ("fragment", "suggested"),
+    [
+        ('unknown key "dispaly_name"', '(did you mean "display_name"?)'),
+        ('unknown key "tpye"', '(did you mean "type"?)'),
+        ('got "webhok"', '(did you mean "webhook"?)'),
+        ('unknown integration "slak"', '(did you mean "slack"?)'),
+        ('unknown connection "chta"', '(did you mean "chat"?)'),
+    ],
+)
+def test_misspellings_come_with_a_suggestion(fragment: str, suggested: str) -> None:
+    with pytest.raises(ManifestErrors) as info:
+        parse_manifest(MANY_PROBLEMS)
+    line = next(x for x in str(info.value).splitlines() if fragment in x)
+    assert suggested in line, line
+
+
+def test_no_suggestion_for_a_word_unlike_any_option() -> None:
+    with pytest.raises(ManifestError) as info:
+        parse_manifest("version: v1\nproject:\n  name: x\n  zzzzqqq: 1\n")
+    assert "did you mean" not in str(info.value)
+
+
+def test_a_misspelt_entrypoint_gets_a_suggestion(tmp_path: Path) -> None:
+    (tmp_path / "autokitteh.yaml").write_text(
+        manifest_with_trigger("name: t", "type: webhook", "call: program.py:on_webhok")
+    )
+    (tmp_path / "program.py").write_text("def on_webhook(event):\n    pass\n")
+    with pytest.raises(BuildError) as info:
+        snapshot_project(tmp_path, load_manifest(tmp_path / "autokitteh.yaml"))
+    assert 'no top-level function "on_webhok" (did you mean "on_webhook"?)' in str(info.value)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from akctl import render
+from akctl import manual, render
 from akctl.app import App, common
 from akctl.errors import CliError
 from akctl.render import escape
@@ -150,20 +150,30 @@ def register_events(cli: click.Group) -> None:
 
     @event.command("dispatch")
     @click.option("--trigger", required=True, help="Trigger name (the event is dispatched as if it fired).")
-    @click.option("--project", default="", help="Project of the trigger (needed if the name is ambiguous).")
+    @click.option("--project", "-p", default="", help="Project of the trigger (needed if the name is ambiguous).")
     @click.option("--type", "event_type", default="", help="Event type, e.g. post or tick.")
     @click.option("--data", "pairs", multiple=True, help="key=value (JSON values allowed); repeatable.")
     @click.option("--file", type=click.Path(path_type=Path, exists=True), default=None, help="JSON object file.")
+    @click.option("--as-request", is_flag=True, help="Send the data as the JSON body of a POST to the webhook trigger.")
     @common
     def dispatch_cmd(app: App, trigger: str, project: str, event_type: str, pairs: tuple[str, ...],
-                     file: Path | None) -> None:  # fmt: skip
-        """Store an event for a trigger and dispatch it.
+                     file: Path | None, as_request: bool) -> None:  # fmt: skip
+        """Store an event for a trigger and dispatch it; the data is its event.data.
+
+        A webhook's function reads the request instead (event.data.body.json,
+        event.data.method, ...): --as-request sends the data as the JSON body of a POST
+        to the webhook trigger's URL (event type post unless --type says otherwise).
 
         \b
         Example:
-          akctl event dispatch --trigger on_webhook --project hello --data name=Ada
+          akctl event dispatch --trigger on_webhook -p hello --as-request --data name=Ada
         """
-        body = {"trigger": trigger, "project": project, "event_type": event_type, "data": parse_data(pairs, file)}
+        data = parse_data(pairs, file)
+        if as_request:
+            trg: dict[str, Any] = app.client.get(f"/triggers/{trigger}", project=project)
+            data = manual.as_request(data, trg)
+            event_type = event_type or "post"
+        body = {"trigger": trigger, "project": project, "event_type": event_type, "data": data}
         show_event(app, app.client.post("/events", body))
 
     @event.command("redispatch")
