@@ -38,7 +38,8 @@ def daemon_running(data_dir: Path) -> bool:
     from akd.instances import pid_alive
 
     info = read_daemon_info(data_dir)
-    return info is not None and pid_alive(int(info.get("pid") or 0))
+    pid = int(info.get("pid") or 0) if info else 0
+    return pid > 0 and pid_alive(pid)
 
 
 def discover(default: Path) -> Path:

@@ -88,7 +88,7 @@ def is_running(instance: Instance) -> bool:
         info = json.loads((instance.data_dir / "daemon.json").read_text())
     except (OSError, ValueError):
         return False
-    return info.get("pid") == instance.pid and pid_alive(instance.pid)
+    return instance.pid > 0 and info.get("pid") == instance.pid and pid_alive(instance.pid)
 
 
 def pid_alive(pid: int) -> bool:

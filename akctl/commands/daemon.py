@@ -156,7 +156,7 @@ def down(app: App, timeout: float) -> None:
         raise CliError(f"akd (pid {pid}) did not stop within {timeout:.0f} s", 1, f"kill it with: kill {pid}")
     app.show(
         {"stopped": True, "pid": pid, "parked_sessions": waits, "seconds": round(took, 3)},
-        lambda: f"[green]✓[/] akd stopped (pid {pid}) in {took:.1f} s",
+        lambda: f"[green]✓[/] akd stopped (pid {pid}) in {took:.1f} s" + _parked_note(waits),
     )
 
 
@@ -164,6 +164,12 @@ def _what_down_waits_for(client: Client) -> list[str]:
     """The sessions akd parks on the way down (their runners end; they resume at the next start)."""
     rows = client.get("/sessions", state="running", limit=1000)
     return sorted(str(r["session_id"]) for r in rows)
+
+
+def _parked_note(waits: list[str]) -> str:
+    if not waits:
+        return ""
+    return f"; {len(waits)} running session{'s' if len(waits) != 1 else ''} parked (they resume at the next start)"
 
 
 def _waiting_text(waits: list[str]) -> str:

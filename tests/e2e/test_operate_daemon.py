@@ -35,6 +35,9 @@ project:
     - name: spin
       type: webhook
       call: program.py:spin
+    - name: forever
+      type: webhook
+      call: program.py:forever
 """
 
 PROGRAM = """\
@@ -51,6 +54,11 @@ def spin(event):
     while n < 60_000_000:
         n += 1
     print("spun", n)
+
+def forever(event):
+    print("looping")
+    while True:
+        pass
 """
 
 
@@ -166,6 +174,9 @@ def test_a_new_shell_finds_the_running_daemon(main: Akd, tmp: Path) -> None:
     assert status["sessions"] == main.api("GET", "/stats/counts").json()["by_state"]
     listed = akctl(elsewhere, "project", "list", "--json")
     assert listed.returncode == 0 and isinstance(json.loads(listed.stdout), list), listed.stderr
+    up = akctl(elsewhere, "up", "--detach")  # reports that one instead of starting a second, empty akd
+    assert up.returncode == 0 and f"akd is already running at {main.url}" in up.stdout, (up.stdout, up.stderr)
+    assert not (tmp / "elsewhere" / "akd").exists()
 
     # A registry entry whose akd is gone (a kill -9) is ignored.
     stale = tmp / "run" / "0000000000000000.json"
@@ -193,7 +204,7 @@ def test_down_parks_running_sessions_and_up_resumes_them_on_the_same_port(main: 
             assert bad not in log, (bad, log)
         assert log.count(f"session {spinning} parked") == 1, log  # its runner was in the middle of the loop
         assert "parking 2 running sessions" in res.stderr and napping in res.stderr and spinning in res.stderr
-        assert "akd stopped" in res.stdout
+        assert "akd stopped" in res.stdout and "2 running sessions parked" in res.stdout
     finally:
         res = main.akctl("up", "--detach", timeout=120)  # no --port: the one of the last `up --port`
         assert res.returncode == 0, res.stderr
@@ -269,10 +280,16 @@ def test_dev_starts_a_daemon_when_none_runs_and_stops_it_on_ctrl_c(main: Akd, tm
         for d in (main.data_dir, data_dir):
             assert f"AKD_DATA_DIR={d}" in res.stderr and f"--data-dir {d}" in res.stderr, res.stderr
 
+        # A session running code when dev exits is parked by the daemon's stop, on a terminal.
+        devd = Akd(data_dir)
+        hooks = {t["name"]: t["webhook_url"] for t in devd.akctl_json("trigger", "list", "--project", "devd")}
+        looping = start(devd, hooks["forever"])
+        wait_for(lambda: f"{looping} looping" in tmux.screen(), 30, what="dev to show the print")
         tmux.keys("C-c")
         wait_for(lambda: "EXIT=" in tmux.screen(), 60, what="akctl dev to exit")
         screen = tmux.screen()
-        assert "EXIT=0" in screen and "akd stopped" in screen, screen
+        assert "EXIT=0" in screen and "akd stopped" in screen and "1 running session parked" in screen, screen
+        assert f"session {looping} parked" in (data_dir / "logs" / "akd.log").read_text()
         assert not pid_alive(pid)
         assert not (data_dir / "daemon.json").exists()
         registered = [json.loads(p.read_text())["data_dir"] for p in (tmp / "run").glob("*.json")]
