@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -142,10 +143,18 @@ def start_detached(app: App, port: int | None, config: Path | None) -> dict[str,
 
 def down(app: App, timeout: float) -> None:
     """Stop the akd daemon gracefully (running sessions resume at the next start)."""
+    result = stop(app, timeout)
+    if result is None:
+        app.show({"stopped": False, "running": False}, lambda: "akd is not running")
+    else:
+        app.show(result, lambda: stopped_line(result))
+
+
+def stop(app: App, timeout: float) -> dict[str, Any] | None:
+    """Ask akd to stop and wait for it (at most ``timeout``); None when it was not running."""
     info = read_daemon_info(app.daemon_data_dir())
     if info is None or not _healthy(str(info["url"])):
-        app.show({"stopped": False, "running": False}, lambda: "akd is not running")
-        return
+        return None
     pid = int(str(info["pid"]))
     waits = _what_down_waits_for(app.client)
     app.client.post("/shutdown")
@@ -154,10 +163,12 @@ def down(app: App, timeout: float) -> None:
     took = time.monotonic() - started
     if _pid_alive(pid):
         raise CliError(f"akd (pid {pid}) did not stop within {timeout:.0f} s", 1, f"kill it with: kill {pid}")
-    app.show(
-        {"stopped": True, "pid": pid, "parked_sessions": waits, "seconds": round(took, 3)},
-        lambda: f"[green]✓[/] akd stopped (pid {pid}) in {took:.1f} s" + _parked_note(waits),
-    )
+    return {"stopped": True, "pid": pid, "parked_sessions": waits, "seconds": round(took, 3)}
+
+
+def stopped_line(result: dict[str, Any]) -> str:
+    line = f"[green]✓[/] akd stopped (pid {result['pid']}) in {result['seconds']:.1f} s"
+    return line + _parked_note(result["parked_sessions"])
 
 
 def _what_down_waits_for(client: Client) -> list[str]:

@@ -183,19 +183,17 @@ def changed_since(paths: list[Path], keep: watchfiles.BaseFilter, t: float) -> b
     return False
 
 
-def ensure_daemon(app: App) -> bool:
+def ensure_daemon(loop: DevLoop) -> bool:
     """Start akd in the background when none runs (for this data dir, or anywhere when none
     was named); whether ``dev`` started it, and so stops it on exit."""
     from akctl.client import daemon_running
 
+    app = loop.app
     if daemon_running(app.daemon_data_dir()):
         return False
     info = daemon.start_detached(app, None, None)
-    line = f"[dim]started akd at {info['url']} (data dir {escape(str(app.data_dir))}); it stops when dev exits[/]"
-    if app.as_json:
-        sys.stdout.write(json.dumps({"event": "daemon_started", "url": info["url"], "pid": info["pid"]}) + "\n")
-    else:
-        render.out.print(line)
+    human = f"[dim]started akd at {info['url']} (data dir {escape(str(app.data_dir))}); it stops when dev exits[/]"
+    loop.emit("daemon_started", human, url=info["url"], pid=info["pid"], data_dir=str(app.data_dir))
     return True
 
 
@@ -222,8 +220,8 @@ def dev_cmd(app: App, dir_argument: Path | None, dir_option: Path | None, manife
     project_dir = pick_project_dir(dir_argument, dir_option)
     if not project_dir.is_dir():
         raise CliError(f"project directory {project_dir} does not exist", 44)
-    started = ensure_daemon(app)
     loop = DevLoop(app, project_dir, manifest or project_dir / "autokitteh.yaml", force)
+    started = ensure_daemon(loop)
     try:
         loop.run()
     except KeyboardInterrupt:
@@ -232,18 +230,20 @@ def dev_cmd(app: App, dir_argument: Path | None, dir_option: Path | None, manife
         loop.emit("stopped", f"[dim]stopped watching; {kept}[/]")
     finally:
         if started:
-            stop_started(app)
+            stop_started(loop)
 
 
-def stop_started(app: App) -> None:
+def stop_started(loop: DevLoop) -> None:
     """Stop the daemon dev started; a second Ctrl-C meanwhile does not leave it running."""
     import signal
 
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        daemon.down(app, 60.0)
+        result = daemon.stop(loop.app, 60.0)
     finally:
         signal.signal(signal.SIGINT, previous)
+    if result is not None:
+        loop.emit("daemon_stopped", daemon.stopped_line(result), **result)
 
 
 def register(cli: click.Group) -> None:

@@ -299,3 +299,39 @@ def test_dev_starts_a_daemon_when_none_runs_and_stops_it_on_ctrl_c(main: Akd, tm
         tmux.close()
         if (data_dir / "daemon.json").exists():
             os.kill(int(json.loads((data_dir / "daemon.json").read_text())["pid"]), 9)
+
+
+def test_dev_json_reports_the_daemon_it_starts_and_stops(tmp: Path) -> None:
+    """Without a terminal: one JSON object per line, the daemon's start and stop among them."""
+    import signal
+
+    data_dir = tmp / "dev-json"
+    project = write_project(tmp / "devjson", {"autokitteh.yaml": MANIFEST.format(name="devj"), "program.py": PROGRAM})
+    env = {k: v for k, v in os.environ.items() if k not in ("AKD_DATA_DIR", "AKD_URL", "AKD_TOKEN")}
+    env.update({"AKD_RUNTIME_DIR": str(tmp / "run-json"), "PYTHONPATH": str(ROOT)})
+    cmd = [*AKCTL, "dev", "--dir", str(project), "--data-dir", str(data_dir), "--json"]
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        events = []
+        for line in proc.stdout:
+            events.append(json.loads(line))
+            if events[-1]["event"] == "watching":
+                break
+        pid = int(json.loads((data_dir / "daemon.json").read_text())["pid"])
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if (data_dir / "daemon.json").exists() and proc.returncode != 0:  # a failed test leaves no daemon
+            os.kill(int(json.loads((data_dir / "daemon.json").read_text())["pid"]), 9)
+    events += [json.loads(line) for line in out.splitlines()]
+    kinds = [e["event"] for e in events]
+    assert proc.returncode == 0, err
+    assert kinds[0] == "daemon_started" and events[0]["pid"] == pid, events
+    assert kinds[-2:] == ["stopped", "daemon_stopped"] and events[-1]["pid"] == pid, events
+    assert "deployed" in kinds
+    assert f"stopping akd (pid {pid})" in err  # down's plain progress line, not a spinner
+    assert not pid_alive(pid) and not (data_dir / "daemon.json").exists()
+    assert list((tmp / "run-json").glob("*.json")) == []
