@@ -187,7 +187,7 @@ def _waiting_text(waits: list[str]) -> str:
     if not waits:
         return "stopping the Temporal worker and server"
     shown = ", ".join(waits[:3]) + (f" and {len(waits) - 3} more" if len(waits) > 3 else "")
-    return f"parking {len(waits)} running session{'s' if len(waits) != 1 else ''} ({shown}), then the Temporal worker"
+    return f"parking {len(waits)} running session{'s' if len(waits) != 1 else ''} ({shown})"
 
 
 def _wait_exit(pid: int, timeout: float, waits: list[str]) -> None:
