@@ -28,8 +28,9 @@ def cli(ctx: click.Context, data_dir: Path | None, as_json: bool) -> None:
 
     \b
     Quick start:
-      akctl up --detach                  # start the daemon
-      akctl deploy --dir examples/hello  # deploy a project, print its webhook URLs
+      akctl up --detach                  # start the daemon (prints its web UI link)
+      akctl status                       # which daemon, its data dir, URL and counts
+      akctl deploy examples/hello        # deploy a project, print its webhook URLs
       akctl session list                 # what ran
       akctl session prints hello         # the prints of hello's latest session
     """
