@@ -107,7 +107,7 @@ def register_events(cli: click.Group) -> None:
         """Inspect and send events (webhook requests, schedule ticks, manual dispatches)."""
 
     @event.command("list")
-    @click.option("--project", default="", help="Only this project's events.")
+    @click.option("--project", "-p", default="", help="Only this project's events.")
     @click.option("--connection", default="", metavar="PROJECT/CONN",
                   help="Only this connection's vendor deliveries (delivery ids, why one was skipped).")  # fmt: skip
     @click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
@@ -190,7 +190,7 @@ def register_triggers(cli: click.Group) -> None:
         """Inspect triggers: webhooks (with URLs), schedules (with next fire times)."""
 
     @trigger.command("list")
-    @click.option("--project", default="", help="Only this project's triggers.")
+    @click.option("--project", "-p", default="", help="Only this project's triggers.")
     @common
     def list_cmd(app: App, project: str) -> None:
         """List triggers.
@@ -215,7 +215,7 @@ def register_triggers(cli: click.Group) -> None:
 
     @trigger.command("get")
     @click.argument("trigger")
-    @click.option("--project", default="", help="Project of the trigger (for names).")
+    @click.option("--project", "-p", default="", help="Project of the trigger (for names).")
     @common
     def get_cmd(app: App, trigger: str, project: str) -> None:
         """Show one trigger (by id or name)."""
@@ -225,7 +225,8 @@ def register_triggers(cli: click.Group) -> None:
             return
         for key, value in r.items():
             if value not in (None, "", []):
-                render.out.print(f"[bold]{key:>15}[/]  {escape(str(value))}")
+                shown = value if isinstance(value, str) else json.dumps(value)
+                render.out.print(f"[bold]{key:>15}[/]  {escape(shown)}")
 
 
 def register_store(cli: click.Group) -> None:
@@ -235,7 +236,7 @@ def register_store(cli: click.Group) -> None:
 
     @store.command("get")
     @click.argument("key")
-    @click.option("--project", required=True)
+    @click.option("--project", "-p", required=True)
     @common
     def get_cmd(app: App, key: str, project: str) -> None:
         """Print the value stored under KEY.
@@ -250,7 +251,7 @@ def register_store(cli: click.Group) -> None:
     @store.command("set")
     @click.argument("key")
     @click.argument("value")
-    @click.option("--project", required=True)
+    @click.option("--project", "-p", required=True)
     @common
     def set_cmd(app: App, key: str, value: str, project: str) -> None:
         """Store VALUE (JSON, or a plain string) under KEY; the value null deletes KEY.
@@ -267,7 +268,7 @@ def register_store(cli: click.Group) -> None:
         app.show(r, lambda: f"[green]✓[/] {escape(key)} = {escape(json.dumps(parsed))}")
 
     @store.command("list")
-    @click.option("--project", required=True)
+    @click.option("--project", "-p", required=True)
     @common
     def list_cmd(app: App, project: str) -> None:
         """List the keys and values of a project's store."""

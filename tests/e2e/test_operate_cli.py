@@ -304,7 +304,7 @@ def commands() -> list[tuple[str, click.Command]]:
 
 
 # In akctl/commands/events.py, whose owner adds -p there (issue 17 item 12).
-PROJECT_SHORT_PENDING = {"event list", "trigger list", "trigger get", "store get", "store set", "store list"}
+PROJECT_SHORT_PENDING: set[str] = set()
 
 
 def test_every_project_option_also_reads_dash_p() -> None:
