@@ -68,6 +68,7 @@ def source() -> Iterator[Source]:
     s = Source()
     yield s
     s.server.shutdown()
+    s.server.server_close()
 
 
 def _deploy(akd: Akd, tmp_path: Path, name: str) -> dict[str, Any]:
