@@ -64,6 +64,7 @@ function morphChildren(parent, next) {
 }
 
 function applyRegions(fresh) {
+  if (live.paused) return; // paused while this answer was on its way: a pause holds from the click on
   fresh.querySelectorAll("[data-live]").forEach((region) => {
     const here = document.querySelector('[data-live="' + region.dataset.live + '"]');
     if (here) morph(here, region);
@@ -156,6 +157,10 @@ function livePrints(box) {
       if (!res.ok) throw new Error("HTTP " + res.status);
       failures = 0;
       const html = await res.text();
+      if (live.paused) {
+        setTimeout(poll, delay); // drop this answer; the cursor stays, so the next poll brings it again
+        return;
+      }
       if (html.trim()) append(html);
       after = res.headers.get("X-Next-After") || after;
       const next = res.headers.get("X-Session-State") || state;
