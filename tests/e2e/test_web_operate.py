@@ -68,7 +68,7 @@ def ticker(event):
     n = int((event.data.body.json or {}).get("n", 3))
     for i in range(n):
         print(f"tick {i} at {time.time():.0f}")
-        time.sleep(0.4)
+        time.sleep(0.3)
     return {"ticks": n}
 
 
@@ -192,7 +192,7 @@ def test_a_running_sessions_page_updates_in_place_and_pauses(
     # Once final the page reloads itself once to show the outcome, then polls nothing.
     wait_for(lambda: '"ticks": 45' in text(ui, "#outcome"), 30, what="the return value")
     assert number(text(ui, "#prints-total")) == 45 and not ui.find_elements(By.CSS_SELECTOR, "[data-live-toggle]")
-    time.sleep(2.5)  # several poll intervals: a live page would have fetched by now
+    time.sleep(2.0)  # nearly three poll intervals: a live page would have fetched by now
     polls = js(ui, "return performance.getEntriesByType('resource').map(e => e.name)"
                    ".filter(n => n.includes('/prints') || n.includes('/summary')).length")  # fmt: skip
     assert polls == 0, f"a final session's page polled {polls} times"
@@ -483,8 +483,8 @@ def test_stats_duration_chart_uses_a_log_scale(ui: WebDriver, akd_module: Akd, t
                "      call: program.py:work\n"  # fmt: skip
     hooks = akd_module.deploy(write_project(tmp_path / "st", {"autokitteh.yaml": manifest,
                                                              "program.py": PROGRAM}))["webhooks"]  # fmt: skip
-    started = [fire(hooks["work"], {"seconds": s}) for s in (0.02, 0.02, 0.05, 0.3, 0.3, 0.6)]
-    started.append(fire(hooks["work"], {"seconds": 8}))  # the outlier
+    started = [fire(hooks["work"], {"seconds": s}) for s in (0.02, 0.02, 0.05, 0.1, 0.1, 0.2)]
+    started.append(fire(hooks["work"], {"seconds": 3}))  # the outlier
     for event_id in started:
         akd_module.wait_session(session_of(akd_module, event_id), timeout=60)
     goto(ui, akd_module, "/stats?project=opstats&range=1h")
