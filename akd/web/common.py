@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -23,6 +24,7 @@ NOTICES = {
     "connection_ok": "Connection tested: the vendor accepted its credentials.",
     "connection_failed": "Connection not working: its status says why.",
     "connection_saved": "Credentials saved; the connection's status says whether they work.",
+    "deleted": "Deleted.",
 }
 
 
@@ -46,6 +48,19 @@ async def project_id_param(request: Request) -> str:
     if not name:
         return ""
     return str(must(await projects_store.project_by_name(ctx(request).db, name), "project", name)["project_id"])
+
+
+def time_param(request: Request, name: str) -> float | None:
+    """A local date and time (``2026-12-02T09:30``, what ``<input type=datetime-local>`` sends)."""
+    value = request.query_params.get(name, "")
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        raise InvalidArgument(
+            f"query parameter {name} must be a date and time like 2026-12-02T09:30, got {value!r}"
+        ) from None
 
 
 def notice(request: Request) -> str:
