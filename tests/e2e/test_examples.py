@@ -130,9 +130,9 @@ def test_cron_report_keeps_its_report_in_the_store(akd_module: Akd, tmp_path: Pa
     _set(akd_module, "cron_report", "CHECK_URL", f"{source.url}/health")
     triggers = akd_module.akctl_json("trigger", "list", "--project", "cron_report")
     assert [t["name"] for t in triggers] == ["hourly"]
-    event = akd_module.akctl_json("event", "dispatch", "--trigger", "hourly", "--project", "cron_report",
-                                  "--type", "tick")  # fmt: skip
-    sid = wait_for(lambda: akd_module.api("GET", f"/events/{event['event_id']}").json().get("session_ids"), 30)[0]
+    assert akd_module.akctl_json("trigger", "fire", "cron_report/hourly")["fired"] is True  # as the README says
+    sid = wait_for(lambda: next((s["session_id"] for s in akd_module.sessions(project="cron_report")), None), 30,
+                   what="the tick's session")  # fmt: skip
     assert akd_module.wait_session(sid)["state"] == "completed"
     report = akd_module.akctl_json("store", "get", "last_report", "--project", "cron_report")["value"]
     assert report["ok"] is True and report["status"] == 200 and report["url"].endswith("/health")
