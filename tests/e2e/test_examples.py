@@ -5,6 +5,8 @@ Vendor-free examples only; HTTP sources are small local servers in this process.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import shutil
 import threading
@@ -19,6 +21,7 @@ import httpx
 import pytest
 
 from tests.e2e.harness import Akd, wait_for
+from tests.standins.slack import SlackStandIn
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -90,7 +93,7 @@ def _set(akd: Akd, project: str, name: str, value: str) -> None:
 
 def test_every_example_has_a_readme_and_a_test() -> None:
     names = sorted(p.name for p in EXAMPLES.iterdir() if (p / "autokitteh.yaml").exists())
-    tested = {"hello", "durable_pipeline", "cron_report", "sync_api", "approval", "fan_out"}
+    tested = {"hello", "durable_pipeline", "cron_report", "sync_api", "approval", "fan_out", "github_to_slack"}
     assert set(names) <= tested | {"slack_bot", "github_to_slack"}, names
     for name in names:
         readme = (EXAMPLES / name / "README.md").read_text() if name != "hello" else "akctl deploy"
@@ -191,3 +194,39 @@ def test_fan_out_collects_every_child(akd_module: Akd, tmp_path: Path) -> None:
     assert len(children) == 3
     failed = results["4"].removeprefix("failed: akctl session get ")
     assert children[failed]["state"] == "error" and "TypeError" in children[failed]["error"]["type"]
+
+
+def test_github_to_slack_announces_signed_deliveries(akd_module: Akd, tmp_path: Path) -> None:
+    with SlackStandIn(tokens={"xoxb-example"}) as slack:
+        _deploy(akd_module, tmp_path, "github_to_slack")
+        for name, value, secret in (("private_bot_token", "xoxb-example", True), ("base_url", slack.base_url, False)):
+            res = akd_module.akctl("var", "set", name, value, *(["--secret"] if secret else []),
+                                   "--connection", "github_to_slack/slack_conn")  # fmt: skip
+            assert res.returncode == 0, res.stderr
+        res = akd_module.akctl("var", "set", "pat_secret", "gh-example-secret", "--secret",
+                               "--connection", "github_to_slack/github_conn")  # fmt: skip
+        assert res.returncode == 0, res.stderr
+
+        # A delivery signed here, as GitHub signs it, to the URL `connection get` shows.
+        url = akd_module.akctl_json("connection", "get", "github_to_slack/github_conn")["webhook_url"]
+        payload = json.loads((Path(__file__).resolve().parents[2] / "akd/fixtures/github/issues.json").read_text())
+        body = json.dumps(payload).encode()
+        signature = "sha256=" + hmac.new(b"gh-example-secret", body, hashlib.sha256).hexdigest()
+        sent = httpx.post(url, content=body, timeout=10, headers={
+            "Content-Type": "application/json", "X-GitHub-Event": "issues", "X-GitHub-Delivery": "d-1",
+            "X-Hub-Signature-256": signature})  # fmt: skip
+        assert sent.status_code == 202, sent.text
+        sid = _session_of(akd_module, sent)
+        assert akd_module.wait_session(sid)["state"] == "completed", akd_module.session(sid).get("error")
+        assert akd_module.prints(sid)[0].startswith("announced issue #1347")
+        assert slack.messages[-1]["channel"] == "#dev" and "#1347 Found a bug" in slack.messages[-1]["text"]
+
+        # The README's way: a simulated comment; a closed issue matches no trigger's filter.
+        sim = akd_module.akctl_json("connection", "simulate", "github_to_slack/github_conn", "issue_comment")
+        assert akd_module.wait_session(sim["session_ids"][0])["state"] == "completed"
+        assert slack.messages[-1]["text"].startswith("octocat on #")
+        closed = tmp_path / "closed.json"
+        closed.write_text(json.dumps({"action": "closed"}))
+        quiet = akd_module.akctl_json("connection", "simulate", "github_to_slack/github_conn", "issues",
+                                      "--data", str(closed))  # fmt: skip
+        assert quiet["session_ids"] == [] and len(slack.messages) == 2
