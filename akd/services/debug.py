@@ -88,6 +88,17 @@ async def rerun(ctx: AppContext, row: Row, from_step: int, *, result: Any = None
     return new.session_id
 
 
+async def sleeping_until(ctx: AppContext, row: Row) -> float | None:
+    """When the durable sleep ``row`` is in ends, or None when it is not sleeping."""
+    if row["state"] in FINAL_STATES or not row["durable"]:
+        return None
+    last = await store.last_journal_entry(ctx.db, row["session_id"])
+    if last is None or last[1] != "sleep":
+        return None
+    until = _plain(last[2])
+    return float(until) if isinstance(until, (int, float)) and until > time.time() else None
+
+
 async def wake(ctx: AppContext, row: Row) -> dict[str, Any]:
     """End the durable sleep ``row`` is parked in now, as if it had elapsed."""
     sid = row["session_id"]

@@ -18,6 +18,9 @@ from akd.web.render import secure
 NOTICES = {
     "stopping": "Stop requested: the session ends its current step, then stops (terminated after 10 s).",
     "restarted": "Restarted: this is the new session.",
+    "rerun": "Rerun: this new session replayed the original's steps before the one you chose, then ran live.",
+    "woken": "Woken: the durable sleep ended now, as if its time had passed.",
+    "fired": "Fired: the schedule ran now; its tick is in the events list.",
     "redispatched": "Redispatched: this is the new event, with the same data.",
     "activated": "Deployment activated; the previous active deployment of the project drains.",
     "deactivated": "Deployment deactivated: it takes no new sessions.",

@@ -14,13 +14,14 @@ from akd.api.projects import trigger_json
 from akd.api.triggers import cron_next
 from akd.appctx import AppContext
 from akd.engine.schedules import next_fire_times
-from akd.services import lifecycle
+from akd.errors import NotFound
+from akd.services import debug, lifecycle
 from akd.store import project_data
 from akd.store import projects as store
 from akd.store.db import Row
 from akd.web import queries
-from akd.web.auth import page
-from akd.web.common import notice
+from akd.web.auth import action, page
+from akd.web.common import notice, redirect
 from akd.web.connections import connection_views
 from akd.web.render import render
 
@@ -67,8 +68,22 @@ async def project_detail(request: Request) -> Response:
     )  # fmt: skip
 
 
+@action
+async def fire_trigger(request: Request) -> Response:
+    """A schedule trigger's tick, now (akd.services.debug.fire)."""
+    c = ctx(request)
+    prj = await lifecycle.project(c.db, request.path_params["name"])
+    name = request.path_params["trigger"]
+    trigger = next((t for t in await store.triggers_of(c.db, prj["project_id"]) if t["name"] == name), None)
+    if trigger is None:
+        raise NotFound(f"project {prj['name']} has no trigger {name!r}")
+    await debug.fire(c, trigger)
+    return redirect(f"/projects/{prj['name']}", "fired")
+
+
 routes = [
     Route("/", project_list),
     Route("/projects", project_list),
+    Route("/projects/{name}/triggers/{trigger}/fire", fire_trigger, methods=["POST"]),
     Route("/projects/{name}", project_detail),
 ]

@@ -11,6 +11,8 @@ from starlette.routing import Route
 
 from akd.api.common import ctx, must, session_json
 from akd.api.events import jsonable
+from akd.errors import InvalidArgument
+from akd.services import debug
 from akd.services import sessions as services
 from akd.store import project_data, session_lists
 from akd.store import projects as projects_store
@@ -98,6 +100,7 @@ async def _live_context(request: Request, row: Row, prints_total: int) -> dict[s
         "timeline": timeline.build(row, records, calls, now), "timeline_cut": len(records) >= TIMELINE_LIMIT,
         "trigger": await _trigger_name(request, row),
         "elapsed": None if row["ended_at"] else max(0.0, now - (row["started_at"] or row["created_at"])),
+        "sleeping_until": await debug.sleeping_until(c, row),
     }  # fmt: skip
 
 
@@ -136,10 +139,30 @@ async def restart(request: Request) -> Response:
     return redirect(f"/sessions/{await services.restart(c, row)}", "restarted")
 
 
+@action
+async def rerun(request: Request) -> Response:
+    c = ctx(request)
+    row = must(await store.get(c.db, request.path_params["id"]), "session", request.path_params["id"])
+    raw = str(request.state.form.get("from_step", ""))
+    if not raw.isdigit():
+        raise InvalidArgument(f"from_step must be a step number, got {raw!r}")
+    return redirect(f"/sessions/{await debug.rerun(c, row, int(raw))}", "rerun")
+
+
+@action
+async def wake(request: Request) -> Response:
+    c = ctx(request)
+    row = must(await store.get(c.db, request.path_params["id"]), "session", request.path_params["id"])
+    await debug.wake(c, row)
+    return redirect(f"/sessions/{row['session_id']}", "woken")
+
+
 routes = [
     Route("/sessions", session_list),
     Route("/sessions/{id}", session_detail),
     Route("/sessions/{id}/summary", session_summary),
     Route("/sessions/{id}/stop", stop, methods=["POST"]),
     Route("/sessions/{id}/restart", restart, methods=["POST"]),
+    Route("/sessions/{id}/rerun", rerun, methods=["POST"]),
+    Route("/sessions/{id}/wake", wake, methods=["POST"]),
 ]
