@@ -96,8 +96,8 @@ def _mentions(akd: Akd, project: str) -> list[dict[str, Any]]:
 
 def _ran_once(akd: Akd, slack: SlackSocketStandIn, project: str, text: str, restarted: bool = False) -> None:
     """The mention ``text`` was stored once and started one session, which completed and
-    posted its answer once (after a kill -9 at least once: a session killed mid-run runs
-    again from the top, which is not a second dispatch)."""
+    posted its answer once (after a kill -9, once per attempt at most: a session killed
+    mid-run runs again from the top as a new attempt, which is not a second dispatch)."""
     found = [e for e in _mentions(akd, project) if e["data"]["text"] == text]
     assert len(found) == 1, found
     ids = wait_for(lambda: akd.api("GET", f"/events/{found[0]['event_id']}").json().get("session_ids"), 60)
@@ -105,7 +105,8 @@ def _ran_once(akd: Akd, slack: SlackSocketStandIn, project: str, text: str, rest
     session = akd.wait_session(ids[0], timeout=60)
     assert session["state"] == "completed", session
     posted = [m for m in slack.messages if m.get("text") == f"pong {text}"]
-    assert len(posted) >= 1 if restarted else len(posted) == 1, (posted, session)
+    most = session.get("attempt", 1) if restarted else 1  # each attempt posts at most once
+    assert 1 <= len(posted) <= most, (posted, session)
 
 
 def test_refused_open_shows_the_error_and_retries_with_growing_waits(
@@ -169,7 +170,7 @@ def test_a_dropped_socket_reconnects_and_loses_or_doubles_nothing(
         wait_for(lambda: all(slack.acked(e) for e in ("drop-2", "drop-3", "drop-4")), 60)
     finally:
         slack.on_ack = None
-    assert slack.connections(token) == 2  # one new socket, at once (a drop is not a failure)
+    assert slack.connections(token) == 2  # one new socket
     assert [slack.acked(e) for e in ("drop-1", "drop-2", "drop-3", "drop-4")] == [1, 1, 1, 1]
     for text in ("one", "two", "three", "four"):
         _ran_once(akd, slack, "smdrop", text)
