@@ -341,7 +341,7 @@ def _plan_vars(manifest: Manifest, stored: dict[str, Any], box: SecretBox) -> li
 
 
 def _var_changes(var: VarSpec, row: Any, box: SecretBox) -> list[str]:
-    current = box.decrypt(row["value"]) if row["encrypted"] else bytes(row["value"]).decode("utf-8", "replace")
+    current = box.open(row["value"], bool(row["encrypted"]))
     changes = ["value"] if current != var.value else []
     if bool(row["secret"]) != var.secret:
         changes.append("secret")
