@@ -124,3 +124,10 @@ def must(row: Row | None, what: str, ident: str) -> Row:
     if row is None:
         raise NotFound(f"{what} {ident!r} not found")
     return row
+
+
+def public_request_url(request: Request) -> str:
+    """The URL a caller used, as it saw it: akd's public URL (``[server] public_url``) and
+    the request's path and query (what URL-signing vendors such as Twilio sign)."""
+    query = request.url.query
+    return f"{ctx(request).base_url}{request.url.path}" + (f"?{query}" if query else "")

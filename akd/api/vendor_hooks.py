@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from akd.api.common import ctx, raw_headers, read_body
+from akd.api.common import ctx, public_request_url, raw_headers, read_body
 from akd.api.signatures import preset, verify, zoom_encrypted_token
 from akd.errors import InvalidArgument, NotFound, Unauthenticated
 from akd.services import connection_events, vendor_events
@@ -136,12 +136,6 @@ async def _secret(request: Request, v: Vendor, rec: ConnectionRecord, category: 
     return next((values[n] for n in names if values.get(n)), "")
 
 
-def _public_url(request: Request) -> str:
-    """The URL the vendor called, as it saw it: akd's public URL (``[server] public_url``)."""
-    query = request.url.query
-    return f"{ctx(request).base_url}{request.url.path}" + (f"?{query}" if query else "")
-
-
 async def _by_key(request: Request, v: Vendor, key: str, raw: bytes, category: str) -> list[Target]:
     rec = await store.by_webhook_key(ctx(request).db, key)
     if rec is None or rec.integration != v.integration:
@@ -152,7 +146,7 @@ async def _by_key(request: Request, v: Vendor, key: str, raw: bytes, category: s
             f"connection {rec.project}/{rec.name} has no {' or '.join(v.secret_vars)}: set it to {v.where}; "
             "unsigned deliveries are refused"
         )
-    verify(v.scheme, secret, request.headers, raw, url=_public_url(request))
+    verify(v.scheme, secret, request.headers, raw, url=public_request_url(request))
     return [Target(rec, secret)]
 
 
@@ -163,7 +157,7 @@ async def _by_signature(request: Request, v: Vendor, raw: bytes, category: str) 
         secret = await _secret(request, v, rec, category)
         try:
             if secret:
-                verify(v.scheme, secret, request.headers, raw, url=_public_url(request))
+                verify(v.scheme, secret, request.headers, raw, url=public_request_url(request))
                 found.append(Target(rec, secret))
         except Unauthenticated:
             continue
