@@ -36,6 +36,8 @@ class DaemonApi:
         except CliError as exc:
             message = f"{exc.message}; {exc.hint}" if exc.hint else exc.message
             raise ApiError(exc.code, message) from None
+        except OSError as exc:  # a socket error other than "nothing listens" (that one is a CliError)
+            raise ApiError("unavailable", f"cannot reach akd: {exc}") from None
 
 
 async def serve(app: App) -> None:

@@ -9,6 +9,8 @@ akd's message and whose structured content is the API's error body.
 from __future__ import annotations
 
 import json
+import logging
+import secrets
 from typing import Any
 
 import mcp_types as types
@@ -16,6 +18,8 @@ from mcp.server import Server
 from mcp.server.context import ServerRequestContext
 
 from akd.mcp.tools import TOOLS, Api, ApiError, ToolSpec
+
+log = logging.getLogger(__name__)
 
 INSTRUCTIONS = (
     "akd runs durable Python automations (AutoKitteh projects). Deploy a project directory with `deploy`, "
@@ -54,6 +58,10 @@ async def call(api: Api, name: str, arguments: dict[str, Any]) -> types.CallTool
         return result(await spec.run(api, arguments))
     except ApiError as exc:
         return error(exc)
+    except Exception as exc:  # a bug: the caller holds the token, so it reads what broke (as /api/v1 does)
+        ident = f"err_{secrets.token_hex(6)}"
+        log.error("%s: MCP tool %s failed", ident, name, exc_info=exc)
+        return error(ApiError("internal", f"internal error {ident}: {type(exc).__name__}: {exc}", {"error_id": ident}))
 
 
 def build_server(api: Api) -> Server[Any]:

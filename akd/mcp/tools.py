@@ -138,10 +138,12 @@ def deploy_body(directory: str, manifest: str | None, force: bool) -> dict[str, 
     try:
         loaded = load_manifest(manifest_path)
         snapshot = snapshot_project(root, loaded)
+        text = manifest_path.read_text(encoding="utf-8-sig")
     except AkdError as exc:
         raise ApiError(exc.code, exc.message, exc.details) from None
+    except OSError as exc:  # unreadable file or directory
+        raise ApiError("invalid_argument", f"cannot read the project in {root}: {exc}") from None
     files = {p: base64.b64encode(c).decode() for p, c in snapshot.files.items()}
-    text = manifest_path.read_text(encoding="utf-8-sig")
     return {"manifest": text, "files": files, "root_dir": str(root), "force": force}
 
 

@@ -221,3 +221,80 @@ def test_akctl_mcp_without_a_daemon_says_so(tmp_path: Path, stdio_params: StdioS
 
     result = anyio.run(run)
     assert result.is_error and "akd is not running" in text_of(result), text_of(result)
+
+
+def test_every_tool_reaches_its_api_route(akd_module: Akd, deployed: dict[str, Any]) -> None:
+    """Each tool's path, query and body reach the API call it names (a wrong path would
+    answer "no route for ..."); the ones with effects do what the API does."""
+    dep = deployed["deployment_id"]
+    ref = {"project": "mcpdemo"}
+
+    async def run() -> dict[str, CallToolResult]:
+        out: dict[str, CallToolResult] = {}
+        async with http_client(akd_module) as client:
+
+            async def call(tool: str, **arguments: Any) -> Any:
+                out[tool] = await client.call_tool(tool, arguments)
+                return out[tool].structured_content
+
+            sid = (await call("event_dispatch", trigger="hook", data={"name": "all"}, **ref))["session_ids"][0]
+            event_id = (await call("event_list", **ref))["items"][0]["event_id"]
+            await call("session_get", session_id=sid, wait="final", timeout=60)
+            for name in ("session_prints", "session_log", "session_restart", "session_stop"):
+                await call(name, session_id=sid)
+            await call("session_rerun", session_id=sid, from_step=0)
+            await call("session_start", entrypoint="program.py:on_hook", inputs={"name": "started"}, **ref)
+            await call("session_list", state="completed", limit=5, **ref)
+            await call("event_get", event_id=event_id)
+            await call("event_redispatch", event_id=event_id)
+            await call("project_list")
+            await call("project_get", name="mcpdemo")
+            await call("deployment_list", state="active", **ref)
+            await call("deployment_deactivate", deployment_id=dep)
+            await call("deployment_activate", deployment_id=dep)
+            await call("trigger_list", **ref)
+            await call("trigger_get", trigger="hook", **ref)
+            await call("trigger_fire", trigger="hook", **ref)  # a webhook trigger: the API refuses it
+            await call("connection_list", **ref)
+            await call("connection_get", connection="nope", **ref)
+            await call("connection_test", connection="nope", **ref)
+        return out
+
+    results = anyio.run(run)
+    assert set(results) | {"deploy"} == EXPECTED_TOOLS
+    for name, result in results.items():
+        assert not text_of(result).startswith("no route for"), (name, text_of(result))
+    ok = {n: r.structured_content for n, r in results.items() if not r.is_error}
+    sid = ok["session_get"]["session_id"]
+    assert ok["session_restart"]["restart_of"] == sid
+    assert ok["session_start"]["session_id"].startswith("ses_")
+    assert ok["event_redispatch"]["event_id"] != ok["event_get"]["event_id"]
+    assert ok["event_get"]["data"] == {"name": "all"}
+    assert ok["deployment_activate"]["state"] == "active"
+    assert [d["deployment_id"] for d in ok["deployment_list"]["items"]] == [dep]
+    assert ok["trigger_get"]["name"] == "hook" and ok["connection_list"] == {"items": []}
+    for name in ("trigger_fire", "connection_get", "connection_test"):
+        assert results[name].is_error, name
+    assert results["connection_get"].structured_content["error"]["code"] == "not_found"
+
+
+class BrokenApi:
+    """An ``Api`` with a bug in it (the tool layer's own error path; no daemon involved)."""
+
+    async def request(self, method: str, path: str, **kw: Any) -> Any:
+        raise RuntimeError(f"bug on {method} {path}")
+
+
+def test_a_bug_is_a_tool_error_with_an_id_not_a_stack_trace() -> None:
+    from akd.mcp.server import build_server
+
+    async def run() -> CallToolResult:
+        async with Client(build_server(BrokenApi())) as client:
+            return await client.call_tool("session_log", {"session_id": "ses_x"})
+
+    result = anyio.run(run)
+    assert result.is_error
+    text = text_of(result)
+    assert text.startswith("internal error err_") and text.endswith("RuntimeError: bug on GET /sessions/ses_x/log")
+    assert "Traceback" not in text
+    assert result.structured_content["error"]["details"]["error_id"] in text
