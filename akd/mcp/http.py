@@ -9,6 +9,8 @@ exactly the API's behaviour and errors. ``TokenAuth`` guards ``/mcp`` before thi
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import json
 from typing import Any
 
@@ -53,9 +55,21 @@ def decode(status: int, raw: bytes) -> Any:
 
 
 class McpEndpoint:
-    """The ASGI app mounted at ``/mcp`` (the MCP SDK is imported on the first request)."""
+    """The ASGI app mounted at ``/mcp``.
+
+    The MCP SDK is imported on the first request, in a worker thread: it takes about
+    0.8 s, which akd's start-up should not pay for a feature it may never serve, nor
+    its event loop (sessions, webhooks) wait for.
+    """
+
+    def __init__(self) -> None:
+        self._loaded = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._loaded:
+            await asyncio.to_thread(importlib.import_module, "mcp.server.streamable_http_manager")
+            await asyncio.to_thread(importlib.import_module, "akd.mcp.server")
+            self._loaded = True
         from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
         from akd.mcp.server import build_server
