@@ -59,9 +59,11 @@ def mcp_cmd(app: App) -> None:
     sessions, events, triggers and connections. Each call goes to the running
     daemon; when none runs, the tool answers with that error.
 
+    Serves until stdin closes. See docs/mcp.md for client set-up.
+
     \b
-    Example (an MCP client's server entry):
-      {"command": "akctl", "args": ["mcp"]}
+    Example:
+      akctl mcp       # as an MCP client runs it: {"command": "akctl", "args": ["mcp"]}
     """
     import anyio
 
