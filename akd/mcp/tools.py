@@ -263,6 +263,10 @@ SESSION_TOOLS = (
         ),
     ),
     ToolSpec(
+        "session_wake", "End a durable session's sleep now: the sleep returns as if it had elapsed.",
+        "POST", "/sessions/{session_id}/wake", (SESSION,),
+    ),
+    ToolSpec(
         "session_start", "Start a session of a project's active deployment by calling one function (file.py:func).",
         "POST", "/sessions", (
             _b("project", "string", "The project's name.", required=True),
