@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.service import RPCError
 
@@ -37,6 +37,7 @@ from akd.api import (
 )  # fmt: skip
 from akd.appctx import AppContext
 from akd.errors import AkdError, NotFound, Unauthenticated, Unavailable
+from akd.mcp import http as mcp_http
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +49,15 @@ def error_response(exc: AkdError) -> JSONResponse:
 
 
 class TokenAuth:
-    """Requires ``Authorization: Bearer <token>`` on /api/v1 (constant-time compare)."""
+    """Requires ``Authorization: Bearer <token>`` on /api/v1 and /mcp (constant-time compare)."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
         self.token = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/api/") and scope["path"] not in PUBLIC_API_PATHS:
+        path = scope["path"] if scope["type"] == "http" else ""
+        if (path.startswith("/api/") and path not in PUBLIC_API_PATHS) or path == "/mcp" or path.startswith("/mcp/"):
             header = dict(scope["headers"]).get(b"authorization", b"")
             scheme, _, given = header.partition(b" ")
             if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
@@ -129,8 +131,9 @@ def create_app(ctx: AppContext) -> Starlette:
         *lifecycle.routes, *oauth.routes, *projects.routes, *sessions.routes, *stats.routes, *triggers.routes,
     ]  # fmt: skip
     app = Starlette(
-        routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes, *github.routes, *slack.routes,
-                *vendor_hooks.routes, *published.routes, *oauth.public_routes, *web.routes],
+        routes=[Mount("/api/v1", routes=api_routes), Route("/mcp", mcp_http.endpoint), *webhooks.routes,
+                *github.routes, *slack.routes, *vendor_hooks.routes, *published.routes, *oauth.public_routes,
+                *web.routes],
         middleware=[Middleware(TokenAuth, token=ctx.token)],
         exception_handlers={
             AkdError: on_akd_error,
