@@ -75,7 +75,7 @@ async def on_akd_error(request: Request, exc: Exception) -> Response:
 def token_checked(request: Request) -> bool:
     """The request passed ``TokenAuth``: its caller holds the API token and may see details."""
     path = request.url.path
-    return path.startswith("/api/") and path not in PUBLIC_API_PATHS
+    return (path.startswith("/api/") or path == "/mcp" or path.startswith("/mcp/")) and path not in PUBLIC_API_PATHS
 
 
 def error_id() -> str:
