@@ -1,4 +1,5 @@
-"""Recovery and debugging commands: ``session rerun``, ``session wake``, ``trigger fire``.
+"""Recovery and debugging commands: ``session rerun``, ``session wake``, ``session signal``,
+``trigger fire``.
 
 They join the ``session`` and ``trigger`` groups, so they are registered after those.
 """
@@ -71,6 +72,27 @@ def register(cli: click.Group) -> None:
         """
         res = app.client.post(f"/sessions/{session_id}/wake")
         app.show(res, lambda: f"[green]✓[/] woke {res['session_id']} (it slept until {res['until']})")
+
+    @session.command("signal")
+    @click.argument("session_id")
+    @click.argument("name")
+    @click.option("--payload", default=None, help="The signal's payload, as JSON (default: none).")
+    @common
+    def signal_cmd(app: App, session_id: str, name: str, payload: str | None) -> None:
+        """Send a session a signal: its next_signal(NAME) returns it (as autokitteh.signal would).
+
+        \b
+        Example:
+          akctl session signal ses_01... approve --payload '{"by": "ada"}'
+        """
+        body: dict[str, Any] = {"name": name}
+        if payload is not None:
+            try:
+                body["payload"] = json.loads(payload)
+            except ValueError as exc:
+                raise CliError(f"--payload is not JSON: {exc}", 40) from None
+        res = app.client.post(f"/sessions/{session_id}/signal", body)
+        app.show(res, lambda: f"[green]✓[/] sent {name!r} to {res['session_id']}")
 
     @trigger.command("fire")
     @click.argument("ref", metavar="PROJECT/TRIGGER")

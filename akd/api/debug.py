@@ -34,6 +34,16 @@ async def wake_session(request: Request) -> JSONResponse:
     return ok({**woke, "until": rfc3339(woke["until"]), "woken_at": rfc3339(woke["woken_at"])})
 
 
+async def signal_session(request: Request) -> JSONResponse:
+    """Body: ``{"name": "...", "payload": <JSON>?}``: what the session's ``next_signal(name)`` returns."""
+    row = await resolve_session(request, request.path_params["id"])
+    body = await json_body(request)
+    name = body.get("name")
+    if not isinstance(name, str):
+        raise InvalidArgument('"name" must be the signal\'s name (a string)')
+    return ok(await debug.signal(ctx(request), row, name, body.get("payload")))
+
+
 async def fire_trigger(request: Request) -> JSONResponse:
     """``POST /projects/{project}/triggers/{name}/fire``: a schedule trigger's tick, now."""
     c = ctx(request)
@@ -48,5 +58,6 @@ async def fire_trigger(request: Request) -> JSONResponse:
 routes = [
     Route("/sessions/{id}/rerun", rerun_session, methods=["POST"]),
     Route("/sessions/{id}/wake", wake_session, methods=["POST"]),
+    Route("/sessions/{id}/signal", signal_session, methods=["POST"]),
     Route("/projects/{project}/triggers/{name}/fire", fire_trigger, methods=["POST"]),
 ]

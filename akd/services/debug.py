@@ -1,5 +1,5 @@
 """Recovery and debugging: rerun a durable session from a step, end a durable sleep
-early, fire a schedule trigger now.
+early, send a session a signal, fire a schedule trigger now.
 
 A rerun is a new session on the same build (or the active deployment's) whose journal
 is the original's first steps: its runner replays them, so their side effects do not
@@ -18,6 +18,7 @@ from akd.appctx import AppContext
 from akd.errors import FailedPrecondition, InvalidArgument, NotFound
 from akd.ids import new_id
 from akd.services.sessions import event_inputs
+from akd.store import inbox
 from akd.store import projects as projects_store
 from akd.store import sessions as store
 from akd.store.db import Row
@@ -117,6 +118,21 @@ async def wake(ctx: AppContext, row: Row) -> dict[str, Any]:
     await ctx.engine.end_sleep(sid)
     ctx.notifier.changed()
     return {"session_id": sid, "seq": seq, "until": until, "woken_at": now}
+
+
+async def signal(ctx: AppContext, row: Row, name: str, payload: Any = None) -> dict[str, Any]:
+    """Send ``row`` a signal, as ``autokitteh.signal`` would: its ``next_signal(name)`` gets it."""
+    sid = row["session_id"]
+    if not name:
+        raise InvalidArgument("a signal needs a name (what the session's next_signal() waits for)")
+    if row["state"] in FINAL_STATES:
+        raise FailedPrecondition(f"session {sid} is {row['state']}: a signal to it would never be read")
+    async with ctx.db.tx() as conn:
+        await inbox.deliver(conn, sid, "signal", name, pickle.dumps({"name": name, "payload": payload}))
+    assert ctx.engine is not None
+    await ctx.engine.wake(sid)
+    ctx.notifier.changed()
+    return {"session_id": sid, "name": name, "delivered": True}
 
 
 async def fire(ctx: AppContext, trigger: Row) -> None:

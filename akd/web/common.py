@@ -20,6 +20,7 @@ NOTICES = {
     "restarted": "Restarted: this is the new session.",
     "rerun": "Rerun: this new session replayed the original's steps before the one you chose, then ran live.",
     "woken": "Woken: the durable sleep ended now, as if its time had passed.",
+    "signalled": "Signal sent: the session's next_signal() for that name returns it.",
     "fired": "Fired: the schedule ran now; its tick is in the events list.",
     "redispatched": "Redispatched: this is the new event, with the same data.",
     "activated": "Deployment activated; the previous active deployment of the project drains.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -157,6 +158,20 @@ async def wake(request: Request) -> Response:
     return redirect(f"/sessions/{row['session_id']}", "woken")
 
 
+@action
+async def signal(request: Request) -> Response:
+    c = ctx(request)
+    row = must(await store.get(c.db, request.path_params["id"]), "session", request.path_params["id"])
+    form = request.state.form
+    raw = str(form.get("payload", "")).strip()
+    try:
+        payload = json.loads(raw) if raw else None
+    except ValueError as exc:
+        raise InvalidArgument(f"the payload is not JSON: {exc}") from None
+    await debug.signal(c, row, str(form.get("name", "")).strip(), payload)
+    return redirect(f"/sessions/{row['session_id']}", "signalled")
+
+
 routes = [
     Route("/sessions", session_list),
     Route("/sessions/{id}", session_detail),
@@ -165,4 +180,5 @@ routes = [
     Route("/sessions/{id}/restart", restart, methods=["POST"]),
     Route("/sessions/{id}/rerun", rerun, methods=["POST"]),
     Route("/sessions/{id}/wake", wake, methods=["POST"]),
+    Route("/sessions/{id}/signal", signal, methods=["POST"]),
 ]

@@ -43,6 +43,12 @@ def nap(event):
 
 def tick(event):
     print(f"tick {event.event_type}")
+
+
+def waiter(event):
+    got = autokitteh.next_signal("approve", timeout=600)
+    print(f"signal {got.name} {got.payload}")
+    return got.payload
 """
 
 MANIFEST = """\
@@ -66,6 +72,9 @@ project:
       type: webhook
       is_durable: false
       call: program.py:run
+    - name: waits
+      type: webhook
+      call: program.py:waiter
 """
 
 
@@ -162,3 +171,18 @@ def test_fire_runs_a_schedule_now(akd_module: Akd, project: tuple[dict[str, str]
     assert wrong.returncode == 40 and "only schedule triggers" in wrong.stderr
     missing = akd_module.akctl("trigger", "fire", "dbg/nope")
     assert missing.returncode == 44
+
+
+def test_signal_reaches_a_waiting_session(akd_module: Akd, project: tuple[dict[str, str], Path]) -> None:
+    hooks, _ = project
+    sid = _run(akd_module, hooks["waits"])
+    wait_for(lambda: akd_module.session(sid)["state"] == "running", 30, what="the session to run")
+    bad = akd_module.akctl("session", "signal", sid, "approve", "--payload", "{not json")
+    assert bad.returncode == 40 and "not JSON" in bad.stderr
+    sent = akd_module.akctl_json("session", "signal", sid, "approve", "--payload", '{"by": "ada"}')
+    assert sent == {"session_id": sid, "name": "approve", "delivered": True}
+    session = akd_module.wait_session(sid, timeout=60)
+    assert session["state"] == "completed" and session["return_value"] == {"by": "ada"}
+    assert akd_module.prints(sid) == ["signal approve {'by': 'ada'}"]
+    late = akd_module.akctl("session", "signal", sid, "approve")
+    assert late.returncode == 42 and "completed" in late.stderr

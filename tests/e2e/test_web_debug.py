@@ -33,6 +33,9 @@ project:
     - name: hourly
       schedule: "@every 1h"
       call: program.py:tick
+    - name: waits
+      type: webhook
+      call: program.py:waiter
 """
 
 PROGRAM = """\
@@ -62,6 +65,11 @@ def nap(event):
 
 def tick(event):
     print("tick")
+
+
+def waiter(event):
+    got = autokitteh.next_signal("go", timeout=600)
+    return got.payload
 """
 
 
@@ -131,3 +139,20 @@ def test_fire_a_schedule_now(ui: WebDriver, akd_module: Akd, project: tuple[dict
 
     tick = wait_for(ticked, 30, what="the tick's session")
     assert akd_module.wait_session(tick)["state"] == "completed" and akd_module.prints(tick) == ["tick"]
+
+
+def test_send_a_signal_from_the_session_page(
+    ui: WebDriver, akd_module: Akd, project: tuple[dict[str, str], Path]
+) -> None:
+    hooks, _ = project
+    sid = session_of(akd_module, fire(hooks["waits"]))
+    wait_for(lambda: akd_module.session(sid)["state"] == "running", 30, what="the session to wait")
+    ui.get(f"{akd_module.url}/sessions/{sid}")
+    ui.find_element(By.CSS_SELECTOR, "#send-signal summary").click()
+    form = ui.find_element(By.CSS_SELECTOR, f"form[action='/sessions/{sid}/signal']")
+    form.find_element(By.NAME, "name").send_keys("go")
+    form.find_element(By.NAME, "payload").send_keys('{"n": 7}')
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(lambda: "Signal sent:" in ui.page_source, 20, what="the signal notice")
+    session = akd_module.wait_session(sid, timeout=60)
+    assert session["state"] == "completed" and session["return_value"] == {"n": 7}
