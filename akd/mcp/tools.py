@@ -267,6 +267,14 @@ SESSION_TOOLS = (
         "POST", "/sessions/{session_id}/wake", (SESSION,),
     ),
     ToolSpec(
+        "session_signal", "Send a session a signal: its next_signal(name) returns it (as autokitteh.signal does).",
+        "POST", "/sessions/{session_id}/signal", (
+            SESSION,
+            _b("name", "string", "The signal's name (what the session's next_signal() waits for).", required=True),
+            _b("payload", "any", "The signal's payload (any JSON value)."),
+        ),
+    ),
+    ToolSpec(
         "session_start", "Start a session of a project's active deployment by calling one function (file.py:func).",
         "POST", "/sessions", (
             _b("project", "string", "The project's name.", required=True),

@@ -42,7 +42,8 @@ project:
 EXPECTED_TOOLS = {
     "project_list", "project_get", "deploy", "deployment_list", "deployment_activate", "deployment_deactivate",
     "session_list", "session_get", "session_prints", "session_log", "session_stop", "session_restart",
-    "session_rerun", "session_wake", "session_start", "event_list", "event_get", "event_dispatch", "event_redispatch",
+    "session_rerun", "session_wake", "session_signal", "session_start", "event_list", "event_get", "event_dispatch",
+    "event_redispatch",
     "trigger_list", "trigger_get", "trigger_fire", "connection_list", "connection_get", "connection_test",
 }  # fmt: skip
 
@@ -243,6 +244,7 @@ def test_every_tool_reaches_its_api_route(akd_module: Akd, deployed: dict[str, A
             for name in ("session_prints", "session_log", "session_restart", "session_stop", "session_wake"):
                 await call(name, session_id=sid)
             await call("session_rerun", session_id=sid, from_step=0)
+            await call("session_signal", session_id=sid, name="go", payload={"n": 1})  # ended: the API refuses it
             await call("session_start", entrypoint="program.py:on_hook", inputs={"name": "started"}, **ref)
             await call("session_list", state="completed", limit=5, **ref)
             await call("event_get", event_id=event_id)
@@ -273,7 +275,7 @@ def test_every_tool_reaches_its_api_route(akd_module: Akd, deployed: dict[str, A
     assert ok["deployment_activate"]["state"] == "active"
     assert [d["deployment_id"] for d in ok["deployment_list"]["items"]] == [dep]
     assert ok["trigger_get"]["name"] == "hook" and ok["connection_list"] == {"items": []}
-    for name in ("session_stop", "session_wake", "trigger_fire", "connection_get", "connection_test"):
+    for name in ("session_stop", "session_wake", "session_signal", "trigger_fire", "connection_get", "connection_test"):
         assert results[name].is_error, name
     assert results["connection_get"].structured_content["error"]["code"] == "not_found"
 
