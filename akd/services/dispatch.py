@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 # already stored, so nothing waits on it) instead of starting hundreds of dispatches that
 # would crowd the event loop and slow the answers to the webhooks still arriving.
 DISPATCH_CONCURRENCY = 16
+NO_DEPLOYMENT = "the project had no active deployment"
 
 
 class Dispatcher:
@@ -221,7 +222,7 @@ class Dispatcher:
                     conn, sub["session_id"], "event", sub["sub_id"], payload, source_id=event["event_id"]
                 )
             started = bool(decision.news or subs or decision.deferred)
-            skip = "" if started else "; ".join(reasons + decision.reasons) or "nothing matched"
+            skip = "" if started else _skip_text(event, reasons + decision.reasons)
             first = await events_store.mark_dispatched(conn, event["event_id"], skip, now)
         self.notifier.changed()
         if decision.deferred:
@@ -266,10 +267,10 @@ class Dispatcher:
 
     async def _no_trigger_reason(self, event: Row) -> str:
         if not event["project_id"] or not await flow_store.has_active_deployment(self.db, event["project_id"]):
-            return "no active deployment"
+            return NO_DEPLOYMENT
         if event["trigger_id"] and not await flow_store.trigger_exists(self.db, event["trigger_id"]):
             return f"trigger {event['trigger_name']} no longer exists"
-        return f"no trigger on connection {event['trigger_name']}"
+        return f"connection {event['trigger_name']} has no triggers"
 
     async def _candidate(self, trg: Row, event: Row, *, filtered: bool = True) -> flow.Candidate | str:
         """The session ``trg`` would start for ``event``, or why it starts none (``filtered``:
@@ -348,6 +349,14 @@ class Dispatcher:
     async def wait_idle(self) -> None:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _skip_text(event: Row, reasons: list[str]) -> str:
+    """The stored reason of a skipped event: each trigger's, after a summary for vendor deliveries."""
+    text = "; ".join(reasons) or "no trigger matched"
+    if event["connection_id"] and not event["trigger_id"] and text != NO_DEPLOYMENT:
+        return f"no trigger on this connection matched and no session subscribed ({text})"
+    return text
 
 
 def _to_start(created: list[str], news: list[NewSession], admitted: list[str]) -> list[str]:

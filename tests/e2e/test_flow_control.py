@@ -243,7 +243,7 @@ def test_a_skipped_event_says_why(akd_module: Akd, hooks: dict[str, str], tmp_pa
     sent = akd.api("POST", "/events", json={"project": "flownodep", "trigger": "idle", "data": {"n": 53}})
     assert sent.status_code == 201, sent.text
     orphan = _event(akd, sent.json()["event_id"])
-    assert orphan["state"] == "skipped" and orphan["skip_reason"] == "no active deployment", orphan
+    assert orphan["state"] == "skipped" and orphan["skip_reason"] == "the project had no active deployment", orphan
 
     shown = akd.akctl("event", "get", false_filter["event_id"])
     assert shown.returncode == 0, shown.stderr
