@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 # would crowd the event loop and slow the answers to the webhooks still arriving.
 DISPATCH_CONCURRENCY = 16
 NO_DEPLOYMENT = "the project had no active deployment"
+MARKS_SWEEP_INTERVAL = 60.0
 
 
 class Dispatcher:
@@ -51,6 +52,7 @@ class Dispatcher:
         self._admitter: asyncio.Task[None] | None = None
         self._debouncer: asyncio.Task[None] | None = None
         self._debounce_wake = asyncio.Event()
+        self._marks_swept = 0.0
 
     def submit(self, event_id: str) -> None:
         """Dispatch in the background (the HTTP answer does not wait for it), at most
@@ -88,8 +90,16 @@ class Dispatcher:
                 for event in await events_store.pending_events(self.db, older_than=interval):
                     await self._dispatch_logged(event["event_id"])
                 await self._start_stuck(older_than=5 * interval)
+                await self._forget_marks()
             except Exception:
                 log.exception("outbox sweep failed")
+
+    async def _forget_marks(self) -> None:
+        """Drop expired dedupe and rate-limit marks, at most once a minute."""
+        now = time.time()
+        if now - self._marks_swept >= MARKS_SWEEP_INTERVAL:
+            self._marks_swept = now
+            await flow_store.forget_marks(self.db, now)
 
     async def _start_stuck(self, older_than: float) -> None:
         """Sessions whose workflow start failed (Temporal overloaded or down) are started again.

@@ -143,9 +143,10 @@ async def _gate(conn: Connection, cand: Candidate, event_id: str, now: float) ->
         if event_id not in passed and len(passed) >= rate.limit:
             return (f"throttled: trigger {name} allows {rate.limit} event(s) per {duration_text(rate.period)}"
                     + (f" for key {key!r}" if key else ""))  # fmt: skip
-        await flow_store.add_mark(conn, trigger_id, "rate", key, event_id, now)
+        await flow_store.add_mark(conn, trigger_id, "rate", key, event_id, now, now + rate.period)
     if flow.dedupe is not None:
-        await flow_store.add_mark(conn, trigger_id, "dedupe", cand.keys.get("dedupe", ""), event_id, now)
+        key = cand.keys.get("dedupe", "")
+        await flow_store.add_mark(conn, trigger_id, "dedupe", key, event_id, now, now + flow.dedupe.window)
     return ""
 
 

@@ -45,16 +45,19 @@ async def marks_since(conn: Connection, trigger_id: str, kind: str, flow_key: st
     return [row["event_id"] for row in rows]
 
 
-async def add_mark(conn: Connection, trigger_id: str, kind: str, flow_key: str, event_id: str, t: float) -> None:
+async def add_mark(
+    conn: Connection, trigger_id: str, kind: str, flow_key: str, event_id: str, t: float, until: float
+) -> None:
+    """Record that ``kind`` let ``event_id`` through at ``t``; the mark matters until ``until``."""
     await conn.execute(
-        "INSERT OR IGNORE INTO flow_marks (trigger_id, kind, flow_key, event_id, t) VALUES (?,?,?,?,?)",
-        (trigger_id, kind, flow_key, event_id, t),
+        "INSERT OR IGNORE INTO flow_marks (trigger_id, kind, flow_key, event_id, t, until) VALUES (?,?,?,?,?,?)",
+        (trigger_id, kind, flow_key, event_id, t, until),
     )
 
 
-async def forget_marks(conn: Connection, before: float) -> None:
-    """Drop marks older than every window could need (``before``)."""
-    await conn.execute("DELETE FROM flow_marks WHERE t < ?", (before,))
+async def forget_marks(db: Database, now: float) -> None:
+    """Drop the marks no window needs any more."""
+    await db.execute("DELETE FROM flow_marks WHERE until < ?", (now,))
 
 
 async def replace_debounce(

@@ -304,9 +304,10 @@ MIGRATIONS: list[tuple[str, str]] = [
             flow_key    TEXT NOT NULL,
             event_id    TEXT NOT NULL,
             t           REAL NOT NULL,
+            until       REAL NOT NULL,
             PRIMARY KEY (trigger_id, kind, flow_key, event_id)
         ) WITHOUT ROWID;
-        CREATE INDEX flow_marks_t ON flow_marks(t);
+        CREATE INDEX flow_marks_until ON flow_marks(until);
         CREATE TABLE debounces (
             trigger_id  TEXT NOT NULL,
             flow_key    TEXT NOT NULL,
