@@ -53,6 +53,7 @@ class Dispatcher:
         self._debouncer: asyncio.Task[None] | None = None
         self._debounce_wake = asyncio.Event()
         self._marks_swept = 0.0
+        self._admit_again = False
 
     def submit(self, event_id: str) -> None:
         """Dispatch in the background (the HTTP answer does not wait for it), at most
@@ -127,6 +128,7 @@ class Dispatcher:
     # -- concurrency queues and debounces (akd.services.flow) --------------------------
 
     def _kick_admitter(self) -> None:
+        self._admit_again = True  # a loop between its last check and its return goes on
         if self._admitter is None or self._admitter.done():
             self._admitter = asyncio.create_task(self._admit_loop(), name="flow-admitter")
 
@@ -135,9 +137,10 @@ class Dispatcher:
         the queued sessions whose group has a free slot."""
         while True:
             seen = self.notifier.generation
+            self._admit_again = False
             try:
                 await self._admit_once()
-                if not await sessions_store.has_queued(self.db):
+                if not await sessions_store.has_queued(self.db) and not self._admit_again:
                     return
             except Exception:
                 log.exception("admitting queued sessions failed; will retry")

@@ -252,6 +252,9 @@ def test_a_skipped_event_says_why(akd_module: Akd, hooks: dict[str, str], tmp_pa
     assert "WHY SKIPPED" in table.stdout and "expects event_type 'post'" in table.stdout, table.stdout
     narrow = akd.akctl("event", "list", "-p", "flowq", "--limit", "5", "--json")
     assert all("skip_reason" in e for e in json.loads(narrow.stdout))
+    web = httpx.get(f"{akd.url}/events/{wrong_type['event_id']}", headers={"Authorization": f"Bearer {akd.token}"})
+    assert web.status_code == 200
+    assert "Skipped because" in web.text and "expects event_type &#39;post&#39;, not &#39;get&#39;" in web.text
 
 
 def test_queued_sessions_survive_kill_9_and_run_once_after_restart(
