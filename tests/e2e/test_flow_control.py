@@ -165,6 +165,24 @@ def test_a_limit_of_one_runs_one_session_and_queues_the_rest_in_order(
     assert akd.prints(third) == ["start 3", "end 3"]
 
 
+def test_a_queued_session_can_be_stopped_and_never_runs(akd_module: Akd, hooks: dict[str, str], work: Path) -> None:
+    akd = akd_module
+    holder = _held(akd, hooks["serial"], work, 7)
+    _state(akd, holder, "running")
+    waiting = _held(akd, hooks["serial"], work, 8)
+    assert akd.session(waiting)["state"] == "queued"
+    res = akd.akctl("session", "stop", waiting, "--reason", "not needed")
+    assert res.returncode == 0, res.stderr
+    assert akd.wait_session(waiting)["state"] == "stopped"
+    _release(work, 7, 8)
+    assert akd.wait_session(holder)["state"] == "completed"
+    after = _held(akd, hooks["serial"], work, 9)  # the slot is free again; 8 stays stopped
+    _release(work, 9)
+    assert akd.wait_session(after)["state"] == "completed"
+    assert akd.session(waiting)["state"] == "stopped" and akd.prints(waiting) == []
+    assert 8 not in _order(work)
+
+
 def test_a_concurrency_key_runs_each_key_value_in_parallel(akd_module: Akd, hooks: dict[str, str], work: Path) -> None:
     akd = akd_module
     alice = _held(akd, hooks["per_user"], work, 11, user="alice")
@@ -267,6 +285,8 @@ def test_queued_sessions_survive_kill_9_and_run_once_after_restart(
     queued = [_held(akd, hooks["serial"], work, n) for n in (62, 63)]
     assert [akd.session(s)["state"] for s in queued] == ["queued", "queued"]
     _release(work, 62, 63)  # they would end at once, once they run
+    debounced = _post(hooks["burst"], {"n": 64, "user": "k9"})  # waiting out its 3 s period
+    assert _event(akd, debounced)["session_ids"] == []
     akd.kill9()
     akd.up()
     assert [akd.session(s)["state"] for s in queued] == ["queued", "queued"]  # the queue outlived the crash
@@ -277,6 +297,8 @@ def test_queued_sessions_survive_kill_9_and_run_once_after_restart(
         assert akd.prints(sid) == [f"start {n}", f"end {n}"]
         assert akd.session(sid).get("attempt", 1) == 1
     assert [n for n in _order(work) if n != 61] == [62, 63]
+    late = _session_of(akd, debounced)  # the debounce outlived the crash too
+    assert akd.wait_session(late)["state"] == "completed" and akd.prints(late) == ["got 64"]
 
 
 def test_a_flow_control_key_that_does_not_compile_fails_the_deploy(akd_module: Akd, tmp_path: Path) -> None:
