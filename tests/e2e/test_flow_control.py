@@ -275,6 +275,46 @@ def test_a_skipped_event_says_why(akd_module: Akd, hooks: dict[str, str], tmp_pa
     assert "Skipped because" in web.text and "expects event_type &#39;post&#39;, not &#39;get&#39;" in web.text
 
 
+DRAIN = """\
+version: v2
+project:
+  name: flowdrain
+  triggers:
+    - name: serial
+      type: webhook
+      call: program.py:hold
+      concurrency: {limit: 1}
+"""
+
+
+def test_queued_sessions_keep_their_deployment_draining(akd_module: Akd, tmp_path: Path) -> None:
+    akd = akd_module
+    project = write_project(tmp_path / "drain", {"autokitteh.yaml": DRAIN, "program.py": PROGRAM})
+    first = akd.deploy(project)
+    holder = _held(akd, first["webhooks"]["serial"], tmp_path, 71)
+    _state(akd, holder, "running")
+    (project / "program.py").write_text(PROGRAM + "# a new build\n")
+    second = akd.deploy(project)  # the trigger (and its concurrency group) stays; the first drains
+    assert second["deployment_id"] != first["deployment_id"]
+    queued = [_held(akd, second["webhooks"]["serial"], tmp_path, n) for n in (72, 73)]
+    assert [akd.session(s)["state"] for s in queued] == ["queued", "queued"]  # behind the first's session
+
+    def state(deployment: str) -> str:
+        return str(akd.akctl_json("deployment", "get", deployment)["state"])
+
+    assert akd.akctl("deployment", "deactivate", second["deployment_id"]).returncode == 0
+    assert state(second["deployment_id"]) == "draining"  # its sessions are only queued, yet live
+    _release(tmp_path, 71)
+    _state(akd, queued[0], "running")
+    wait_for(lambda: state(first["deployment_id"]) == "inactive", 30, what="the first deployment to end")
+    _release(tmp_path, 72)
+    assert akd.wait_session(queued[0])["state"] == "completed"
+    assert state(second["deployment_id"]) == "draining"  # 73 still waits
+    _release(tmp_path, 73)
+    assert akd.wait_session(queued[1])["state"] == "completed" and akd.prints(queued[1]) == ["start 73", "end 73"]
+    wait_for(lambda: state(second["deployment_id"]) == "inactive", 30, what="the second deployment to end")
+
+
 def test_queued_sessions_survive_kill_9_and_run_once_after_restart(
     akd_module: Akd, hooks: dict[str, str], tmp_path: Path
 ) -> None:
