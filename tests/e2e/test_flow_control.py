@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.harness import Akd, wait_for, write_project
+from tests.e2e.harness import AKCTL, ROOT, Akd, wait_for, write_project
 
 pytestmark = pytest.mark.e2e
 
@@ -268,8 +269,12 @@ def test_a_skipped_event_says_why(akd_module: Akd, hooks: dict[str, str], tmp_pa
     assert "skipped  the filter of trigger filtered was false" in shown.stdout, shown.stdout
     table = akd.akctl("event", "list", "-p", "flowq", "--limit", "200")  # the harness's COLUMNS is 200
     assert "WHY SKIPPED" in table.stdout and "expects event_type 'post'" in table.stdout, table.stdout
-    narrow = akd.akctl("event", "list", "-p", "flowq", "--limit", "5", "--json")
-    assert all("skip_reason" in e for e in json.loads(narrow.stdout))
+    as_json = akd.akctl("event", "list", "-p", "flowq", "--limit", "5", "--json")
+    assert all("skip_reason" in e for e in json.loads(as_json.stdout))
+    narrow = subprocess.run([*AKCTL, "event", "list", "-p", "flowq", "--limit", "5"], env={**akd.env, "COLUMNS": "80"},
+                            capture_output=True, text=True, timeout=60, cwd=ROOT)  # fmt: skip
+    assert narrow.returncode == 0 and "WHY SKIPPED" not in narrow.stdout, narrow.stdout
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 80 and passed["event_id"] in narrow.stdout
     web = httpx.get(f"{akd.url}/events/{wrong_type['event_id']}", headers={"Authorization": f"Bearer {akd.token}"})
     assert web.status_code == 200
     assert "Skipped because" in web.text and "expects event_type &#39;post&#39;, not &#39;get&#39;" in web.text
