@@ -31,9 +31,23 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from akd import integrations
 from akd.errors import InvalidArgument, ManifestError
-from akd.models import CallSpec, ConnectionSpec, Manifest, TriggerSpec, VarSpec
+from akd.models import (
+    CallSpec,
+    Concurrency,
+    ConnectionSpec,
+    Debounce,
+    Dedupe,
+    FlowControl,
+    Manifest,
+    RateLimit,
+    TriggerSpec,
+    VarSpec,
+)
 
-__all__ = ["MAX_DEPTH", "MAX_MANIFEST_BYTES", "ManifestErrors", "load_manifest", "parse_manifest", "suggestion"]
+__all__ = [
+    "MAX_DEPTH", "MAX_MANIFEST_BYTES", "ManifestErrors", "go_duration_seconds", "load_manifest", "parse_manifest",
+    "suggestion",
+]  # fmt: skip
 
 MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_DEPTH = 50
@@ -50,7 +64,15 @@ _CONNECTION_KEYS = ("name", "integration", "vars")
 _TRIGGER_KEYS = (
     "name", "type", "event_type", "filter", "call", "is_sync", "is_durable",
     "schedule", "timezone", "connection", "webhook",
+    "concurrency", "debounce", "dedupe", "rate_limit",
 )  # fmt: skip
+# Flow control (an akd extension): each key's allowed and required sub-keys.
+_FLOW_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "concurrency": (("limit", "key"), ("limit",)),
+    "debounce": (("period", "key"), ("period",)),
+    "dedupe": (("key", "for"), ("key", "for")),
+    "rate_limit": (("limit", "period", "key"), ("limit", "period")),
+}
 
 # Go's regexp \w (what AutoKitteh validates with) is ASCII-only.
 _NAME_RE = re.compile(r"\w+", re.ASCII)
@@ -58,6 +80,8 @@ _NAME_RE = re.compile(r"\w+", re.ASCII)
 _VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INTEGRATION_RE = re.compile(r"[A-Za-z0-9_.\-]+")
 _GO_DURATION_RE = re.compile(r"(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+")
+_GO_DURATION_PART_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _CRON_FIELD_RE = re.compile(r"[0-9A-Za-z*?/,\-#]+")
 # croniter understands Jenkins-style "H" (hash) and "R" (random) fields; Temporal does not.
 _CRON_EXTENSION_RE = re.compile(r"(?<![A-Za-z])[HR](?![A-Za-z])")
@@ -491,7 +515,75 @@ class _Parser:
             schedule=c(lambda: self.schedule(fields, path), ""),
             timezone=c(lambda: self.timezone(fields, path, kind), "") if kind else "",
             connection=connection,
+            flow=c(lambda: self.flow(fields, path), FlowControl()),
         )
+
+    # -- flow control (akd extension) -----------------------------------------------
+
+    def flow(self, fields: Fields, path: str) -> FlowControl:
+        parsed = {key: self.flow_fields(fields, key, path) for key in _FLOW_KEYS if key in fields}
+        c = self.collect
+        concurrency = c(lambda: self.concurrency(parsed.get("concurrency"), _child(path, "concurrency")), None)
+        debounce = c(lambda: self.debounce(parsed.get("debounce"), _child(path, "debounce")), None)
+        dedupe = c(lambda: self.dedupe(parsed.get("dedupe"), _child(path, "dedupe")), None)
+        rate_limit = c(lambda: self.rate_limit(parsed.get("rate_limit"), _child(path, "rate_limit")), None)
+        return FlowControl(concurrency, debounce, dedupe, rate_limit)
+
+    def flow_fields(self, fields: Fields, key: str, path: str) -> Fields:
+        allowed, required = _FLOW_KEYS[key]
+        return self.collect(lambda: self.mapping(fields[key][1], _child(path, key), allowed, required), {})
+
+    def concurrency(self, fields: Fields | None, path: str) -> Concurrency | None:
+        if not fields or "limit" not in fields:
+            return None
+        limit = self.collect(lambda: self.positive_int(fields, "limit", path), 0)
+        return Concurrency(limit=limit, key=self.cel_key(fields, path))
+
+    def debounce(self, fields: Fields | None, path: str) -> Debounce | None:
+        if not fields or "period" not in fields:
+            return None
+        period = self.collect(lambda: self.duration(fields, "period", path), 0.0)
+        return Debounce(period=period, key=self.cel_key(fields, path))
+
+    def dedupe(self, fields: Fields | None, path: str) -> Dedupe | None:
+        if not fields or "for" not in fields or "key" not in fields:
+            return None
+        key = self.cel_key(fields, path)
+        if not key:
+            raise self.error("expected a CEL expression, got an empty string", fields["key"][1], _child(path, "key"))
+        return Dedupe(key=key, window=self.duration(fields, "for", path))
+
+    def rate_limit(self, fields: Fields | None, path: str) -> RateLimit | None:
+        if not fields or "limit" not in fields or "period" not in fields:
+            return None
+        limit = self.collect(lambda: self.positive_int(fields, "limit", path), 0)
+        period = self.collect(lambda: self.duration(fields, "period", path), 0.0)
+        key = self.collect(lambda: self.cel_key(fields, path), "")
+        return RateLimit(limit=limit, period=period, key=key)
+
+    def positive_int(self, fields: Fields, key: str, path: str) -> int:
+        node = fields[key][1]
+        text = str(node.value) if isinstance(node, ScalarNode) and not _is_null(node) else ""
+        if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
+            raise self.error(f"expected a whole number >= 1, got {_kind(node)}", node, _child(path, key))
+        return int(text)
+
+    def duration(self, fields: Fields, key: str, path: str) -> float:
+        node = fields[key][1]
+        text = str(node.value).strip() if isinstance(node, ScalarNode) and not _is_null(node) else ""
+        seconds = go_duration_seconds(text)
+        if seconds is None or seconds <= 0:
+            message = f"expected a positive duration like 30s, 5m or 1h30m, got {_kind(node)}"
+            raise self.error(message, node, _child(path, key))
+        return seconds
+
+    def cel_key(self, fields: Fields, path: str) -> str:
+        expression = self.string(fields, "key", path).strip()
+        if expression:
+            problem = _cel_problem(expression)
+            if problem:
+                raise self.error(f"invalid CEL key: {problem}", fields["key"][1], _child(path, "key"))
+        return expression
 
     def trigger_connection(self, fields: Fields, path: str, kind: str, connections: set[str]) -> str:
         connection = self.string(fields, "connection", path, required=True)
@@ -559,14 +651,9 @@ class _Parser:
         expression = self.string(fields, "filter", path)
         if not expression.strip():
             return ""
-        import cel  # deferred: the binding pulls in a CLI toolkit that akctl's start-up can skip
-
-        try:
-            cel.compile(expression)
-        except ValueError as exc:  # how the CEL binding reports a syntax error
-            raise self.error(
-                f"invalid CEL filter: {_cel_message(exc)}", fields["filter"][1], _child(path, "filter")
-            ) from None
+        problem = _cel_problem(expression)
+        if problem:
+            raise self.error(f"invalid CEL filter: {problem}", fields["filter"][1], _child(path, "filter"))
         return expression
 
     def schedule(self, fields: Fields, path: str) -> str:
@@ -592,6 +679,24 @@ class _Parser:
                 f'expected an IANA time zone such as "Europe/Paris", got {_quote(name)}', node, key
             ) from None
         return name
+
+
+def go_duration_seconds(text: str) -> float | None:
+    """``1h30m``, ``5s``, ``250ms`` (Go's duration syntax, unsigned) in seconds; None if not one."""
+    if not _GO_DURATION_RE.fullmatch(text):
+        return None
+    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in _GO_DURATION_PART_RE.findall(text))
+
+
+def _cel_problem(expression: str) -> str:
+    """The CEL compiler's complaint about ``expression``, or "" when it compiles."""
+    import cel  # deferred: the binding pulls in a CLI toolkit that akctl's start-up can skip
+
+    try:
+        cel.compile(expression)
+    except ValueError as exc:  # how the CEL binding reports a syntax error
+        return _cel_message(exc)
+    return ""
 
 
 def _cel_message(exc: Exception) -> str:

@@ -45,6 +45,8 @@ def show_event(app: App, ev: dict[str, Any]) -> None:
     for key in ("event_id", "event_type", "trigger", "source", "state", "created_at"):
         value = render.state(ev[key]) if key == "state" else escape(str(ev.get(key) or "-"))
         render.out.print(f"[bold]{key:>11}[/]  {value}")
+    if ev.get("skip_reason"):
+        render.out.print(f"[bold]{'skipped':>11}[/]  {escape(ev['skip_reason'])}", soft_wrap=True)
     render.out.print(f"[bold]{'sessions':>11}[/]  {', '.join(ev['session_ids']) or '-'}")
     if "data" in ev:
         render.out.print(_syntax(json.dumps(ev["data"], indent=2), "json", theme="ansi_dark",
@@ -101,6 +103,21 @@ def print_deliveries(rows: list[dict[str, Any]]) -> None:
             render.out.print(f"  [dim]{'skipped':<9}[/] {escape(r['reason'])}")
 
 
+# The reason a skipped event started nothing is shown only where it fits beside the ids
+# (``event get`` and ``--json`` always have it).
+WHY_MIN_WIDTH = 120
+
+
+def print_events(rows: list[dict[str, Any]]) -> None:
+    why = render.out.width >= WHY_MIN_WIDTH and any(r.get("skip_reason") for r in rows)
+    t = render.table("EVENT", "TRIGGER", "TYPE", "STATE", "CREATED", "SESSIONS", *(("WHY SKIPPED",) if why else ()))
+    for r in rows:
+        cells = [r["event_id"], escape(r["trigger"]), escape(r["event_type"]), render.state(r["state"]),
+                 render.relative(r["created_at"]), "\n".join(r["session_ids"]) or "-"]  # fmt: skip
+        t.add_row(*cells, *((escape(r.get("skip_reason") or ""),) if why else ()))
+    render.out.print(t if rows else "no events")
+
+
 def register_events(cli: click.Group) -> None:
     @cli.group("event")
     def event() -> None:
@@ -133,11 +150,7 @@ def register_events(cli: click.Group) -> None:
         if app.as_json:
             render.print_json(rows)
             return
-        t = render.table("EVENT", "TRIGGER", "TYPE", "STATE", "CREATED", "SESSIONS")
-        for r in rows:
-            t.add_row(r["event_id"], escape(r["trigger"]), escape(r["event_type"]), render.state(r["state"]),
-                      render.relative(r["created_at"]), "\n".join(r["session_ids"]) or "-")  # fmt: skip
-        render.out.print(t if rows else "no events")
+        print_events(rows)
 
     @event.command("get")
     @click.argument("event_id")

@@ -43,6 +43,7 @@ def event_json(row: Row, session_ids: list[str], *, with_data: bool = False) -> 
         "project_id": row["project_id"],
         "source": row["source"],
         "state": row["state"],
+        "skip_reason": row["skip_reason"],  # why a skipped event started nothing; null otherwise
         "session_ids": session_ids,
         "created_at": rfc3339(row["created_at"]),
     }

@@ -71,9 +71,12 @@ def replay_of(rec: DeliveryRecord) -> str:
 
 
 async def skip_reason(db: Database, rec: DeliveryRecord) -> str:
-    """Why a skipped delivery started nothing (derived from the deployments' history)."""
+    """Why a skipped delivery started nothing: the reason stored when it was dispatched, or
+    for deliveries skipped before reasons were stored, an estimate from the deployments' history."""
     if rec.state != "skipped":
         return ""
+    if rec.skip_reason:
+        return rec.skip_reason
     at = rec.dispatched_at if rec.dispatched_at is not None else rec.created_at
     if not await events_store.had_active_deployment(db, rec.project_id, at):
         return "the project had no active deployment"

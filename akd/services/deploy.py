@@ -266,7 +266,7 @@ async def activate(conn: Connection, project_id: str, deployment_id: str) -> Non
     now = time.time()
     await conn.execute(
         "UPDATE deployments SET state = CASE WHEN EXISTS (SELECT 1 FROM sessions s WHERE"
-        " s.deployment_id=deployments.deployment_id AND s.state IN ('created','running'))"
+        " s.deployment_id=deployments.deployment_id AND s.state IN ('queued','created','running'))"
         " THEN 'draining' ELSE 'inactive' END, updated_at=?"
         " WHERE project_id=? AND state='active' AND deployment_id!=?",
         (now, project_id, deployment_id),

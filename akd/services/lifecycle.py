@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # appctx imports the engine, whose activities import this mod
 
 SESSION_STATES = ("created", "running", "completed", "error", "stopped")
 _VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_LIVE = "('created','running')"
+_LIVE = "('queued','created','running')"  # queued: waiting for a concurrency slot (akd.services.flow)
 
 
 @dataclass(frozen=True)

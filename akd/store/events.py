@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from akd.store.db import Database, Row
+from akd.store.db import Connection, Database, Row
 
 
 async def insert_event(
@@ -79,6 +79,25 @@ async def insert_event_once(
     return count > 0
 
 
+async def mark_dispatched(conn: Connection, event_id: str, skip_reason: str, now: float) -> bool:
+    """A pending event is dispatched, or skipped with ``skip_reason`` when it is not "";
+    False when another dispatch got there first."""
+    cur = await conn.execute(
+        "UPDATE events SET state=?, dispatched_at=?, skip_reason=? WHERE event_id=? AND state='pending'",
+        ("skipped" if skip_reason else "dispatched", now, skip_reason or None, event_id),
+    )
+    return cur.rowcount > 0
+
+
+async def mark_superseded(conn: Connection, event_id: str, reason: str) -> None:
+    """A dispatched event that (in the end) started no session is skipped with ``reason``."""
+    await conn.execute(
+        "UPDATE events SET state='skipped', skip_reason=? WHERE event_id=? AND state='dispatched'"
+        " AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.event_id=events.event_id)",
+        (reason, event_id),
+    )
+
+
 def payload(row: Row) -> dict[str, Any]:
     """What a session (or a next_event) receives for a stored event."""
     return {"data": pickle.loads(row["data"]), "event_id": row["event_id"], "event_type": row["event_type"]}
@@ -123,11 +142,13 @@ class DeliveryRecord:
     raw: bytes | None  # the pickled raw delivery; None in lists, except for replays (they name their original)
     data: bytes | None  # the pickled event data; None in lists
     session_ids: tuple[str, ...]
+    skip_reason: str | None = None  # None: skipped before reasons were stored (migration 0012)
 
 
 _DELIVERY_COLUMNS = (
     "e.event_id, e.project_id, e.connection_id, e.trigger_name, e.event_type, e.source, e.state, e.created_at,"
-    " e.dispatched_at, e.delivery_id, (SELECT name FROM projects p WHERE p.project_id=e.project_id) AS project,"
+    " e.dispatched_at, e.delivery_id, e.skip_reason,"
+    " (SELECT name FROM projects p WHERE p.project_id=e.project_id) AS project,"
     " (SELECT group_concat(session_id) FROM (SELECT session_id FROM sessions s WHERE s.event_id=e.event_id"
     " ORDER BY session_id)) AS session_ids"
 )
@@ -140,6 +161,7 @@ def _delivery(row: Row, *, raw: bytes | None, data: bytes | None) -> DeliveryRec
         connection_name=row["trigger_name"], event_type=row["event_type"], source=row["source"], state=row["state"],
         created_at=row["created_at"], dispatched_at=row["dispatched_at"], delivery_id=row["delivery_id"], raw=raw,
         data=data, session_ids=tuple((row["session_ids"] or "").split(",")) if row["session_ids"] else (),
+        skip_reason=row["skip_reason"],
     )  # fmt: skip
 
 
