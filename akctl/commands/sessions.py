@@ -280,7 +280,7 @@ def register(cli: click.Group) -> None:
     @click.option("--deployment", default="", help="Only this deployment's sessions.")
     @click.option(
         "--state",
-        type=click.Choice(["created", "running", "completed", "error", "stopped"]),
+        type=click.Choice(["created", "queued", "running", "completed", "error", "stopped"]),
         default=None,
         help="Only sessions in this state.",
     )
