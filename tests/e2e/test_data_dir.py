@@ -59,8 +59,10 @@ def test_up_detach_on_a_read_only_data_dir_is_one_red_line(read_only_disk: Path,
     assert res.returncode not in (0, None), res
     assert "Traceback" not in res.stderr
     lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), res.stderr
-    assert str(data) in lines[0] and "Read-only file system" in lines[0], lines
+    assert len(lines) == 1, res.stderr  # one line: with --json, the error as JSON
+    error = json.loads(lines[0])
+    assert str(data) in error["error"] and "Read-only file system" in error["error"], error
+    assert error["exit_code"] == res.returncode
 
 
 @pytest.mark.parametrize("mode", [0o1777, 0o770])

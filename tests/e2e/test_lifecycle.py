@@ -20,8 +20,12 @@ import os, time
 
 def on_http(event):
     print("hello", os.environ.get("GREETING"))
-    if (event.data.body.json or {}).get("slow"):
-        time.sleep(4)
+    gate = (event.data.body.json or {}).get("slow")
+    if gate:  # runs until the test opens the gate (a file it creates), at most a minute
+        for _ in range(600):
+            if os.path.exists(gate):
+                break
+            time.sleep(0.1)
         print("slow done")
 
 def on_tick(event):
@@ -212,12 +216,14 @@ def test_deployment_lifecycle_and_delete_rules(akd_module: Akd, tmp_path: Path) 
     root = project(tmp_path / "p", manifest("lc"))
     d1 = ak.deploy(root)
     url = d1["webhooks"]["hook"]
-    assert post(url, {"slow": True}).status_code == 202
+    gate = tmp_path / "gate"
+    assert post(url, {"slow": str(gate)}).status_code == 202
     sid = session_running(ak, "lc")
     d2 = ak.deploy(root)
     assert ak.akctl_json("deployment", "get", d1["deployment_id"])["state"] == "draining"
     for dep in (d1, d2):  # draining and active ones cannot be deleted
         assert ak.akctl("deployment", "delete", dep["deployment_id"], "--yes").returncode == 42
+    gate.touch()
     ak.wait_session(sid)
     old = wait_for(
         lambda: (d := ak.akctl_json("deployment", "get", d1["deployment_id"]))["state"] == "inactive" and d,
@@ -259,10 +265,12 @@ def test_project_delete_refused_while_running_then_removes_everything(akd_module
     ak = akd_module
     root = project(tmp_path / "p", manifest("doomed", vars_="    - name: GREETING\n      value: hi\n"))
     url = ak.deploy(root)["webhooks"]["hook"]
-    post(url, {"slow": True})
+    gate = tmp_path / "gate"
+    post(url, {"slow": str(gate)})
     sid = session_running(ak, "doomed")
     res = ak.akctl("project", "delete", "doomed", "--yes")
     assert res.returncode == 42 and "live session(s) (queued or running)" in res.stderr
+    gate.touch()
     ak.wait_session(sid)
     assert ak.akctl_json("project", "delete", "doomed", "--yes")["deleted"] is True
     assert ak.akctl("project", "get", "doomed").returncode == 44

@@ -130,7 +130,7 @@ def test_deploying_a_project_from_another_directory_needs_force(main: Akd, tmp: 
     assert main.akctl("deploy", str(first)).returncode == 0  # DIR
     assert main.akctl("deploy", "--dir", str(first)).returncode == 0  # --dir, same directory: no question
     both = main.akctl("deploy", str(first), "--dir", str(other))
-    assert both.returncode == 40 and "different directories" in both.stderr, both.stderr
+    assert both.returncode == 2 and "different directories" in both.stderr, both.stderr  # a usage error
 
     refused = main.akctl("deploy", str(other))
     assert refused.returncode == 42, (refused.returncode, refused.stderr)
