@@ -91,7 +91,10 @@ def test(extra: list[str]) -> None:
     run(BIN / "mypy", "akd", "akctl")
     run(BIN / "mypy", "bench")  # its own run: the benches import each other as top-level modules
     # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
-    result = subprocess.run([str(BIN / "pytest"), "-q", *extra], cwd=ROOT)
+    # Three workers, each taking whole test files (module-scoped daemons stay in one worker):
+    # most of an end-to-end test is waiting on processes, so three overlap well on two cores.
+    workers = ["-n", os.environ.get("AKD_TEST_WORKERS", "3"), "--dist", "loadfile"]
+    result = subprocess.run([str(BIN / "pytest"), "-q", *workers, *extra], cwd=ROOT)
     if result.returncode == 5:
         sys.exit("pytest collected no tests")
     sys.exit(result.returncode)
