@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import fcntl
 import inspect
 import io
 import os
 import pickle
 import sys
-import termios
 import threading
 import time
 import traceback
@@ -520,6 +518,11 @@ class _SessionSink(io.RawIOBase):
         return len(chunk)
 
 
+# Written into the output pipe by ``_Drain.settle``: once the reader thread has passed it,
+# everything written before it has become prints (a pipe is first in, first out).
+_SETTLE_MARK = b"\x00akd:settled\x00"
+
+
 class _Drain:
     """Descriptors 1 and 2 as one pipe, read by a thread into capped session prints."""
 
@@ -528,15 +531,18 @@ class _Drain:
         read_end, write_end = os.pipe()
         for fd in (1, 2):
             os.dup2(write_end, fd)
-        os.close(write_end)
+        self._mark_fd = write_end  # kept: the session's code may close or replace 1 and 2
         self._fd = read_end
         self._busy = threading.Lock()
+        self._passed = threading.Condition()
+        self._marks = 0  # settle marks the reader has passed
         prefix = f"o{time.time_ns():x}"
         counter = iter(range(1, 1 << 62))
         self.lines = _Lines(lambda text: session.output(text, f"{prefix}.{next(counter)}"), lambda: False)
         threading.Thread(target=self._loop, name="akd-output", daemon=True).start()
 
     def _loop(self) -> None:
+        held = b""  # the start of a settle mark, split between two reads
         while True:
             try:
                 data = os.read(self._fd, 1 << 16)
@@ -544,25 +550,39 @@ class _Drain:
                 return
             if not data:
                 return
+            held += data
             with self._busy:
-                self.lines.feed(data)
+                while (at := held.find(_SETTLE_MARK)) >= 0:
+                    self.lines.feed(held[:at])
+                    held = held[at + len(_SETTLE_MARK) :]
+                    with self._passed:
+                        self._marks += 1
+                        self._passed.notify_all()
+                keep = _mark_prefix(held)
+                self.lines.feed(held[: len(held) - keep])
+                held = held[len(held) - keep :]
 
     def settle(self) -> None:
         """Wait (briefly) until what was written to the pipe so far has become prints."""
-        deadline = time.monotonic() + SETTLE_SECONDS
-        while _pipe_pending(self._fd) and time.monotonic() < deadline:
-            _real_sleep(0.005)
+        with self._passed:
+            target = self._marks + 1
+        try:
+            os.write(self._mark_fd, _SETTLE_MARK)
+        except OSError:
+            pass
+        else:
+            with self._passed:
+                self._passed.wait_for(lambda: self._marks >= target, timeout=SETTLE_SECONDS)
         with self._busy:
             self.lines.flush()
 
 
-def _pipe_pending(fd: int) -> int:
-    buf = bytearray(4)
-    try:
-        fcntl.ioctl(fd, termios.FIONREAD, buf)
-    except OSError:
-        return 0
-    return int.from_bytes(buf, sys.byteorder)
+def _mark_prefix(data: bytes) -> int:
+    """How many bytes at the end of ``data`` could be the start of a settle mark."""
+    for n in range(min(len(data), len(_SETTLE_MARK) - 1), 0, -1):
+        if _SETTLE_MARK.startswith(data[-n:]):
+            return n
+    return 0
 
 
 _sinks: list[_SessionSink] = []

@@ -157,6 +157,7 @@ NOT_FOR_HELLO: dict[str, tuple[int, str]] = {
     # hello is not durable (v2) and never sleeps: no journal to rerun from, no sleep to end.
     "akctl session rerun": (42, "not durable"),
     "akctl session wake": (42, "no sleep to end"),
+    "akctl session signal": (42, "would never be read"),
     # hello has no schedule trigger (the example fires examples/cron_report's).
     "akctl trigger fire": (44, "not found"),
 }
