@@ -26,6 +26,7 @@ from akd.api import (
     oauth,
     projects,
     published,
+    schema,
     sessions,
     slack,
     stats,
@@ -123,7 +124,7 @@ async def on_not_found(request: Request, exc: Exception) -> Response:
 def create_app(ctx: AppContext) -> Starlette:
     api_routes = [
         *connections.routes, *daemon.routes, *events.routes, *kv.routes, *lifecycle.routes, *oauth.routes,
-        *projects.routes, *sessions.routes, *stats.routes, *triggers.routes,
+        *projects.routes, *schema.routes, *sessions.routes, *stats.routes, *triggers.routes,
     ]  # fmt: skip
     app = Starlette(
         routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes, *github.routes, *slack.routes, *published.routes,
