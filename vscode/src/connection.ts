@@ -56,6 +56,17 @@ export class Connection implements vscode.Disposable {
     return client;
   }
 
+  /** A cheap liveness check for the refresh timer: a daemon that went away shows at once. */
+  async heartbeat(): Promise<void> {
+    if (!this.client) return;
+    try {
+      this.health = await this.client.get<Health>("/health");
+      this.show();
+    } catch {
+      await this.connect();
+    }
+  }
+
   async explain(): Promise<void> {
     const p = this.problem;
     if (!p) return;

@@ -20,7 +20,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     sessions.refresh();
   };
   const deployer = new Deployer(conn, refreshAll);
-  const timer = setInterval(() => conn.client && sessions.refresh(), settings().refreshSeconds * 1000);
+  const timer = setInterval(() => {
+    if (!conn.client) return;
+    sessions.refresh();
+    void conn.heartbeat();
+  }, settings().refreshSeconds * 1000);
 
   context.subscriptions.push(
     conn,
