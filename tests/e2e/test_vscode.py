@@ -18,7 +18,7 @@ import pytest
 
 from akd.api.schema import manifest_schema, schema_text
 from akd.manifest import TRIGGER_TYPES, VERSIONS
-from tests.e2e.harness import ROOT, Akd
+from tests.e2e.harness import ROOT, Akd, write_project
 
 SHIPPED_SCHEMA = ROOT / "vscode" / "schemas" / "autokitteh.schema.json"
 
@@ -69,3 +69,48 @@ def test_extension_client_against_real_akd(akd: Akd, tmp_path: Path) -> None:
     failed = re.search(r"^\S fail (\d+)$", result.stdout, re.MULTILINE)
     assert passed and failed, output[-3000:]
     assert int(failed.group(1)) == 0 and int(passed.group(1)) >= 20, output[-3000:]
+
+
+def _editor_host() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("vscode_editor_host", ROOT / "vscode" / "editor_host.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+EDITOR_MANIFEST = """\
+version: v1
+project:
+  name: editor_demo
+  triggers:
+    - name: hello
+      type: webhook
+      call: program.py:hello
+"""
+
+
+def test_extension_in_a_real_editor(akd: Akd, tmp_path: Path) -> None:
+    """code-server + headless Chromium: the akd view, the status bar and a deploy from the palette."""
+    host = _editor_host()
+    binary = host.code_server()
+    if binary is None or not host.CHROMIUM.exists() or not host.CHROMEDRIVER.exists():
+        pytest.skip(
+            "no editor host: set AKD_CODE_SERVER to code-server's binary (see docs/vscode.md) and install chromium"
+        )
+    build = _build_module()
+    build.ensure_built()
+    project = write_project(tmp_path / "editor_demo", {
+        "autokitteh.yaml": EDITOR_MANIFEST, "program.py": "def hello(event):\n    print('hi')\n",
+    })  # fmt: skip
+    settings = {
+        "akd.dataDir": str(akd.data_dir), "workbench.startupEditor": "none", "telemetry.telemetryLevel": "off",
+        "extensions.autoCheckUpdates": False, "workbench.tips.enabled": False,
+    }  # fmt: skip
+    shot = tmp_path / "vscode.png"
+    with host.running_code_server(binary, build.VSIX, tmp_path / "cs", settings) as url:
+        seen = host.check_editor(url, project, "editor_demo", shot, tmp_path / "chromium")
+    assert seen["status"].startswith("akd 0.1.0"), seen
+    assert shot.stat().st_size > 10_000
+    projects = akd.api("GET", "/projects").json()
+    assert [p["root_dir"] for p in projects if p["name"] == "editor_demo"] == [str(project.resolve())]

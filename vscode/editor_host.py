@@ -1,0 +1,144 @@
+"""The built extension in a real editor: code-server (VS Code in the browser) driven by
+headless Chromium through selenium.
+
+code-server is not one of the extension's own packages (it is hundreds of MB with native
+modules): point ``AKD_CODE_SERVER`` at its ``bin/code-server`` (or put ``code-server`` on
+PATH). Its npm install needs Debian's ``libkrb5-dev libxkbfile-dev libsecret-1-dev
+build-essential ripgrep``, and its ripgrep download replaced by Debian's ``rg``; see
+docs/vscode.md. :func:`check_editor` installs the ``.vsix``, opens a project folder,
+checks the akd view and the status bar, runs "akd: Deploy this folder" from the command
+palette, waits for the project to appear in the Projects view and saves a screenshot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+T = TypeVar("T")
+
+
+def code_server() -> str | None:
+    """The code-server command: ``$AKD_CODE_SERVER``, else ``code-server`` on PATH."""
+    return os.environ.get("AKD_CODE_SERVER") or shutil.which("code-server")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait(cond: Callable[[], T | None], timeout: float, what: str) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            found = cond()
+        except Exception:  # the page is still loading: elements come and go
+            found = None
+        if found:
+            return found
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@contextmanager
+def running_code_server(binary: str, vsix: Path, home: Path, settings: dict[str, object]) -> Iterator[str]:
+    """code-server with the extension installed and ``settings`` as user settings; yields its URL."""
+    ext_dir, user_dir = home / "extensions", home / "user"
+    (user_dir / "User").mkdir(parents=True)
+    (user_dir / "User" / "settings.json").write_text(json.dumps(settings))
+    common = ["--extensions-dir", str(ext_dir), "--user-data-dir", str(user_dir)]
+    subprocess.run([binary, *common, "--install-extension", str(vsix)], check=True, capture_output=True, timeout=180)
+    port = _free_port()
+    log = (home / "code-server.log").open("w")
+    proc = subprocess.Popen(
+        [binary, *common, "--auth", "none", "--bind-addr", f"127.0.0.1:{port}", "--disable-telemetry",
+         "--disable-update-check", "--disable-workspace-trust"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait(lambda: _answers(url), 120, "code-server to listen")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(15)
+        log.close()
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def check_editor(url: str, folder: Path, project: str, screenshot: Path, profile: Path) -> dict[str, str]:
+    """Open ``folder`` in the editor at ``url``; check the views and a deploy; save a screenshot."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,900",
+                 "--no-first-run", "--disable-background-networking", f"--user-data-dir={profile}"):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        driver.get(f"{url}/?folder={folder}")
+        status = _wait(lambda: _status(driver), 120, "the akd status bar item")
+        tab = _wait(
+            lambda: driver.find_element(By.CSS_SELECTOR, '.activitybar [aria-label^="akd"]'), 60, "the akd view"
+        )
+        tab.click()
+        _wait(lambda: _row(driver, "(none)") or _row(driver, project), 60, "the Projects view to load")
+        body = driver.find_element(By.TAG_NAME, "body")
+        body.send_keys(Keys.F1)
+        box = _wait(
+            lambda: driver.find_element(By.CSS_SELECTOR, ".quick-input-widget input"), 30, "the command palette"
+        )
+        box.send_keys("akd: Deploy this folder")
+        _wait(lambda: _row(driver, "akd: Deploy this folder", ".quick-input-list"), 30, "the deploy command")
+        box.send_keys(Keys.ENTER)
+        _wait(lambda: _row(driver, project), 120, f"project {project} in the Projects view")
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(screenshot))
+        return {"status": status}
+    finally:
+        driver.quit()
+
+
+def _status(driver: object) -> str | None:
+    from selenium.webdriver.common.by import By
+
+    items = driver.find_elements(By.CSS_SELECTOR, ".statusbar-item")  # type: ignore[attr-defined]
+    return next((e.text for e in items if "akd" in e.text), None)
+
+
+def _row(driver: object, text: str, within: str = ".monaco-list") -> bool:
+    from selenium.webdriver.common.by import By
+
+    rows = driver.find_elements(By.CSS_SELECTOR, f"{within} .monaco-list-row")  # type: ignore[attr-defined]
+    return any(text in r.text for r in rows)
