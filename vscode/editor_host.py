@@ -60,13 +60,17 @@ def running_code_server(binary: str, vsix: Path, home: Path, settings: dict[str,
     (user_dir / "User").mkdir(parents=True)
     (user_dir / "User" / "settings.json").write_text(json.dumps(settings))
     common = ["--extensions-dir", str(ext_dir), "--user-data-dir", str(user_dir)]
-    subprocess.run([binary, *common, "--install-extension", str(vsix)], check=True, capture_output=True, timeout=180)
+    # code-server writes a default config file under XDG_CONFIG_HOME: keep it in `home`.
+    env = {**os.environ, "XDG_CONFIG_HOME": str(home / "config")}
+    subprocess.run(
+        [binary, *common, "--install-extension", str(vsix)], check=True, capture_output=True, timeout=180, env=env
+    )
     port = _free_port()
     log = (home / "code-server.log").open("w")
     proc = subprocess.Popen(
         [binary, *common, "--auth", "none", "--bind-addr", f"127.0.0.1:{port}", "--disable-telemetry",
          "--disable-update-check", "--disable-workspace-trust"],
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log, stderr=subprocess.STDOUT, env=env,
     )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
@@ -91,8 +95,12 @@ def _answers(url: str) -> bool:
         return False
 
 
-def check_editor(url: str, folder: Path, project: str, screenshot: Path, profile: Path) -> dict[str, str]:
-    """Open ``folder`` in the editor at ``url``; check the views and a deploy; save a screenshot."""
+def check_editor(
+    url: str, folder: Path, project: str, screenshot: Path, profile: Path, start_session: Callable[[], str]
+) -> dict[str, str]:
+    """Open ``folder`` in the editor at ``url``; check the views, a deploy from the command palette,
+    the project's triggers, and a session (started by ``start_session``, which returns its id)
+    opened from the Sessions view as a document; save a screenshot."""
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
@@ -113,7 +121,8 @@ def check_editor(url: str, folder: Path, project: str, screenshot: Path, profile
             lambda: driver.find_element(By.CSS_SELECTOR, '.activitybar [aria-label^="akd"]'), 60, "the akd view"
         )
         tab.click()
-        _wait(lambda: _row(driver, "(none)") or _row(driver, project), 60, "the Projects view to load")
+        # Projects show "active <deployment>" or "no active deployment"; none at all: "(none)".
+        _wait(lambda: _row(driver, "(none)") or _row(driver, "active"), 60, "the Projects view to load")
         body = driver.find_element(By.TAG_NAME, "body")
         body.send_keys(Keys.F1)
         box = _wait(
@@ -123,9 +132,20 @@ def check_editor(url: str, folder: Path, project: str, screenshot: Path, profile
         _wait(lambda: _row(driver, "akd: Deploy this folder", ".quick-input-list"), 30, "the deploy command")
         box.send_keys(Keys.ENTER)
         _wait(lambda: _row(driver, project), 120, f"project {project} in the Projects view")
+        _click_row(driver, project)
+        _wait(lambda: _click_row(driver, "triggers"), 30, "the triggers group")
+        trigger_row = _wait(lambda: _row_text(driver, "webhook · http"), 30, "a webhook trigger with its URL")
+        session_id = start_session()
+        _wait(lambda: _click_row(driver, session_id), 60, f"session {session_id} in the Sessions view")
+        document = _wait(lambda: _editor_text(driver, "── prints"), 60, "the session document")
+        _wait(lambda: "completed" in (_editor_text(driver, "── prints") or ""), 60, "the session to complete")
+        document = _editor_text(driver, "── prints") or document
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(screenshot))
-        return {"status": status}
+        return {"first_status": status, "status": _status(driver) or "", "trigger": trigger_row, "document": document}
+    except Exception:
+        driver.save_screenshot(str(screenshot.with_name(f"{screenshot.stem}-failed.png")))  # what the editor showed
+        raise
     finally:
         driver.quit()
 
@@ -137,8 +157,35 @@ def _status(driver: object) -> str | None:
     return next((e.text for e in items if "akd" in e.text), None)
 
 
-def _row(driver: object, text: str, within: str = ".monaco-list") -> bool:
+def _rows(driver: object, within: str = ".monaco-list") -> list[object]:
     from selenium.webdriver.common.by import By
 
-    rows = driver.find_elements(By.CSS_SELECTOR, f"{within} .monaco-list-row")  # type: ignore[attr-defined]
-    return any(text in r.text for r in rows)
+    found: list[object] = driver.find_elements(By.CSS_SELECTOR, f"{within} .monaco-list-row")  # type: ignore[attr-defined]
+    return found
+
+
+def _row(driver: object, text: str, within: str = ".monaco-list") -> bool:
+    return _row_text(driver, text, within) is not None
+
+
+def _row_text(driver: object, text: str, within: str = ".monaco-list") -> str | None:
+    return next((t for r in _rows(driver, within) if text in (t := str(r.text))), None)  # type: ignore[attr-defined]
+
+
+def _click_row(driver: object, text: str) -> bool:
+    for r in _rows(driver):
+        if text in str(r.text):  # type: ignore[attr-defined]
+            r.click()  # type: ignore[attr-defined]
+            return True
+    return False
+
+
+def _editor_text(driver: object, marker: str) -> str | None:
+    """The visible lines of the editor that shows ``marker``."""
+    from selenium.webdriver.common.by import By
+
+    for editor in driver.find_elements(By.CSS_SELECTOR, ".monaco-editor .view-lines"):  # type: ignore[attr-defined]
+        text = str(editor.text)
+        if marker in text:
+            return text
+    return None

@@ -100,17 +100,27 @@ def test_extension_in_a_real_editor(akd: Akd, tmp_path: Path) -> None:
         )
     build = _build_module()
     build.ensure_built()
-    project = write_project(tmp_path / "editor_demo", {
-        "autokitteh.yaml": EDITOR_MANIFEST, "program.py": "def hello(event):\n    print('hi')\n",
-    })  # fmt: skip
+    program = "def hello(event):\n    print('hi', event.data.body.json['who'])\n"
+    project = write_project(tmp_path / "editor_demo", {"autokitteh.yaml": EDITOR_MANIFEST, "program.py": program})
     settings = {
         "akd.dataDir": str(akd.data_dir), "workbench.startupEditor": "none", "telemetry.telemetryLevel": "off",
         "extensions.autoCheckUpdates": False, "workbench.tips.enabled": False,
     }  # fmt: skip
     shot = tmp_path / "vscode.png"
+
+    def start_session() -> str:
+        hook = next(t for t in akd.api("GET", "/triggers", params={"project": "editor_demo"}).json())
+        event_id = httpx.post(str(hook["webhook_url"]), json={"who": "editor"}, timeout=30).headers[
+            "AutoKitteh-Event-ID"
+        ]
+        event = akd.api("GET", f"/events/{event_id}", params={"wait": "final", "timeout": "30"}).json()
+        return str(event["session_ids"][0])
+
     with host.running_code_server(binary, build.VSIX, tmp_path / "cs", settings) as url:
-        seen = host.check_editor(url, project, "editor_demo", shot, tmp_path / "chromium")
-    assert seen["status"].startswith("akd 0.1.0"), seen
+        seen = host.check_editor(url, project, "editor_demo", shot, tmp_path / "chromium", start_session)
+    assert seen["status"].endswith("akd 0.1.0"), seen
+    assert "hello" in seen["trigger"] and "/webhooks/" in seen["trigger"], seen
+    assert "[completed]" in seen["document"] and "hi editor" in seen["document"], seen
     assert shot.stat().st_size > 10_000
     projects = akd.api("GET", "/projects").json()
     assert [p["root_dir"] for p in projects if p["name"] == "editor_demo"] == [str(project.resolve())]

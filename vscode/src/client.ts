@@ -430,6 +430,7 @@ export function isLive(state: string): boolean {
 
 /** A session as a read-only text document: header, prints, step timeline, error. */
 export function renderSession(s: Session, prints: Print[], records: LogRecord[]): string {
+  const timeline = records.filter((r) => r.kind !== "print"); // the prints have their own section
   const out = [
     `${stateMark(s.state)} session ${s.session_id}  [${s.state}]`,
     `project ${s.project}   entrypoint ${s.entrypoint}   deployment ${s.deployment_id ?? "-"}`,
@@ -438,8 +439,8 @@ export function renderSession(s: Session, prints: Print[], records: LogRecord[])
     `── prints (${prints.length}) ──`,
     ...prints.map((p) => `${p.t}  ${p.text}`),
     "",
-    `── timeline (${records.length}) ──`,
-    ...records.map(timelineLine),
+    `── timeline (${timeline.length}) ──`,
+    ...timeline.map(timelineLine),
   ];
   if (s.error) {
     out.push("", `── error: ${s.error.type ?? "Error"} ──`, s.error.message ?? "");

@@ -26,8 +26,8 @@ export class Connection implements vscode.Disposable {
 
   constructor() {
     this.item.command = "akd.connect";
+    this.item.text = "$(sync~spin) akd: connecting...";
     this.item.show();
-    this.show();
   }
 
   /** Find and check the daemon; on failure keep the reason for the views and the status bar. */

@@ -315,7 +315,10 @@ describe("sessions", () => {
     const doc = ak.renderSession(s, prints.prints, log.records);
     assert.match(doc, /✓ session ses_\w+ {2}\[completed\]/);
     assert.match(doc, /── prints \(1\) ──\n\S+Z {2}hello vscode\n/);
-    assert.match(doc, new RegExp(`── timeline \\(${log.records.length}\\) ──`));
+    const steps = log.records.filter((r) => r.kind !== "print");
+    assert.ok(log.records.some((r) => r.kind === "print") && steps.some((r) => r.kind === "state"));
+    assert.match(doc, new RegExp(`── timeline \\(${steps.length}\\) ──\n\\S+Z {2}state {2}\\{"state":"created"\\}`));
+    assert.doesNotMatch(doc.split("── timeline")[1], /print hello vscode/);
     assert.match(doc, /"ok": true/);
   });
 
