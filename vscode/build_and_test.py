@@ -2,6 +2,7 @@
 
     python3 vscode/build_and_test.py               # npm ci (once), typecheck, bundle, .vsix, node tests
     python3 vscode/build_and_test.py --build-only  # everything but the node tests
+    python3 vscode/build_and_test.py --build-only --skip-without-node   # exit 0 (saying so) without Node
 
 The node tests (``vscode/test/*.test.mjs``) exercise the extension's client layer against
 a real akd, started here the way the e2e tests start one (``akctl up --detach --port 0``
@@ -15,6 +16,7 @@ changed (its hash is kept in ``node_modules/.akd-lock-sha256``); the bundle and 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -82,10 +84,16 @@ def build() -> None:
 
 
 def ensure_built() -> None:
-    """``npm ci`` (once per lockfile) and :func:`build` when a source changed."""
-    npm_ci()
-    if _stale():
-        build()
+    """``npm ci`` (once per lockfile) and :func:`build` when a source changed.
+
+    Serialised by a lock file: pytest-xdist workers may ask at the same time, and two
+    ``npm ci`` runs in one directory would trample each other.
+    """
+    with (HERE / ".build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        npm_ci()
+        if _stale():
+            build()
 
 
 def node_tests(data_dir: Path, work: Path) -> subprocess.CompletedProcess[str]:
@@ -121,7 +129,7 @@ def _test_with_daemon() -> int:
 def main(argv: list[str]) -> int:
     if not node_available():
         print("node and npm are needed to build the VS Code extension (Node 20)", file=sys.stderr)
-        return 1
+        return 0 if "--skip-without-node" in argv else 1
     try:
         ensure_built()
     except BuildFailed as exc:

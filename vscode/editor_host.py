@@ -23,6 +23,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+import httpx
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 T = TypeVar("T")
@@ -87,8 +96,6 @@ def running_code_server(binary: str, vsix: Path, home: Path, settings: dict[str,
 
 
 def _answers(url: str) -> bool:
-    import httpx
-
     try:
         return httpx.get(f"{url}/healthz", timeout=5).status_code == 200
     except httpx.HTTPError:
@@ -101,12 +108,6 @@ def check_editor(
     """Open ``folder`` in the editor at ``url``; check the views, a deploy from the command palette,
     the project's triggers, and a session (started by ``start_session``, which returns its id)
     opened from the Sessions view as a document; save a screenshot."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-
     options = Options()
     options.binary_location = str(CHROMIUM)
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,900",
@@ -123,14 +124,7 @@ def check_editor(
         tab.click()
         # Projects show "active <deployment>" or "no active deployment"; none at all: "(none)".
         _wait(lambda: _row(driver, "(none)") or _row(driver, "active"), 60, "the Projects view to load")
-        body = driver.find_element(By.TAG_NAME, "body")
-        body.send_keys(Keys.F1)
-        box = _wait(
-            lambda: driver.find_element(By.CSS_SELECTOR, ".quick-input-widget input"), 30, "the command palette"
-        )
-        box.send_keys("akd: Deploy this folder")
-        _wait(lambda: _row(driver, "akd: Deploy this folder", ".quick-input-list"), 30, "the deploy command")
-        box.send_keys(Keys.ENTER)
+        _palette(driver, ">akd: Deploy this folder")
         _wait(lambda: _row(driver, project), 120, f"project {project} in the Projects view")
         _click_row(driver, project)
         _wait(lambda: _click_row(driver, "triggers"), 30, "the triggers group")
@@ -142,7 +136,10 @@ def check_editor(
         document = _editor_text(driver, "── prints") or document
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(screenshot))
-        return {"first_status": status, "status": _status(driver) or "", "trigger": trigger_row, "document": document}
+        return {
+            "first_status": status, "status": _status(driver) or "", "trigger": trigger_row, "document": document,
+            "lens": _code_lens(driver), "problem": _deploy_problem(driver, folder),
+        }  # fmt: skip
     except Exception:
         driver.save_screenshot(str(screenshot.with_name(f"{screenshot.stem}-failed.png")))  # what the editor showed
         raise
@@ -150,41 +147,63 @@ def check_editor(
         driver.quit()
 
 
-def _status(driver: object) -> str | None:
-    from selenium.webdriver.common.by import By
+def _palette(driver: WebDriver, entry: str) -> None:
+    """Type ``entry`` into the quick input (">" first: a command; else a file) and pick the match."""
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.F1)
+    box = _wait(lambda: driver.find_element(By.CSS_SELECTOR, ".quick-input-widget input"), 30, "the palette")
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(entry)
+    _wait(lambda: _row(driver, entry.lstrip(">"), ".quick-input-list"), 30, f"{entry!r} in the palette")
+    box.send_keys(Keys.ENTER)
 
-    items = driver.find_elements(By.CSS_SELECTOR, ".statusbar-item")  # type: ignore[attr-defined]
+
+def _code_lens(driver: WebDriver) -> str:
+    """Open the manifest; the code lens on its ``call:`` line."""
+    _palette(driver, "autokitteh.yaml")
+    css = ".monaco-editor .codelens-decoration"
+    return _wait(
+        lambda: next((t for e in driver.find_elements(By.CSS_SELECTOR, css) if "go to" in (t := str(e.text))), None),
+        60, "a code lens on the call: line",
+    )  # fmt: skip
+
+
+def _deploy_problem(driver: WebDriver, folder: Path) -> str:
+    """Break program.py, deploy again: the syntax error in the Problems panel."""
+    (folder / "program.py").write_text("def hello(event:\n    pass\n")
+    _palette(driver, ">akd: Deploy this folder")
+    _wait(lambda: "1" in driver.find_element(By.ID, "status.problems").text, 60, "one problem")
+    driver.find_element(By.ID, "status.problems").click()
+    return _wait(lambda: _row_text(driver, "akd", ".markers-panel"), 30, "the problem in the Problems panel")
+
+
+def _status(driver: WebDriver) -> str | None:
+    items = driver.find_elements(By.CSS_SELECTOR, ".statusbar-item")
     return next((e.text for e in items if "akd" in e.text), None)
 
 
-def _rows(driver: object, within: str = ".monaco-list") -> list[object]:
-    from selenium.webdriver.common.by import By
-
-    found: list[object] = driver.find_elements(By.CSS_SELECTOR, f"{within} .monaco-list-row")  # type: ignore[attr-defined]
-    return found
+def _rows(driver: WebDriver, within: str = ".monaco-list") -> list[WebElement]:
+    return driver.find_elements(By.CSS_SELECTOR, f"{within} .monaco-list-row")
 
 
-def _row(driver: object, text: str, within: str = ".monaco-list") -> bool:
+def _row(driver: WebDriver, text: str, within: str = ".monaco-list") -> bool:
     return _row_text(driver, text, within) is not None
 
 
-def _row_text(driver: object, text: str, within: str = ".monaco-list") -> str | None:
-    return next((t for r in _rows(driver, within) if text in (t := str(r.text))), None)  # type: ignore[attr-defined]
+def _row_text(driver: WebDriver, text: str, within: str = ".monaco-list") -> str | None:
+    return next((t for r in _rows(driver, within) if text in (t := str(r.text))), None)
 
 
-def _click_row(driver: object, text: str) -> bool:
+def _click_row(driver: WebDriver, text: str) -> bool:
     for r in _rows(driver):
-        if text in str(r.text):  # type: ignore[attr-defined]
-            r.click()  # type: ignore[attr-defined]
+        if text in str(r.text):
+            r.click()
             return True
     return False
 
 
-def _editor_text(driver: object, marker: str) -> str | None:
+def _editor_text(driver: WebDriver, marker: str) -> str | None:
     """The visible lines of the editor that shows ``marker``."""
-    from selenium.webdriver.common.by import By
-
-    for editor in driver.find_elements(By.CSS_SELECTOR, ".monaco-editor .view-lines"):  # type: ignore[attr-defined]
+    for editor in driver.find_elements(By.CSS_SELECTOR, ".monaco-editor .view-lines"):
         text = str(editor.text)
         if marker in text:
             return text

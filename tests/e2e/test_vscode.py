@@ -121,6 +121,8 @@ def test_extension_in_a_real_editor(akd: Akd, tmp_path: Path) -> None:
     assert seen["status"].endswith("akd 0.1.0"), seen
     assert "hello" in seen["trigger"] and "/webhooks/" in seen["trigger"], seen
     assert "[completed]" in seen["document"] and "hi editor" in seen["document"], seen
+    assert "go to hello" in seen["lens"], seen
+    assert re.search(r"akd\W+\[Ln 1, Col \d+\]", seen["problem"]), seen
     assert shot.stat().st_size > 10_000
     projects = akd.api("GET", "/projects").json()
     assert [p["root_dir"] for p in projects if p["name"] == "editor_demo"] == [str(project.resolve())]
