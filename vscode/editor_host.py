@@ -139,6 +139,7 @@ def check_editor(
         return {
             "first_status": status, "status": _status(driver) or "", "trigger": trigger_row, "document": document,
             "lens": _code_lens(driver), "problem": _deploy_problem(driver, folder),
+            "after_save": _fix_and_save(driver),
         }  # fmt: skip
     except Exception:
         driver.save_screenshot(str(screenshot.with_name(f"{screenshot.stem}-failed.png")))  # what the editor showed
@@ -171,9 +172,32 @@ def _deploy_problem(driver: WebDriver, folder: Path) -> str:
     """Break program.py, deploy again: the syntax error in the Problems panel."""
     (folder / "program.py").write_text("def hello(event:\n    pass\n")
     _palette(driver, ">akd: Deploy this folder")
-    _wait(lambda: "1" in driver.find_element(By.ID, "status.problems").text, 60, "one problem")
+    _wait(lambda: _problem_count(driver) == "1", 60, "one problem")
     driver.find_element(By.ID, "status.problems").click()
     return _wait(lambda: _row_text(driver, "akd", ".markers-panel"), 30, "the problem in the Problems panel")
+
+
+def _fix_and_save(driver: WebDriver) -> str:
+    """Fix program.py in the editor and save it: with akd.deployOnSave the save redeploys,
+    and the problem goes away. Returns the Problems counter's text."""
+    _palette(driver, "program.py")
+    area = _wait(lambda: _focused_editor_input(driver), 30, "the program.py editor")
+    area.send_keys(Keys.CONTROL, "a")
+    area.send_keys("def hello(event): print('fixed')")
+    area.send_keys(Keys.CONTROL, "s")
+    _wait(lambda: _problem_count(driver) == "0", 90, "the problem to clear after the deploy on save")
+    return str(driver.find_element(By.ID, "status.problems").text)
+
+
+def _focused_editor_input(driver: WebDriver) -> WebElement | None:
+    for editor in driver.find_elements(By.CSS_SELECTOR, ".editor-instance .monaco-editor"):
+        if "program.py" in str(editor.get_attribute("data-uri") or ""):
+            return editor.find_element(By.CSS_SELECTOR, "textarea")
+    return None
+
+
+def _problem_count(driver: WebDriver) -> str:
+    return str(driver.find_element(By.ID, "status.problems").text).split()[0]
 
 
 def _status(driver: WebDriver) -> str | None:

@@ -104,7 +104,7 @@ def test_extension_in_a_real_editor(akd: Akd, tmp_path: Path) -> None:
     project = write_project(tmp_path / "editor_demo", {"autokitteh.yaml": EDITOR_MANIFEST, "program.py": program})
     settings = {
         "akd.dataDir": str(akd.data_dir), "workbench.startupEditor": "none", "telemetry.telemetryLevel": "off",
-        "extensions.autoCheckUpdates": False, "workbench.tips.enabled": False,
+        "extensions.autoCheckUpdates": False, "workbench.tips.enabled": False, "akd.deployOnSave": True,
     }  # fmt: skip
     shot = tmp_path / "vscode.png"
 
@@ -123,6 +123,13 @@ def test_extension_in_a_real_editor(akd: Akd, tmp_path: Path) -> None:
     assert "[completed]" in seen["document"] and "hi editor" in seen["document"], seen
     assert "go to hello" in seen["lens"], seen
     assert re.search(r"akd\W+\[Ln 1, Col \d+\]", seen["problem"]), seen
+    deployments = akd.api("GET", "/deployments", params={"project": "editor_demo"}).json()
+    assert len(deployments) == 2, deployments  # the palette's deploy, then the save's (the broken one made none)
+    latest = max(deployments, key=lambda d: str(d["created_at"]))
+    assert latest["state"] == "active"
+    digest = akd.api("GET", f"/builds/{latest['build_id']}").json()["digest"]
+    assert (akd.data_dir / "builds" / digest / "program.py").read_text() == "def hello(event): print('fixed')"
+    assert seen["after_save"].split()[0] == "0", seen
     assert shot.stat().st_size > 10_000
     projects = akd.api("GET", "/projects").json()
     assert [p["root_dir"] for p in projects if p["name"] == "editor_demo"] == [str(project.resolve())]
