@@ -122,8 +122,8 @@ def check_editor(
             lambda: driver.find_element(By.CSS_SELECTOR, '.activitybar [aria-label^="akd"]'), 60, "the akd view"
         )
         tab.click()
-        # Projects show "active <deployment>" or "no active deployment"; none at all: "(none)".
-        _wait(lambda: _row(driver, "(none)") or _row(driver, "active"), 60, "the Projects view to load")
+        # Projects show "active <deployment>" or "no active deployment"; none at all: the welcome text.
+        _wait(lambda: _welcome(driver, "No projects yet") or _row(driver, "active"), 60, "the Projects view to load")
         _palette(driver, ">akd: Deploy this folder")
         _wait(lambda: _row(driver, project), 120, f"project {project} in the Projects view")
         _click_row(driver, project)
@@ -198,6 +198,10 @@ def _focused_editor_input(driver: WebDriver) -> WebElement | None:
 
 def _problem_count(driver: WebDriver) -> str:
     return str(driver.find_element(By.ID, "status.problems").text).split()[0]
+
+
+def _welcome(driver: WebDriver, text: str) -> bool:
+    return any(text in str(e.text) for e in driver.find_elements(By.CSS_SELECTOR, ".welcome-view-content"))
 
 
 def _status(driver: WebDriver) -> str | None:

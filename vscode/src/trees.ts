@@ -48,10 +48,9 @@ abstract class Tree implements vscode.TreeDataProvider<Node> {
 
   /** Children from the daemon; a failure becomes one line in the view, never an exception. */
   protected async guarded(load: () => Promise<Node[]>): Promise<Node[]> {
-    if (!this.conn.client) return [{ kind: "message", text: this.conn.problem?.message ?? "Not connected" }];
+    if (!this.conn.client) return []; // the view's welcome text explains and offers Connect / Start akd
     try {
-      const nodes = await load();
-      return nodes.length ? nodes : [{ kind: "message", text: "(none)" }];
+      return await load(); // empty: the view's welcome text says what to do
     } catch (err) {
       return [{ kind: "message", text: err instanceof Error ? err.message : String(err) }];
     }
