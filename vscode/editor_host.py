@@ -2,10 +2,9 @@
 headless Chromium through selenium.
 
 code-server is not one of the extension's own packages (it is hundreds of MB with native
-modules): point ``AKD_CODE_SERVER`` at its ``bin/code-server`` (or put ``code-server`` on
-PATH). Its npm install needs Debian's ``libkrb5-dev libxkbfile-dev libsecret-1-dev
-build-essential ripgrep``, and its ripgrep download replaced by Debian's ``rg``; see
-docs/vscode.md. :func:`check_editor` installs the ``.vsix``, opens a project folder,
+modules): install it with ``vscode/install_code_server.sh DIR`` and point
+``AKD_CODE_SERVER`` at ``DIR/node_modules/.bin/code-server`` (or put ``code-server`` on
+PATH); docs/vscode.md says why a plain npm install does not work. :func:`check_editor` installs the ``.vsix``, opens a project folder,
 checks the akd view and the status bar, runs "akd: Deploy this folder" from the command
 palette, waits for the project to appear in the Projects view and saves a screenshot.
 """
