@@ -41,7 +41,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration("akd") && void conn.connect()),
     ...commands(conn, deployer, docs, refreshAll),
   );
-  await conn.connect();
+  // A project is open but no daemon runs: offer to start one (the welcome view offers it too).
+  if (!(await conn.connect()) && conn.problem?.kind === "not_running" && (await vscode.workspace.findFiles(`**/${MANIFEST}`, "**/node_modules/**", 1)).length) {
+    void conn.explain();
+  }
 }
 
 export function deactivate(): void {}
