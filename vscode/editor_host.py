@@ -4,9 +4,12 @@ headless Chromium through selenium.
 code-server is not one of the extension's own packages (it is hundreds of MB with native
 modules): install it with ``vscode/install_code_server.sh DIR`` and point
 ``AKD_CODE_SERVER`` at ``DIR/node_modules/.bin/code-server`` (or put ``code-server`` on
-PATH); docs/vscode.md says why a plain npm install does not work. :func:`check_editor` installs the ``.vsix``, opens a project folder,
-checks the akd view and the status bar, runs "akd: Deploy this folder" from the command
-palette, waits for the project to appear in the Projects view and saves a screenshot.
+PATH); docs/vscode.md says why a plain npm install does not work.
+
+:func:`check_editor` opens a project folder with a daemon running and walks the loop
+(status bar, views, deploy from the palette, a session document, a code lens, a
+diagnostic, deploy on save); :func:`check_start_offer` opens one with no daemon and
+starts it from the notification.
 """
 
 from __future__ import annotations
@@ -101,12 +104,7 @@ def _answers(url: str) -> bool:
         return False
 
 
-def check_editor(
-    url: str, folder: Path, project: str, screenshot: Path, profile: Path, start_session: Callable[[], str]
-) -> dict[str, str]:
-    """Open ``folder`` in the editor at ``url``; check the views, a deploy from the command palette,
-    the project's triggers, and a session (started by ``start_session``, which returns its id)
-    opened from the Sessions view as a document; save a screenshot."""
+def _browser(profile: Path) -> WebDriver:
     options = Options()
     options.binary_location = str(CHROMIUM)
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,900",
@@ -114,6 +112,39 @@ def check_editor(
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(60)
+    return driver
+
+
+def check_start_offer(url: str, folder: Path, screenshot: Path, profile: Path) -> dict[str, str]:
+    """No daemon runs: the editor says so and offers Start akd; clicking it starts one and connects."""
+    driver = _browser(profile)
+    try:
+        driver.get(f"{url}/?folder={folder}")
+        toast = _wait(lambda: _toast(driver, "akd is not running"), 120, "the not-running notification")
+        message = str(toast.text)
+        before = _status(driver) or ""
+        button = next(b for b in toast.find_elements(By.CSS_SELECTOR, ".monaco-button") if b.text == "Start akd")
+        button.click()
+        after = _wait(lambda: (t := _status(driver)) and "akd 0." in t and t, 240, "akd to start and connect")
+        return {"message": message, "before": before, "after": str(after)}
+    except Exception:
+        driver.save_screenshot(str(screenshot))
+        raise
+    finally:
+        driver.quit()
+
+
+def _toast(driver: WebDriver, text: str) -> WebElement | None:
+    return next((t for t in driver.find_elements(By.CSS_SELECTOR, ".notification-toast") if text in t.text), None)
+
+
+def check_editor(
+    url: str, folder: Path, project: str, screenshot: Path, profile: Path, start_session: Callable[[], str]
+) -> dict[str, str]:
+    """Open ``folder`` in the editor at ``url``; check the views, a deploy from the command palette,
+    the project's triggers, and a session (started by ``start_session``, which returns its id)
+    opened from the Sessions view as a document; save a screenshot."""
+    driver = _browser(profile)
     try:
         driver.get(f"{url}/?folder={folder}")
         status = _wait(lambda: _status(driver), 120, "the akd status bar item")

@@ -9,6 +9,7 @@ import importlib.util
 import json
 import re
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -90,8 +91,7 @@ project:
 """
 
 
-def test_extension_in_a_real_editor(akd: Akd, tmp_path: Path) -> None:
-    """code-server + headless Chromium: the akd view, the status bar and a deploy from the palette."""
+def _editor_or_skip() -> tuple[ModuleType, str, ModuleType]:
     host = _editor_host()
     binary = host.code_server()
     if binary is None or not host.CHROMIUM.exists() or not host.CHROMEDRIVER.exists():
@@ -100,6 +100,12 @@ def test_extension_in_a_real_editor(akd: Akd, tmp_path: Path) -> None:
         )
     build = _build_module()
     build.ensure_built()
+    return host, binary, build
+
+
+def test_extension_in_a_real_editor(akd: Akd, tmp_path: Path) -> None:
+    """code-server + headless Chromium: the akd view, the status bar and a deploy from the palette."""
+    host, binary, build = _editor_or_skip()
     program = "def hello(event):\n    print('hi', event.data.body.json['who'])\n"
     project = write_project(tmp_path / "editor_demo", {"autokitteh.yaml": EDITOR_MANIFEST, "program.py": program})
     settings = {
@@ -133,3 +139,27 @@ def test_extension_in_a_real_editor(akd: Akd, tmp_path: Path) -> None:
     assert shot.stat().st_size > 10_000
     projects = akd.api("GET", "/projects").json()
     assert [p["root_dir"] for p in projects if p["name"] == "editor_demo"] == [str(project.resolve())]
+
+
+def test_real_editor_offers_to_start_akd(tmp_path: Path) -> None:
+    """No daemon in the configured data dir: a notification says so; its Start akd runs
+    ``akctl up --detach`` and the status bar shows the daemon that came up."""
+    host, binary, build = _editor_or_skip()
+    data_dir = tmp_path / "fresh-data"
+    daemon = Akd(data_dir)
+    # The configured akctl, with --port 0 so the daemon it starts cannot collide with another.
+    akctl = tmp_path / "akctl"
+    akctl.write_text(f'#!/bin/sh\nPYTHONPATH={ROOT} exec {sys.executable} -m akctl.main "$@" --port 0\n')
+    akctl.chmod(0o755)
+    files = {"autokitteh.yaml": EDITOR_MANIFEST, "program.py": "def hello(e): pass\n"}
+    project = write_project(tmp_path / "proj", files)
+    settings = {"akd.dataDir": str(data_dir), "akd.akctlPath": str(akctl), "telemetry.telemetryLevel": "off"}
+    try:
+        with host.running_code_server(binary, build.VSIX, tmp_path / "cs", settings) as url:
+            seen = host.check_start_offer(url, project, tmp_path / "failed.png", tmp_path / "chromium")
+        assert f"akd is not running (no {data_dir / 'daemon.json'})" in seen["message"], seen
+        assert "not connected" in seen["before"], seen
+        assert seen["after"].endswith("akd 0.1.0"), seen
+        assert daemon.info()["url"].startswith("http://127.0.0.1:")
+    finally:
+        daemon.down()
