@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up and run akd from a fresh clone, with nothing but Python 3.11+.
 
-    python3 dev.py demo   # venv + install, start akd in the background, deploy examples/hello
+    python3 dev.py demo [--port N]  # venv + install, start akd in the background, deploy examples/hello
     python3 dev.py test   # venv + install, then ruff, mypy and the whole pytest suite
 
 Uses only the standard library until the virtual environment exists.
@@ -9,6 +9,7 @@ Uses only the standard library until the virtual environment exists.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -36,18 +37,36 @@ def setup() -> None:
     run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", ".[test]")
 
 
-def demo() -> None:
+def demo(args: list[str]) -> None:
+    """Start akd (data dir .akd-demo unless AKD_DATA_DIR is set) and deploy examples/hello.
+
+    ``--port N`` is passed to ``akctl up`` (akd remembers it for the next start).
+    """
+    port = _port_option(args)
     setup()
     env = {**os.environ, "AKD_DATA_DIR": os.environ.get("AKD_DATA_DIR", str(ROOT / ".akd-demo"))}
-    run(BIN / "akctl", "up", "--detach", env=env)
-    run(BIN / "akctl", "deploy", "--dir", "examples/hello", env=env)
+    run(BIN / "akctl", "up", "--detach", *(["--port", port] if port else []), env=env)
+    run(BIN / "akctl", "deploy", "examples/hello", env=env)
+    url = json.loads((Path(env["AKD_DATA_DIR"]) / "daemon.json").read_text())["url"]
     print(
         "\nakd is running with examples/hello deployed (data dir: {d}).\n"
+        "  web UI:          {u}/  (sign-in link: AKD_DATA_DIR={d} .venv/bin/akctl ui)\n"
         '  send an event:   curl -X POST <webhook url above> -d \'{{"name": "Ada"}}\'\n'
         "  see sessions:    AKD_DATA_DIR={d} .venv/bin/akctl session list\n"
         "  read prints:     AKD_DATA_DIR={d} .venv/bin/akctl session prints hello\n"
-        "  stop akd:        AKD_DATA_DIR={d} .venv/bin/akctl down".format(d=env["AKD_DATA_DIR"])
+        "  stop akd:        AKD_DATA_DIR={d} .venv/bin/akctl down".format(d=env["AKD_DATA_DIR"], u=url)
     )
+
+
+def _port_option(args: list[str]) -> str:
+    """``--port N`` or ``--port=N`` (the demo takes nothing else)."""
+    if not args:
+        return ""
+    if len(args) == 2 and args[0] == "--port" and args[1].isdigit():
+        return args[1]
+    if len(args) == 1 and args[0].startswith("--port=") and args[0][7:].isdigit():
+        return args[0][7:]
+    sys.exit(f"usage: python3 dev.py demo [--port N] (got {' '.join(args)})")
 
 
 def browser() -> None:
@@ -84,7 +103,7 @@ def main() -> None:
         sys.exit(__doc__)
     try:
         if args[0] == "demo":
-            demo()
+            demo(args[1:])
         elif args[0] == "setup":
             setup()
         else:

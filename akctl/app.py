@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from akctl.client import Client, default_data_dir
+from akctl.client import Client, default_data_dir, discover
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -19,11 +20,22 @@ class App:
     data_dir: Path
     as_json: bool
     _client: Client | None = None
+    # --data-dir or AKD_DATA_DIR named the data dir; else a running akd elsewhere may be used.
+    explicit_data_dir: bool = True
+    _located: bool = False
+
+    def daemon_data_dir(self) -> Path:
+        """The data dir of the akd to talk to (found among the running ones when none was named)."""
+        if not self._located:
+            if not self.explicit_data_dir and not os.environ.get("AKD_URL"):
+                self.data_dir = discover(self.data_dir)
+            self._located = True
+        return self.data_dir
 
     @property
     def client(self) -> Client:
         if self._client is None:
-            self._client = Client.locate(self.data_dir)
+            self._client = Client.locate(self.daemon_data_dir())
         return self._client
 
     def show(self, data: Any, line: Callable[[], str], **print_options: Any) -> None:
@@ -42,9 +54,11 @@ def common(f: F) -> F:
 
     def wrapper(ctx: click.Context, *args: Any, data_dir: Path | None, as_json: bool | None, **kwargs: Any) -> Any:
         root = ctx.find_root().obj or {}
+        named = data_dir or root.get("data_dir")
         app = App(
-            data_dir=data_dir or root.get("data_dir") or default_data_dir(),
+            data_dir=named or default_data_dir(),
             as_json=bool(as_json if as_json is not None else root.get("as_json")),
+            explicit_data_dir=bool(named or os.environ.get("AKD_DATA_DIR")),
         )
         return f(app, *args, **kwargs)
 

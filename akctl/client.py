@@ -6,6 +6,7 @@ import json
 import json as json_module
 import os
 import socket
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,44 @@ def read_daemon_info(data_dir: Path) -> dict[str, Any] | None:
         return info
     except (OSError, ValueError):
         return None
+
+
+def daemon_running(data_dir: Path) -> bool:
+    """``daemon.json`` names a live process (the daemon may still be unhealthy)."""
+    from akd.instances import pid_alive
+
+    info = read_daemon_info(data_dir)
+    pid = int(info.get("pid") or 0) if info else 0
+    return pid > 0 and pid_alive(pid)
+
+
+def discover(default: Path) -> Path:
+    """The data dir to use when none was named (no ``--data-dir``, no ``AKD_DATA_DIR``).
+
+    The default one when its akd runs or no akd runs anywhere; else the only running one
+    (said on stderr, with how to name it); several: an error that lists them.
+    """
+    from akd import instances
+
+    if daemon_running(default):
+        return default
+    others = [i for i in instances.running() if i.data_dir.resolve() != default.resolve()]
+    if len(others) == 1:
+        found = others[0]
+        sys.stderr.write(
+            f"akctl: using akd at {found.url} (data dir {found.data_dir}, the only one running; "
+            f"--data-dir {found.data_dir} or AKD_DATA_DIR={found.data_dir} names it)\n"
+        )
+        return found.data_dir
+    if len(others) > 1:
+        listed = "\n".join(
+            f"  {i.url}  (pid {i.pid}): akctl --data-dir {i.data_dir} ...  or  export AKD_DATA_DIR={i.data_dir}"
+            for i in others
+        )
+        raise CliError(
+            f"akd is not running in the default data dir {default}, but {len(others)} others are; pick one:\n{listed}"
+        )
+    return default
 
 
 @dataclass

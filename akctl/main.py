@@ -1,7 +1,8 @@
 """``akctl``: deploy projects and watch sessions of a local akd daemon.
 
-Errors are caught once, here: one red line on stderr and the exit code of DESIGN.md
-section 7 (40 bad input, 41 unauthenticated, 42 failed precondition, 43 forbidden,
+Errors are caught once, here: one red line on stderr (with ``--json``, one JSON object
+``{"error", "code", "exit_code"}`` on stderr) and the exit code of DESIGN.md section 7
+(2 usage, 40 bad input, 41 unauthenticated, 42 failed precondition, 43 forbidden,
 44 not found, 1 anything else).
 """
 
@@ -13,8 +14,8 @@ from pathlib import Path
 import click
 
 from akctl import render
-from akctl.commands import connections, daemon, deploy, dev, events, lifecycle, sessions, stats
-from akctl.errors import CliError
+from akctl.commands import connections, daemon, debug, deploy, dev, events, lifecycle, mcp, sessions, stats
+from akctl.errors import USAGE_EXIT, CliError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -27,15 +28,16 @@ def cli(ctx: click.Context, data_dir: Path | None, as_json: bool) -> None:
 
     \b
     Quick start:
-      akctl up --detach                  # start the daemon
-      akctl deploy --dir examples/hello  # deploy a project, print its webhook URLs
+      akctl up --detach                  # start the daemon (prints its web UI link)
+      akctl status                       # which daemon, its data dir, URL and counts
+      akctl deploy examples/hello        # deploy a project, print its webhook URLs
       akctl session list                 # what ran
       akctl session prints hello         # the prints of hello's latest session
     """
     ctx.obj = {"data_dir": data_dir, "as_json": as_json}
 
 
-for module in (connections, daemon, deploy, dev, events, lifecycle, sessions, stats):
+for module in (connections, daemon, deploy, dev, events, lifecycle, mcp, sessions, stats, debug):  # debug: last
     module.register(cli)
 
 
@@ -55,20 +57,39 @@ def completion(shell: str) -> None:
     click.echo(cls(cli, {}, "akctl", "_AKCTL_COMPLETE").source())
 
 
+def wants_json(argv: list[str]) -> bool:
+    """Whether ``--json`` was given (read from argv: a usage error may come before click parsed it)."""
+    args = argv[: argv.index("--")] if "--" in argv else argv
+    return "--json" in args
+
+
+def fail(message: str, exit_code: int, code: str, hint: str = "") -> None:
+    if wants_json(sys.argv[1:]):
+        render.error_json(message, code, exit_code, hint)
+    else:
+        render.error_line(message, hint)
+    sys.exit(exit_code)
+
+
 def main() -> None:
     try:
         rv = cli.main(standalone_mode=False)
         if isinstance(rv, int) and rv:
             sys.exit(rv)
     except CliError as exc:
-        render.error_line(exc.message, exc.hint)
-        sys.exit(exc.exit_code)
+        fail(exc.message, exc.exit_code, exc.code, exc.hint)
     except click.exceptions.Abort:
-        render.err.print("aborted")
-        sys.exit(130)
+        fail("aborted", 130, "aborted")
+    except click.UsageError as exc:
+        if not wants_json(sys.argv[1:]):
+            exc.show()
+            sys.exit(USAGE_EXIT)
+        fail(exc.format_message(), USAGE_EXIT, "usage", exc.ctx.get_usage() if exc.ctx else "")
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(40 if isinstance(exc, click.UsageError) else exc.exit_code)
+        if not wants_json(sys.argv[1:]):
+            exc.show()
+            sys.exit(exc.exit_code)
+        fail(exc.format_message(), exc.exit_code, "error")
     except KeyboardInterrupt:
         sys.exit(130)
 

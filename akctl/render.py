@@ -32,7 +32,8 @@ def __getattr__(name: str) -> Any:
         width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
         console = Console(highlight=False, soft_wrap=True, width=width)
     else:
-        console = Console(stderr=True, highlight=False)
+        # soft_wrap: an error line stays one line (the terminal wraps it, a pipe keeps it whole).
+        console = Console(stderr=True, highlight=False, soft_wrap=True)
     globals()[name] = console
     return console
 
@@ -105,15 +106,81 @@ def human_duration(secs: float | None) -> str:
     return f"{int(secs // 86400)}d{int(secs % 86400 // 3600):02d}h"
 
 
+# Columns holding ids: never wrapped, folded or cut, so they stay whole and copyable.
+ID_COLUMNS = frozenset({"SESSION", "DEPLOYMENT", "BUILD", "PROJECT", "EVENT", "ACTIVE DEPLOYMENT", "SESSIONS"})
+# Free-text columns: they wrap (down to a few characters) before anything is dropped.
+WRAPPING_COLUMNS = frozenset({"ENTRYPOINT", "CALL", "URL", "TEXT", "WEBHOOK URL", "DETAILS", "ROOT DIR"})
+# What goes first when a table is wider than the terminal, most expendable first.
+DROP_ORDER = (
+    "UPDATED",
+    "CREATED",
+    "SESSIONS BY STATE",
+    "DIGEST",
+    "REQUIREMENTS",
+    "SIZE",
+    "ROOT DIR",
+    "DURATION",
+    "ENTRYPOINT",
+    "CALL",
+    "STEPS",
+    "MAX",
+    "P95",
+    "LIVE",
+    "STOPPED",
+    "TYPE",
+    "STATE",
+)
+_MIN_WRAP = 12
+
+
 def table(*columns: str) -> Table:
-    """A borderless table; only free-text columns wrap, ids and states never do."""
+    """A borderless table that fits the terminal without touching its ids.
+
+    Free-text columns wrap; when that is not enough, whole columns go in
+    ``DROP_ORDER`` (times first); id columns are never wrapped or cut.
+    """
     from rich.table import Table
 
-    t = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
+    class FitTable(Table):
+        def __rich_console__(self, console: Any, options: Any) -> Any:
+            fit_columns(self, options.max_width)
+            return super().__rich_console__(console, options)
+
+    t = FitTable(box=None, header_style="bold", pad_edge=False, show_edge=False)
     for c in columns:
-        wraps = c in ("ENTRYPOINT", "CALL", "URL", "TEXT", "WEBHOOK URL", "DETAILS")
-        t.add_column(c, no_wrap=not wraps, overflow="fold")
+        ident = c in ID_COLUMNS
+        t.add_column(c, no_wrap=c not in WRAPPING_COLUMNS, overflow="ignore" if ident else "ellipsis")
     return t
+
+
+def fit_columns(t: Table, width: int) -> None:
+    """Drop expendable columns of ``t`` until what cannot wrap fits in ``width``."""
+    needed = {str(c.header): column_width(c) for c in t.columns}
+    while sum(needed.values()) + 2 * max(0, len(needed) - 1) > width:  # 2: the padding between columns
+        drop = next((name for name in DROP_ORDER if name in needed), None)
+        if drop is None:
+            return
+        del t.columns[list(needed).index(drop)]
+        del needed[drop]
+
+
+def column_width(c: Any) -> int:
+    """The narrowest column ``c`` can be with its no-wrap cells whole."""
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    texts = [v for v in (c.header, *c.cells) if isinstance(v, str)]
+    widest = max((cell_len(line) for v in texts for line in Text.from_markup(v).plain.split("\n")), default=0)
+    return min(widest, _MIN_WRAP) if str(c.header) in WRAPPING_COLUMNS else widest
+
+
+def error_json(message: str, code: str, exit_code: int, hint: str = "") -> None:
+    """An error with ``--json``: one JSON object on stderr (stdout stays for data)."""
+    body: dict[str, Any] = {"error": message, "code": code, "exit_code": exit_code}
+    if hint:
+        body["hint"] = hint
+    sys.stderr.write(json.dumps(body) + "\n")
+    sys.stderr.flush()
 
 
 def error_line(message: str, hint: str = "") -> None:

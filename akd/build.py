@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from akd.errors import BuildError
+from akd.manifest import suggestion
 from akd.models import Manifest
 
 __all__ = [
@@ -198,8 +199,10 @@ def _check_calls(files: dict[str, bytes], manifest: Manifest) -> None:
             continue
         key = f"project.triggers[{index}].call"
         if call.file not in files:
+            hint = suggestion(call.file, [p for p in files if p.endswith(".py")])
             raise BuildError(
-                f'trigger "{trigger.name}" calls {call}, but there is no file "{call.file}" in the project ({key})',
+                f'trigger "{trigger.name}" calls {call}, but there is no file "{call.file}"{hint} in the project'
+                f" ({key})",
                 file=call.file,
             )
         if call.file not in functions:
@@ -207,8 +210,9 @@ def _check_calls(files: dict[str, bytes], manifest: Manifest) -> None:
         defined = functions[call.file]
         if call.function not in defined:
             listed = ", ".join(defined) or "none"
+            hint = suggestion(call.function, defined)
             raise BuildError(
-                f'no top-level function "{call.function}" (defined: {listed}); called by trigger "{trigger.name}"'
+                f'no top-level function "{call.function}"{hint} (defined: {listed}); called by trigger "{trigger.name}"'
                 f" ({key})",
                 file=call.file,
                 line=1,

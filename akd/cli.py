@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from akd.config import load_config
-from akd.daemon import Daemon
+from akd.config import Config, ServerConfig, load_config
+from akd.daemon import Daemon, remembered_port
 from akd.errors import EXIT_CODES, AkdError
 
 
@@ -41,10 +41,20 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return factory
 
 
+def with_remembered_port(config: Config, port: int | None) -> Config:
+    """Without --port, the port of the last ``--port N`` on this data dir, unless the config
+    file or the environment chose one (they read as a port other than the default)."""
+    remembered = remembered_port(config.data_dir)
+    if port is not None or remembered is None or config.server.port != ServerConfig().port:
+        return config
+    return replace(config, server=replace(config.server, port=remembered))
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
         config = load_config(args.config, data_dir=args.data_dir, port=args.port)
+        config = with_remembered_port(config, args.port)
         if args.allow_new_database:
             config = replace(config, store=replace(config.store, allow_new_database=True))
     except AkdError as exc:
@@ -57,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("temporalio").setLevel(logging.WARNING)
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(Daemon(config).run())
+            runner.run(Daemon(config, remember_port=args.port is not None).run())
     except AkdError as exc:
         sys.stderr.write(f"akd: {exc.message}\n")
         raise SystemExit(EXIT_CODES.get(exc.code, 1)) from None

@@ -19,6 +19,7 @@ from typing import IO
 
 import uvicorn
 
+from akd import instances
 from akd.api import create_app, limits
 from akd.appctx import AppContext
 from akd.config import Config
@@ -103,9 +104,24 @@ def refuse_new_database(data_dir: Path) -> None:
     )
 
 
+PORT_FILE = "port"
+
+
+def remembered_port(data_dir: Path) -> int | None:
+    """The port of the last ``akd --port N`` / ``akctl up --port N`` on this data dir."""
+    try:
+        text = (data_dir / PORT_FILE).read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() and int(text) <= 65535 else None
+
+
 class Daemon:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, remember_port: bool = False) -> None:
+        """``remember_port``: the port was chosen on the command line; keep it for the next
+        start without one (so webhook URLs survive ``akctl down`` and ``akctl up``)."""
         self.config = config
+        self.remember_port = remember_port
         self.data_dir = config.data_dir
         self._lock_file: IO[str] | None = None
         self._owns_data_dir = False
@@ -159,6 +175,8 @@ class Daemon:
         # 3. Bind the HTTP socket early, so the base URL (and port 0) is known.
         sock = self._bind()
         port = sock.getsockname()[1]
+        if self.remember_port:
+            (self.data_dir / PORT_FILE).write_text(f"{self.config.server.port}\n")
         ctx.base_url = self.config.server.public_url.rstrip("/") or f"http://{self.config.server.host}:{port}"
         # 4. Temporal (the embedded dev server, or an external cluster) and the runner hub
         #    with its fork server, started side by side: both are mostly waiting.
@@ -295,11 +313,16 @@ class Daemon:
         tmp = self.data_dir / "daemon.json.tmp"
         tmp.write_text(json.dumps(info))
         os.replace(tmp, self.data_dir / "daemon.json")
+        try:
+            instances.register(self.data_dir, ctx.base_url, os.getpid())
+        except OSError as exc:  # akctl then finds this akd only by its data dir
+            log.warning("cannot register in %s: %s", instances.runtime_dir(), exc.strerror)
 
     async def shutdown(self) -> None:
         """Reverse order: HTTP, runners, worker, Temporal, database, lock."""
         if self._owns_data_dir:  # a refused second akd must not touch the running one's file
             (self.data_dir / "daemon.json").unlink(missing_ok=True)
+            instances.unregister(self.data_dir, os.getpid())
         ctx = self.ctx
         # 1. Stop accepting HTTP requests.
         if self._server is not None and self._serve_task is not None:

@@ -156,8 +156,11 @@ def _atlassian(name: str, display: str) -> Integration:
     ))  # fmt: skip
     pat = AuthMode("pat", "personal access token (Jira/Confluence Data Center)", (site, VarDef("Token", "PAT")))
     path = "/rest/api/3/myself" if name == "jira" else "/wiki/rest/api/user/current"
+    # The secret of an admin webhook (or an OAuth app's client secret for its JWTs): an akd
+    # var; AutoKitteh reads its app's secret from the environment.
+    secret = (_opt("webhook_secret", "webhook secret (verifies deliveries)", secret=True),)
     return Integration(name, display, (token, pat, _legacy_oauth()), Check("GET", path, "", "basic", "Token", "Email"),
-                       events=True)  # fmt: skip
+                       extra_vars=secret, events=True)  # fmt: skip
 
 
 def _microsoft(name: str, display: str) -> Integration:
@@ -261,11 +264,15 @@ _INTEGRATIONS = (
             VarDef("Password", "API key secret"),
         ))),
         Check("GET", "/2010-04-01/Accounts.json", "https://api.twilio.com", "basic", "Password", "Username"),
+        # Twilio signs webhooks with the account's auth token (Password in apiToken mode).
+        extra_vars=(_opt("auth_token", "auth token (verifies webhooks; default: Password)", secret=True),),
         events=True,
     ),
     Integration("discord", "Discord", (AuthMode("initialized", "bot token", (
         VarDef("BotToken", "bot token"), _opt("BotID", "bot id"),
-    )),), Check("GET", "/api/v10/users/@me", "https://discord.com", "bot", "BotToken")),
+    )),), Check("GET", "/api/v10/users/@me", "https://discord.com", "bot", "BotToken"),
+                # An akd extension: interactions over HTTP, signed with the application's key.
+                extra_vars=(_opt("public_key", "application public key (interactions endpoint)"),), events=True),
     Integration("telegram", "Telegram", (AuthMode("botToken", "bot token", (
         VarDef("BotToken", "bot token"), _opt("SecretToken", "webhook secret token", secret=True),
         _opt("BotID", "bot id"), _opt("WebhookURL", "webhook URL"),
@@ -332,6 +339,14 @@ _INTEGRATIONS = (
         VarDef("tenant_id", "tenant id", secret=False),
     )),), _client_credentials("/{tenant_id}/oauth2/v2.0/token", "https://login.microsoftonline.com", "app_id",
                               "app_password", "https://api.botframework.com/.default", modes=()), events=True),
+    # akd only (AutoKitteh has neither): deliveries signed per Stripe's and the Standard
+    # Webhooks spec (Svix, Resend, Clerk, ...).
+    Integration("stripe", "Stripe (akd only)", (AuthMode("apiKey", "secret key (+ webhook signing secret)", (
+        VarDef("api_key", "secret key (sk_...)"), _opt("webhook_secret", "webhook signing secret (whsec_...)", True),
+    )),), events=True),
+    Integration("standardwebhooks", "Standard Webhooks / Svix (akd only)", (AuthMode("initialized", "signing secret", (
+        VarDef("webhook_secret", "signing secret (whsec_...)"),
+    )),), events=True),
     # Removed from AutoKitteh (2025-11); kept so projects that name it still deploy.
     Integration("height", "Height (removed from AutoKitteh)", (_key(), _oauth(), _private()),
                 Check("GET", "/users/me", "https://api.height.app", "api-key", "api_key")),

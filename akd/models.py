@@ -32,6 +32,52 @@ class ConnectionSpec:
 
 
 @dataclass(frozen=True)
+class Concurrency:
+    """At most ``limit`` live sessions per value of the CEL ``key`` (all share one when "")."""
+
+    limit: int
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class Debounce:
+    """Only the last event of a burst (no newer one with the same key within ``period`` s) starts."""
+
+    period: float
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class Dedupe:
+    """An event whose key was seen within ``window`` s (the manifest's ``for``) starts nothing."""
+
+    key: str
+    window: float
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``limit`` events per ``period`` s per key start sessions; the rest are throttled."""
+
+    limit: int
+    period: float
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class FlowControl:
+    """A trigger's flow-control keys (an akd extension of the manifest)."""
+
+    concurrency: Concurrency | None = None
+    debounce: Debounce | None = None
+    dedupe: Dedupe | None = None
+    rate_limit: RateLimit | None = None
+
+    def __bool__(self) -> bool:
+        return any((self.concurrency, self.debounce, self.dedupe, self.rate_limit))
+
+
+@dataclass(frozen=True)
 class TriggerSpec:
     name: str
     type: str  # "webhook" | "schedule" | "connection"
@@ -43,6 +89,7 @@ class TriggerSpec:
     schedule: str = ""
     timezone: str = ""
     connection: str = ""
+    flow: FlowControl = field(default_factory=FlowControl)
 
 
 @dataclass(frozen=True)

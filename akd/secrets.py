@@ -38,6 +38,10 @@ class SecretBox:
     def encrypt(self, text: str) -> bytes:
         return self._key().encrypt(text.encode("utf-8"))
 
+    def open(self, blob: bytes, encrypted: bool) -> str:
+        """A stored value as text: decrypted when it was stored encrypted."""
+        return self.decrypt(blob) if encrypted else bytes(blob).decode("utf-8", "replace")
+
     def decrypt(self, blob: bytes) -> str:
         try:
             return self._key().decrypt(bytes(blob)).decode("utf-8")
@@ -49,8 +53,27 @@ class SecretBox:
 
     def _key(self) -> Fernet:
         if self._fernet is None:
-            self._fernet = Fernet(_load_or_create(self.path))
+            self._fernet = _cached_key(self.path)
         return self._fernet
+
+
+# Keys read before, by path: a box per request would otherwise read and parse the key
+# file every time. A replaced file (another inode, size or mtime) is read again.
+_KEYS: dict[Path, tuple[tuple[int, int, int], Fernet]] = {}
+
+
+def _cached_key(path: Path) -> Fernet:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return Fernet(_load_or_create(path))
+    stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+    known = _KEYS.get(path)
+    if known is not None and known[0] == stamp:
+        return known[1]
+    fernet = Fernet(_read(path))
+    _KEYS[path] = (stamp, fernet)
+    return fernet
 
 
 def _load_or_create(path: Path) -> bytes:

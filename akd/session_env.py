@@ -45,5 +45,5 @@ async def connection_env(
     for name, stored in (await store.vars_of_project(db, project_id)).items():
         env[f"{name}__connection_id"] = ids.get(name, "")
         for var in stored:
-            env[f"{name}__{var.name}"] = box.decrypt(var.value) if var.encrypted else var.value.decode("utf-8")
+            env[f"{name}__{var.name}"] = box.open(var.value, var.encrypted)
     return env

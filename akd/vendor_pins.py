@@ -59,6 +59,8 @@ PINS: dict[str, tuple[str, ...]] = {
     "slack": ("slack-sdk==3.48.0",),
     "telegram": ("python-telegram-bot==22.8",),
     "twilio": ("twilio==9.13.0",),
+    "stripe": (),  # akd only: deliveries in, no client factory
+    "standardwebhooks": (),  # akd only: deliveries in, no client factory
     "youtube": _GOOGLE,
     "zoom": _OAUTH_SESSION,
 }

@@ -46,6 +46,8 @@ def test_the_webhooks_doc_lists_every_signature_scheme() -> None:
     listed = [line.split("|")[1].strip().strip("`") for line in table]
     assert listed == list(signatures.SCHEMES), listed
     assert f"# {' | '.join(signatures.SCHEMES)}" in "\n".join(lines)
+    vendors = "\n".join(lines[start:])
+    assert all(f"`{name}`" in vendors for name in signatures.PRESETS), set(signatures.PRESETS)
 
 
 def test_the_docs_quote_the_configured_defaults() -> None:

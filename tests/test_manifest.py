@@ -7,9 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from akd.errors import ManifestError
-from akd.manifest import MAX_MANIFEST_BYTES, load_manifest, parse_manifest
-from akd.models import CallSpec, ConnectionSpec, TriggerSpec, VarSpec
+from akd.build import snapshot_project
+from akd.errors import BuildError, ManifestError
+from akd.manifest import MAX_MANIFEST_BYTES, ManifestErrors, load_manifest, parse_manifest
+from akd.models import (
+    CallSpec,
+    Concurrency,
+    ConnectionSpec,
+    Debounce,
+    Dedupe,
+    FlowControl,
+    RateLimit,
+    TriggerSpec,
+    VarSpec,
+)
 
 DESIGN_EXAMPLE = """\
 version: v1            # v1: triggers durable by default; v2: non-durable by default
@@ -366,6 +377,76 @@ MALFORMED: list[tuple[str, str, str, int, str]] = [
         6,
         "empty mapping",
     ),
+    (
+        "concurrency limit below one",
+        manifest_with_trigger("name: t", "type: webhook", "concurrency:", "  limit: 0"),
+        "project.triggers[0].concurrency.limit",
+        8,
+        'expected a whole number >= 1, got "0"',
+    ),
+    (
+        "concurrency key that does not compile",
+        manifest_with_trigger("name: t", "type: webhook", "concurrency:", "  limit: 2", "  key: 'data.user +'"),
+        "project.triggers[0].concurrency.key",
+        9,
+        "invalid CEL key: <input>:1:12: Syntax error",
+    ),
+    (
+        "debounce period not a duration",
+        manifest_with_trigger("name: t", "type: webhook", "debounce: {period: 5 seconds}"),
+        "project.triggers[0].debounce.period",
+        7,
+        'expected a positive duration like 30s, 5m or 1h30m, got "5 seconds"',
+    ),
+    (
+        "debounce not a mapping",
+        manifest_with_trigger("name: t", "type: webhook", "debounce: 5s"),
+        "project.triggers[0].debounce",
+        7,
+        'expected a mapping, got "5s"',
+    ),
+    (
+        "dedupe without a window",
+        manifest_with_trigger("name: t", "type: webhook", "dedupe: {key: data.id}"),
+        "project.triggers[0].dedupe.for",
+        7,
+        'missing required key "for"',
+    ),
+    (
+        "dedupe key that does not compile",
+        manifest_with_trigger("name: t", "type: webhook", "dedupe:", "  for: 1h", "  key: 'data.id ==='"),
+        "project.triggers[0].dedupe.key",
+        9,
+        "invalid CEL key:",
+    ),
+    (
+        "rate limit below one",
+        manifest_with_trigger("name: t", "type: webhook", "rate_limit: {limit: -1, period: 1m}"),
+        "project.triggers[0].rate_limit.limit",
+        7,
+        'expected a whole number >= 1, got "-1"',
+    ),
+    (
+        "rate limit period of zero",
+        manifest_with_trigger("name: t", "type: webhook", "rate_limit:", "  limit: 3", "  period: 0s"),
+        "project.triggers[0].rate_limit.period",
+        9,
+        'expected a positive duration like 30s, 5m or 1h30m, got "0s"',
+    ),
+    (
+        "misspelt flow-control key",
+        manifest_with_trigger("name: t", "type: webhook", "debounce: {period: 5s, kee: data.id}"),
+        "project.triggers[0].debounce.kee",
+        7,
+        'unknown key "kee" (did you mean "key"?)',
+    ),
+    (
+        "misspelt flow-control rule",
+        manifest_with_trigger("name: t", "type: webhook", "ratelimit: {limit: 1, period: 1m}"),
+        "project.triggers[0].ratelimit",
+        7,
+        '(did you mean "rate_limit"?)',
+    ),
 ]
 
 
@@ -583,3 +664,116 @@ def test_huge_alias_bomb_is_refused() -> None:
     with pytest.raises(ManifestError, match="aliases are not allowed") as info:
         parse_manifest("\n".join(levels) + "\n")
     assert info.value.line == 2
+
+
+# -- every problem at once, with suggestions ---------------------------------------------
+
+MANY_PROBLEMS = """\
+version: v3
+project:
+  name: bad-name
+  dispaly_name: x
+  connections:
+    - name: chat
+      integration: slak
+  triggers:
+    - name: a
+      type: webhok
+      call: program.py
+    - name: b
+      tpye: webhook
+      call: program.py:b
+    - name: c
+      type: connection
+      connection: chta
+"""
+
+
+def test_every_problem_is_reported_at_once_in_document_order() -> None:
+    with pytest.raises(ManifestErrors) as info:
+        parse_manifest(MANY_PROBLEMS)
+    found = [(e.line, e.key) for e in info.value.errors]
+    assert found == [
+        (1, "version"),
+        (3, "project.name"),
+        (4, "project.dispaly_name"),
+        (7, "project.connections[0].integration"),
+        (10, "project.triggers[0].type"),
+        (11, "project.triggers[0].call"),
+        (12, "project.triggers[1].type"),  # missing: located at the item
+        (13, "project.triggers[1].tpye"),
+        (17, "project.triggers[2].connection"),
+    ]
+    error = info.value
+    assert isinstance(error, ManifestError) and (error.line, error.key) == (1, "version")
+    lines = str(error).splitlines()
+    assert len(lines) == len(found) and all(line.startswith("autokitteh.yaml:") for line in lines)
+    assert [d["line"] for d in error.details["errors"]] == [line for line, _ in found]
+
+
+@pytest.mark.parametrize(
+    ("fragment", "suggested"),
+    [
+        ('unknown key "dispaly_name"', '(did you mean "display_name"?)'),
+        ('unknown key "tpye"', '(did you mean "type"?)'),
+        ('got "webhok"', '(did you mean "webhook"?)'),
+        ('unknown integration "slak"', '(did you mean "slack"?)'),
+        ('unknown connection "chta"', '(did you mean "chat"?)'),
+    ],
+)
+def test_misspellings_come_with_a_suggestion(fragment: str, suggested: str) -> None:
+    with pytest.raises(ManifestErrors) as info:
+        parse_manifest(MANY_PROBLEMS)
+    line = next(x for x in str(info.value).splitlines() if fragment in x)
+    assert suggested in line, line
+
+
+def test_no_suggestion_for_a_word_unlike_any_option() -> None:
+    with pytest.raises(ManifestError) as info:
+        parse_manifest("version: v1\nproject:\n  name: x\n  zzzzqqq: 1\n")
+    assert "did you mean" not in str(info.value)
+
+
+def test_a_misspelt_entrypoint_gets_a_suggestion(tmp_path: Path) -> None:
+    (tmp_path / "autokitteh.yaml").write_text(
+        manifest_with_trigger("name: t", "type: webhook", "call: program.py:on_webhok")
+    )
+    (tmp_path / "program.py").write_text("def on_webhook(event):\n    pass\n")
+    with pytest.raises(BuildError) as info:
+        snapshot_project(tmp_path, load_manifest(tmp_path / "autokitteh.yaml"))
+    assert 'no top-level function "on_webhok" (did you mean "on_webhook"?)' in str(info.value)
+
+
+def test_flow_control_keys() -> None:
+    text = manifest_with_trigger(
+        "name: t",
+        "type: webhook",
+        "call: a.py:f",
+        "concurrency: {limit: 2, key: data.body.json.user}",
+        "debounce: {period: 1m30s}",
+        "dedupe: {key: 'data.body.json.id', for: 1h}",
+        "rate_limit: {limit: 10, period: 250ms, key: event_type}",
+    )
+    flow = parse_manifest(text).triggers[0].flow
+    assert flow == FlowControl(
+        concurrency=Concurrency(limit=2, key="data.body.json.user"),
+        debounce=Debounce(period=90.0, key=""),
+        dedupe=Dedupe(key="data.body.json.id", window=3600.0),
+        rate_limit=RateLimit(limit=10, period=0.25, key="event_type"),
+    )
+    assert not parse_manifest(manifest_with_trigger("name: t", "type: webhook")).triggers[0].flow
+
+
+def test_flow_control_problems_are_reported_with_the_rest() -> None:
+    text = manifest_with_trigger(
+        "name: t", "type: cron", "concurrency: {limit: 0, key: 'a +'}", "rate_limit: {limit: 1, period: 1d}"
+    )
+    with pytest.raises(ManifestErrors) as info:
+        parse_manifest(text)
+    found = [(e.line, e.key) for e in info.value.errors]
+    assert found == [
+        (6, "project.triggers[0].type"),
+        (7, "project.triggers[0].concurrency.limit"),
+        (7, "project.triggers[0].concurrency.key"),
+        (8, "project.triggers[0].rate_limit.period"),
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import json
 import sys
 import time
 import webbrowser
@@ -86,10 +87,27 @@ def connection_get_cmd(app: App, ref: str) -> None:
         ("status", status_text(data) + (f"  {escape(data['status_message'])}" if data["status_message"] else "")),
     ):
         render.out.print(f"[bold]{key:>11}[/]  {value}")
-    if data.get("webhook_url"):
-        render.out.print(f"[bold]{'webhook':>11}[/]  {data['webhook_url']}")
+    for label, url in webhook_urls(data):
+        render.out.print(f"[bold]{label:>11}[/]  {escape(url)}", soft_wrap=True)
+    if data.get("socket_mode"):
+        sock = data["socket_mode"]
+        style = "green" if sock.get("state") == "connected" else "yellow"
+        message = f"  {escape(sock['message'])}" if sock.get("message") else ""
+        render.out.print(f"[bold]{'socket mode':>11}[/]  [{style}]{escape(sock.get('state', '?'))}[/]{message}")
     for var in data.get("vars", []):
         render.out.print(f"[bold]{'var':>11}[/]  {escape(var['name'])} = {escape(var['value'])}")
+
+
+def webhook_urls(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """The connection's inbound URLs: one, or for Slack the events, commands and
+    interactions URLs (the same key; only the events one is in ``--json``)."""
+    url = data.get("webhook_url") or ""
+    if not url:
+        return []
+    if data["integration"] == "slack" and "/slack/event/" in url:
+        return [("events url", url), ("commands", url.replace("/slack/event/", "/slack/command/", 1)),
+                ("interactions", url.replace("/slack/event/", "/slack/interaction/", 1))]  # fmt: skip
+    return [("webhook url", url)]
 
 
 @connection_group.command("test")
@@ -247,6 +265,76 @@ def _ask(var: dict[str, Any]) -> str:
     if var["secret"]:
         return getpass.getpass(f"{label}: ")
     return str(click.prompt(label, default="" if var["optional"] else None, err=True, show_default=False))
+
+
+@connection_group.command("replay")
+@click.argument("event_id")
+@common
+def connection_replay_cmd(app: App, event_id: str) -> None:
+    """Dispatch a stored vendor delivery again: a new event (linked to the original) with
+    the same type and data, to the connection's triggers now. Only deliveries can be
+    replayed (`akctl event redispatch` copies trigger events).
+
+    \b
+    Example:
+      akctl connection replay evt_01jf3k8v0c2e6t9q4w7x5y3z1a
+    """
+    data: dict[str, Any] = app.client.post(f"/events/{event_id}/replay", {})
+    app.show(data, lambda: f"[green]✓[/] replayed {escape(event_id)} as event {data['event_id']}"
+                           + _sessions_line(data["session_ids"]))  # fmt: skip
+
+
+@connection_group.command("simulate")
+@click.argument("ref", metavar="PROJECT/CONN")
+@click.argument("event_type")
+@click.option("--data", "data_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="A JSON object merged (deeply) into the fixture's event data.")  # fmt: skip
+@click.option("--secret", default="", help="Sign with this secret instead of the connection's (see a refusal).")
+@click.option("--watch", "watch_", is_flag=True, help="Follow the first session's prints until it ends.")
+@common
+def connection_simulate_cmd(app: App, ref: str, event_type: str, data_file: Path | None, secret: str,
+                            watch_: bool) -> int:  # fmt: skip
+    """Send a vendor-shaped test delivery, signed with the connection's own secret as the
+    vendor signs it, through akd's real verification path; print the event and sessions.
+    Fixtures: GitHub push, issues, issue_comment, pull_request; Slack message,
+    app_mention, slash_command, interaction.
+
+    \b
+    Examples:
+      akctl connection simulate hello/github_conn issue_comment
+      akctl connection simulate hello/slack_conn app_mention --data mention.json --watch
+    """
+    body = {"event_type": event_type, "data": _data_of(data_file), "secret": secret}
+    with _waiting(app, f"delivering a simulated {event_type} to {ref}"):
+        data: dict[str, Any] = app.client.post(connection_path(ref, "simulate"), body)
+    if app.as_json and not watch_:
+        render.print_json(data)
+        return 0
+    if not app.as_json:
+        seen = " [yellow](a duplicate: nothing new started)[/]" if data["duplicate"] else ""
+        render.out.print(f"[green]✓[/] {escape(event_type)} delivered to {escape(ref)} as event {data['event_id']}"
+                         f"{seen}" + _sessions_line(data["session_ids"]))  # fmt: skip
+    if watch_ and data["session_ids"]:
+        from akctl.commands.sessions import watch
+
+        return watch(app, data["session_ids"][0], (), None)
+    return 0
+
+
+def _sessions_line(ids: list[str]) -> str:
+    return "".join(f"\n  session {s}" for s in ids) if ids else "\n  [dim]no session started[/]"
+
+
+def _data_of(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot read --data {path}: {exc}", exit_code=40) from None
+    if not isinstance(loaded, dict):
+        raise CliError(f"--data {path} must hold a JSON object (merged into the fixture's event data)", exit_code=40)
+    return loaded
 
 
 @click.group("integration")

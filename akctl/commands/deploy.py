@@ -90,9 +90,10 @@ def _ready(app: App, digest: str) -> bool:
     return bool(app.client.get(f"/venvs/{digest}").get("ready"))
 
 
-def deploy(app: App, project_dir: Path, manifest_path: Path | None) -> dict[str, Any]:
+def deploy(app: App, project_dir: Path, manifest_path: Path | None, force: bool = False) -> dict[str, Any]:
     started = time.monotonic()
     prepared = prepare(project_dir, manifest_path or project_dir / "autokitteh.yaml")
+    prepared.body["force"] = force
     result = upload(app, prepared, str(project_dir))
     result["elapsed"] = round(time.monotonic() - started, 3)
     return result
@@ -140,6 +141,11 @@ def validate(app: App, manifest_path: Path) -> None:
 def show_plan(data: dict[str, Any]) -> None:
     prj = data["project"]
     render.out.print(f"project [bold]{escape(prj['name'])}[/]: {prj['action']}" + _changes(prj))
+    if prj.get("moved_from"):
+        render.out.print(
+            f"  [yellow]~[/] moves from {escape(prj['moved_from'])} (deploy needs --force: the project's code,"
+            " triggers and vars would come from this directory)"
+        )
     for kind in ("triggers", "vars"):
         for item in data[kind]:
             if item["action"] == "unchanged":
@@ -156,34 +162,51 @@ def _changes(item: dict[str, Any]) -> str:
     return f": {', '.join(item['changes'])}" if item["changes"] else ""
 
 
-@click.command("deploy")
-@click.option(
-    "--dir",
-    "project_dir",
-    type=click.Path(path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Project directory.",
+def project_dir_arguments(f: Any) -> Any:
+    """``[DIR]`` and ``--dir DIR``, the same thing two ways (``akctl deploy`` and ``akctl dev``)."""
+    f = click.option(
+        "--dir", "dir_option", type=click.Path(path_type=Path), default=None, help="Project directory (same as DIR)."
+    )(f)
+    return click.argument("dir_argument", metavar="[DIR]", type=click.Path(path_type=Path), required=False)(f)
+
+
+def pick_project_dir(dir_argument: Path | None, dir_option: Path | None) -> Path:
+    """DIR or --dir (default: the current directory); both, naming different directories, is a usage error."""
+    if dir_argument is not None and dir_option is not None and dir_argument.resolve() != dir_option.resolve():
+        raise click.UsageError(f"DIR ({dir_argument}) and --dir ({dir_option}) name different directories")
+    return dir_argument or dir_option or Path(".")
+
+
+force_option = click.option(
+    "--force", is_flag=True, help="Deploy although the project was last deployed from another directory."
 )
+
+
+@click.command("deploy")
+@project_dir_arguments
 @click.option(
     "--manifest",
     type=click.Path(path_type=Path),
     default=None,
     help="Manifest file (default: DIR/autokitteh.yaml).",
 )
+@force_option
 @common
-def deploy_cmd(app: App, project_dir: Path, manifest: Path | None) -> None:
-    """Build a project and make it the active deployment; prints its webhook URLs.
+def deploy_cmd(
+    app: App, dir_argument: Path | None, dir_option: Path | None, manifest: Path | None, force: bool
+) -> None:
+    """Build a project (DIR, default .) and make it the active deployment; prints its webhook URLs.
 
     A requirements.txt gets its own virtual environment (installed once, reused
     by every build with the same requirements). Exit 40 when the manifest, a
-    file or the install fails; nothing is deployed then.
+    file or the install fails; nothing is deployed then. A project last deployed
+    from another directory is not taken over without --force (exit 42).
 
     \b
     Example:
-      akctl deploy --dir examples/hello
+      akctl deploy examples/hello        # or: akctl deploy --dir examples/hello
     """
-    result = deploy(app, project_dir, manifest)
+    result = deploy(app, pick_project_dir(dir_argument, dir_option), manifest, force)
     if app.as_json:
         render.print_json({k: result[k] for k in ("project_id", "build_id", "deployment_id", "webhooks", "connections")
                            if k in result})  # fmt: skip
@@ -228,7 +251,8 @@ def plan_cmd(app: App, file: Path) -> None:
       akctl manifest plan examples/hello/autokitteh.yaml
     """
     _, text = load(file)
-    data: dict[str, Any] = app.client.post("/manifest/plan", {"manifest": text})
+    body = {"manifest": text, "root_dir": str(file.parent.resolve())}
+    data: dict[str, Any] = app.client.post("/manifest/plan", body)
     if app.as_json:
         render.print_json(data)
     else:

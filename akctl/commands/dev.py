@@ -4,7 +4,8 @@ Everything runs in the akctl process: watchfiles reports saves (debounced), each
 is checked locally and deployed like ``akctl deploy``; between saves the daemon is
 polled (~200 ms) for new sessions of the project and their prints. A failed build
 prints its error and leaves the previous deployment live. Ctrl-C stops watching;
-the daemon and its sessions keep running.
+the daemon and its sessions keep running, unless ``dev`` started the daemon itself
+(none was running): then it stops it too, as ``temporal server start-dev`` does.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import click
 
 from akctl import render
 from akctl.app import App, common
-from akctl.commands.deploy import prepare, upload
+from akctl.commands import daemon
+from akctl.commands.deploy import force_option, pick_project_dir, prepare, project_dir_arguments, upload
 from akctl.errors import CliError
 from akctl.render import escape
 
@@ -50,8 +52,9 @@ def watched(project_dir: Path) -> watchfiles.BaseFilter:
 
 
 class DevLoop:
-    def __init__(self, app: App, project_dir: Path, manifest_path: Path) -> None:
+    def __init__(self, app: App, project_dir: Path, manifest_path: Path, force: bool = False) -> None:
         self.app = app
+        self.force = force
         self.project_dir = project_dir
         self.manifest_path = manifest_path
         self.project = ""
@@ -76,6 +79,7 @@ class DevLoop:
         try:
             prepared = prepare(self.project_dir, self.manifest_path)
             self.project = prepared.manifest.name
+            prepared.body["force"] = self.force
             result = upload(self.app, prepared, str(self.project_dir))
         except CliError as exc:
             if exc.exit_code != 40:
@@ -179,29 +183,68 @@ def changed_since(paths: list[Path], keep: watchfiles.BaseFilter, t: float) -> b
     return False
 
 
+def ensure_daemon(loop: DevLoop) -> bool:
+    """Start akd in the background when none runs (for this data dir, or anywhere when none
+    was named); whether ``dev`` started it, and so stops it on exit."""
+    from akctl.client import daemon_running
+
+    app = loop.app
+    if daemon_running(app.daemon_data_dir()):
+        return False
+    info = daemon.start_detached(app, None, None)
+    human = f"[dim]started akd at {info['url']} (data dir {escape(str(app.data_dir))}); it stops when dev exits[/]"
+    loop.emit("daemon_started", human, url=info["url"], pid=info["pid"], data_dir=str(app.data_dir))
+    return True
+
+
+@click.command("dev")
+@project_dir_arguments
+@click.option("--manifest", type=click.Path(path_type=Path), default=None, help="Default: DIR/autokitteh.yaml.")
+@force_option
+@common
+def dev_cmd(app: App, dir_argument: Path | None, dir_option: Path | None, manifest: Path | None, force: bool) -> None:
+    """Deploy DIR, then redeploy on every save and stream the prints of new sessions.
+
+    One line per redeploy (the new deployment, or the build error with file:line
+    while the previous deployment stays live); each print line starts with its
+    session id. Sessions already running finish on the code they started with.
+    When no akd is running, dev starts one in the background (in the data dir) and
+    stops it on exit; Ctrl-C otherwise leaves the daemon running. A project last
+    deployed from another directory needs --force, as with deploy. With --json, one
+    JSON object per line: {"event": "deployed"|"error"|"print"|"session_end"|..., ...}.
+
+    \b
+    Example:
+      akctl dev examples/hello           # or: akctl dev --dir examples/hello
+    """
+    project_dir = pick_project_dir(dir_argument, dir_option)
+    if not project_dir.is_dir():
+        raise CliError(f"project directory {project_dir} does not exist", 44)
+    loop = DevLoop(app, project_dir, manifest or project_dir / "autokitteh.yaml", force)
+    started = ensure_daemon(loop)
+    try:
+        loop.run()
+    except KeyboardInterrupt:
+        live = f"; {loop.deployment_id} stays active" if loop.deployment_id else ""
+        kept = "akd stops" if started else f"akd keeps running{live}"
+        loop.emit("stopped", f"[dim]stopped watching; {kept}[/]")
+    finally:
+        if started:
+            stop_started(loop)
+
+
+def stop_started(loop: DevLoop) -> None:
+    """Stop the daemon dev started; a second Ctrl-C meanwhile does not leave it running."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        result = daemon.stop(loop.app, 60.0)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if result is not None:
+        loop.emit("daemon_stopped", daemon.stopped_line(result), **result)
+
+
 def register(cli: click.Group) -> None:
-    @cli.command("dev")
-    @click.argument("project_dir", metavar="[DIR]", type=click.Path(path_type=Path), default=Path("."), required=False)
-    @click.option("--manifest", type=click.Path(path_type=Path), default=None, help="Default: DIR/autokitteh.yaml.")
-    @common
-    def dev_cmd(app: App, project_dir: Path, manifest: Path | None) -> None:
-        """Deploy DIR, then redeploy on every save and stream the prints of new sessions.
-
-        One line per redeploy (the new deployment, or the build error with file:line
-        while the previous deployment stays live); each print line starts with its
-        session id. Sessions already running finish on the code they started with.
-        Ctrl-C stops watching and leaves the daemon running. With --json, one JSON
-        object per line: {"event": "deployed"|"error"|"print"|"session_end"|..., ...}.
-
-        \b
-        Example:
-          akctl dev examples/hello
-        """
-        if not project_dir.is_dir():
-            raise CliError(f"project directory {project_dir} does not exist", 44)
-        loop = DevLoop(app, project_dir, manifest or project_dir / "autokitteh.yaml")
-        try:
-            loop.run()
-        except KeyboardInterrupt:
-            live = f"; {loop.deployment_id} stays active" if loop.deployment_id else ""
-            loop.emit("stopped", f"[dim]stopped watching; akd keeps running{live}[/]")
+    cli.add_command(dev_cmd)

@@ -67,11 +67,20 @@ def get_project(app: App, name: str) -> None:
     ])  # fmt: skip
     triggers = p.get("triggers") or []
     if triggers:
-        t = render.table("TRIGGER", "TYPE", "CALL", "WEBHOOK URL")
+        t = render.table("TRIGGER", "TYPE", "CALL", "DETAILS")
         for trg in triggers:
-            where = trg["webhook_url"] or trg["schedule"] or trg["connection"] or ""
-            t.add_row(escape(trg["name"]), trg["type"], escape(trg["call"] or "-"), escape(where))
+            t.add_row(escape(trg["name"]), trg["type"], escape(trg["call"] or "-"), escape(trigger_details(trg)))
         render.out.print(t)
+
+
+def trigger_details(trg: dict[str, Any]) -> str:
+    """What makes a trigger fire, labelled: its URL, schedule or connection."""
+    if trg["type"] == "schedule":
+        zone = f" ({trg['timezone']})" if trg.get("timezone") else ""
+        return f"schedule: {trg['schedule']}{zone}"
+    if trg["type"] == "connection":
+        return f"connection: {trg['connection']}"
+    return str(trg.get("webhook_url") or "-")
 
 
 # -- builds and deployments ------------------------------------------------------------
@@ -119,7 +128,7 @@ def list_deployments(app: App, project: str, state: str) -> None:
     if not rows:
         render.out.print("no deployments")
         return
-    t = render.table("DEPLOYMENT", "PROJECT", "STATE", "BUILD", "SESSIONS", "CREATED")
+    t = render.table("DEPLOYMENT", "PROJECT", "STATE", "BUILD", "SESSIONS BY STATE", "CREATED")
     for r in rows:
         t.add_row(r["deployment_id"], escape(r["project"]), render.state(r["state"]), r["build_id"],
                   session_counts(r), render.relative(r["created_at"]))  # fmt: skip

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from akctl import render
+from akctl import manual, render
 from akctl.app import App, common
 from akctl.confirm import confirm_loss, plural
 from akctl.durations import DURATION
@@ -76,14 +76,16 @@ def get_session(app: App, ident: str) -> None:
     if s.get("temporal_ui_url"):
         render.out.print(f"[bold]{'temporal':>11}[/]  {s['temporal_ui_url']}")
     if s["return_value"] is not None:
-        render.out.print("[bold]     return[/]  " + escape(repr(s["return_value"])))
-    err = s.get("error")
-    if err:
-        render.out.print(
-            f"[bold]      error[/]  [red]{escape(err.get('type', ''))}: {escape(err.get('message', ''))}[/]"
-        )
-        if err.get("traceback"):
-            render.out.print(_syntax(err["traceback"].rstrip(), "pytb", theme="ansi_dark", background_color="default"))
+        render.out.print("[bold]     return[/]  " + escape(json.dumps(s["return_value"])))
+    if s.get("error"):
+        show_error(render.out, s["error"])
+
+
+def show_error(console: Any, err: dict[str, Any]) -> None:
+    """A session's error: ``Type: message``, then its traceback highlighted."""
+    console.print(f"[bold]      error[/]  [red]{escape(err.get('type', ''))}: {escape(err.get('message', ''))}[/]")
+    if err.get("traceback"):
+        console.print(_syntax(err["traceback"].rstrip(), "pytb", theme="ansi_dark", background_color="default"))
 
 
 # The first page is small so the first lines show at once; later pages are big.
@@ -238,8 +240,31 @@ def watch(app: App, ident: str, end_states: tuple[str, ...], timeout: float | No
         render.print_json(session)
     else:
         render.err.print(f"session {sid} is {render.state(session['state'])}")
+        if session.get("error"):
+            show_error(render.err, session["error"])
     reached = session["state"] in end_states if end_states else session["state"] == "completed"
     return 0 if reached else 1
+
+
+def hint_as_request(app: App, sid: str) -> None:
+    """A webhook's function run with plain inputs fails reading the request: say how to send one."""
+    err = app.client.get(f"/sessions/{sid}").get("error") or {}
+    if err.get("type") == "AttributeError" and "no key 'body'" in err.get("message", ""):
+        render.err.print("[dim]hint:[/] the function reads a webhook request; --as-request sends the inputs as one")
+
+
+def parse_inputs(inputs: tuple[str, ...]) -> dict[str, Any]:
+    """``--input key=<json>`` pairs (a value that is not JSON is a string)."""
+    data: dict[str, Any] = {}
+    for pair in inputs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CliError(f"--input expects key=<json>, got {pair!r}", 40)
+        try:
+            data[key] = json.loads(value)
+        except ValueError:
+            data[key] = value
+    return data
 
 
 def register(cli: click.Group) -> None:
@@ -251,11 +276,11 @@ def register(cli: click.Group) -> None:
     register_logs(session)
 
     @session.command("list")
-    @click.option("--project", default="", help="Only this project's sessions.")
+    @click.option("--project", "-p", default="", help="Only this project's sessions.")
     @click.option("--deployment", default="", help="Only this deployment's sessions.")
     @click.option(
         "--state",
-        type=click.Choice(["created", "running", "completed", "error", "stopped"]),
+        type=click.Choice(["created", "queued", "running", "completed", "error", "stopped"]),
         default=None,
         help="Only sessions in this state.",
     )
@@ -303,34 +328,44 @@ def register(cli: click.Group) -> None:
 
 def register_control(session: click.Group) -> None:
     @session.command("start")
-    @click.option("--project", required=True, help="Project whose active deployment runs the session.")
+    @click.option("--project", "-p", required=True, help="Project whose active deployment runs the session.")
     @click.option("--entrypoint", required=True, help="file.py:function")
     @click.option("--input", "inputs", multiple=True, help="key=<json> passed in event.data; repeatable.")
+    @click.option(
+        "--as-request",
+        is_flag=True,
+        help="Send the inputs as the JSON body of a POST to the webhook that calls ENTRYPOINT.",
+    )
     @click.option("--watch", "watch_", is_flag=True, help="Follow the session's prints until it ends.")
     @common
-    def start_cmd(app: App, project: str, entrypoint: str, inputs: tuple[str, ...], watch_: bool) -> int:
-        """Start a session by hand.
+    def start_cmd(
+        app: App, project: str, entrypoint: str, inputs: tuple[str, ...], as_request: bool, watch_: bool
+    ) -> int:
+        """Start a session by hand; the inputs are its event.data (event.data.name, ...).
+
+        A webhook's function reads the request instead (event.data.body.json,
+        event.data.method, ...): --as-request sends the inputs as the JSON body of a POST
+        to the URL of the webhook trigger that calls ENTRYPOINT.
 
         \b
         Example:
-          akctl session start --project hello --entrypoint program.py:on_webhook --input name='"Ada"' --watch
+          akctl session start -p hello --entrypoint program.py:on_webhook --as-request --input name='"Ada"' --watch
         """
-        data: dict[str, Any] = {}
-        for pair in inputs:
-            key, sep, value = pair.partition("=")
-            if not sep:
-                raise CliError(f"--input expects key=<json>, got {pair!r}", 40)
-            try:
-                data[key] = json.loads(value)
-            except ValueError:
-                data[key] = value
+        data = parse_inputs(inputs)
+        if as_request:
+            data = manual.as_request(data, manual.webhook_of_entrypoint(app, project, entrypoint))
         res = app.client.post("/sessions", {"project": project, "entrypoint": entrypoint, "inputs": data})
         if app.as_json and not watch_:
             render.print_json({"session_id": res["session_id"]})
             return 0
         if not app.as_json:
             render.out.print(res["session_id"])
-        return watch(app, res["session_id"], (), None) if watch_ else 0
+        if not watch_:
+            return 0
+        code = watch(app, res["session_id"], (), None)
+        if code and not as_request and not app.as_json:
+            hint_as_request(app, res["session_id"])
+        return code
 
     @session.command("stop")
     @click.argument("session_id")

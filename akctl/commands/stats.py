@@ -25,7 +25,8 @@ def _row(name: str, s: dict[str, Any]) -> list[str]:
             render.human_duration(d["p95"]), render.human_duration(d["max"]), steps]  # fmt: skip
 
 
-def show(report: dict[str, Any]) -> None:
+def show(report: dict[str, Any], projects: dict[str, str]) -> None:
+    """The report as tables; ``projects`` names each deployment's project."""
     cols = ("", "SESSIONS", "OK", "ERROR", "STOPPED", "LIVE", "SUCCESS", "P50", "P95", "MAX", "STEPS")
     t = render.table(*cols)
     t.add_row(*_row("[bold]all[/]", report["total"]))
@@ -34,11 +35,11 @@ def show(report: dict[str, Any]) -> None:
     render.out.print(t)
     if report["by_deployment"]:
         # Fewer columns, so the full deployment ids fit in 100 columns.
-        keep = (0, 1, 2, 3, 4, 6, 7, 8)
-        d = render.table("DEPLOYMENT", *(cols[i] for i in keep[1:]))
+        keep = (1, 2, 3, 4, 6, 7, 8)
+        d = render.table("DEPLOYMENT", "PROJECT", *(cols[i] for i in keep))
         for name, s in report["by_deployment"].items():
             row = _row(name, s)
-            d.add_row(*(row[i] for i in keep))
+            d.add_row(name, escape(projects.get(name, "?")), *(row[i] for i in keep))
         render.out.print()
         render.out.print(d)
     if report["busiest_triggers"]:
@@ -51,7 +52,7 @@ def show(report: dict[str, Any]) -> None:
 
 def register(cli: click.Group) -> None:
     @cli.command("stats")
-    @click.option("--project", default="", help="Only this project.")
+    @click.option("--project", "-p", default="", help="Only this project.")
     @click.option("--deployment", default="", help="Only this deployment.")
     @click.option("--since", type=DURATION, default=None, help="Only sessions created in this window, e.g. 24h.")
     @common
@@ -66,5 +67,9 @@ def register(cli: click.Group) -> None:
                                 since=int(since) if since else None)  # fmt: skip
         if app.as_json:
             render.print_json(report)
-        else:
-            show(report)
+            return
+        projects = {}
+        if report["by_deployment"]:
+            rows = app.client.get("/deployments", project=project)
+            projects = {r["deployment_id"]: r["project"] for r in rows}
+        show(report, projects)

@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.service import RPCError
 
@@ -19,6 +19,8 @@ from akd import web
 from akd.api import (
     connections,
     daemon,
+    debug,
+    deliveries,
     events,
     github,
     kv,
@@ -31,10 +33,12 @@ from akd.api import (
     slack,
     stats,
     triggers,
+    vendor_hooks,
     webhooks,
 )  # fmt: skip
 from akd.appctx import AppContext
 from akd.errors import AkdError, NotFound, Unauthenticated, Unavailable
+from akd.mcp import http as mcp_http
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +50,15 @@ def error_response(exc: AkdError) -> JSONResponse:
 
 
 class TokenAuth:
-    """Requires ``Authorization: Bearer <token>`` on /api/v1 (constant-time compare)."""
+    """Requires ``Authorization: Bearer <token>`` on /api/v1 and /mcp (constant-time compare)."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
         self.token = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/api/") and scope["path"] not in PUBLIC_API_PATHS:
+        path = scope["path"] if scope["type"] == "http" else ""
+        if (path.startswith("/api/") and path not in PUBLIC_API_PATHS) or path == "/mcp" or path.startswith("/mcp/"):
             header = dict(scope["headers"]).get(b"authorization", b"")
             scheme, _, given = header.partition(b" ")
             if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
@@ -71,7 +76,7 @@ async def on_akd_error(request: Request, exc: Exception) -> Response:
 def token_checked(request: Request) -> bool:
     """The request passed ``TokenAuth``: its caller holds the API token and may see details."""
     path = request.url.path
-    return path.startswith("/api/") and path not in PUBLIC_API_PATHS
+    return (path.startswith("/api/") or path == "/mcp" or path.startswith("/mcp/")) and path not in PUBLIC_API_PATHS
 
 
 def error_id() -> str:
@@ -123,12 +128,14 @@ async def on_not_found(request: Request, exc: Exception) -> Response:
 
 def create_app(ctx: AppContext) -> Starlette:
     api_routes = [
-        *connections.routes, *daemon.routes, *events.routes, *kv.routes, *lifecycle.routes, *oauth.routes,
-        *projects.routes, *schema.routes, *sessions.routes, *stats.routes, *triggers.routes,
+        *connections.routes, *daemon.routes, *debug.routes, *deliveries.routes, *events.routes, *kv.routes,
+        *lifecycle.routes, *oauth.routes, *projects.routes, *schema.routes, *sessions.routes, *stats.routes,
+        *triggers.routes,
     ]  # fmt: skip
     app = Starlette(
-        routes=[Mount("/api/v1", routes=api_routes), *webhooks.routes, *github.routes, *slack.routes, *published.routes,
-                *oauth.public_routes, *web.routes],
+        routes=[Mount("/api/v1", routes=api_routes), Route("/mcp", mcp_http.endpoint), *webhooks.routes,
+                *github.routes, *slack.routes, *vendor_hooks.routes, *published.routes, *oauth.public_routes,
+                *web.routes],
         middleware=[Middleware(TokenAuth, token=ctx.token)],
         exception_handlers={
             AkdError: on_akd_error,

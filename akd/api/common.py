@@ -46,6 +46,12 @@ def ok(data: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(data, status_code=status)
 
 
+def raw_headers(request: Request) -> dict[str, str]:
+    """The request's headers as the vendor sent them, names in Title-Case (a repeated
+    header: its last value), to store with a delivery."""
+    return {k.decode("latin-1").title(): v.decode("latin-1") for k, v in request.scope["headers"]}
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, read as it arrives: ``PayloadTooLarge`` as soon as it passes
     ``limit`` bytes (or declares more), so an oversized body is never held in memory."""
@@ -95,6 +101,7 @@ def session_json(row: Row, stall: Stall | None = None) -> dict[str, Any]:
         "trigger_id": row["trigger_id"],
         "event_id": row["event_id"],
         "parent_session_id": row["parent_id"],
+        "restart_of": row["restart_of"] or None,  # the session a restart or rerun started from
         "entrypoint": row["entrypoint"],
         "durable": bool(row["durable"]),
         "state": row["state"],
@@ -117,3 +124,10 @@ def must(row: Row | None, what: str, ident: str) -> Row:
     if row is None:
         raise NotFound(f"{what} {ident!r} not found")
     return row
+
+
+def public_request_url(request: Request) -> str:
+    """The URL a caller used, as it saw it: akd's public URL (``[server] public_url``) and
+    the request's path and query (what URL-signing vendors such as Twilio sign)."""
+    query = request.url.query
+    return f"{ctx(request).base_url}{request.url.path}" + (f"?{query}" if query else "")

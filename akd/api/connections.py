@@ -3,6 +3,7 @@ status, init and test; the integrations akd knows."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -10,7 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from akd import integrations
-from akd.api import github, slack
+from akd.api import github, slack, vendor_hooks
 from akd.api.common import ctx, json_body, ok, rfc3339
 from akd.errors import InvalidArgument, NotFound
 from akd.integrations import Integration, VarDef
@@ -20,6 +21,15 @@ from akd.services.connections import ConnectionVar
 from akd.store import connections as store
 from akd.store import projects as projects_store
 from akd.store.connections import ConnectionRecord
+
+# What ``connection get`` adds for integrations that receive events over HTTP: their
+# inbound URL (``webhook_url``), and Slack's Socket Mode state.
+InboundFields = Callable[[Request, ConnectionRecord], Awaitable[dict[str, Any]]]
+INBOUND: dict[str, InboundFields] = {
+    "github": github.connection_fields,
+    "slack": slack.connection_fields,
+    **{name: vendor_hooks.connection_fields for name in vendor_hooks.VENDORS},
+}
 
 
 def connection_json(rec: ConnectionRecord) -> dict[str, Any]:
@@ -94,10 +104,9 @@ async def get_connection(request: Request) -> JSONResponse:
     rec = await service.resolve(c.db, _ref(request))
     data = connection_json(rec)
     data["vars"] = [var_json(v, rec) for v in await service.list_vars(c.db, c.config.data_dir, rec, reveal=False)]
-    if rec.integration == "github":  # vendors that deliver events over HTTP get their inbound URL
-        data["webhook_url"] = await github.webhook_url(request, rec)
-    elif rec.integration == "slack":  # the Events API URL, and Socket Mode's websocket state
-        data.update(await slack.connection_fields(request, rec))
+    inbound = INBOUND.get(rec.integration)
+    if inbound is not None:
+        data.update(await inbound(request, rec))
     return ok(data)
 
 

@@ -9,9 +9,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from akd.api import deliveries
 from akd.api.common import ctx, int_param, json_body, must, ok, rfc3339
 from akd.errors import FailedPrecondition, InvalidArgument, NotFound
 from akd.ids import new_id
+from akd.services import connections as connections_service
+from akd.services import deliveries as deliveries_service
 from akd.store import events as store
 from akd.store import projects as projects_store
 from akd.store.db import Row
@@ -40,6 +43,7 @@ def event_json(row: Row, session_ids: list[str], *, with_data: bool = False) -> 
         "project_id": row["project_id"],
         "source": row["source"],
         "state": row["state"],
+        "skip_reason": row["skip_reason"],  # why a skipped event started nothing; null otherwise
         "session_ids": session_ids,
         "created_at": rfc3339(row["created_at"]),
     }
@@ -55,7 +59,12 @@ async def _sessions_of(request: Request, event_id: str) -> list[Row]:
 
 
 async def list_events(request: Request) -> JSONResponse:
+    """``?connection=PROJECT/CONN``: that connection's vendor deliveries, with their state."""
     c = ctx(request)
+    if request.query_params.get("connection"):
+        rec = await connections_service.resolve(c.db, request.query_params["connection"])
+        found = await deliveries_service.list_for(c.db, rec.connection_id, int_param(request, "limit", 50))
+        return ok([await deliveries.summary_json(request, r) for r in found])
     project = request.query_params.get("project", "")
     project_id = ""
     if project:
@@ -82,7 +91,12 @@ async def get_event(request: Request) -> JSONResponse:
         await c.engine_notifier().wait_for(settled, timeout)
         row = must(await store.get_event(c.db, event_id), "event", event_id)
     sessions = await _sessions_of(request, event_id)
-    return ok(event_json(row, [r["session_id"] for r in sessions], with_data=True))
+    data = event_json(row, [r["session_id"] for r in sessions], with_data=True)
+    if row["connection_id"]:
+        found = await store.get_delivery(c.db, event_id)
+        if found is not None:
+            data["delivery"] = await deliveries.delivery_json(request, found)
+    return ok(data)
 
 
 async def _trigger_row(request: Request, project: str, trigger: str) -> Row:

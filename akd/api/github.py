@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from akd.api.common import ctx, read_body
+from akd.api.common import ctx, raw_headers, read_body
 from akd.api.signatures import verify
 from akd.errors import InvalidArgument, NotFound, Unauthenticated
 from akd.services import connection_events
@@ -28,10 +28,6 @@ from akd.store import connections as store
 from akd.store.connections import ConnectionRecord
 
 SECRET_VARS = ("pat_secret", "webhook_secret")
-
-
-def _headers(request: Request) -> dict[str, str]:
-    return {k.decode("latin-1").title(): v.decode("latin-1") for k, v in request.scope["headers"]}
 
 
 async def _secret(request: Request, rec: ConnectionRecord) -> str:
@@ -94,18 +90,19 @@ async def deliver(request: Request) -> Response:
     accepted = await connection_events.accept(
         c.db, c.dispatcher, rec, event_type=event_type, data=data,
         delivery_id=request.headers.get("x-github-delivery"),
-        raw=RawDelivery(_headers(request), raw, "github X-Hub-Signature-256"), source="github",
+        raw=RawDelivery(raw_headers(request), raw, "github X-Hub-Signature-256"), source="github",
     )  # fmt: skip
     body = {"event_id": accepted.event_id, "duplicate": accepted.duplicate}
     return JSONResponse(body, status_code=202, headers={"AutoKitteh-Event-ID": accepted.event_id})
 
 
-async def webhook_url(request: Request, rec: ConnectionRecord) -> str:
-    """The connection's own delivery URL: ``/github/webhook/<pat_key>`` (made if missing)."""
+async def connection_fields(request: Request, rec: ConnectionRecord) -> dict[str, Any]:
+    """``webhook_url``: the connection's own delivery URL, ``/github/webhook/<pat_key>``
+    (a key is made when the connection has no ``pat_key``)."""
     c = ctx(request)
     values = await values_of(c.db, c.config.data_dir, rec.connection_id)
     key = values.get("pat_key") or await connection_events.webhook_key(c.db, rec)
-    return f"{c.base_url}/github/webhook/{key}"
+    return {"webhook_url": f"{c.base_url}/github/webhook/{key}"}
 
 
 routes = [

@@ -66,7 +66,7 @@ async def post_plan(request: Request) -> JSONResponse:
     if not isinstance(manifest, str):
         raise InvalidArgument("manifest must be the text of autokitteh.yaml")
     c = ctx(request)
-    return ok(await plan(c.db, c.config.data_dir, manifest))
+    return ok(await plan(c.db, c.config.data_dir, manifest, str(body.get("root_dir", ""))))
 
 
 async def _reconcile(request: Request) -> None:

@@ -34,7 +34,8 @@ async def post_deploy(request: Request) -> JSONResponse:
     if not isinstance(manifest, str):
         raise InvalidArgument("manifest must be the text of autokitteh.yaml")
     c = ctx(request)
-    result = await deploy(c.db, c.config.data_dir, c.base_url, manifest, _files(body), str(body.get("root_dir", "")))
+    root_dir, force = str(body.get("root_dir", "")), body.get("force") is True
+    result = await deploy(c.db, c.config.data_dir, c.base_url, manifest, _files(body), root_dir, force)
     if c.engine is not None:
         await c.engine.reconcile_schedules()
     return ok(

@@ -60,6 +60,22 @@ _DESCRIPTIONS = {
     "initial_interval": "Seconds before the first retry.",
     "backoff_coefficient": "How much each retry interval grows (>= 1).",
     "maximum_interval": "The longest interval between retries, in seconds.",
+    "concurrency": "akd extension: at most `limit` live sessions of this trigger (per `key` value).",
+    "debounce": "akd extension: an event waits `period`; a newer one (same `key` value) replaces it.",
+    "dedupe": "akd extension: an event whose `key` value was let through within `for` starts nothing.",
+    "rate_limit": "akd extension: at most `limit` events per `period` (per `key` value).",
+    "limit": "A whole number >= 1.",
+    "period": "A duration like 30s, 5m or 1h30m.",
+    "for": "A duration like 30s, 5m or 1h30m.",
+    "key": "A CEL expression over `data` and `event_type`; its value groups the events.",
+}
+_DURATION: dict[str, Any] = {"type": "string", "pattern": r"^((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$"}
+# The sub-keys of each flow-control key (which ones a key allows and needs comes from akd.manifest).
+_FLOW_VALUES: dict[str, dict[str, Any]] = {
+    "limit": {"type": "integer", "minimum": 1},
+    "period": _DURATION,
+    "for": _DURATION,
+    "key": {"type": "string"},
 }
 
 
@@ -71,7 +87,7 @@ def _described(key: str, schema: dict[str, Any]) -> dict[str, Any]:
 def _object(keys: tuple[str, ...], props: dict[str, dict[str, Any]], required: tuple[str, ...]) -> dict[str, Any]:
     """An object that allows exactly the parser's ``keys`` (unknown keys are errors there too)."""
     missing = set(keys) - set(props)
-    if missing:  # a key the parser learned that the schema has not: fail loudly, at import
+    if missing:  # a key the parser learned that the schema has not: fail loudly (the tests build it)
         raise RuntimeError(f"manifest schema has no definition for {sorted(missing)}")
     return {
         "type": "object",
@@ -113,8 +129,14 @@ def _trigger() -> dict[str, Any]:
         "timezone": {"type": "string"},
         "connection": {"type": "string"},
         "webhook": {"type": ["object", "null"], "maxProperties": 0},
+        **{key: {"$ref": f"#/$defs/{key}"} for key in manifest._FLOW_KEYS},
     }
     return _object(manifest._TRIGGER_KEYS, props, ("name",))
+
+
+def _flow(key: str) -> dict[str, Any]:
+    allowed, required = manifest._FLOW_KEYS[key]
+    return _object(allowed, _FLOW_VALUES, required)
 
 
 def _retry_policy() -> dict[str, Any]:
@@ -154,6 +176,7 @@ def manifest_schema() -> dict[str, Any]:
             "connection": _connection(),
             "trigger": _trigger(),
             "retry_policy": _retry_policy(),
+            **{key: _flow(key) for key in manifest._FLOW_KEYS},
         },
     }
 

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from akd.api.common import ctx, read_body
+from akd.api.common import ctx, raw_headers, read_body
 from akd.api.signatures import verify
 from akd.errors import InvalidArgument, NotFound, Unauthenticated
 from akd.services import connection_events, slack_events
@@ -32,10 +32,6 @@ from akd.store.connections import ConnectionRecord
 
 SECRET_VAR = "private_signing_secret"
 KINDS = ("event", "command", "interaction")
-
-
-def _headers(request: Request) -> dict[str, str]:
-    return {k.decode("latin-1").title(): v.decode("latin-1") for k, v in request.scope["headers"]}
 
 
 def _form(raw: bytes) -> dict[str, str]:
@@ -157,7 +153,7 @@ async def deliver(request: Request) -> Response:
     shaped = _shape(kind, payload)
     if shaped is None:  # another envelope type, or the bot's own message: acknowledged, not kept
         return JSONResponse({"ignored": True})
-    raw_delivery = RawDelivery(_headers(request), raw, "slack v0 signature")
+    raw_delivery = RawDelivery(raw_headers(request), raw, "slack v0 signature")
     accepted = [
         await connection_events.accept(c.db, c.dispatcher, rec, event_type=shaped.event_type, data=shaped.data,
                                        delivery_id=shaped.delivery_id, raw=raw_delivery, source="slack")

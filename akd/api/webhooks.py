@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from akd.api.common import ctx, read_body
+from akd.api.common import ctx, public_request_url, read_body
 from akd.api.signatures import verify
 from akd.appctx import AppContext
 from akd.engine.outcomes import Outcome
@@ -134,7 +134,7 @@ async def check_signature(c: AppContext, trg: Row, request: Request, raw: bytes)
     scheme, secret = env.get(names[0], ""), env.get(names[1], "")
     if not scheme or not secret:
         raise Unauthenticated(f"webhook {trg['name']} needs both {names[0]} and {names[1]} set to accept requests")
-    verify(scheme.strip().lower(), secret, request.headers, raw)
+    verify(scheme.strip().lower(), secret, request.headers, raw, url=public_request_url(request))
 
 
 async def sync_response(c: AppContext, event_id: str) -> Response:

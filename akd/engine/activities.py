@@ -31,6 +31,7 @@ from akd.store.sessions import FINAL_STATES, LogRecord
 from akd.vendor_layers import runner_site_dirs
 
 log = logging.getLogger(__name__)
+PARK_SECONDS = 1.0  # a parked segment's timer (see SessionActivities._park)
 
 
 @dataclass
@@ -69,6 +70,24 @@ class SessionActivities:
 
     @activity.defn(name="akd.run_segment")
     async def run_segment(self, inp: SegmentInput) -> SegmentResult:
+        try:
+            return await self._run_segment(inp)
+        except SegmentAborted:
+            return self._park(inp.session_id)
+
+    def _park(self, session_id: str) -> SegmentResult:
+        """akd is stopping: end the segment as a short sleep, so the next akd runs it again.
+
+        The workflow then waits on a timer, its task completes and the worker can stop at
+        once; after the restart the timer has fired and a new segment resumes the session
+        (a durable one replays its journal, a non-durable one starts over). Failing the
+        segment instead had this very worker retry it (a traceback each time) and held
+        its shutdown until the drain timed out.
+        """
+        log.info("session %s parked: akd is stopping; it resumes at the next start", session_id)
+        return SegmentResult(kind="sleep", until=time.time() + PARK_SECONDS)
+
+    async def _run_segment(self, inp: SegmentInput) -> SegmentResult:
         row = await sessions.get(self.ctx.db, inp.session_id)
         if row is None:
             return SegmentResult(kind="done", state="deleted")

@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, ScheduleOverlapPolicy, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from akd.engine.activities import EngineContext, SessionActivities
+from akd.engine.schedules import PREFIX as SCHEDULE_PREFIX
 from akd.engine.schedules import TICK_WORKFLOW, TickWorkflow, reconcile
 from akd.engine.sdk_calls import SdkCalls
 from akd.engine.types import SessionInput
@@ -139,6 +140,16 @@ class Engine:
             await self.handle(session_id).signal(SessionWorkflow.wake)
         except RPCError as exc:
             log.debug("wake %s: %s", session_id, exc)
+
+    async def end_sleep(self, session_id: str) -> None:
+        """End the durable sleep the session's workflow is in (``akctl session wake``)."""
+        await self.handle(session_id).signal(SessionWorkflow.wake_sleep)
+
+    async def fire_schedule(self, trigger_id: str) -> None:
+        """Run a schedule trigger's action now: a real tick, through the same path as its schedule's."""
+        await self.client.get_schedule_handle(SCHEDULE_PREFIX + trigger_id).trigger(
+            overlap=ScheduleOverlapPolicy.ALLOW_ALL
+        )
 
     async def forget_workflows(self, workflow_ids: list[str]) -> None:
         """Delete workflow histories retention no longer needs (a few at a time)."""

@@ -29,11 +29,24 @@ SEGMENT_RETRY = RetryPolicy(
 class SessionWorkflow:
     def __init__(self) -> None:
         self._wakeups = 0
+        self._early = 0
 
     @workflow.signal(name="wake")
     def wake(self) -> None:
         """Something arrived in the session's inbox (an event, a signal)."""
         self._wakeups += 1
+
+    @workflow.signal(name="wake_sleep")
+    def wake_sleep(self) -> None:
+        """``akctl session wake``: the durable sleep in progress ends now (its journaled
+        deadline was moved to now before this signal was sent)."""
+        self._early += 1
+
+    async def _sleep(self, delay: float, seen: int) -> None:
+        try:
+            await workflow.wait_condition(lambda: self._early > seen, timeout=delay)
+        except TimeoutError:
+            pass
 
     async def _wait(self, result: SegmentResult, seen: int) -> None:
         timeout = None
@@ -51,7 +64,7 @@ class SessionWorkflow:
         segment = SegmentInput(inp.session_id)
         try:
             while True:
-                seen = self._wakeups
+                seen, early = self._wakeups, self._early
                 result: SegmentResult = await workflow.execute_local_activity(
                     "akd.run_segment",
                     segment,
@@ -64,7 +77,7 @@ class SessionWorkflow:
                 if result.kind == "sleep":
                     delay = result.until - workflow.now().timestamp()
                     if delay > 0:
-                        await workflow.sleep(delay)
+                        await self._sleep(delay, early)
                 elif result.kind == "wait":
                     await self._wait(result, seen)
                 segment = SegmentInput(inp.session_id)

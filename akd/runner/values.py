@@ -13,8 +13,15 @@ class AttrDict(dict[str, Any]):
         try:
             value = self[name]
         except KeyError:
-            raise AttributeError(name) from None
+            raise AttributeError(self._missing(name)) from None
         return wrap(value)
+
+    def _missing(self, name: str) -> str:
+        """Why ``name`` is not here: the key asked for and the keys there are."""
+        if name.startswith("__"):
+            return name  # a protocol probe (copy, pickle), not user code asking for data
+        keys = ", ".join(repr(k) for k in list(self)[:20]) + (", ..." if len(self) > 20 else "")
+        return f"no key {name!r} in this AttrDict (its keys: {keys or 'none'})"
 
     def __getitem__(self, key: str) -> Any:
         return wrap(super().__getitem__(key))

@@ -117,7 +117,7 @@ def _stored(box: SecretBox, name: str, value: str, secret: bool, origin: str) ->
 
 
 def _plain(box: SecretBox, var: StoredVar) -> str:
-    return box.decrypt(var.value) if var.encrypted else var.value.decode("utf-8", "replace")
+    return box.open(var.value, var.encrypted)
 
 
 async def values_of(db: Database, data_dir: Path, connection_id: str) -> dict[str, str]:

@@ -25,7 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from akd import integrations
 from akd.build import Snapshot, normalized_requirements, requirements_hash, snapshot_project, write_snapshot
-from akd.errors import AkdError, BuildError, InvalidArgument
+from akd.errors import AkdError, BuildError, FailedPrecondition, InvalidArgument
 from akd.ids import new_id
 from akd.manifest import parse_manifest
 from akd.models import Manifest, TriggerSpec, VarSpec
@@ -74,9 +74,17 @@ def build_snapshot(data_dir: Path, manifest: Manifest, files: dict[str, bytes]) 
 
 
 async def deploy(
-    db: Database, data_dir: Path, base_url: str, manifest_text: str, files: dict[str, bytes], root_dir: str = ""
+    db: Database,
+    data_dir: Path,
+    base_url: str,
+    manifest_text: str,
+    files: dict[str, bytes],
+    root_dir: str = "",
+    force: bool = False,
 ) -> DeployResult:
     manifest = parse_manifest(manifest_text)
+    if not force:
+        await refuse_move(db, manifest.name, root_dir)
     stored_manifest = redact_secrets(manifest_text, manifest)
     if stored_manifest != manifest_text:  # the build's own copy of the manifest is masked too
         files = {rel: stored_manifest.encode() if _same_text(c, manifest_text) else c for rel, c in files.items()}
@@ -139,6 +147,26 @@ async def _install_layer(data_dir: Path, layer: Layer) -> bool:
         elapsed = time.monotonic() - started
         log.info("installed vendor layer %s: %s in %.1f s", layer.key[:12], layer.describe(), elapsed)
     return installed
+
+
+def moved_from(stored_dir: str, root_dir: str) -> str:
+    """The directory a project was deployed from when this deploy comes from another one."""
+    return stored_dir if stored_dir and root_dir and stored_dir != root_dir else ""
+
+
+async def refuse_move(db: Database, name: str, root_dir: str) -> None:
+    """Two projects that share a name must not silently become one: a deploy from another
+    directory than the project's last one needs ``force`` (``akctl deploy --force``)."""
+    from akd.store.projects import project_by_name
+
+    project = await project_by_name(db, name)
+    previous = moved_from(project["root_dir"], root_dir) if project else ""
+    if previous:
+        raise FailedPrecondition(
+            f"project {name} was deployed from {previous}, not from {root_dir}: deploying would replace its"
+            " code, triggers and vars with this directory's. Rename the project in autokitteh.yaml, or"
+            " deploy again with --force to move it here"
+        )
 
 
 async def _upsert_project(conn: Connection, manifest: Manifest, root_dir: str) -> str:
@@ -238,7 +266,7 @@ async def activate(conn: Connection, project_id: str, deployment_id: str) -> Non
     now = time.time()
     await conn.execute(
         "UPDATE deployments SET state = CASE WHEN EXISTS (SELECT 1 FROM sessions s WHERE"
-        " s.deployment_id=deployments.deployment_id AND s.state IN ('created','running'))"
+        " s.deployment_id=deployments.deployment_id AND s.state IN ('queued','created','running'))"
         " THEN 'draining' ELSE 'inactive' END, updated_at=?"
         " WHERE project_id=? AND state='active' AND deployment_id!=?",
         (now, project_id, deployment_id),
@@ -251,19 +279,27 @@ async def activate(conn: Connection, project_id: str, deployment_id: str) -> Non
 # -- plan: what a deploy would change, computed without changing anything ---------------
 
 
-async def plan(db: Database, data_dir: Path, manifest_text: str) -> dict[str, Any]:
-    """Compare a manifest with the stored project; secret values are never returned."""
+async def plan(db: Database, data_dir: Path, manifest_text: str, root_dir: str = "") -> dict[str, Any]:
+    """Compare a manifest with the stored project; secret values are never returned.
+
+    With ``root_dir`` (where the manifest is), a project last deployed from elsewhere shows
+    the move: change ``root_dir`` and ``moved_from`` (a deploy then needs ``force``).
+    """
     manifest = parse_manifest(manifest_text)
     project = await db.fetchone("SELECT * FROM projects WHERE name=?", (manifest.name,))
     project_id = project["project_id"] if project else ""
     triggers = {r["name"]: r for r in await db.fetchall("SELECT * FROM triggers WHERE project_id=?", (project_id,))}
     stored_vars = {r["name"]: r for r in await db.fetchall("SELECT * FROM vars WHERE project_id=?", (project_id,))}
     project_changes = ["display_name"] if project and project["display_name"] != manifest.display_name else []
+    previous = moved_from(project["root_dir"], root_dir) if project else ""
+    if previous:
+        project_changes.append("root_dir")
     result: dict[str, Any] = {
         "project": {
             "name": manifest.name,
             "action": "create" if project is None else ("update" if project_changes else "unchanged"),
             "changes": project_changes,
+            "moved_from": previous or None,
         },
         "triggers": _plan_triggers(manifest, triggers),
         "vars": _plan_vars(manifest, stored_vars, SecretBox(data_dir)),
@@ -305,7 +341,7 @@ def _plan_vars(manifest: Manifest, stored: dict[str, Any], box: SecretBox) -> li
 
 
 def _var_changes(var: VarSpec, row: Any, box: SecretBox) -> list[str]:
-    current = box.decrypt(row["value"]) if row["encrypted"] else bytes(row["value"]).decode("utf-8", "replace")
+    current = box.open(row["value"], bool(row["encrypted"]))
     changes = ["value"] if current != var.value else []
     if bool(row["secret"]) != var.secret:
         changes.append("secret")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import pickle
 import time
@@ -19,11 +20,13 @@ import cel
 
 from akd.engine.worker import Engine
 from akd.ids import derived_id, new_id
+from akd.services import flow
 from akd.store import events as events_store
+from akd.store import flow as flow_store
 from akd.store import inbox
 from akd.store import projects as projects_store
 from akd.store import sessions as sessions_store
-from akd.store.db import Database, Row
+from akd.store.db import Connection, Database, Row
 from akd.store.sessions import NewSession
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,8 @@ log = logging.getLogger(__name__)
 # already stored, so nothing waits on it) instead of starting hundreds of dispatches that
 # would crowd the event loop and slow the answers to the webhooks still arriving.
 DISPATCH_CONCURRENCY = 16
+NO_DEPLOYMENT = "the project had no active deployment"
+MARKS_SWEEP_INTERVAL = 60.0
 
 
 class Dispatcher:
@@ -43,6 +48,12 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._queue: collections.deque[str] = collections.deque()
         self._drainers = 0
+        self.flow_rules = flow.FlowRules(db)
+        self._admitter: asyncio.Task[None] | None = None
+        self._debouncer: asyncio.Task[None] | None = None
+        self._debounce_wake = asyncio.Event()
+        self._marks_swept = 0.0
+        self._admit_again = False
 
     def submit(self, event_id: str) -> None:
         """Dispatch in the background (the HTTP answer does not wait for it), at most
@@ -80,8 +91,16 @@ class Dispatcher:
                 for event in await events_store.pending_events(self.db, older_than=interval):
                     await self._dispatch_logged(event["event_id"])
                 await self._start_stuck(older_than=5 * interval)
+                await self._forget_marks()
             except Exception:
                 log.exception("outbox sweep failed")
+
+    async def _forget_marks(self) -> None:
+        """Drop expired dedupe and rate-limit marks, at most once a minute."""
+        now = time.time()
+        if now - self._marks_swept >= MARKS_SWEEP_INTERVAL:
+            self._marks_swept = now
+            await flow_store.forget_marks(self.db, now)
 
     async def _start_stuck(self, older_than: float) -> None:
         """Sessions whose workflow start failed (Temporal overloaded or down) are started again.
@@ -101,10 +120,86 @@ class Dispatcher:
                 return
 
     async def stop(self) -> None:
-        sweeper = getattr(self, "_sweeper", None)
-        if sweeper is not None:
-            sweeper.cancel()
+        for task in (getattr(self, "_sweeper", None), self._admitter, self._debouncer):
+            if task is not None:
+                task.cancel()
         await self.wait_idle()
+
+    # -- concurrency queues and debounces (akd.services.flow) --------------------------
+
+    def _kick_admitter(self) -> None:
+        self._admit_again = True  # a loop between its last check and its return goes on
+        if self._admitter is None or self._admitter.done():
+            self._admitter = asyncio.create_task(self._admit_loop(), name="flow-admitter")
+
+    async def _admit_loop(self) -> None:
+        """While sessions are queued: after each session change (or every 2 s), start
+        the queued sessions whose group has a free slot."""
+        while True:
+            seen = self.notifier.generation
+            self._admit_again = False
+            try:
+                await self._admit_once()
+                if not await sessions_store.has_queued(self.db) and not self._admit_again:
+                    return
+            except Exception:
+                log.exception("admitting queued sessions failed; will retry")
+            await self.notifier.next_change(seen, 2.0)
+
+    async def _admit_once(self) -> None:
+        async with self.db.tx() as conn:
+            ids = await sessions_store.admit_queued(conn)
+        if ids:
+            self.notifier.changed()
+        await self._start_all(ids)
+
+    async def _start_all(self, session_ids: list[str]) -> None:
+        for session_id in session_ids:
+            try:
+                await self.engine.start_session(session_id)
+            except Exception as exc:  # it stays 'created': the sweeper starts it later
+                log.warning("starting session %s failed (%s); will retry", session_id, exc)
+
+    def _kick_debouncer(self) -> None:
+        self._debounce_wake.set()
+        if self._debouncer is None or self._debouncer.done():
+            self._debouncer = asyncio.create_task(self._debounce_loop(), name="flow-debouncer")
+
+    async def _debounce_loop(self) -> None:
+        """Start the session of each debounced event whose burst is over, at its due time."""
+        while True:
+            self._debounce_wake.clear()
+            try:
+                for due in await flow_store.due_debounces(self.db, time.time()):
+                    await self._fire_debounce(due)
+                next_at = await flow_store.next_debounce_at(self.db)
+            except Exception:
+                log.exception("starting debounced sessions failed; will retry")
+                next_at = time.time() + 2.0
+            if next_at is None and not self._debounce_wake.is_set():
+                return
+            delay = 0.0 if next_at is None else max(0.0, next_at - time.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._debounce_wake.wait(), delay)
+
+    async def _fire_debounce(self, due: flow_store.DueDebounce) -> None:
+        event = await events_store.get_event(self.db, due.event_id)
+        trg = await flow_store.active_trigger(self.db, due.trigger_id)
+        cand = None if event is None or trg is None else await self._candidate(trg, event, filtered=False)
+        async with self.db.tx() as conn:
+            if not await flow_store.take_debounce(conn, due):
+                return  # a newer event took its place meanwhile
+            if not isinstance(cand, flow.Candidate):
+                reason = "no active deployment when its debounce period ended" if trg is None else str(cand)
+                await events_store.mark_superseded(conn, due.event_id, reason)
+                return
+            news = [flow.queue_if_limited(cand)]
+            created = await sessions_store.insert_sessions(conn, news)
+            admitted = await self._admit_in(conn, {cand.session.trigger_id} if cand.flow.concurrency else set())
+        self.notifier.changed()
+        if cand.flow.concurrency:
+            self._kick_admitter()
+        await self._start_all(_to_start(created, news, admitted))
 
     async def dispatch(self, event_id: str) -> list[str]:
         """Create the sessions the event starts and start their workflows; returns their ids."""
@@ -126,25 +221,38 @@ class Dispatcher:
         return [r["session_id"] for r in ids]
 
     async def _create_sessions(self, event: Row) -> list[str] | None:
-        """Insert the event's sessions; their ids, or None if another dispatch got there first."""
-        news = await self._match(event)
+        """Insert the event's sessions; the ids to start now, or None if another dispatch got there first."""
+        candidates, reasons = await self._match(event)
         subs = await self._subscribers(event)
         payload = pickle.dumps(events_store.payload(event)) if subs else b""
+        now = time.time()
         async with self.db.tx() as conn:
-            created = await sessions_store.insert_sessions(conn, news)
+            decision = await flow.decide(conn, candidates, event["event_id"], now)
+            created = await sessions_store.insert_sessions(conn, decision.news)
+            admitted = await self._admit_in(conn, decision.queued_triggers)
             for sub in subs:
                 await inbox.deliver(
                     conn, sub["session_id"], "event", sub["sub_id"], payload, source_id=event["event_id"]
                 )
-            cur = await conn.execute(
-                "UPDATE events SET state=?, dispatched_at=? WHERE event_id=? AND state='pending'",
-                ("dispatched" if news or subs else "skipped", time.time(), event["event_id"]),
-            )
-            first = cur.rowcount > 0
+            started = bool(decision.news or subs or decision.deferred)
+            skip = "" if started else _skip_text(event, reasons + decision.reasons)
+            first = await events_store.mark_dispatched(conn, event["event_id"], skip, now)
         self.notifier.changed()
+        if decision.deferred:
+            self._kick_debouncer()
+        if decision.queued_triggers:
+            self._kick_admitter()
         for session_id in {sub["session_id"] for sub in subs}:
             await self.engine.wake(session_id)
-        return created if first and len(created) == len(news) else None
+        if not first or len(created) != len(decision.news):
+            return None
+        return _to_start(created, decision.news, admitted)
+
+    async def _admit_in(self, conn: Connection, trigger_ids: set[str]) -> list[str]:
+        admitted: list[str] = []
+        for trigger_id in sorted(trigger_ids):
+            admitted += await sessions_store.admit_queued(conn, trigger_id)
+        return admitted
 
     async def _subscribers(self, event: Row) -> list[Row]:
         """Active subscriptions on the event's trigger whose own filter matches."""
@@ -153,39 +261,53 @@ class Dispatcher:
         subs = await inbox.subscriptions_for(self.db, event["project_id"], event["trigger_name"])
         return [s for s in subs if not s["filter"] or self._filter_matches(s["filter"], event)]
 
-    async def _match(self, event: Row) -> list[NewSession]:
+    async def _match(self, event: Row) -> tuple[list[flow.Candidate], list[str]]:
+        """The candidate sessions of the event's trigger(s), and why the other triggers start none."""
         if event["connection_id"] and not event["trigger_id"]:
             # A vendor delivery: every trigger on its connection may start a session.
             triggers = await projects_store.connection_triggers(self.db, event["project_id"], event["trigger_name"])
-            return [s for s in (self._session_for(t, event) for t in triggers) if s is not None]
-        if not event["trigger_id"]:
-            return []
-        trg = await self.db.fetchone(
-            "SELECT t.*, d.deployment_id, d.build_id FROM triggers t JOIN deployments d"
-            " ON d.project_id=t.project_id AND d.state='active' WHERE t.trigger_id=?",
-            (event["trigger_id"],),
-        )
-        found = None if trg is None else self._session_for(trg, event)
-        return [] if found is None else [found]
+            if not triggers:
+                return [], [await self._no_trigger_reason(event)]
+        elif not event["trigger_id"]:
+            return [], ["the event names no trigger"]
+        else:
+            trg = await flow_store.active_trigger(self.db, event["trigger_id"])
+            if trg is None:
+                return [], [await self._no_trigger_reason(event)]
+            triggers = [trg]
+        found = [await self._candidate(t, event) for t in triggers]
+        return [c for c in found if isinstance(c, flow.Candidate)], [r for r in found if isinstance(r, str)]
 
-    def _session_for(self, trg: Row, event: Row) -> NewSession | None:
-        """The session ``trg`` starts for ``event``, if it calls something and matches."""
+    async def _no_trigger_reason(self, event: Row) -> str:
+        if not event["project_id"] or not await flow_store.has_active_deployment(self.db, event["project_id"]):
+            return NO_DEPLOYMENT
+        if event["trigger_id"] and not await flow_store.trigger_exists(self.db, event["trigger_id"]):
+            return f"trigger {event['trigger_name']} no longer exists"
+        return f"connection {event['trigger_name']} has no triggers"
+
+    async def _candidate(self, trg: Row, event: Row, *, filtered: bool = True) -> flow.Candidate | str:
+        """The session ``trg`` would start for ``event``, or why it starts none (``filtered``:
+        check its call, event type and filter; a debounced event passed them on arrival)."""
+        rejected = self._rejection(trg, event) if filtered else ""
+        if rejected:
+            return rejected
+        rules = await self.flow_rules.of(trg["build_id"], trg["name"])
+        try:
+            keys = self.flow_rules.keys(rules, event) if rules else {}
+        except flow.FlowKeyError as exc:
+            return f"trigger {trg['name']}: {exc}"
+        return flow.Candidate(_new_session(trg, event), trg["name"], rules, keys)
+
+    def _rejection(self, trg: Row, event: Row) -> str:
+        """Why ``trg`` starts no session for ``event`` before flow control ("" when it does)."""
+        name = trg["name"]
         if not trg["call"]:
-            return None
+            return f"trigger {name} has no call"
         if trg["event_type"] and trg["event_type"] != event["event_type"]:
-            return None
+            return f"trigger {name} expects event_type {trg['event_type']!r}, not {event['event_type']!r}"
         if trg["filter"] and not self._filter_matches(trg["filter"], event):
-            return None
-        return NewSession(
-            session_id=new_id("ses"),
-            project_id=trg["project_id"],
-            deployment_id=trg["deployment_id"],
-            build_id=trg["build_id"],
-            trigger_id=trg["trigger_id"],
-            event_id=event["event_id"],
-            entrypoint=trg["call"],
-            durable=bool(trg["is_durable"]),
-        )
+            return f"the filter of trigger {name} was false: {trg['filter']}"
+        return ""
 
     def _filter_matches(self, expr: str, event: Row) -> bool:
         program = self._programs.get(expr)
@@ -223,6 +345,9 @@ class Dispatcher:
         # Inbox items committed just before a crash may not have woken their session.
         for session_id in await inbox.sessions_with_unread(self.db):
             await self.engine.wake(session_id)
+        # Queues and debounces are in SQLite: start what became startable while akd was down.
+        self._kick_admitter()
+        self._kick_debouncer()
 
     async def _settle(self, session_id: str, status: str) -> None:
         row = await sessions_store.get(self.db, session_id)
@@ -237,6 +362,34 @@ class Dispatcher:
     async def wait_idle(self) -> None:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _skip_text(event: Row, reasons: list[str]) -> str:
+    """The stored reason of a skipped event: each trigger's, after a summary for vendor deliveries."""
+    text = "; ".join(reasons) or "no trigger matched"
+    if event["connection_id"] and not event["trigger_id"] and text != NO_DEPLOYMENT:
+        return f"no trigger on this connection matched and no session subscribed ({text})"
+    return text
+
+
+def _to_start(created: list[str], news: list[NewSession], admitted: list[str]) -> list[str]:
+    """The sessions just created that did not queue, then those admitted from a queue."""
+    queued = {s.session_id for s in news if s.state == sessions_store.QUEUED}
+    ready = [sid for sid in created if sid not in queued]
+    return ready + [sid for sid in admitted if sid not in ready]
+
+
+def _new_session(trg: Row, event: Row) -> NewSession:
+    return NewSession(
+        session_id=new_id("ses"),
+        project_id=trg["project_id"],
+        deployment_id=trg["deployment_id"],
+        build_id=trg["build_id"],
+        trigger_id=trg["trigger_id"],
+        event_id=event["event_id"],
+        entrypoint=trg["call"],
+        durable=bool(trg["is_durable"]),
+    )
 
 
 def _scheduled_at(workflow_id: str, trigger_id: str) -> float:

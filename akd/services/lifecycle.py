@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # appctx imports the engine, whose activities import this mod
 
 SESSION_STATES = ("created", "running", "completed", "error", "stopped")
 _VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_LIVE = "('created','running')"
+_LIVE = "('queued','created','running')"  # queued: waiting for a concurrency slot (akd.services.flow)
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ async def _refuse_live_sessions(conn: Connection, column: str, value: str, what:
     live = int(row[0]) if row else 0
     if live:
         raise FailedPrecondition(
-            f"{what} has {live} running session(s); wait for them to end or stop them"
-            " (`akctl session list --state running`, `akctl session stop ID`)"
+            f"{what} has {live} live session(s) (queued or running); wait for them to end or stop them"
+            " (`akctl session list --state running` and `--state queued`, `akctl session stop ID`)"
         )
 
 

@@ -61,17 +61,23 @@ async def _create(ctx: AppContext, new: NewSession, restart_of: str = "") -> str
     return new.session_id
 
 
+async def event_inputs(ctx: AppContext, row: Row) -> bytes | None:
+    """What a new run of ``row`` gets: the event it started from (kept whole), or its inputs."""
+    if row["event_id"]:
+        ev = await events_store.get_event(ctx.db, row["event_id"])
+        if ev is not None:
+            return pickle.dumps({"__akd_event__": events_store.payload(ev)})
+    inputs: bytes | None = row["inputs"]
+    return inputs
+
+
 async def restart(ctx: AppContext, row: Row) -> str:
     """A new session with the same entry point and inputs, on the active deployment's code."""
     dep = await projects_store.active_deployment(ctx.db, row["project_id"])
     deployment_id, build_id = (
         (dep["deployment_id"], dep["build_id"]) if dep else (row["deployment_id"], row["build_id"])
     )
-    inputs = row["inputs"]
-    if row["event_id"]:
-        ev = await ctx.db.fetchone("SELECT * FROM events WHERE event_id=?", (row["event_id"],))
-        if ev is not None:
-            inputs = pickle.dumps({"__akd_event__": events_store.payload(ev)})
+    inputs = await event_inputs(ctx, row)
     return await _create(ctx, NewSession(
         session_id=new_id("ses"), project_id=row["project_id"], deployment_id=deployment_id, build_id=build_id,
         trigger_id=row["trigger_id"], event_id="", entrypoint=row["entrypoint"], durable=bool(row["durable"]),

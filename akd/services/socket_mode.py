@@ -5,9 +5,14 @@ For every Slack connection with an app-level token (``private_app_token``, auth_
 ``base_url`` or Slack's) gives a ``wss://`` URL; akd connects, reads ``hello``, and for
 each ``events_api`` / ``slash_commands`` / ``interactive`` envelope stores the delivery
 (:func:`connection_events.accept`) and only then acks it, so an envelope akd could not
-keep is redelivered by Slack. ``disconnect`` envelopes and dropped sockets reconnect
-(with backoff when something failed). One socket per app token: connections that share a
-token all get its events, as AutoKitteh dispatches them.
+keep is redelivered by Slack. A ``disconnect`` envelope with reason ``refresh_requested``
+or ``warning`` (Slack closes that socket soon) opens the new socket before the old one is
+closed, so there is no moment without one; a dropped socket reconnects at once. A failure
+(``apps.connections.open`` refused, e.g. ``invalid_auth``; a socket that would not open or
+closed right after its hello; ``disconnect`` with another reason, e.g. ``link_disabled``)
+is shown in the connection's state with the number of failed attempts, and retried after
+a wait that doubles each time (1 s, 2 s, 4 s, ... up to 30 s). One socket per app token:
+connections that share a token all get its events, as AutoKitteh dispatches them.
 
 The supervisor re-scans the connections every few seconds, so a token set, changed or
 removed is picked up without a restart.
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +31,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from akd.services import connection_events, slack_events
 from akd.services.connection_events import RawDelivery
@@ -39,6 +46,9 @@ log = logging.getLogger(__name__)
 SLACK_API = "https://slack.com/api/"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 DELIVERIES = ("events_api", "slash_commands", "interactive")
+REFRESH = ("refresh_requested", "warning")  # disconnect reasons after which Slack wants a new socket
+HELLO_TIMEOUT = 15.0
+MIN_LIFETIME = 1.0  # a socket that closes sooner after its hello counts as a failure (backoff)
 
 
 class SocketModeError(Exception):
@@ -54,10 +64,13 @@ class _Socket:
     recs: list[ConnectionRecord]
     state: str = "connecting"  # connecting | connected | reconnecting | error
     message: str = ""
+    attempts: int = 0  # failed attempts since the socket was last connected
+    retry_in: float = 0.0  # seconds the supervisor waits after the last failure
+    connected_at: float = 0.0  # time.monotonic() of the last hello
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
-    def status(self) -> dict[str, str]:
-        return {"state": self.state, "message": self.message}
+    def status(self) -> dict[str, Any]:
+        return {"state": self.state, "message": self.message, "attempts": self.attempts, "retry_in": self.retry_in}
 
 
 class SocketMode:
@@ -82,8 +95,9 @@ class SocketMode:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._sockets.clear()
 
-    def state_of(self, connection_id: str) -> dict[str, str] | None:
-        """``{"state", "message"}`` of the connection's socket; None when it has none."""
+    def state_of(self, connection_id: str) -> dict[str, Any] | None:
+        """``{"state", "message", "attempts", "retry_in"}`` of the connection's socket; None
+        when it has none."""
         for sock in self._sockets.values():
             if any(r.connection_id == connection_id for r in sock.recs):
                 return sock.status()
@@ -124,24 +138,65 @@ class SocketMode:
             sock.task = asyncio.create_task(self._hold(sock), name="slack-socket")
 
     async def _hold(self, sock: _Socket) -> None:
-        """Connect, serve until Slack says ``disconnect`` or the socket drops, reconnect."""
-        wait = self.backoff[0]
-        while True:
+        """Connect, serve, reconnect: at once when Slack asks (the new socket is up before the
+        old one closes) or the socket drops; after a growing wait when opening one failed."""
+        ws: ClientConnection | None = None
+        try:
+            while True:
+                try:
+                    if ws is None:
+                        ws = await self._connect(sock)
+                    ws = await self._after(sock, ws, await self._serve(sock, ws))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if ws is not None:
+                        await ws.close()
+                        ws = None
+                    await self._failed(sock, exc)
+        finally:
+            if ws is not None:
+                await ws.close()
+
+    async def _after(self, sock: _Socket, ws: ClientConnection, reason: str | None) -> ClientConnection | None:
+        """What follows a served socket: ``reason`` is the ``disconnect`` envelope's, None
+        when the socket closed. Returns the socket to serve next (None: open a new one)."""
+        if reason in REFRESH:
+            sock.state, sock.message = "reconnecting", f"Slack asked for a fresh connection ({reason})"
             try:
-                async with connect(await self._open(sock), open_timeout=15) as ws:
-                    asked = await self._serve(sock, ws)
-                wait = self.backoff[0]  # it was connected: the backoff starts anew
-                sock.state = "reconnecting"
-                sock.message = "Slack asked for a fresh connection" if asked else "the socket was closed"
-                if asked:
-                    continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                sock.state, sock.message = "error", f"{type(exc).__name__}: {exc}"
-                log.warning("Slack Socket Mode (%s): %s; retrying in %.0f s", _names(sock), sock.message, wait)
-            await asyncio.sleep(wait)
-            wait = min(wait * 2, self.backoff[1])
+                return await self._connect(sock)  # make before break: no moment without a socket
+            finally:
+                await ws.close()
+        await ws.close()
+        if reason is not None:  # e.g. link_disabled: Socket Mode was turned off for the app
+            raise SocketModeError(f"Slack closed the connection: {reason}")
+        if time.monotonic() - sock.connected_at < MIN_LIFETIME:
+            raise SocketModeError("the socket closed right after it opened")
+        sock.state, sock.message = "reconnecting", "the socket was closed"
+        return None
+
+    async def _failed(self, sock: _Socket, exc: Exception) -> None:
+        """Show the failure, then wait: the first retry after ``backoff[0]``, each next one twice as long."""
+        sock.attempts += 1
+        wait = min(self.backoff[0] * 2 ** (sock.attempts - 1), self.backoff[1])
+        sock.state, sock.message, sock.retry_in = "error", f"{type(exc).__name__}: {exc}", wait
+        log.warning("Slack Socket Mode (%s): %s; retry %d in %.0f s", _names(sock), sock.message, sock.attempts, wait)
+        await asyncio.sleep(wait)
+
+    async def _connect(self, sock: _Socket) -> ClientConnection:
+        """A fresh socket that has said ``hello``."""
+        ws = await connect(await self._open(sock), open_timeout=15)
+        try:
+            first: Any = json.loads(await asyncio.wait_for(ws.recv(), HELLO_TIMEOUT))
+            if not isinstance(first, dict) or first.get("type") != "hello":
+                kind = first.get("type") if isinstance(first, dict) else type(first).__name__
+                raise SocketModeError(f"expected hello as the first message, got {kind!r}")
+        except BaseException:
+            await ws.close()
+            raise
+        sock.state, sock.message, sock.attempts, sock.retry_in = "connected", "", 0, 0.0
+        sock.connected_at = time.monotonic()
+        return ws
 
     async def _open(self, sock: _Socket) -> str:
         """``apps.connections.open``: a fresh websocket URL for the app token."""
@@ -157,23 +212,25 @@ class SocketMode:
             raise SocketModeError(f"apps.connections.open gave {parts.scheme}:// (only wss://, or ws:// on loopback)")
         return url
 
-    async def _serve(self, sock: _Socket, ws: ClientConnection) -> bool:
-        """Read envelopes; True when Slack asked to reconnect, False when the socket dropped."""
-        async for message in ws:
-            envelope: Any = json.loads(message)
-            kind = envelope.get("type") if isinstance(envelope, dict) else None
-            if kind == "hello":
-                sock.state, sock.message = "connected", ""
-            elif kind == "disconnect":
-                log.info("Slack Socket Mode (%s): disconnect (%s)", _names(sock), envelope.get("reason", ""))
-                return True
-            elif kind in DELIVERIES:
-                raw = message.encode() if isinstance(message, str) else bytes(message)
-                ack = await self._keep(sock, envelope, raw)
-                await ws.send(json.dumps(ack))  # only after the store commit
-            else:
-                log.debug("Slack Socket Mode: ignored a %r message", kind)
-        return False
+    async def _serve(self, sock: _Socket, ws: ClientConnection) -> str | None:
+        """Read envelopes until Slack says ``disconnect`` (its reason) or the socket closes (None)."""
+        try:
+            async for message in ws:
+                envelope: Any = json.loads(message)
+                kind = envelope.get("type") if isinstance(envelope, dict) else None
+                if kind == "disconnect":
+                    reason = str(envelope.get("reason") or "refresh_requested")
+                    log.info("Slack Socket Mode (%s): disconnect (%s)", _names(sock), reason)
+                    return reason
+                if kind in DELIVERIES:
+                    raw = message.encode() if isinstance(message, str) else bytes(message)
+                    ack = await self._keep(sock, envelope, raw)
+                    await ws.send(json.dumps(ack))  # only after the store commit
+                else:
+                    log.debug("Slack Socket Mode: ignored a %r message", kind)
+        except ConnectionClosed:
+            pass
+        return None
 
     async def _keep(self, sock: _Socket, envelope: dict[str, Any], raw: bytes) -> dict[str, Any]:
         """Store the envelope's delivery for each of the token's connections; the ack to send."""

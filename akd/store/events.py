@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pickle
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from akd.store.db import Database, Row
+from akd.store.db import Connection, Database, Row
 
 
 async def insert_event(
@@ -78,6 +79,25 @@ async def insert_event_once(
     return count > 0
 
 
+async def mark_dispatched(conn: Connection, event_id: str, skip_reason: str, now: float) -> bool:
+    """A pending event is dispatched, or skipped with ``skip_reason`` when it is not "";
+    False when another dispatch got there first."""
+    cur = await conn.execute(
+        "UPDATE events SET state=?, dispatched_at=?, skip_reason=? WHERE event_id=? AND state='pending'",
+        ("skipped" if skip_reason else "dispatched", now, skip_reason or None, event_id),
+    )
+    return cur.rowcount > 0
+
+
+async def mark_superseded(conn: Connection, event_id: str, reason: str) -> None:
+    """A dispatched event that (in the end) started no session is skipped with ``reason``."""
+    await conn.execute(
+        "UPDATE events SET state='skipped', skip_reason=? WHERE event_id=? AND state='dispatched'"
+        " AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.event_id=events.event_id)",
+        (reason, event_id),
+    )
+
+
 def payload(row: Row) -> dict[str, Any]:
     """What a session (or a next_event) receives for a stored event."""
     return {"data": pickle.loads(row["data"]), "event_id": row["event_id"], "event_type": row["event_type"]}
@@ -102,3 +122,74 @@ async def list_events(db: Database, *, project_id: str = "", limit: int = 50) ->
     if project_id:
         return await db.fetchall(sql + " WHERE e.project_id=? ORDER BY e.event_id DESC LIMIT ?", (project_id, limit))
     return await db.fetchall(sql + " ORDER BY e.event_id DESC LIMIT ?", (limit,))
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """A connection's vendor delivery as stored: the event, its raw delivery, its sessions."""
+
+    event_id: str
+    project_id: str
+    project: str
+    connection_id: str
+    connection_name: str
+    event_type: str
+    source: str
+    state: str
+    created_at: float
+    dispatched_at: float | None
+    delivery_id: str | None
+    raw: bytes | None  # the pickled raw delivery; None in lists, except for replays (they name their original)
+    data: bytes | None  # the pickled event data; None in lists
+    session_ids: tuple[str, ...]
+    skip_reason: str | None = None  # None: skipped before reasons were stored (migration 0012)
+
+
+_DELIVERY_COLUMNS = (
+    "e.event_id, e.project_id, e.connection_id, e.trigger_name, e.event_type, e.source, e.state, e.created_at,"
+    " e.dispatched_at, e.delivery_id, e.skip_reason,"
+    " (SELECT name FROM projects p WHERE p.project_id=e.project_id) AS project,"
+    " (SELECT group_concat(session_id) FROM (SELECT session_id FROM sessions s WHERE s.event_id=e.event_id"
+    " ORDER BY session_id)) AS session_ids"
+)
+
+
+def _delivery(row: Row, *, raw: bytes | None, data: bytes | None) -> DeliveryRecord:
+    return DeliveryRecord(
+        event_id=row["event_id"], project_id=row["project_id"] or "", project=row["project"] or "",
+        connection_id=row["connection_id"],
+        connection_name=row["trigger_name"], event_type=row["event_type"], source=row["source"], state=row["state"],
+        created_at=row["created_at"], dispatched_at=row["dispatched_at"], delivery_id=row["delivery_id"], raw=raw,
+        data=data, session_ids=tuple((row["session_ids"] or "").split(",")) if row["session_ids"] else (),
+        skip_reason=row["skip_reason"],
+    )  # fmt: skip
+
+
+async def list_deliveries(db: Database, connection_id: str, *, limit: int = 50) -> list[DeliveryRecord]:
+    """The connection's deliveries, newest first (replays carry their raw delivery: it names the original)."""
+    rows = await db.fetchall(
+        f"SELECT {_DELIVERY_COLUMNS}, CASE WHEN e.source='replay' THEN e.raw END AS raw FROM events e"
+        " WHERE e.connection_id=? ORDER BY e.event_id DESC LIMIT ?",
+        (connection_id, limit),
+    )
+    return [_delivery(r, raw=r["raw"], data=None) for r in rows]
+
+
+async def get_delivery(db: Database, event_id: str) -> DeliveryRecord | None:
+    """One event as a delivery (None when there is no such event or it is not a connection's delivery)."""
+    row = await db.fetchone(
+        f"SELECT {_DELIVERY_COLUMNS}, e.raw, e.data FROM events e WHERE e.event_id=? AND e.connection_id IS NOT NULL",
+        (event_id,),
+    )
+    return None if row is None else _delivery(row, raw=row["raw"], data=row["data"])
+
+
+async def had_active_deployment(db: Database, project_id: str, at: float) -> bool:
+    """Whether a deployment of the project was (probably) active at time ``at``: active now
+    and created before it, or since retired (draining, inactive) after it."""
+    row = await db.fetchone(
+        "SELECT 1 FROM deployments WHERE project_id=? AND created_at <= ?"
+        " AND (state='active' OR updated_at >= ?) LIMIT 1",
+        (project_id, at, at),
+    )
+    return row is not None

@@ -286,6 +286,37 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE UNIQUE INDEX connections_webhook_key ON connections(webhook_key) WHERE webhook_key IS NOT NULL
         """,
     ),
+    (
+        # Trigger flow control and skip reasons (akd.services.flow): why an event started
+        # nothing; a session's concurrency group (its trigger and key value) and limit, so
+        # that queued sessions (state 'queued') are admitted from SQLite alone after a
+        # restart; the events each dedupe/rate-limit key has let through (their windows);
+        # and the one event per debounce key waiting for its burst to end.
+        "0012_flow_control",
+        """
+        ALTER TABLE events ADD COLUMN skip_reason TEXT;
+        ALTER TABLE sessions ADD COLUMN flow_key TEXT;
+        ALTER TABLE sessions ADD COLUMN flow_limit INTEGER;
+        CREATE INDEX sessions_flow ON sessions(trigger_id, flow_key, state) WHERE flow_key IS NOT NULL;
+        CREATE TABLE flow_marks (
+            trigger_id  TEXT NOT NULL,
+            kind        TEXT NOT NULL,
+            flow_key    TEXT NOT NULL,
+            event_id    TEXT NOT NULL,
+            t           REAL NOT NULL,
+            until       REAL NOT NULL,
+            PRIMARY KEY (trigger_id, kind, flow_key, event_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX flow_marks_until ON flow_marks(until);
+        CREATE TABLE debounces (
+            trigger_id  TEXT NOT NULL,
+            flow_key    TEXT NOT NULL,
+            event_id    TEXT NOT NULL,
+            due_at      REAL NOT NULL,
+            PRIMARY KEY (trigger_id, flow_key)
+        ) WITHOUT ROWID
+        """,
+    ),
 ]
 
 

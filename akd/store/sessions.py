@@ -11,6 +11,9 @@ from typing import Any
 from akd.store.db import Connection, Database, Row
 
 FINAL_STATES = frozenset({"completed", "error", "stopped"})
+# A session of a trigger with a concurrency limit waits in this state (in SQLite, so the
+# queue survives a crash) until a slot of its group frees; then it becomes 'created'.
+QUEUED = "queued"
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,9 @@ class NewSession:
     parent_id: str = ""
     inputs: bytes | None = None
     memo: str = "{}"
+    state: str = "created"  # or QUEUED
+    flow_key: str | None = None  # the concurrency group's key value (with trigger_id)
+    flow_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,8 @@ async def insert_sessions(conn: Connection, sessions: Iterable[NewSession]) -> l
     for s in sessions:
         cur = await conn.execute(
             "INSERT OR IGNORE INTO sessions (session_id, project_id, deployment_id, build_id, trigger_id,"
-            " event_id, parent_id, entrypoint, durable, state, inputs, memo, created_at, updated_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,'created',?,?,?,?)",
+            " event_id, parent_id, entrypoint, durable, state, inputs, memo, created_at, updated_at, flow_key,"
+            " flow_limit) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 s.session_id,
                 s.project_id,
@@ -55,15 +61,18 @@ async def insert_sessions(conn: Connection, sessions: Iterable[NewSession]) -> l
                 s.parent_id,
                 s.entrypoint,
                 int(s.durable),
+                s.state,
                 s.inputs,
                 s.memo,
                 now,
                 now,
+                s.flow_key,
+                s.flow_limit,
             ),
         )
         if cur.rowcount:
             created.append(s.session_id)
-            await _log(conn, s.session_id, LogRecord("state", {"state": "created"}, t=now))
+            await _log(conn, s.session_id, LogRecord("state", {"state": s.state}, t=now))
     return created
 
 
@@ -95,9 +104,7 @@ async def begin_attempt(db: Database, session_id: str, why: str, now: float | No
     """A non-durable session starts its code from the top again: count it and log why."""
     now = now or time.time()
     async with db.tx() as conn:
-        await conn.execute(
-            "UPDATE sessions SET attempt=attempt+1, updated_at=? WHERE session_id=?", (now, session_id)
-        )
+        await conn.execute("UPDATE sessions SET attempt=attempt+1, updated_at=? WHERE session_id=?", (now, session_id))
         cur = await conn.execute("SELECT attempt FROM sessions WHERE session_id=?", (session_id,))
         row = await cur.fetchone()
         attempt = int(row[0]) if row is not None else 1
@@ -165,10 +172,52 @@ async def finish(
         await conn.execute(
             "UPDATE deployments SET state='inactive', updated_at=? WHERE state='draining' AND deployment_id="
             "(SELECT deployment_id FROM sessions WHERE session_id=?) AND NOT EXISTS (SELECT 1 FROM sessions s"
-            " WHERE s.deployment_id=deployments.deployment_id AND s.state IN ('created','running'))",
+            " WHERE s.deployment_id=deployments.deployment_id AND s.state IN ('queued','created','running'))",
             (now, session_id),
         )
         return True
+
+
+async def admit_queued(conn: Connection, trigger_id: str | None = None) -> list[str]:
+    """Move queued sessions to 'created' while their group (trigger, key value) has fewer
+    live sessions than its limit, oldest event first; the ids moved (to be started)."""
+    groups = await conn.execute_fetchall(
+        "SELECT trigger_id, flow_key, MIN(flow_limit) AS flow_limit FROM sessions WHERE state='queued'"
+        + (" AND trigger_id=?" if trigger_id else "")
+        + " GROUP BY trigger_id, flow_key",
+        (trigger_id,) if trigger_id else (),
+    )
+    admitted: list[str] = []
+    for group in groups:
+        admitted += await _admit_group(conn, group["trigger_id"], group["flow_key"], int(group["flow_limit"] or 1))
+    return admitted
+
+
+async def _admit_group(conn: Connection, trigger_id: str, flow_key: str, limit: int) -> list[str]:
+    live = await conn.execute_fetchall(
+        "SELECT COUNT(*) AS n FROM sessions WHERE trigger_id=? AND flow_key=? AND state IN ('created','running')",
+        (trigger_id, flow_key),
+    )
+    free = limit - int(live[0]["n"])
+    if free <= 0:
+        return []
+    rows = await conn.execute_fetchall(
+        "SELECT session_id FROM sessions WHERE trigger_id=? AND flow_key=? AND state='queued'"
+        " ORDER BY event_id, session_id LIMIT ?",
+        (trigger_id, flow_key, free),
+    )
+    now = time.time()
+    ids = [row["session_id"] for row in rows]
+    for session_id in ids:
+        await conn.execute(
+            "UPDATE sessions SET state='created', updated_at=? WHERE session_id=? AND state='queued'", (now, session_id)
+        )
+        await _log(conn, session_id, LogRecord("state", {"state": "created"}, t=now))
+    return ids
+
+
+async def has_queued(db: Database) -> bool:
+    return await db.fetchone("SELECT 1 FROM sessions WHERE state='queued' LIMIT 1") is not None
 
 
 async def load_journal(db: Database, session_id: str) -> list[tuple[str, str, bytes]]:
@@ -262,3 +311,70 @@ async def list_log(
     order = "DESC" if descending else "ASC"
     params.append(limit)
     return await db.fetch_page(f"SELECT * FROM session_log WHERE {where} ORDER BY id {order} LIMIT ?", params, limit)
+
+
+# -- reruns and early wakes (akctl session rerun / wake) ------------------------------------
+
+_JOURNALED_KINDS = ("step", "sleep", "call")
+
+
+def _scope_index(dedupe: str | None) -> int | None:
+    """The journal position a print key or step record belongs to ("p3.1", "s3.2", "j3" -> 3)."""
+    if not dedupe or dedupe[0] not in "psj":
+        return None
+    number = dedupe[1:].partition(".")[0]
+    return int(number) if number.isdigit() else None
+
+
+async def copy_journal(
+    conn: Connection,
+    source_id: str,
+    target_id: str,
+    entries: Sequence[tuple[str, str, bytes]],
+    note: LogRecord,
+) -> None:
+    """Give ``target_id`` the journal ``entries`` (the first ones of ``source_id``'s, maybe
+    one with a new outcome) and the log records of those steps and of the prints made
+    before them, so its log reads like the original's up to there. Replay does not print
+    again what was printed before a journaled step, hence the copied prints."""
+    now = time.time()
+    kept = len(entries)
+    for seq, (kind, name, outcome) in enumerate(entries):
+        await conn.execute(
+            "INSERT INTO journal (session_id, seq, kind, name, outcome, t) VALUES (?,?,?,?,?,?)",
+            (target_id, seq, kind, name, outcome, now),
+        )
+    cur = await conn.execute(
+        f"SELECT kind, dedupe, t, data FROM session_log WHERE session_id=? AND kind IN ('print',"
+        f" {','.join('?' * len(_JOURNALED_KINDS))}) ORDER BY id",
+        (source_id, *_JOURNALED_KINDS),
+    )
+    for kind, dedupe, t, data in await cur.fetchall():
+        index = _scope_index(dedupe)
+        if index is None or index >= kept:
+            continue
+        await conn.execute(
+            "INSERT OR IGNORE INTO session_log (session_id, kind, dedupe, t, data) VALUES (?,?,?,?,?)",
+            (target_id, kind, dedupe, t, data),
+        )
+    await _log(conn, target_id, note)
+    await conn.execute("UPDATE sessions SET steps=?, restart_of=? WHERE session_id=?", (kept, source_id, target_id))
+
+
+async def last_journal_entry(db: Database, session_id: str) -> tuple[int, str, bytes] | None:
+    row = await db.fetchone(
+        "SELECT seq, kind, outcome FROM journal WHERE session_id=? ORDER BY seq DESC LIMIT 1", (session_id,)
+    )
+    return None if row is None else (int(row["seq"]), str(row["kind"]), bytes(row["outcome"]))
+
+
+async def move_sleep_deadline(db: Database, session_id: str, seq: int, outcome: bytes, note: LogRecord) -> bool:
+    """Journal an earlier deadline for the sleep at ``seq`` (an early wake); False if it is not there."""
+    async with db.tx() as conn:
+        cur = await conn.execute(
+            "UPDATE journal SET outcome=? WHERE session_id=? AND seq=? AND kind='sleep'", (outcome, session_id, seq)
+        )
+        if not cur.rowcount:
+            return False
+        await _log(conn, session_id, note)
+    return True

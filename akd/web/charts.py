@@ -56,12 +56,15 @@ def _y_axis(frame: Frame, top: float, fmt: Format) -> list[str]:
     out = []
     for i in range(5):
         value = top * i / 4
-        y = frame.y(value, top)
-        out.append(f'<line class="grid" x1="{frame.left}" x2="{frame.width - frame.right}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        out.append(
-            f'<text class="axis" x="{frame.left - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(fmt(value))}</text>'
-        )
+        out.extend(_grid(frame, frame.y(value, top), fmt(value)))
     return out
+
+
+def _grid(frame: Frame, y: float, text: str) -> list[str]:
+    line = f'<line class="grid" x1="{frame.left}" x2="{frame.width - frame.right}" y1="{y:.1f}" y2="{y:.1f}"/>'
+    if not text:
+        return [line]
+    return [line, f'<text class="axis" x="{frame.left - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(text)}</text>']
 
 
 def _x_labels(frame: Frame, labels: Sequence[str], slot: float) -> list[str]:
@@ -104,20 +107,63 @@ def _stack(frame: Frame, series: dict[str, list[int]], i: int, slot: float, top:
 def lines(
     labels: Sequence[str], series: dict[str, list[float | None]], label: str, fmt: Format, frame: Frame = Frame()
 ) -> Markup:
-    """One line per series over the labels; a missing value (None) breaks the line."""
+    """One line per series over the labels; a missing value (None) breaks the line. Linear y."""
     peak = max((v for values in series.values() for v in values if v is not None), default=0.0)
     top = nice_max(peak)
-    slot = frame.plot_w / max(1, len(labels))
     body = _y_axis(frame, top, fmt)
+    return _plot(frame, labels, series, label, fmt, body, lambda v: frame.y(v, top))
+
+
+def log_lines(
+    labels: Sequence[str], series: dict[str, list[float | None]], label: str, fmt: Format, frame: Frame = Frame()
+) -> Markup:
+    """Like ``lines`` on a log10 y axis from the decade below the smallest value to the one
+    above the largest, so one slow outlier does not press every other point flat."""
+    lo, hi = log_range([v for values in series.values() for v in values if v is not None])
+    span = math.log10(hi / lo)
+
+    def y(value: float) -> float:
+        return frame.top + frame.plot_h * (1 - math.log10(max(value, lo) / lo) / span)
+
+    body = _log_axis(frame, lo, hi, fmt, y)
+    return _plot(frame, labels, series, label, fmt, body, y)
+
+
+def log_range(values: Sequence[float]) -> tuple[float, float]:
+    """Powers of ten around the positive values (1 ms .. 1 s without any)."""
+    positive = [v for v in values if v > 0]
+    if not positive:
+        return 1e-3, 1.0
+    lo = 10.0 ** math.floor(math.log10(min(positive)))
+    hi = 10.0 ** math.ceil(math.log10(max(positive)))
+    return lo, hi if hi > lo else lo * 10
+
+
+def _log_axis(frame: Frame, lo: float, hi: float, fmt: Format, y: Callable[[float], float]) -> list[str]:
+    decades = round(math.log10(hi / lo))
+    every = max(1, math.ceil(decades / 6))
+    out = []
+    for i in range(decades + 1):
+        value = lo * 10.0**i
+        out.extend(_grid(frame, y(value), fmt(value) if i % every == 0 else ""))
+    return out
+
+
+def _plot(
+    frame: Frame, labels: Sequence[str], series: dict[str, list[float | None]], label: str, fmt: Format,
+    body: list[str], y: Callable[[float], float],
+) -> Markup:  # fmt: skip
+    slot = frame.plot_w / max(1, len(labels))
     for name, values in series.items():
-        body.extend(_line(frame, name, values, labels, slot, top, fmt))
+        body.extend(_line(frame, name, values, labels, slot, y, fmt))
     body.extend(_x_labels(frame, labels, slot))
     return _svg(frame, body, label)
 
 
 def _line(
-    frame: Frame, name: str, values: list[float | None], labels: Sequence[str], slot: float, top: float, fmt: Format
-) -> list[str]:
+    frame: Frame, name: str, values: list[float | None], labels: Sequence[str], slot: float,
+    y: Callable[[float], float], fmt: Format,
+) -> list[str]:  # fmt: skip
     out: list[str] = []
     run: list[str] = []
     for i, v in enumerate([*values, None]):
@@ -126,10 +172,10 @@ def _line(
                 out.append(f'<polyline class="ln ln-{escape(name)}" points="{" ".join(run)}"/>')
             run = []
             continue
-        x, y = frame.left + slot * (i + 0.5), frame.y(v, top)
-        run.append(f"{x:.1f},{y:.1f}")
+        x, at = frame.left + slot * (i + 0.5), y(v)
+        run.append(f"{x:.1f},{at:.1f}")
         out.append(
-            f'<circle class="pt ln-{escape(name)}" cx="{x:.1f}" cy="{y:.1f}" r="3">'
+            f'<circle class="pt ln-{escape(name)}" cx="{x:.1f}" cy="{at:.1f}" r="3" data-value="{v:.6g}">'
             f"<title>{escape(labels[i])}: {escape(name)} {escape(fmt(v))}</title></circle>"
         )
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -17,12 +18,17 @@ from akd.web.render import secure
 NOTICES = {
     "stopping": "Stop requested: the session ends its current step, then stops (terminated after 10 s).",
     "restarted": "Restarted: this is the new session.",
+    "rerun": "Rerun: this new session replayed the original's steps before the one you chose, then ran live.",
+    "woken": "Woken: the durable sleep ended now, as if its time had passed.",
+    "signalled": "Signal sent: the session's next_signal() for that name returns it.",
+    "fired": "Fired: the schedule ran now; its tick is in the events list.",
     "redispatched": "Redispatched: this is the new event, with the same data.",
     "activated": "Deployment activated; the previous active deployment of the project drains.",
     "deactivated": "Deployment deactivated: it takes no new sessions.",
     "connection_ok": "Connection tested: the vendor accepted its credentials.",
     "connection_failed": "Connection not working: its status says why.",
     "connection_saved": "Credentials saved; the connection's status says whether they work.",
+    "deleted": "Deleted.",
 }
 
 
@@ -46,6 +52,19 @@ async def project_id_param(request: Request) -> str:
     if not name:
         return ""
     return str(must(await projects_store.project_by_name(ctx(request).db, name), "project", name)["project_id"])
+
+
+def time_param(request: Request, name: str) -> float | None:
+    """A local date and time (``2026-12-02T09:30``, what ``<input type=datetime-local>`` sends)."""
+    value = request.query_params.get(name, "")
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        raise InvalidArgument(
+            f"query parameter {name} must be a date and time like 2026-12-02T09:30, got {value!r}"
+        ) from None
 
 
 def notice(request: Request) -> str:

@@ -1,19 +1,26 @@
-"""Connection actions on the project page: test, and init with a token form."""
+"""Connections in the UI: the project page's test and init forms, and each connection's
+own page (its inbound URLs, its recent deliveries, a form to simulate one)."""
 
 from __future__ import annotations
+
+import json
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from akd import integrations
+from akd.api import deliveries as deliveries_api
 from akd.api.common import ctx
+from akd.errors import AkdError, InvalidArgument
 from akd.services import connections as service
+from akd.services import deliveries as deliveries_service
 from akd.services import oauth as oauth_service
+from akd.services import simulate as simulator
 from akd.store import connections as store
 from akd.store.connections import ConnectionRecord
-from akd.web.auth import action, form_fields
-from akd.web.common import redirect
+from akd.web.auth import action, form_fields, page
+from akd.web.common import id_param, redirect
 from akd.web.render import render
 
 FIELD_PREFIX = "var_"
@@ -76,7 +83,71 @@ async def oauth(request: Request) -> Response:
                   integration=rec.integration, connection=f"{rec.project}/{rec.name}")  # fmt: skip
 
 
+DELIVERIES_SHOWN = 50
+
+
+async def _deliveries(request: Request, rec: ConnectionRecord) -> list[dict[str, object]]:
+    rows = await deliveries_service.list_for(ctx(request).db, rec.connection_id, DELIVERIES_SHOWN)
+    return [{**await deliveries_api.summary_json(request, r), "received": r.created_at} for r in rows]
+
+
+async def _urls(request: Request, rec: ConnectionRecord) -> list[tuple[str, str]]:
+    """The connection's inbound URLs (events, commands, interactions for Slack)."""
+    url_of = deliveries_api.WEBHOOK_URLS.get(rec.integration)
+    if url_of is None:
+        return []
+    url = await url_of(request, rec)
+    if rec.integration != "slack":
+        return [("Webhook URL", url)]
+    return [("Events URL", url), ("Commands URL", url.replace("/slack/event/", "/slack/command/", 1)),
+            ("Interactions URL", url.replace("/slack/event/", "/slack/interaction/", 1))]  # fmt: skip
+
+
+async def _page(request: Request, rec: ConnectionRecord, status: int = 200, error: str = "", **form: str) -> Response:
+    simulated = id_param(request, "event", "evt")
+    return render(
+        request, "connection.html", status, title=f"{rec.project}/{rec.name}", cn=view(rec), project=rec.project,
+        connection_id=rec.connection_id, urls=await _urls(request, rec), deliveries=await _deliveries(request, rec),
+        fixtures=simulator.fixtures(rec.integration) if rec.integration in simulator.VENDORS else [],
+        simulated=simulated if request.query_params.get("done") == "simulated" else "", error=error,
+        form_event_type=form.get("event_type", ""), form_data=form.get("data", ""),
+    )  # fmt: skip
+
+
+@page
+async def connection_page(request: Request) -> Response:
+    return await _page(request, await _record(request))
+
+
+def _form_data(text: str) -> dict[str, object]:
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InvalidArgument(f"the data is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidArgument("the data must be a JSON object (it is merged into the fixture's event data)")
+    return data
+
+
+@action
+async def simulate(request: Request) -> Response:
+    """The "Simulate" form: the same signed delivery through the same route as
+    ``akctl connection simulate``; a refusal is shown on the page, the form kept."""
+    rec = await _record(request)
+    fields = await form_fields(request)
+    event_type, text = fields.get("event_type", ""), fields.get("data", "")
+    try:
+        done = await deliveries_api.simulate(request, rec, event_type, _form_data(text))
+    except AkdError as exc:
+        return await _page(request, rec, exc.status, exc.message, event_type=event_type, data=text)
+    return redirect(f"{view(rec)['path']}?event={done['event_id']}", "simulated")
+
+
 routes = [
+    Route("/projects/{name}/connections/{conn}", connection_page),
+    Route("/projects/{name}/connections/{conn}/simulate", simulate, methods=["POST"]),
     Route("/projects/{name}/connections/{conn}/oauth", oauth, methods=["POST"]),
     Route("/projects/{name}/connections/{conn}/test", test, methods=["POST"]),
     Route("/projects/{name}/connections/{conn}/init", init, methods=["POST"]),

@@ -1,10 +1,8 @@
-"""The reads the UI needs beyond ``akd.store``: pages by keyset, counts, stats buckets.
+"""The reads the UI needs beyond ``akd.store``: event pages by keyset, counts, stats buckets.
 
-Every list is a keyset page over an indexed, sortable id (``before``/``after`` an id,
-``LIMIT n+1`` to know whether there is more), never ``OFFSET``: unfiltered, page 200 of
-a million sessions costs what page 1 does (primary-key order). Filtered by state or
-project, SQLite today reads that state's or project's index and sorts it; an index on
-``(state, session_id)`` and ``(project_id, session_id)`` would make those O(page) too.
+SQL here is a known defect (STYLE.md: SQL only in ``akd/store/``); the session list has
+moved to ``akd.store.session_lists`` and project contents to ``akd.store.project_data``.
+Lists are keyset pages over a sortable id, never ``OFFSET``.
 """
 
 from __future__ import annotations
@@ -21,63 +19,11 @@ PAGE_SIZE = 50
 TIMELINE_KINDS = ("state", "step", "sleep", "stop_request", "stop", "restart", "resume", "storage")
 
 
-@dataclass(frozen=True)
-class SessionFilter:
-    project_id: str = ""
-    deployment_id: str = ""
-    state: str = ""
-
-    def where(self) -> tuple[list[str], list[Any]]:
-        clauses, params = ["1=1"], []
-        for column, value in (("s.project_id", self.project_id), ("s.deployment_id", self.deployment_id),
-                              ("s.state", self.state)):  # fmt: skip
-            if value:
-                clauses.append(f"{column}=?")
-                params.append(value)
-        return clauses, params
-
-
 @dataclass
 class Page:
     rows: list[Row]
     newer: str = ""  # id to pass as ``after`` for the previous (newer) page, "" on the first
     older: str = ""  # id to pass as ``before`` for the next (older) page, "" on the last
-
-
-async def session_page(db: Database, f: SessionFilter, *, before: str = "", after: str = "") -> Page:
-    """Newest first; ``after`` walks back towards newer sessions."""
-    if after:
-        rows = await _sessions_after(db, f, after)
-        has_newer = len(rows) > PAGE_SIZE
-        rows = list(reversed(rows[:PAGE_SIZE]))
-        return Page(
-            rows, newer=rows[0]["session_id"] if has_newer else "", older=rows[-1]["session_id"] if rows else ""
-        )
-    rows = await sessions_store.list_sessions(
-        db, project_id=f.project_id, deployment_id=f.deployment_id, state=f.state, limit=PAGE_SIZE + 1, before=before
-    )
-    has_older = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    newer = rows[0]["session_id"] if before and rows else ""
-    return Page(rows, newer=newer, older=rows[-1]["session_id"] if has_older else "")
-
-
-async def _sessions_after(db: Database, f: SessionFilter, after: str) -> list[Row]:
-    clauses, params = f.where()
-    return await db.fetchall(
-        "SELECT s.*, p.name AS project FROM sessions s LEFT JOIN projects p USING (project_id)"
-        f" WHERE {' AND '.join(clauses)} AND s.session_id > ? ORDER BY s.session_id ASC LIMIT ?",
-        [*params, after, PAGE_SIZE + 1],
-    )
-
-
-async def state_counts(db: Database, f: SessionFilter) -> dict[str, int]:
-    """Sessions per state under the project/deployment part of the filter: one grouped COUNT."""
-    clauses, params = SessionFilter(f.project_id, f.deployment_id).where()
-    rows = await db.fetchall(
-        f"SELECT s.state, COUNT(*) AS n FROM sessions s WHERE {' AND '.join(clauses)} GROUP BY s.state", params
-    )
-    return {r["state"]: int(r["n"]) for r in rows}
 
 
 # -- one session -----------------------------------------------------------------------

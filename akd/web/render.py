@@ -112,7 +112,9 @@ def render_error(request: Request, exc: AkdError) -> Response:
 
 
 def fragment(request: Request, name: str, headers: dict[str, str] | None = None, **context: Any) -> Response:
-    """A partial page (no layout), for small in-page updates."""
+    """A partial page (no layout), for small in-page updates (with the viewer's CSRF token for its forms)."""
+    viewer = getattr(request.state, "viewer", None)
+    context.setdefault("csrf", viewer.csrf if viewer is not None else "")
     response = templates.TemplateResponse(request, name, context, headers=headers)
     return secure(response)
 

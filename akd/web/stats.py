@@ -100,7 +100,7 @@ async def stats_page(request: Request) -> Response:
         overall={name: percentile(all_durations, q) for name, q in (("p50", 50), ("p90", 90), ("p95", 95),
                                                                     ("p99", 99), ("max", 100))},
         sessions_chart=charts.stacked_bars(labels, dict(by_state), "sessions created per interval, by state"),
-        duration_chart=charts.lines(labels, lines, "session duration percentiles per interval", duration),
+        duration_chart=charts.log_lines(labels, lines, "session duration percentiles (log scale)", duration),
         line_names=tuple(LINES), step=duration(w.step), since=w.start,
     )  # fmt: skip
 

@@ -24,6 +24,7 @@ class Entry:
     ok: bool = True
     left: float = 0.0  # percent of the session's span
     width: float = 0.0
+    seq: int | None = None  # a journaled step's position (what `session rerun --from-step` takes)
 
 
 def build(session: Row, records: Sequence[Row], calls: Sequence[Row], now: float) -> list[Entry]:
@@ -87,7 +88,9 @@ def _step(t: float, data: dict[str, Any]) -> Entry:
     args = str(data.get("args", ""))
     attempt = int(data.get("attempt") or 1)
     detail = str(data.get("error") or "") + (f" (attempt {attempt})" if attempt > 1 else "")
-    return Entry(t - took, "step", f"{name}({args})", detail.strip(), took, ok=bool(data.get("ok", True)))
+    seq = data.get("seq")
+    return Entry(t - took, "step", f"{name}({args})", detail.strip(), took, ok=bool(data.get("ok", True)),
+                 seq=int(seq) if isinstance(seq, int) else None)  # fmt: skip
 
 
 def _sleep(t: float, data: dict[str, Any], end: float) -> Entry:
@@ -95,15 +98,17 @@ def _sleep(t: float, data: dict[str, Any], end: float) -> Entry:
         asked = float(data.get("args") or 0.0)
     except ValueError:
         asked = 0.0
-    return Entry(t, "sleep", f"sleep({data.get('args', '')})", "", min(asked, max(0.0, end - t)))
+    seq = data.get("seq")
+    return Entry(t, "sleep", f"sleep({data.get('args', '')})", "", min(asked, max(0.0, end - t)),
+                 seq=int(seq) if isinstance(seq, int) else None)  # fmt: skip
 
 
 def _call(c: Row) -> Entry:
-    return Entry(float(c["t"]), "call", str(c["name"]), f"step {c['seq']}", None)
+    return Entry(float(c["t"]), "call", str(c["name"]), f"step {c['seq']}", None, seq=int(c["seq"]))
 
 
 def _placed(e: Entry, t0: float, span: float) -> Entry:
     left = min(100.0, max(0.0, (e.start - t0) / span * 100))
     width = (e.duration or 0.0) / span * 100
     return Entry(e.start, e.kind, e.label, e.detail, e.duration, e.ok, round(left, 2),
-                 round(max(0.4, min(width, 100.0 - left)), 2))  # fmt: skip
+                 round(max(0.4, min(width, 100.0 - left)), 2), e.seq)  # fmt: skip

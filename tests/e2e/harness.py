@@ -79,6 +79,8 @@ class Akd:
 
     def __post_init__(self) -> None:
         self.env = {**os.environ, "AKD_DATA_DIR": str(self.data_dir), "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+        # The registry of running daemons (akd.instances) of a test stays out of the user's.
+        self.env["AKD_RUNTIME_DIR"] = str(self.data_dir.parent / f"{self.data_dir.name}-run")
         self.env.pop("AKD_URL", None)
         self.env.pop("AKD_TOKEN", None)
 

@@ -262,7 +262,7 @@ def test_project_delete_refused_while_running_then_removes_everything(akd_module
     post(url, {"slow": True})
     sid = session_running(ak, "doomed")
     res = ak.akctl("project", "delete", "doomed", "--yes")
-    assert res.returncode == 42 and "running session" in res.stderr
+    assert res.returncode == 42 and "live session(s) (queued or running)" in res.stderr
     ak.wait_session(sid)
     assert ak.akctl_json("project", "delete", "doomed", "--yes")["deleted"] is True
     assert ak.akctl("project", "get", "doomed").returncode == 44

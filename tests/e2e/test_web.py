@@ -2,7 +2,7 @@
 
 Browser tests need Debian's ``chromium`` and ``chromium-driver`` (``/usr/bin/chromium``,
 ``/usr/bin/chromedriver``); without them they are skipped and say how to install them.
-Screenshots go to ``$AKD_SCREENSHOT_DIR`` when set (``docs/`` holds the committed ones),
+Screenshots go to ``$AKD_SCREENSHOT_DIR`` when set (``docs/screenshots/`` holds the committed ones),
 else to a temporary directory.
 """
 

@@ -48,6 +48,9 @@ test("what akd's parser refuses, the schema flags", () => {
     "unknown integration": `${BASE}  connections:\n    - name: c\n      integration: nosuchvendor\n`,
     "var name with a space": `${BASE}  vars:\n    - name: MY VAR\n      value: x\n`,
     "is_sync not a boolean": `${BASE}  triggers:\n    - name: t\n      type: webhook\n      is_sync: maybe\n`,
+    "concurrency without a limit": `${BASE}  triggers:\n    - name: t\n      type: webhook\n      concurrency: {key: data.x}\n`,
+    "a duration without a unit": `${BASE}  triggers:\n    - name: t\n      type: webhook\n      debounce: {period: 30}\n`,
+    "unknown flow key": `${BASE}  triggers:\n    - name: t\n      type: webhook\n      rate_limit: {limit: 1, period: 1m, burst: 2}\n`,
   };
   for (const [what, text] of Object.entries(cases)) assert.notDeepEqual(errors(text), [], what);
 });
@@ -88,6 +91,10 @@ project:
       call: program.py:on_push
     - name: legacy
       webhook: {}
+      concurrency: {limit: 1, key: data.body.json.repo}
+      debounce: {period: 5s}
+      dedupe: {key: 'data.headers["X-Delivery"]', for: 1h}
+      rate_limit: {limit: 100, period: 1m30s, key: event_type}
   retry_policy:
     maximum_attempts: 3
     backoff_coefficient: 2

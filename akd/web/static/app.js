@@ -1,5 +1,7 @@
 // akd web UI: small enhancements over server-rendered pages, which work without this file.
-// - live prints on a running session's page (polls an HTML fragment; see akd/web/prints.py)
+// - live prints on a running session's page (polls an HTML fragment; see akd/web/prints.py),
+//   and its facts, print count and timeline (polls /sessions/{id}/summary)
+// - lists that refresh themselves (they re-fetch their own page), with a pause toggle
 // - "send test request" forms that call a webhook and show its answer
 // - confirmation of destructive actions, filters that apply on change
 "use strict";
@@ -8,6 +10,98 @@ const FINAL = new Set(["completed", "error", "stopped"]);
 const POLL_MS = 700;
 const HIDDEN_POLL_MS = 5000; // a background tab still follows, slowly
 const MAX_LINES = 5000; // older lines leave the page (the full list: akctl session prints)
+const LIST_MS = 2000;
+const HIDDEN_LIST_MS = 10000;
+
+// -- live regions ------------------------------------------------------------------------
+// A page marks the parts that change with data-live="name"; a refresh renders the same
+// parts on the server and morphs the page's copy into the new one: only the nodes that
+// differ change, children with data-key (table rows) are matched by key, so nothing is
+// re-created, nothing flickers and the scroll position stays where the reader left it.
+
+const live = { paused: false, refreshes: 0 };
+
+function morph(node, next) {
+  if (node.nodeType !== Node.ELEMENT_NODE) {
+    if (node.nodeValue !== next.nodeValue) node.nodeValue = next.nodeValue;
+    return;
+  }
+  for (const attr of Array.from(node.attributes)) {
+    if (!next.hasAttribute(attr.name)) node.removeAttribute(attr.name);
+  }
+  for (const attr of Array.from(next.attributes)) {
+    if (node.getAttribute(attr.name) !== attr.value) node.setAttribute(attr.name, attr.value);
+  }
+  morphChildren(node, next);
+}
+
+function sameKind(node, next) {
+  if (!node || node.nodeType !== next.nodeType) return false;
+  return node.nodeType !== Node.ELEMENT_NODE || (node.tagName === next.tagName && !node.dataset.key);
+}
+
+function morphChildren(parent, next) {
+  const keyed = new Map();
+  for (const child of parent.children) if (child.dataset.key) keyed.set(child.dataset.key, child);
+  let cursor = parent.firstChild;
+  for (const wanted of Array.from(next.childNodes)) {
+    const key = wanted.nodeType === Node.ELEMENT_NODE ? wanted.dataset.key : "";
+    const match = key ? keyed.get(key) : sameKind(cursor, wanted) ? cursor : null;
+    if (!match) {
+      if (key) wanted.classList.add("fresh");
+      parent.insertBefore(wanted, cursor);
+      continue;
+    }
+    if (match === cursor) cursor = cursor.nextSibling;
+    else parent.insertBefore(match, cursor);
+    morph(match, wanted);
+  }
+  while (cursor) {
+    const stale = cursor;
+    cursor = cursor.nextSibling;
+    stale.remove();
+  }
+}
+
+function applyRegions(fresh) {
+  if (live.paused) return; // paused while this answer was on its way: a pause holds from the click on
+  fresh.querySelectorAll("[data-live]").forEach((region) => {
+    const here = document.querySelector('[data-live="' + region.dataset.live + '"]');
+    if (here) morph(here, region);
+  });
+  live.refreshes += 1;
+  document.body.dataset.liveRefreshes = String(live.refreshes);
+}
+
+function liveToggles() {
+  document.querySelectorAll("[data-live-toggle]").forEach((button) => {
+    button.addEventListener("click", () => {
+      live.paused = !live.paused;
+      document.querySelectorAll("[data-live-toggle]").forEach((b) => {
+        b.setAttribute("aria-pressed", String(live.paused));
+        b.textContent = live.paused ? "Resume live updates" : "Pause live updates";
+      });
+      document.body.classList.toggle("live-paused", live.paused);
+    });
+  });
+}
+
+function liveList(bar) {
+  async function refresh() {
+    if (!live.paused) {
+      try {
+        const res = await fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
+        if (res.ok && !new URL(res.url).pathname.startsWith("/login")) {
+          applyRegions(new DOMParser().parseFromString(await res.text(), "text/html"));
+        }
+      } catch (err) {
+        // the daemon may be restarting: try again at the next tick
+      }
+    }
+    setTimeout(refresh, document.hidden ? HIDDEN_LIST_MS : Number(bar.dataset.liveRefresh) || LIST_MS);
+  }
+  setTimeout(refresh, Number(bar.dataset.liveRefresh) || LIST_MS);
+}
 
 function livePrints(box) {
   const url = box.dataset.livePrints;
@@ -37,8 +131,20 @@ function livePrints(box) {
     if (stick) box.scrollTop = box.scrollHeight;
   }
 
+  async function summary() {
+    const res = await fetch(box.dataset.liveSummary, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    if (!res.ok) return;
+    const holder = document.createElement("template");
+    holder.innerHTML = await res.text(); // server-rendered by autoescaped templates
+    applyRegions(holder.content);
+  }
+
   async function poll() {
     let delay = POLL_MS;
+    if (live.paused) {
+      setTimeout(poll, delay);
+      return;
+    }
     try {
       const res = await fetch(url + "?after=" + encodeURIComponent(after), {
         credentials: "same-origin",
@@ -51,6 +157,10 @@ function livePrints(box) {
       if (!res.ok) throw new Error("HTTP " + res.status);
       failures = 0;
       const html = await res.text();
+      if (live.paused) {
+        setTimeout(poll, delay); // drop this answer; the cursor stays, so the next poll brings it again
+        return;
+      }
       if (html.trim()) append(html);
       after = res.headers.get("X-Next-After") || after;
       const next = res.headers.get("X-Session-State") || state;
@@ -58,6 +168,7 @@ function livePrints(box) {
         state = next;
         showState(next);
       }
+      if (box.dataset.liveSummary && res.headers.get("X-More") !== "1") await summary();
       if (FINAL.has(state)) {
         setTimeout(() => window.location.reload(), 300); // show the outcome and full timeline
         return;
@@ -111,6 +222,8 @@ function webhookTest(form) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  liveToggles();
+  document.querySelectorAll("[data-live-refresh]").forEach(liveList);
   document.querySelectorAll("[data-live-prints]").forEach(livePrints);
   document.querySelectorAll("form[data-webhook-test]").forEach(webhookTest);
   document.querySelectorAll("form[data-confirm]").forEach((form) => {
