@@ -29,6 +29,7 @@ import httpx
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -37,6 +38,8 @@ from selenium.webdriver.remote.webelement import WebElement
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 T = TypeVar("T")
+# Starts a session of the project by a webhook call with this JSON body; returns its id.
+StartSession = Callable[[dict[str, str]], str]
 
 
 def code_server() -> str | None:
@@ -139,11 +142,12 @@ def _toast(driver: WebDriver, text: str) -> WebElement | None:
 
 
 def check_editor(
-    url: str, folder: Path, project: str, screenshot: Path, profile: Path, start_session: Callable[[], str]
+    url: str, folder: Path, project: str, screenshot: Path, profile: Path, start_session: StartSession
 ) -> dict[str, str]:
     """Open ``folder`` in the editor at ``url``; check the views, a deploy from the command palette,
-    the project's triggers, and a session (started by ``start_session``, which returns its id)
-    opened from the Sessions view as a document; save a screenshot."""
+    the project's triggers, and a session (started by ``start_session`` with a webhook body, which
+    returns its id) opened from the Sessions view as a document; save a screenshot. Then a failing
+    session's traceback link, the manifest's code lens, a diagnostic and deploy on save."""
     driver = _browser(profile)
     try:
         driver.get(f"{url}/?folder={folder}")
@@ -159,7 +163,7 @@ def check_editor(
         _click_row(driver, project)
         _wait(lambda: _click_row(driver, "triggers"), 30, "the triggers group")
         trigger_row = _wait(lambda: _row_text(driver, "webhook · http"), 30, "a webhook trigger with its URL")
-        session_id = start_session()
+        session_id = start_session({"who": "editor"})
         _wait(lambda: _click_row(driver, session_id), 60, f"session {session_id} in the Sessions view")
         document = _wait(lambda: _editor_text(driver, "── prints"), 60, "the session document")
         _wait(lambda: "completed" in (_editor_text(driver, "── prints") or ""), 60, "the session to complete")
@@ -168,6 +172,7 @@ def check_editor(
         driver.save_screenshot(str(screenshot))
         return {
             "first_status": status, "status": _status(driver) or "", "trigger": trigger_row, "document": document,
+            "traceback_target": _follow_traceback(driver, start_session({})),
             "lens": _code_lens(driver), "problem": _deploy_problem(driver, folder),
             "after_save": _fix_and_save(driver),
         }  # fmt: skip
@@ -186,6 +191,29 @@ def _palette(driver: WebDriver, entry: str) -> None:
     box.send_keys(entry)
     _wait(lambda: _row(driver, entry.lstrip(">"), ".quick-input-list"), 30, f"{entry!r} in the palette")
     box.send_keys(Keys.ENTER)
+
+
+def _follow_traceback(driver: WebDriver, session_id: str) -> str:
+    """Open a failed session; Ctrl+click its traceback's frame: the file opens at that line."""
+    _wait(lambda: _click_row(driver, session_id), 60, f"session {session_id} in the Sessions view")
+    _wait(lambda: "[error]" in (_editor_text(driver, "── prints") or ""), 60, "the failed session's document")
+    link = _wait(
+        lambda: next((e for e in driver.find_elements(By.CSS_SELECTOR, ".detected-link") if "line" in e.text), None),
+        60, "a link on the traceback frame",
+    )  # fmt: skip
+    ActionChains(driver).key_down(Keys.CONTROL).click(link).key_up(Keys.CONTROL).perform()
+    _wait(lambda: _active_tab(driver) == "program.py", 30, "program.py to open from the traceback")
+    return f"{_active_tab(driver)} {_wait(lambda: _cursor(driver), 30, 'the cursor position')}"
+
+
+def _active_tab(driver: WebDriver) -> str:
+    tabs = driver.find_elements(By.CSS_SELECTOR, ".tabs-container .tab.active .label-name")
+    return str(tabs[0].text) if tabs else ""
+
+
+def _cursor(driver: WebDriver) -> str | None:
+    items = driver.find_elements(By.CSS_SELECTOR, ".statusbar-item")
+    return next((str(e.text) for e in items if str(e.text).startswith("Ln ")), None)
 
 
 def _code_lens(driver: WebDriver) -> str:

@@ -114,11 +114,9 @@ def test_extension_in_a_real_editor(akd: Akd, tmp_path: Path) -> None:
     }  # fmt: skip
     shot = tmp_path / "vscode.png"
 
-    def start_session() -> str:
+    def start_session(body: dict[str, str]) -> str:
         hook = next(t for t in akd.api("GET", "/triggers", params={"project": "editor_demo"}).json())
-        event_id = httpx.post(str(hook["webhook_url"]), json={"who": "editor"}, timeout=30).headers[
-            "AutoKitteh-Event-ID"
-        ]
+        event_id = httpx.post(str(hook["webhook_url"]), json=body, timeout=30).headers["AutoKitteh-Event-ID"]
         event = akd.api("GET", f"/events/{event_id}", params={"wait": "final", "timeout": "30"}).json()
         return str(event["session_ids"][0])
 
@@ -127,6 +125,7 @@ def test_extension_in_a_real_editor(akd: Akd, tmp_path: Path) -> None:
     assert seen["status"].endswith("akd 0.1.0"), seen
     assert "hello" in seen["trigger"] and "/webhooks/" in seen["trigger"], seen
     assert "[completed]" in seen["document"] and "hi editor" in seen["document"], seen
+    assert seen["traceback_target"] == "program.py Ln 2, Col 1", seen  # print('hi', ...['who']): KeyError
     assert "go to hello" in seen["lens"], seen
     assert re.search(r"akd\W+\[Ln 1, Col \d+\]", seen["problem"]), seen
     deployments = akd.api("GET", "/deployments", params={"project": "editor_demo"}).json()
