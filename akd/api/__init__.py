@@ -28,6 +28,7 @@ from akd.api import (
     oauth,
     projects,
     published,
+    schema,
     sessions,
     slack,
     stats,
@@ -128,7 +129,8 @@ async def on_not_found(request: Request, exc: Exception) -> Response:
 def create_app(ctx: AppContext) -> Starlette:
     api_routes = [
         *connections.routes, *daemon.routes, *debug.routes, *deliveries.routes, *events.routes, *kv.routes,
-        *lifecycle.routes, *oauth.routes, *projects.routes, *sessions.routes, *stats.routes, *triggers.routes,
+        *lifecycle.routes, *oauth.routes, *projects.routes, *schema.routes, *sessions.routes, *stats.routes,
+        *triggers.routes,
     ]  # fmt: skip
     app = Starlette(
         routes=[Mount("/api/v1", routes=api_routes), Route("/mcp", mcp_http.endpoint), *webhooks.routes,
