@@ -90,6 +90,11 @@ def test(extra: list[str]) -> None:
     run(BIN / "ruff", "check", "akd", "akctl", "tests", "bench", "examples", "dev.py")
     run(BIN / "mypy", "akd", "akctl")
     run(BIN / "mypy", "bench")  # its own run: the benches import each other as top-level modules
+    run(BIN / "ruff", "check", "vscode")
+    run(BIN / "mypy", "--strict", "vscode/build_and_test.py", "vscode/editor_host.py")
+    # The VS Code extension: npm ci from its lockfile (when it changed), type check, bundle,
+    # .vsix; its tests against a real akd run in the suite (tests/e2e/test_vscode.py).
+    run(sys.executable, ROOT / "vscode" / "build_and_test.py", "--build-only", "--skip-without-node")
     # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
     # Three workers, each taking whole test files (module-scoped daemons stay in one worker):
     # most of an end-to-end test is waiting on processes, so three overlap well on two cores.
