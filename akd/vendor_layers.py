@@ -71,7 +71,10 @@ def layer_for(manifest: Manifest) -> Layer:
 def layer_home() -> Path:
     """Where vendor layers live: ``$XDG_CACHE_HOME/akd`` (``~/.cache/akd``), shared by every
     data dir of this OS user. A layer is content-addressed and never changes once ready,
-    so each set is installed once per user, not once per data dir."""
+    so each set is installed once per user, not once per data dir. ``$AKD_VENDOR_LAYERS``
+    names another home."""
+    if os.environ.get("AKD_VENDOR_LAYERS"):  # a home of its own (benchmarks of first installs)
+        return Path(os.environ["AKD_VENDOR_LAYERS"])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "akd"
 

@@ -13,6 +13,7 @@ with the same body (what the daemon spends).
 from __future__ import annotations
 
 import base64
+import os
 import re
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 
 import httpx
-from common import Akd, BenchResult, Figure, finish, fresh_akd, median, ms, p95, run_bench
+from common import Akd, BenchResult, Figure, finish, fresh_akd, median, ms, p95, run_bench, temp_dir
 
 from tests.e2e.harness import AKCTL, write_project
 
@@ -97,11 +98,18 @@ def measure_set(akd: Akd, label: str, integrations: tuple[str, ...], result: Ben
 
 
 def body(result: BenchResult) -> None:
-    with fresh_akd() as akd:
-        for label, integrations in SETS.items():
-            measure_set(akd, label, integrations, result)
-        sizes = {p.name[:12]: sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) // 2**20
-                 for p in (akd.data_dir / "venvs").iterdir() if p.is_dir()}  # fmt: skip
+    # Layers of their own: shared ones (~/.cache/akd) from earlier runs would make every
+    # "first" deploy a cached one. pip's wheel cache stays as the machine has it.
+    with temp_dir("akd-bench-layers-") as layers:
+        os.environ["AKD_VENDOR_LAYERS"] = str(layers)
+        try:
+            with fresh_akd() as akd:
+                for label, integrations in SETS.items():
+                    measure_set(akd, label, integrations, result)
+            sizes = {p.name[:12]: sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) // 2**20
+                     for p in (layers / "venvs").iterdir() if p.is_dir()}  # fmt: skip
+        finally:
+            del os.environ["AKD_VENDOR_LAYERS"]
     result.details += [
         f"- Layers on disk (MiB, by key): {sizes}.",
         "- First deploys install from the package index (pip's wheel cache as this machine had it); "
