@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.disks import mount_tmpfs, unmount
 from tests.e2e.harness import ROOT, Akd
 
 pytestmark = pytest.mark.e2e
@@ -41,15 +42,15 @@ def up_detach(akd: Akd) -> subprocess.CompletedProcess[str]:
 def read_only_disk(tmp_path: Path) -> Iterator[Path]:
     mnt = tmp_path / "disk"
     mnt.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)], capture_output=True)
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {res.stderr.decode().strip()}")
+    error = mount_tmpfs(mnt, 8)
+    if error:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {error}")
     try:
         (mnt / "data").mkdir(mode=0o700)
         subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
         yield mnt
     finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+        unmount(mnt)
 
 
 @pytest.mark.parametrize("name", ["data", "not-yet-there"])

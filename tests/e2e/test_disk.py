@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.disks import fill, mount_tmpfs, unmount
 from tests.e2e.harness import ROOT, Akd, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -25,24 +26,13 @@ pytestmark = pytest.mark.e2e
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     mnt = tmp_path / "disk"
     mnt.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", str(mnt)], capture_output=True)
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {res.stderr.decode().strip()}")
+    error = mount_tmpfs(mnt, 96)
+    if error:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {error}")
     try:
         yield mnt
     finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
-
-
-def fill(path: Path) -> None:
-    """Write until the disk is full."""
-    with path.open("wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * (1 << 20))
-                f.flush()
-        except OSError:
-            pass
+        unmount(mnt)
 
 
 def test_full_disk_refuses_events_with_503_and_recovers(small_disk: Path) -> None:

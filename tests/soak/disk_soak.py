@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import collections
 import json
-import subprocess
 import sys
 import tempfile
 import threading
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.disks import fill, mount_tmpfs, unmount
 from tests.e2e.harness import Akd, wait_for, write_project
 
 STEPS = 6
@@ -82,21 +82,11 @@ class Report:
 
 def _mount(size_mb: int) -> Path:
     mnt = Path(tempfile.mkdtemp(prefix="akd-disk-soak-"))
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(mnt)], capture_output=True)
-    if res.returncode != 0:
+    error = mount_tmpfs(mnt, size_mb)
+    if error:
         mnt.rmdir()
-        raise NoTmpfs(res.stderr.decode().strip() or "mount failed")
+        raise NoTmpfs(error)
     return mnt
-
-
-def _fill(path: Path) -> None:
-    with path.open("wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * (1 << 20))
-                f.flush()
-        except OSError:
-            pass
 
 
 def _send(url: str, count: int, acked: dict[int, str], refused: collections.Counter[int], stop: float) -> None:
@@ -139,7 +129,7 @@ def disk_soak(
         filler = mnt / "filler"
         for _ in range(faults):
             time.sleep(1.0)
-            _fill(filler)
+            fill(filler)
             report.faults += 1
             time.sleep(hold)  # the disk stays full while sessions try to journal their steps
             filler.unlink()
@@ -148,7 +138,7 @@ def disk_soak(
         _check(akd, acked, out, report, started + timeout)
     finally:
         akd.down()
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+        unmount(mnt)
         mnt.rmdir()
     report.seconds = round(time.monotonic() - started, 1)
     return report
