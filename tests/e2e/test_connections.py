@@ -7,10 +7,7 @@ GitHub ``/user``), reached through the connection var ``base_url``.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +15,9 @@ import httpx
 import pytest
 
 from tests.e2e.harness import Akd, wait_for, write_project
+from tests.standins.base import Recorded
+from tests.standins.github import GitHubStandIn
+from tests.standins.slack import SlackStandIn
 
 pytestmark = pytest.mark.e2e
 
@@ -25,55 +25,25 @@ GOOD_SLACK = "xoxb-good-token"
 GOOD_PAT = "ghp_good"
 
 
-class Vendor(BaseHTTPRequestHandler):
-    """Slack's auth.test and GitHub's /user, as the vendors answer them."""
+class Vendors(SlackStandIn, GitHubStandIn):
+    """Slack's Web API (``/api/auth.test``, ...) and GitHub's REST API (``/user``, ...) on one
+    local server: the stand-ins' own routes, with their default good token and PAT."""
 
-    calls: list[tuple[str, str]] = []
-
-    def _answer(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(length)
-        auth = self.headers.get("Authorization", "")
-        Vendor.calls.append((self.path, auth))
-        if self.path.endswith("/auth.test"):
-            ok = auth == f"Bearer {GOOD_SLACK}"
-            self._answer(200, {"ok": True, "user_id": "U1"} if ok else {"ok": False, "error": "invalid_auth"})
-        else:
-            self._answer(404, {"message": "Not Found"})
-
-    def do_GET(self) -> None:
-        auth = self.headers.get("Authorization", "")
-        Vendor.calls.append((self.path, auth))
-        if self.path.endswith("/user"):
-            if auth == f"token {GOOD_PAT}":
-                self._answer(200, {"login": "octocat"})
-            else:
-                self._answer(401, {"message": "Bad credentials"})
-        else:
-            self._answer(404, {"message": "Not Found"})
-
-    def log_message(self, *args: Any) -> None:
-        pass
+    def _authorized(self, req: Recorded) -> bool:  # each vendor checks its own credentials
+        vendor = SlackStandIn if req.path.startswith("/api/") else GitHubStandIn
+        return vendor._authorized(self, req)
 
 
 @pytest.fixture(scope="module")
-def vendor() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Vendor)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def vendors() -> Iterator[Vendors]:
+    with Vendors() as server:
+        assert server.tokens == {GOOD_SLACK} and server.pats == {GOOD_PAT}
+        yield server
+
+
+@pytest.fixture(scope="module")
+def vendor(vendors: Vendors) -> str:
+    return str(vendors.url)
 
 
 MANIFEST = """\
@@ -118,7 +88,7 @@ def _conns(akd: Akd) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for c in akd.akctl_json("connection", "list", "--project", "conns")}
 
 
-def test_connections_from_deploy_to_session(akd: Akd, tmp_path: Path, vendor: str) -> None:
+def test_connections_from_deploy_to_session(akd: Akd, tmp_path: Path, vendor: str, vendors: Vendors) -> None:
     result = _deploy(akd, tmp_path / "p", vendor)
     shown = {c["name"]: c["status"] for c in result["connections"]}
     assert shown == {"slack_conn": "init_required", "gh": "ok"}, result
@@ -150,7 +120,7 @@ def test_connections_from_deploy_to_session(akd: Akd, tmp_path: Path, vendor: st
     assert init.returncode == 0, (init.stdout, init.stderr)
     assert akd.akctl("connection", "test", "conns/slack_conn").returncode == 0
     assert akd.akctl("connection", "test", "conns/gh").returncode == 0
-    assert ("/api/auth.test", f"Bearer {GOOD_SLACK}") in Vendor.calls
+    assert any(r.path == "/api/auth.test" and r.auth == f"Bearer {GOOD_SLACK}" for r in vendors.requests)
     assert _conns(akd)["slack_conn"]["status"] == "ok"
 
     # What a session sees: <conn>__<var> for every var, and <conn>__connection_id.
