@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from akd.api import deliveries
 from akd.api.common import ctx, must
 from akd.api.events import jsonable
 from akd.appctx import AppContext
@@ -40,11 +41,13 @@ async def event_detail(request: Request) -> Response:
     event_id = request.path_params["id"]
     row = must(await queries.event_row(c.db, event_id), "event", event_id)
     project = await projects_store.project_by_id(c.db, row["project_id"]) if row["project_id"] else None
+    found = await store.get_delivery(c.db, event_id) if row["connection_id"] else None
     return render(
         request, "event.html", title=f"Event {event_id}", nav="events", e=row,
         project=project["name"] if project is not None else "", data=jsonable(queries.unpickle(row["data"])),
         sessions=await queries.sessions_of_event(c.db, event_id), notice=notice(request),
         trigger_exists=bool(row["trigger_id"]) and await queries.trigger_row(c.db, row["trigger_id"]) is not None,
+        delivery=await deliveries.delivery_json(request, found) if found is not None else None,
     )  # fmt: skip
 
 

@@ -177,6 +177,10 @@ def test_connection_page_lists_deliveries_and_simulates_one(
     full_page_png(browser, screenshot_dir(tmp_path) / "connection-deliveries.png")
     row.find_element(By.LINK_TEXT, event_id).click()
     wait_for(lambda: browser.current_url.endswith(f"/events/{event_id}"), 10, what="the event's page")
+    # The event's page shows the raw delivery and how it was verified.
+    delivery = wait_for(lambda: browser.find_elements(By.ID, "delivery"), 10, what="the delivery section")[0].text
+    assert "X-Hub-Signature-256" in delivery and "github X-Hub-Signature-256" in delivery, delivery
+    assert "from the browser" in delivery and "webdeliv/gh" in delivery
 
     # Refusals stay on the page, with the reason and the form as it was.
     _open(browser, akd_module, "/projects/webdeliv/connections/gh")
