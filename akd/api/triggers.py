@@ -15,6 +15,7 @@ from akd.api.common import ctx, must, ok, rfc3339
 from akd.api.projects import trigger_json
 from akd.appctx import AppContext
 from akd.engine.schedules import next_fire_times
+from akd.store import projects as projects_store
 from akd.store.db import Row
 
 
@@ -31,10 +32,13 @@ async def _with_schedule(c: AppContext, row: Row) -> dict[str, Any]:
     data = trigger_json(row, c.base_url)
     data["project"] = row["project"]
     if row["type"] == "schedule":
-        times = cron_next(row["schedule"], row["timezone"])
-        if not times and c.engine is not None:
+        # A project without an active deployment has its schedules paused: nothing fires next.
+        paused = await projects_store.active_deployment(c.db, row["project_id"]) is None
+        times = [] if paused else cron_next(row["schedule"], row["timezone"])
+        if not times and not paused and c.engine is not None:
             times = await next_fire_times(c.engine.client, row["trigger_id"])
         data["next_fire_times"] = [rfc3339(t) for t in times]
+        data["paused"] = paused
     return data
 
 

@@ -165,6 +165,9 @@ project:
     - name: often
       schedule: "@every 2s"
       call: program.py:ok
+    - name: hourly
+      schedule: "0 * * * *"
+      call: program.py:ok
 """
 
 
@@ -182,11 +185,15 @@ def test_deactivation_pauses_schedules_and_activation_resumes_them(akd_module: A
     wait_for(lambda: ticks() >= 1, 30, what="a first tick")
     assert akd_module.akctl("deployment", "deactivate", dep).returncode == 0
     assert next_fires() == []
+    hourly = akd_module.akctl_json("trigger", "get", "hourly", "--project", "ticking")  # cron: computed by akd
+    assert hourly["next_fire_times"] == [] and hourly["paused"] is True
     before = ticks()
     time.sleep(6)  # three periods of the schedule: a live one would have stored three ticks
     assert ticks() == before
     assert akd_module.akctl("deployment", "activate", dep).returncode == 0
     assert len(next_fires()) == 3
+    hourly = akd_module.akctl_json("trigger", "get", "hourly", "--project", "ticking")
+    assert len(hourly["next_fire_times"]) == 3 and hourly["paused"] is False
     wait_for(lambda: ticks() > before, 30, what="ticks again after activation")
 
 
