@@ -12,6 +12,7 @@ from starlette.routing import Route
 from akd.api.common import ctx, json_body, must, ok, rfc3339
 from akd.engine.sdk_calls import MAX_VALUE_BYTES
 from akd.errors import InvalidArgument, NotFound
+from akd.store import project_data
 from akd.store import projects as projects_store
 
 
@@ -23,20 +24,17 @@ async def _project_id(request: Request, name: str) -> str:
 
 async def list_keys(request: Request) -> JSONResponse:
     project_id = await _project_id(request, request.query_params.get("project", ""))
-    rows = await ctx(request).db.fetchall(
-        "SELECT key, value, updated_at FROM kv WHERE project_id=? ORDER BY key", (project_id,)
-    )
-    return ok([{"key": r["key"], "value": json.loads(r["value"]), "updated_at": rfc3339(r["updated_at"])}
-               for r in rows])  # fmt: skip
+    entries = await project_data.store_entries(ctx(request).db, project_id)
+    return ok([{"key": e.key, "value": e.value, "updated_at": rfc3339(e.updated_at)} for e in entries])
 
 
 async def get_key(request: Request) -> JSONResponse:
     project_id = await _project_id(request, request.query_params.get("project", ""))
     key = request.path_params["key"]
-    row = await ctx(request).db.fetchone("SELECT value FROM kv WHERE project_id=? AND key=?", (project_id, key))
-    if row is None:
+    entry = await project_data.store_entry(ctx(request).db, project_id, key)
+    if entry is None:
         raise NotFound(f"no value stored under key {key!r}")
-    return ok({"key": key, "value": json.loads(row["value"])})
+    return ok({"key": key, "value": entry.value})
 
 
 async def set_key(request: Request) -> JSONResponse:
@@ -46,16 +44,12 @@ async def set_key(request: Request) -> JSONResponse:
     value = body.get("value")
     db = ctx(request).db
     if value is None:
-        await db.execute("DELETE FROM kv WHERE project_id=? AND key=?", (project_id, key))
+        await project_data.delete_store_key(db, project_id, key)
         return ok({"key": key, "value": None})
     text = json.dumps(value)
     if len(text.encode()) > MAX_VALUE_BYTES:
         raise InvalidArgument(f"value is {len(text.encode())} bytes encoded; the limit is {MAX_VALUE_BYTES}")
-    await db.execute(
-        "INSERT INTO kv (project_id, key, value, updated_at) VALUES (?,?,?,?) ON CONFLICT (project_id, key)"
-        " DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
-        (project_id, key, text, time.time()),
-    )
+    await project_data.set_store_value(db, project_id, key, text, time.time())
     return ok({"key": key, "value": value})
 
 

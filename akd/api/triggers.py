@@ -45,10 +45,7 @@ async def _with_schedule(c: AppContext, row: Row) -> dict[str, Any]:
 async def list_triggers(request: Request) -> JSONResponse:
     c = ctx(request)
     project = request.query_params.get("project", "")
-    rows = await c.db.fetchall(
-        "SELECT t.*, p.name AS project FROM triggers t JOIN projects p USING (project_id)"
-        " WHERE ?='' OR p.name=? ORDER BY p.name, t.name", (project, project),
-    )  # fmt: skip
+    rows = await projects_store.triggers_listed(c.db, project)
     return ok([await _with_schedule(c, r) for r in rows])
 
 
@@ -56,10 +53,7 @@ async def get_trigger(request: Request) -> JSONResponse:
     c = ctx(request)
     ident = request.path_params["id"]
     project = request.query_params.get("project", "")
-    row = await c.db.fetchone(
-        "SELECT t.*, p.name AS project FROM triggers t JOIN projects p USING (project_id)"
-        " WHERE t.trigger_id=? OR (t.name=? AND (?='' OR p.name=?))", (ident, ident, project, project),
-    )  # fmt: skip
+    row = await projects_store.trigger_found(c.db, ident, project)
     return ok(await _with_schedule(c, must(row, "trigger", ident)))
 
 

@@ -24,7 +24,9 @@ from akd.ids import new_id
 from akd.services.lifecycle import load_env_vars
 from akd.store import events as events_store
 from akd.store import projects as projects_store
+from akd.store import sessions as sessions_store
 from akd.store.db import Row
+from akd.store.sessions import FINAL_STATES
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -125,10 +127,7 @@ async def webhook(request: Request) -> Response:
 async def check_signature(c: AppContext, trg: Row, request: Request, raw: bytes) -> None:
     """Triggers with ``<name>__signature`` and ``<name>__signing_secret`` vars need signed requests."""
     names = (f"{trg['name']}__signature", f"{trg['name']}__signing_secret")
-    rows = await c.db.fetchall(
-        "SELECT name FROM vars WHERE project_id=? AND name IN (?, ?)", (trg["project_id"], *names)
-    )
-    if not rows:
+    if not await projects_store.var_names(c.db, trg["project_id"], names):
         return
     env = await load_env_vars(c.db, c.config.data_dir, trg["project_id"])
     scheme, secret = env.get(names[0], ""), env.get(names[1], "")
@@ -182,13 +181,11 @@ async def next_outcome(c: AppContext, queue: asyncio.Queue[Outcome], session_ids
     while True:
         if not queue.empty():
             return queue.get_nowait()
-        rows = await c.db.fetchall(
-            f"SELECT state FROM sessions WHERE session_id IN ({','.join('?' * len(session_ids))})", session_ids
-        )
-        if rows and all(r["state"] in ("completed", "error", "stopped") for r in rows):
+        states = await sessions_store.states_of(c.db, session_ids)
+        if states and all(state in FINAL_STATES for state in states):
             if not queue.empty():
                 return queue.get_nowait()
-            return Response(status_code=500 if any(r["state"] == "error" for r in rows) else 204)
+            return Response(status_code=500 if "error" in states else 204)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return JSONResponse(GatewayTimeout(f"no http_outcome within {timeout:g} s").to_dict(), 504)

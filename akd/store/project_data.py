@@ -53,6 +53,15 @@ def _entry(r: Row) -> StoreEntry:
     return StoreEntry(str(r["key"]), json.loads(r["value"]), len(r["value"].encode()), float(r["updated_at"]))
 
 
+async def set_store_value(db: Database, project_id: str, key: str, encoded: str, now: float) -> None:
+    """Store a key's JSON-encoded value (the API's ``store set``; sessions go through the SDK's path)."""
+    await db.execute(
+        "INSERT INTO kv (project_id, key, value, updated_at) VALUES (?,?,?,?) ON CONFLICT (project_id, key)"
+        " DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
+        (project_id, key, encoded, now),
+    )
+
+
 async def delete_store_key(db: Database, project_id: str, key: str) -> bool:
     """True if the key was there."""
     return bool(await db.execute("DELETE FROM kv WHERE project_id=? AND key=?", (project_id, key)))

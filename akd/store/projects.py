@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from akd.store.db import Connection, Database, Row
 
@@ -116,3 +117,31 @@ async def connection_triggers(db: Database, project_id: str, connection: str) ->
         " WHERE t.project_id=? AND t.type='connection' AND t.connection=? ORDER BY t.name",
         (project_id, connection),
     )
+
+
+_TRIGGER_WITH_PROJECT = "SELECT t.*, p.name AS project FROM triggers t JOIN projects p USING (project_id)"
+
+
+async def triggers_listed(db: Database, project: str = "") -> list[Row]:
+    """Every trigger (with its project's name), or one project's, by project then name."""
+    return await db.fetchall(
+        f"{_TRIGGER_WITH_PROJECT} WHERE ?='' OR p.name=? ORDER BY p.name, t.name", (project, project)
+    )
+
+
+async def trigger_found(db: Database, ident: str, project: str = "") -> Row | None:
+    """A trigger by id, or by name (within ``project`` when given), with its project's name."""
+    return await db.fetchone(
+        f"{_TRIGGER_WITH_PROJECT} WHERE t.trigger_id=? OR (t.name=? AND (?='' OR p.name=?))",
+        (ident, ident, project, project),
+    )
+
+
+async def var_names(db: Database, project_id: str, names: Sequence[str]) -> set[str]:
+    """Which of ``names`` the project has as vars."""
+    if not names:
+        return set()
+    rows = await db.fetchall(
+        f"SELECT name FROM vars WHERE project_id=? AND name IN ({','.join('?' * len(names))})", (project_id, *names)
+    )
+    return {str(r["name"]) for r in rows}

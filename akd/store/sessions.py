@@ -378,3 +378,13 @@ async def move_sleep_deadline(db: Database, session_id: str, seq: int, outcome: 
             return False
         await _log(conn, session_id, note)
     return True
+
+
+async def states_of(db: Database, session_ids: Sequence[str]) -> list[str]:
+    """The states of the sessions that exist among ``session_ids``."""
+    if not session_ids:
+        return []
+    rows = await db.fetchall(
+        f"SELECT state FROM sessions WHERE session_id IN ({','.join('?' * len(session_ids))})", tuple(session_ids)
+    )
+    return [str(r["state"]) for r in rows]
