@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from akd.api.common import ctx, int_param, must, ok, rfc3339
 from akd.store import projects as projects_store
+from akd.store import stats as stats_store
 
 STATES = ("created", "running", "completed", "error", "stopped")
 
@@ -51,25 +52,13 @@ def summarize(rows: list[Any]) -> dict[str, Any]:
 async def stats(request: Request) -> JSONResponse:
     c = ctx(request)
     q = request.query_params
-    where: list[str] = ["1=1"]
-    params: list[Any] = []
+    project_id = ""
     if q.get("project"):
         prj = must(await projects_store.project_by_name(c.db, q["project"]), "project", q["project"])
-        where.append("s.project_id=?")
-        params.append(prj["project_id"])
-    if q.get("deployment"):
-        where.append("s.deployment_id=?")
-        params.append(q["deployment"])
+        project_id = prj["project_id"]
     since = int_param(request, "since", 0, lo=0, hi=10 * 365 * 86400)
-    if since:
-        where.append("s.created_at >= ?")
-        params.append(time.time() - since)
-    rows = await c.db.fetchall_bulk(
-        "SELECT s.state, s.created_at, s.started_at, s.ended_at, s.steps, s.project_id, s.deployment_id,"
-        " s.trigger_id, p.name AS project, t.name AS trigger FROM sessions s"
-        " LEFT JOIN projects p USING (project_id) LEFT JOIN triggers t ON t.trigger_id = s.trigger_id"
-        f" WHERE {' AND '.join(where)}", params,
-    )  # fmt: skip
+    rows = await stats_store.session_facts(c.db, project_id=project_id, deployment_id=q.get("deployment", ""),
+                                           since=time.time() - since if since else 0.0)  # fmt: skip
     return ok(_report(rows, since))
 
 
@@ -94,8 +83,7 @@ def _report(rows: list[Any], since: int) -> dict[str, Any]:
 
 async def counts(request: Request) -> JSONResponse:
     """``GET /stats/counts``: sessions by state, from the state index alone (cheap to poll)."""
-    rows = await ctx(request).db.fetchall("SELECT state, COUNT(*) AS n FROM sessions GROUP BY state")
-    return ok({"by_state": {r["state"]: r["n"] for r in rows}})
+    return ok({"by_state": await stats_store.counts_by_state(ctx(request).db)})
 
 
 routes = [Route("/stats", stats), Route("/stats/counts", counts)]
