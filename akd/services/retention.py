@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from akd.store import events as events_store
+from akd.store import sessions as sessions_store
 from akd.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -42,17 +44,10 @@ async def sweep(db: Database, days: float, now: float | None = None, forget: For
     cutoff = (now or time.time()) - days * 86400
     swept = Swept(cutoff)
     while True:
-        rows = await db.fetchall(
-            "SELECT session_id FROM sessions WHERE state IN ('completed','error','stopped') AND ended_at < ?"
-            " LIMIT ?", (cutoff, BATCH),
-        )  # fmt: skip
-        if not rows:
+        ids = await sessions_store.ended_before(db, cutoff, BATCH)
+        if not ids:
             break
-        ids = [r["session_id"] for r in rows]
-        marks = ",".join("?" * len(ids))
-        async with db.tx() as conn:
-            for table in ("session_log", "journal", "inbox", "subscriptions", "sessions"):
-                await conn.execute(f"DELETE FROM {table} WHERE session_id IN ({marks})", ids)
+        await sessions_store.delete_sessions(db, ids)
         swept.sessions += len(ids)
         if forget is not None:
             try:
@@ -61,13 +56,7 @@ async def sweep(db: Database, days: float, now: float | None = None, forget: For
                 log.warning("retention: dropping the workflow histories of %d sessions failed: %s", len(ids), exc)
         await asyncio.sleep(0)  # let webhooks and sessions in between batches
     while True:
-        async with db.tx() as conn:
-            cur = await conn.execute(
-                "DELETE FROM events WHERE event_id IN (SELECT event_id FROM events e WHERE e.created_at < ?"
-                " AND e.state != 'pending' AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.event_id = e.event_id)"
-                " LIMIT ?)", (cutoff, BATCH),
-            )  # fmt: skip
-            count = cur.rowcount
+        count = await events_store.delete_unused_before(db, cutoff, BATCH)
         swept.events += count
         if count < BATCH:
             break

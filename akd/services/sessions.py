@@ -54,7 +54,7 @@ async def _create(ctx: AppContext, new: NewSession, restart_of: str = "") -> str
     async with ctx.db.tx() as conn:
         await store.insert_sessions(conn, [new])
         if restart_of:
-            await conn.execute("UPDATE sessions SET restart_of=? WHERE session_id=?", (restart_of, new.session_id))
+            await store.set_restart_of(conn, new.session_id, restart_of)
     assert ctx.engine is not None
     await ctx.engine.start_session(new.session_id)
     ctx.notifier.changed()
@@ -92,8 +92,7 @@ async def stop(ctx: AppContext, row: Row, reason: str, force: bool, delay: float
         raise FailedPrecondition(f"session {sid} already ended ({row['state']}); only running sessions can be stopped")
     reason = reason or "stopped by user"
     async with ctx.db.tx() as conn:
-        await conn.execute("UPDATE sessions SET stop_reason=? WHERE session_id=?", (reason, sid))
-        await store.append_log(conn, sid, [LogRecord("stop_request", {"reason": reason, "force": force})])
+        await store.request_stop(conn, sid, reason, force)
     assert ctx.engine is not None
     try:
         await ctx.engine.handle(sid).cancel()
@@ -134,9 +133,7 @@ async def delete(ctx: AppContext, row: Row) -> None:
     sid = row["session_id"]
     if row["state"] not in FINAL_STATES:
         raise FailedPrecondition(f"session {sid} is {row['state']}; stop it before deleting it")
-    async with ctx.db.tx() as conn:
-        for table in ("session_log", "journal", "inbox", "subscriptions", "sessions"):
-            await conn.execute(f"DELETE FROM {table} WHERE session_id=?", (sid,))
+    await store.delete_session(ctx.db, sid)
 
 
 def memo_of(row: Row) -> dict[str, Any]:

@@ -193,3 +193,15 @@ async def had_active_deployment(db: Database, project_id: str, at: float) -> boo
         (project_id, at, at),
     )
     return row is not None
+
+
+async def delete_unused_before(db: Database, cutoff: float, limit: int) -> int:
+    """Delete up to ``limit`` dispatched events older than ``cutoff`` that no session refers
+    to (retention); returns how many went."""
+    async with db.tx() as conn:
+        cur = await conn.execute(
+            "DELETE FROM events WHERE event_id IN (SELECT event_id FROM events e WHERE e.created_at < ?"
+            " AND e.state != 'pending' AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.event_id = e.event_id)"
+            " LIMIT ?)", (cutoff, limit),
+        )  # fmt: skip
+        return int(cur.rowcount)

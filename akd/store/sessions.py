@@ -388,3 +388,35 @@ async def states_of(db: Database, session_ids: Sequence[str]) -> list[str]:
         f"SELECT state FROM sessions WHERE session_id IN ({','.join('?' * len(session_ids))})", tuple(session_ids)
     )
     return [str(r["state"]) for r in rows]
+
+
+async def set_restart_of(conn: Connection, session_id: str, origin: str) -> None:
+    await conn.execute("UPDATE sessions SET restart_of=? WHERE session_id=?", (origin, session_id))
+
+
+async def request_stop(conn: Connection, session_id: str, reason: str, force: bool) -> None:
+    """Record why the session is being stopped (its final error says it) and the request in its log."""
+    await conn.execute("UPDATE sessions SET stop_reason=? WHERE session_id=?", (reason, session_id))
+    await _log(conn, session_id, LogRecord("stop_request", {"reason": reason, "force": force}, t=time.time()))
+
+
+async def delete_session(db: Database, session_id: str) -> None:
+    """A session and everything of it: log, journal, inbox, subscriptions."""
+    await delete_sessions(db, [session_id])
+
+
+async def delete_sessions(db: Database, session_ids: Sequence[str]) -> None:
+    """Sessions and everything of them, in one transaction."""
+    marks = ",".join("?" * len(session_ids))
+    async with db.tx() as conn:
+        for table in ("session_log", "journal", "inbox", "subscriptions", "sessions"):
+            await conn.execute(f"DELETE FROM {table} WHERE session_id IN ({marks})", tuple(session_ids))
+
+
+async def ended_before(db: Database, cutoff: float, limit: int) -> list[str]:
+    """Up to ``limit`` ids of sessions that ended before ``cutoff`` (what retention deletes)."""
+    rows = await db.fetchall(
+        "SELECT session_id FROM sessions WHERE state IN ('completed','error','stopped') AND ended_at < ? LIMIT ?",
+        (cutoff, limit),
+    )
+    return [str(r["session_id"]) for r in rows]
