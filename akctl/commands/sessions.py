@@ -213,6 +213,8 @@ def log_line(rec: dict[str, Any]) -> str:
         duration = render.human_duration(rec.get("duration"))
         if rec.get("ok") and "result" in rec:
             outcome = f"ok: {rec['result']}"
+        if kind == "sleep":  # journaled when it starts: its length is what it asked for
+            duration = _asked(rec.get("args", ""))
         return f"{kind:<5}  #{rec['seq']} {rec['name']}({rec.get('args', '')}){attempt} -> {outcome} [{duration}]"
     if kind == "call":
         outcome = "ok" if rec.get("ok") else f"error: {rec.get('error', '')}"
@@ -223,6 +225,13 @@ def log_line(rec: dict[str, Any]) -> str:
         return special(rec)
     detail = {k: v for k, v in rec.items() if k not in ("id", "t", "kind")}
     return f"{kind:<5}  {json.dumps(detail)}"
+
+
+def _asked(args: str) -> str:
+    try:
+        return f"for {render.human_duration(float(args))}"
+    except ValueError:
+        return args
 
 
 def _down(rec: dict[str, Any]) -> str:

@@ -1,9 +1,11 @@
 """What a session waits on and what each step did, on a real daemon: ``waiting`` in
 ``session get`` (a durable sleep, a next_event with a filter, a next_signal), gone once
-the wait ends; the same live state on the web session page (headless Chromium)."""
+the wait ends; the same live state on the web session page (headless Chromium); each
+step's args and result in ``session log``, a secret var's value masked."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -17,9 +19,19 @@ from tests.e2e.test_web import browser, chromium, fire, session_of, sign_in
 __all__ = ["browser", "chromium"]  # fixtures shared with test_web, one browser per module
 
 PROGRAM = """\
+import os
 import time
 
 import autokitteh
+
+
+@autokitteh.activity
+def lookup(key, value):
+    return {"key": key, "echo": value, "big": "x" * 500}
+
+
+def steps(event):
+    return lookup("k", os.environ["MYSTERY"])["key"]
 
 
 def nap(event):
@@ -36,13 +48,26 @@ def on_poke(event):
 def ping(event):
     got = autokitteh.next_signal("ping")
     return got.payload
+
+
+def two(event):
+    first = autokitteh.next_signal("ping")
+    second = autokitteh.next_signal(["stop", "halt"], timeout=600)
+    return [first.payload, second.name]
 """
 
 MANIFEST = """\
 version: v1
 project:
   name: waits
+  vars:
+    - name: MYSTERY
+      value: not-for-logs-4242
+      secret: true
   triggers:
+    - name: steps
+      type: webhook
+      call: program.py:steps
     - name: nap
       type: webhook
       call: program.py:nap
@@ -54,6 +79,13 @@ project:
     - name: ping
       type: webhook
       call: program.py:ping
+    - name: two
+      type: webhook
+      call: program.py:two
+    - name: two_plain
+      type: webhook
+      is_durable: false
+      call: program.py:two
 """
 
 
@@ -63,6 +95,12 @@ def hooks(akd_module: Akd, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     write_project(root / "p", {"autokitteh.yaml": MANIFEST, "program.py": PROGRAM})
     found: dict[str, str] = akd_module.deploy(root / "p")["webhooks"]
     return found
+
+
+@pytest.fixture(scope="module")
+def ui(browser: WebDriver, akd_module: Akd, hooks: dict[str, str]) -> WebDriver:
+    sign_in(browser, akd_module, "/projects/waits")
+    return browser
 
 
 def _waiting(akd: Akd, sid: str) -> dict[str, Any] | None:
@@ -83,6 +121,8 @@ def test_a_durable_sleep_shows_until_when(akd_module: Akd, hooks: dict[str, str]
     assert "sleeping until" in _human(akd_module, sid)
     sleep = next(r for r in akd_module.api("GET", f"/sessions/{sid}/log").json()["records"] if r["kind"] == "sleep")
     assert sleep["args"] == "3600"
+    human_log = akd_module.akctl("session", "log", sid).stdout
+    assert "sleep  #0 sleep(3600) -> ok [for 1h00m]" in human_log, human_log
     assert akd_module.akctl("session", "wake", sid).returncode == 0
     done = akd_module.wait_session(sid, timeout=60)
     assert done["state"] == "completed" and done["waiting"] is None
@@ -116,10 +156,30 @@ def test_next_signal_shows_its_names(akd_module: Akd, hooks: dict[str, str]) -> 
     assert "waiting" not in _human(akd_module, sid)
 
 
-def test_the_session_page_shows_the_wait(browser: WebDriver, akd_module: Akd, hooks: dict[str, str]) -> None:
+@pytest.mark.parametrize("trigger", ["two", "two_plain"])  # parked and replayed / waiting in its runner
+def test_one_wait_after_another(akd_module: Akd, hooks: dict[str, str], trigger: str) -> None:
+    sid = session_of(akd_module, fire(hooks[trigger]))
+    first = wait_for(lambda: _waiting(akd_module, sid), 30, what="the first wait to show")
+    assert first["names"] == ["ping"] and first["until"] is None, first
+    assert akd_module.akctl("session", "signal", sid, "ping", "--payload", "2").returncode == 0
+
+    def second() -> dict[str, Any] | None:
+        w = _waiting(akd_module, sid)
+        return w if w is not None and w["names"] != ["ping"] else None
+
+    then = wait_for(second, 30, what="the second wait to replace the first")
+    assert then["kind"] == "signal" and then["names"] == ["stop", "halt"] and then["until"], then
+    assert "waiting for signals stop or halt, until " in _human(akd_module, sid)
+    assert akd_module.akctl("session", "signal", sid, "halt").returncode == 0
+    done = akd_module.wait_session(sid, timeout=60)
+    assert done["return_value"] == [2, "halt"] and done["waiting"] is None
+
+
+def test_the_session_page_shows_the_wait(ui: WebDriver, akd_module: Akd, hooks: dict[str, str]) -> None:
+    browser = ui
     sid = session_of(akd_module, fire(hooks["ping"]))
     wait_for(lambda: _waiting(akd_module, sid), 30, what="the signal wait")
-    sign_in(browser, akd_module, f"/sessions/{sid}")
+    browser.get(f"{akd_module.url}/sessions/{sid}")
     wait_for(lambda: browser.find_elements(By.ID, "waiting"), 20, interval=0.3, what="the waiting fact")
     assert browser.find_element(By.ID, "waiting").text == "waiting for signal ping"
     assert "waiting for signal ping" in browser.find_element(By.ID, "timeline").text
@@ -129,3 +189,32 @@ def test_the_session_page_shows_the_wait(browser: WebDriver, akd_module: Akd, ho
     wait_for(lambda: not browser.find_elements(By.ID, "waiting"), 20, interval=0.3, what="the wait to clear")
     timeline = browser.find_element(By.ID, "timeline").text
     assert "next_signal" not in timeline and "wait for a signal" in timeline, timeline
+
+
+def test_session_log_shows_step_args_and_results_with_secrets_masked(akd_module: Akd, hooks: dict[str, str]) -> None:
+    sid = session_of(akd_module, fire(hooks["steps"]))
+    assert akd_module.wait_session(sid, timeout=60)["return_value"] == "k"
+    log = akd_module.akctl_json("session", "log", sid)
+    step = next(r for r in log if r["kind"] == "step")
+    assert step["name"] == "program.lookup" and step["args"] == "'k', '********'", step
+    assert step["result"].startswith("{'key': 'k', 'echo': '********', 'big': 'xxx"), step
+    assert step["result"].endswith("...") and len(step["result"]) == 200, step
+    assert step["duration"] >= 0
+    human = akd_module.akctl("session", "log", sid)
+    assert human.returncode == 0, human.stderr
+    assert "program.lookup('k', '********') -> ok: {'key': 'k'" in human.stdout, human.stdout
+    assert "not-for-logs-4242" not in human.stdout + json.dumps(log)
+
+
+def test_the_timeline_shows_step_args_and_results(ui: WebDriver, akd_module: Akd, hooks: dict[str, str]) -> None:
+    browser = ui
+    sid = session_of(akd_module, fire(hooks["steps"]))
+    akd_module.wait_session(sid, timeout=60)
+    browser.get(f"{akd_module.url}/sessions/{sid}")
+    step = browser.find_element(By.CSS_SELECTOR, "#timeline li.k-step")
+    assert "program.lookup('k', '********')" in step.text, step.text
+    result = step.find_element(By.CSS_SELECTOR, ".step-result .mono")
+    assert result.text.startswith("{'key': 'k', 'echo': '********'") and result.text.endswith("…"), result.text
+    full = result.get_attribute("title") or ""
+    assert len(full) == 200 and full.startswith("{'key': 'k'"), full  # the whole logged repr on hover
+    assert "not-for-logs-4242" not in browser.page_source
