@@ -177,18 +177,27 @@ def test_one_wait_after_another(akd_module: Akd, hooks: dict[str, str], trigger:
 
 def test_the_session_page_shows_the_wait(ui: WebDriver, akd_module: Akd, hooks: dict[str, str]) -> None:
     browser = ui
-    sid = session_of(akd_module, fire(hooks["ping"]))
+    sid = session_of(akd_module, fire(hooks["two"]))
     wait_for(lambda: _waiting(akd_module, sid), 30, what="the signal wait")
     browser.get(f"{akd_module.url}/sessions/{sid}")
     wait_for(lambda: browser.find_elements(By.ID, "waiting"), 20, interval=0.3, what="the waiting fact")
     assert browser.find_element(By.ID, "waiting").text == "waiting for signal ping"
     assert "waiting for signal ping" in browser.find_element(By.ID, "timeline").text
     akd_module.akctl("session", "signal", sid, "ping")
-    akd_module.wait_session(sid, timeout=60)
-    # The page polls its live parts: the wait disappears without a reload.
-    wait_for(lambda: not browser.find_elements(By.ID, "waiting"), 20, interval=0.3, what="the wait to clear")
+
+    # The page polls its live parts: the next wait replaces the first without a reload.
+    def next_wait() -> str | None:
+        text = "".join(e.text for e in browser.find_elements(By.ID, "waiting"))
+        return text if "stop or halt" in text else None
+
+    assert wait_for(next_wait, 20, interval=0.3, what="the live fact to move on").startswith(
+        "waiting for signals stop or halt, until "
+    )
     timeline = browser.find_element(By.ID, "timeline").text
     assert "next_signal" not in timeline and "wait for a signal" in timeline, timeline
+    akd_module.akctl("session", "signal", sid, "stop")
+    akd_module.wait_session(sid, timeout=60)
+    wait_for(lambda: not browser.find_elements(By.ID, "waiting"), 20, interval=0.3, what="the wait to clear")
 
 
 def test_session_log_shows_step_args_and_results_with_secrets_masked(akd_module: Akd, hooks: dict[str, str]) -> None:
@@ -218,3 +227,15 @@ def test_the_timeline_shows_step_args_and_results(ui: WebDriver, akd_module: Akd
     full = result.get_attribute("title") or ""
     assert len(full) == 200 and full.startswith("{'key': 'k'"), full  # the whole logged repr on hover
     assert "not-for-logs-4242" not in browser.page_source
+
+
+def test_a_sleep_in_progress_is_not_drawn_as_finished(ui: WebDriver, akd_module: Akd, hooks: dict[str, str]) -> None:
+    sid = session_of(akd_module, fire(hooks["nap"]))
+    wait_for(lambda: _waiting(akd_module, sid), 30, what="the sleep")
+    ui.get(f"{akd_module.url}/sessions/{sid}")
+    assert ui.find_element(By.ID, "waiting").text.startswith("sleeping until ")
+    sleep = ui.find_element(By.CSS_SELECTOR, "#timeline li.k-sleep")
+    assert "running" in (sleep.get_attribute("class") or "") and "so far" in sleep.text, sleep.text
+    assert "sleeping until" in sleep.text and "1 h" not in sleep.text, sleep.text  # not its full hour
+    assert akd_module.akctl("session", "wake", sid).returncode == 0
+    assert akd_module.wait_session(sid, timeout=60)["state"] == "completed"
