@@ -69,6 +69,8 @@ def get_session(app: App, ident: str) -> None:
         fields.append(("attempt", f"[yellow]{s['attempt']}[/] ({again})"))
     for key, value in fields:
         render.out.print(f"[bold]{key:>11}[/]  {value}")
+    if s.get("waiting"):
+        render.out.print(f"[bold]{'waiting':>11}[/]  [cyan]{escape(describe_wait(s['waiting']))}[/]")
     waiting = s.get("waiting_for")
     if waiting:
         detail = f"{waiting['what']} ({escape(waiting['detail'])}), {render.relative(waiting['since'])}"
@@ -79,6 +81,37 @@ def get_session(app: App, ident: str) -> None:
         render.out.print("[bold]     return[/]  " + escape(json.dumps(s["return_value"])))
     if s.get("error"):
         show_error(render.out, s["error"])
+
+
+def describe_wait(w: dict[str, Any]) -> str:
+    """What a session waits on, in plain words: ``sleeping until 22:37:05 (in 3m00s)``,
+    ``waiting for an event on trigger X with filter F``, ``waiting for signal ping``."""
+    if w["kind"] == "sleep":
+        return f"sleeping until {_clock(w['until'])}"
+    if w["kind"] == "event":
+        sources = [_event_source(sub) for sub in w.get("subscriptions") or []]
+        text = "waiting for an event " + (", or ".join(sources) or "(no subscription)")
+    else:
+        names = [str(n) for n in w.get("names") or []]
+        text = f"waiting for signal{'s' if len(names) > 1 else ''} " + " or ".join(names)
+    return text + (f", until {_clock(w['until'])}" if w.get("until") else "")
+
+
+def _event_source(sub: dict[str, Any]) -> str:
+    kind = sub.get("source_kind") or "source"
+    text = f"on {kind} {sub['source']}"
+    return text + (f" with filter {sub['filter']}" if sub.get("filter") else "")
+
+
+def _clock(value: str) -> str:
+    """``22:37:05 (in 3m00s)`` (local time; the date too when it is not today)."""
+    t = render.parse_time(value)
+    if t is None:
+        return "-"
+    local = t.astimezone()
+    shown = local.strftime("%H:%M:%S" if local.date() == datetime.date.today() else "%Y-%m-%d %H:%M:%S")
+    left = (t - datetime.datetime.now(datetime.UTC)).total_seconds()
+    return f"{shown} (in {render.human_duration(left)})" if left > 0 else f"{shown} (due now)"
 
 
 def show_error(console: Any, err: dict[str, Any]) -> None:
@@ -178,15 +211,27 @@ def log_line(rec: dict[str, Any]) -> str:
         outcome = "ok" if rec.get("ok") else f"error: {rec.get('error', '')}"
         attempt = f" attempt {rec['attempt']}" if rec.get("attempt", 1) != 1 else ""
         duration = render.human_duration(rec.get("duration"))
+        if rec.get("ok") and "result" in rec:
+            outcome = f"ok: {rec['result']}"
+        if kind == "sleep":  # journaled when it starts: its length is what it asked for
+            duration = _asked(rec.get("args", ""))
         return f"{kind:<5}  #{rec['seq']} {rec['name']}({rec.get('args', '')}){attempt} -> {outcome} [{duration}]"
     if kind == "call":
         outcome = "ok" if rec.get("ok") else f"error: {rec.get('error', '')}"
-        return f"call   #{rec['seq']} {rec['name']} -> {outcome}"
+        waited = f" [waited {render.human_duration(rec['waited'])}]" if rec.get("waited") is not None else ""
+        return f"call   #{rec['seq']} {rec['name']} -> {outcome}{waited}"
     special = _NOTES.get(kind)
     if special is not None:
         return special(rec)
     detail = {k: v for k, v in rec.items() if k not in ("id", "t", "kind")}
     return f"{kind:<5}  {json.dumps(detail)}"
+
+
+def _asked(args: str) -> str:
+    try:
+        return f"for {render.human_duration(float(args))}"
+    except ValueError:
+        return args
 
 
 def _down(rec: dict[str, Any]) -> str:

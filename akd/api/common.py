@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from akd.appctx import AppContext
 from akd.errors import InvalidArgument, NotFound, PayloadTooLarge
 from akd.store.db import Row
+from akd.store.sessions import FINAL_STATES
 from akd.store.stalls import Stall
 
 
@@ -114,10 +115,22 @@ def session_json(row: Row, stall: Stall | None = None) -> dict[str, Any]:
         "duration": (row["ended_at"] - (row["started_at"] or row["created_at"])) if row["ended_at"] else None,
         "error": json.loads(row["error"]) if row["error"] else None,
         "return_value": json.loads(row["return_value"]) if row["return_value"] else None,
+        "waiting": waiting_json(row),
         "waiting_for": None if stall is None else {
             "what": "storage", "detail": f"{stall.what}: {stall.reason}", "since": rfc3339(stall.since),
         },
     }  # fmt: skip
+
+
+def waiting_json(row: Row) -> dict[str, Any] | None:
+    """What a live session waits on: ``{"kind": "sleep", "until"}``, ``{"kind": "event",
+    "subscriptions": [{"source", "filter"}], "until"}`` or ``{"kind": "signal", "names",
+    "until"}`` (``until`` null: no timeout), each with ``since``; None when it waits on nothing."""
+    if not row["waiting"] or row["state"] in FINAL_STATES:
+        return None
+    data: dict[str, Any] = json.loads(row["waiting"])
+    data.pop("seq", None)  # the journal position akd resumes it at: internal
+    return {**data, "until": rfc3339(data["until"]) if data.get("until") else None, "since": rfc3339(data.get("since"))}
 
 
 def must(row: Row | None, what: str, ident: str) -> Row:

@@ -21,9 +21,10 @@ from akd.engine.segment import SegmentAborted, SegmentRun, SegmentSpec
 from akd.engine.types import SegmentInput, SegmentResult, StopInput, TickInput
 from akd.errors import AkdError
 from akd.manifest import parse_manifest
-from akd.services.lifecycle import load_env_vars
+from akd.services.lifecycle import list_vars, load_env_vars
 from akd.services.notify import Notifier
 from akd.session_env import OAuthTokens, connection_env
+from akd.store import connections as connections_store
 from akd.store import events as events_store
 from akd.store import inbox, projects, sessions
 from akd.store.db import Database
@@ -191,6 +192,7 @@ class SessionActivities:
             "entrypoint": row["entrypoint"],
             "durable": bool(row["durable"]),
             "env": await self._env(row["project_id"], row["session_id"]),
+            "secret_env": await self._secret_env(row["project_id"]),
             "site_dirs": runner_site_dirs(self.ctx.builds_dir.parent, build["requirements"], build["manifest"]),
             "max_result_bytes": self.ctx.max_result_bytes,
             "limits": self.ctx.limits,
@@ -223,6 +225,15 @@ class SessionActivities:
             if trg["slug"]:
                 env[f"{trg['name']}__webhook_url"] = f"{self.ctx.base_url}/webhooks/{trg['slug']}"
         return env
+
+    async def _secret_env(self, project_id: str) -> list[str]:
+        """Names of the env vars holding secrets (secret project and connection vars): the
+        runner masks their values in the step log's args and results."""
+        data_dir = self.ctx.builds_dir.parent
+        names = [v.name for v in await list_vars(self.ctx.db, data_dir, project_id) if v.secret]
+        for conn, stored in (await connections_store.vars_of_project(self.ctx.db, project_id)).items():
+            names += [f"{conn}__{var.name}" for var in stored if var.secret]
+        return sorted(names)
 
     async def _event(self, row: Any) -> dict[str, Any]:
         if row["event_id"]:

@@ -13,7 +13,7 @@ import json
 import pickle
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cel
@@ -41,9 +41,14 @@ class Reply:
 
 @dataclass
 class Park:
-    """Nothing to answer yet: end the segment and wait (until ``until``, 0 = forever)."""
+    """Nothing to answer yet: end the segment and wait (until ``until``, 0 = forever).
+
+    ``waiting`` says on what, for the session view: ``{"kind": "event", "subscriptions":
+    [{"source", "filter"}]}`` or ``{"kind": "signal", "names": [...]}``.
+    """
 
     until: float
+    waiting: dict[str, Any] = field(default_factory=dict)
 
 
 Handler = Callable[["Request", Connection, Row, dict[str, Any]], Awaitable[Any]]
@@ -84,24 +89,35 @@ class SdkCalls:
         self.wake = wake
         self.start = start
         self.oauth = oauth
-        self._sources: dict[str, frozenset[str]] = {}
+        self._sources: dict[str, dict[str, str]] = {}
 
-    async def sources(self, conn: Connection, build_id: str) -> frozenset[str]:
-        """Trigger and connection names of a build's manifest (what subscribe() accepts)."""
+    async def sources(self, conn: Connection, build_id: str) -> dict[str, str]:
+        """Trigger and connection names of a build's manifest (what subscribe() accepts),
+        each with what it is: ``trigger`` or ``connection``."""
         if build_id not in self._sources:
             async with conn.execute("SELECT manifest FROM builds WHERE build_id=?", (build_id,)) as cur:
                 row = await cur.fetchone()
-            names: set[str] = set()
+            names: dict[str, str] = {}
             if row is not None:
                 manifest = parse_manifest(row[0])
-                names = {t.name for t in manifest.triggers} | {c.name for c in manifest.connections}
-            self._sources[build_id] = frozenset(names)
+                names = {c.name: "connection" for c in manifest.connections}
+                names |= {t.name: "trigger" for t in manifest.triggers}
+            self._sources[build_id] = names
         return self._sources[build_id]
 
     async def handle(
-        self, session: Row, seq: int, name: str, payload: dict[str, Any], journal: bool = True
+        self,
+        session: Row,
+        seq: int,
+        name: str,
+        payload: dict[str, Any],
+        journal: bool = True,
+        waited: float | None = None,
     ) -> Reply | Park:
-        """Perform one request; journal its outcome (durable sessions) with the change."""
+        """Perform one request; journal its outcome (durable sessions) with the change.
+
+        ``waited``: how long the session waited for this answer (a next_event or
+        next_signal that parked), kept in its log record."""
         handler, io = _HANDLERS.get(name), _IO_HANDLERS.get(name)
         req = Request(self, [])
         early: Any = None
@@ -127,6 +143,8 @@ class SdkCalls:
                 blob = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
                 await sessions_store.journal_insert(conn, session["session_id"], seq, "call", name, blob)
                 record = {"seq": seq, "name": name, "ok": outcome[0]}
+                if waited is not None:
+                    record["waited"] = round(waited, 3)
                 if not outcome[0]:
                     record["error"] = f"{type(outcome[1]).__name__}: {outcome[1]}"
                 await sessions_store.append_log(
@@ -154,7 +172,7 @@ class Request:
     async def start(self, session_id: str) -> None:
         await self.sdk.start(session_id)
 
-    async def sources(self, conn: Connection, build_id: str) -> frozenset[str]:
+    async def sources(self, conn: Connection, build_id: str) -> dict[str, str]:
         return await self.sdk.sources(conn, build_id)
 
 
@@ -284,13 +302,15 @@ async def unsubscribe(calls: Request, conn: Connection, s: Row, p: dict[str, Any
     return None
 
 
-async def _take_or_park(conn: Connection, s: Row, kind: str, keys: list[str], until: float | None) -> Any:
+async def _take_or_park(
+    conn: Connection, s: Row, kind: str, keys: list[str], until: float | None, waiting: dict[str, Any]
+) -> Any:
     row = await inbox.take(conn, s["session_id"], kind, keys)
     if row is not None:
         return pickle.loads(row["payload"])
     if until is not None and time.time() >= until:
         return None
-    return Park(until or 0.0)
+    return Park(until or 0.0, {"kind": kind, **waiting})
 
 
 @handles("next_event")
@@ -305,7 +325,10 @@ async def next_event(calls: Request, conn: Connection, s: Row, p: dict[str, Any]
         row = await cur.fetchone()
     if row is None or row[0] != len(set(subs)):
         raise AutoKittehError(f"next_event: unknown subscription id in {subs}; use the ids subscribe() returned")
-    return await _take_or_park(conn, s, "event", subs, p.get("deadline"))
+    kinds = await calls.sources(conn, s["build_id"])
+    specs = [{**spec, "source_kind": kinds.get(spec["source"], "")}
+             for spec in await sessions_store.subscription_specs(conn, s["session_id"], subs)]  # fmt: skip
+    return await _take_or_park(conn, s, "event", subs, p.get("deadline"), {"subscriptions": specs})
 
 
 @handles("next_signal")
@@ -313,7 +336,7 @@ async def next_signal(calls: Request, conn: Connection, s: Row, p: dict[str, Any
     names = [str(x) for x in p.get("names") or []]
     if not names:
         raise AutoKittehError("next_signal: no signal names given")
-    return await _take_or_park(conn, s, "signal", names, p.get("deadline"))
+    return await _take_or_park(conn, s, "signal", names, p.get("deadline"), {"names": names})
 
 
 @handles("signal")

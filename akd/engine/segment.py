@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import pickle
 import signal
@@ -70,12 +71,17 @@ class SegmentRun:
         self.buffer: list[LogRecord] = []
         self.flush_at = 0.0
         self._read: asyncio.Future[tuple[dict[str, Any], bytes]] | None = None
+        # The wait the last segment parked on (its seq and since): what a replayed request
+        # at that seq waited for, once it is answered.
+        self._parked: dict[str, Any] = json.loads(row["waiting"]) if row["waiting"] else {}
         # Park after each journaled step so the next segment replays (replay_each_step).
         self._replay_check = replay_each_step and bool(row["durable"])
 
     async def run(self, conn: RunnerConn) -> SegmentResult:
         """Run the segment on ``conn`` (started by the caller, maybe ahead and already given this spec)."""
         try:
+            if self._parked:
+                await self._set_waiting(None)  # the wait the last segment parked on is over
             if conn.prepared is self.spec:
                 await conn.send({"op": "go"})
             else:
@@ -103,7 +109,9 @@ class SegmentRun:
                 await conn.send({"op": "ack"})
             elif op == "wait":
                 await self._flush()
-                return SegmentResult(kind=str(msg["kind"]), until=float(msg.get("until", 0)), seq=int(msg["seq"]))
+                until = float(msg.get("until", 0))
+                await self._set_waiting({"kind": str(msg["kind"]), "until": until, **self._since(int(msg["seq"]))})
+                return SegmentResult(kind=str(msg["kind"]), until=until, seq=int(msg["seq"]))
             elif op == "call":
                 parked = await self._call(conn, msg)
                 if parked is not None:
@@ -138,15 +146,24 @@ class SegmentRun:
         """An SDK request: answer it, or (durable sessions) park the session until it can be."""
         await self._flush()
         seq, name, payload = int(msg["seq"]), str(msg["name"]), dict(msg.get("payload") or {})
+        waited: dict[str, Any] = {}
         while True:
             seen = self.notifier.generation
-            result = await self.sdk.handle(self.row, seq, name, payload, journal=bool(msg.get("journal", True)))
+            since = waited or (self._parked if self._parked.get("seq") == seq else {})
+            took = time.time() - float(since["since"]) if since else None
+            journal = bool(msg.get("journal", True))
+            result = await self.sdk.handle(self.row, seq, name, payload, journal=journal, waited=took)
             if isinstance(result, Reply):
+                if waited:
+                    await self._set_waiting(None)
                 if self._replay_check and msg.get("journal", True):
                     return await self._park_for_replay(seq)  # the reply is journaled: replay gives it
                 await conn.send({"op": "reply"}, pickle.dumps(result.value, protocol=pickle.HIGHEST_PROTOCOL))
                 return None
-            if self.row["durable"] and msg.get("journal", True):
+            if not waited:
+                waited = {**result.waiting, "until": result.until or None, **self._since(seq)}
+                await self._set_waiting(waited)
+            if self.row["durable"] and journal:
                 return SegmentResult(kind="wait", until=result.until, seq=seq)
             # A non-durable session cannot be replayed: its runner waits here instead.
             await self._wait_change(seen, result.until)
@@ -162,6 +179,16 @@ class SegmentRun:
         """End the segment right after a journaled step: the next one replays up to here."""
         await self._flush()
         return SegmentResult(kind="sleep", until=0.0, seq=seq)
+
+    def _since(self, seq: int) -> dict[str, Any]:
+        """When the wait at ``seq`` began: now, or when an earlier segment first parked on it."""
+        first = self._parked.get("since") if self._parked.get("seq") == seq else None
+        return {"seq": seq, "since": float(first) if first else time.time()}
+
+    async def _set_waiting(self, waiting: dict[str, Any] | None) -> None:
+        """What the session waits on now, for its view (``waiting`` in the API); None: nothing."""
+        await self._stored(lambda: store.set_waiting(self.db, self.sid, waiting), "what the session waits on")
+        self.notifier.changed()
 
     async def _wait_change(self, seen: int, until: float) -> None:
         await self.notifier.next_change(seen, (until - time.time()) if until else 3600.0)
@@ -184,7 +211,7 @@ class SegmentRun:
 
     async def _record_step(self, msg: dict[str, Any], blob: bytes) -> None:
         data: dict[str, Any] = {
-            k: msg[k] for k in ("seq", "name", "args", "ok", "duration", "error", "attempt") if k in msg
+            k: msg[k] for k in ("seq", "name", "args", "result", "ok", "duration", "error", "attempt") if k in msg
         }
         records = [*self.buffer, LogRecord(str(msg.get("kind", "step")), data, dedupe=f"j{msg['seq']}")]
         self.buffer = []

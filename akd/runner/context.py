@@ -19,7 +19,7 @@ import threading
 import time
 import traceback
 import types
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, cast
 
@@ -31,7 +31,7 @@ from akd.runner.errors import (
 )
 from akd.runner.outcomes import NotReplayable, round_trip
 from akd.runner.protocol import SyncChannel
-from akd.runner.purity import describe, is_pure, summarize_args
+from akd.runner.purity import describe, is_pure, mask, secret_values, summarize_args, summarize_result
 from akd.runner.retry import RetryPolicy
 from akd.runner.retry import current as retry_current
 
@@ -88,8 +88,11 @@ class Session:
         build_dir: str,
         max_result_bytes: int,
         max_print_bytes: int = 0,
+        secret_env: Sequence[str] = (),
     ) -> None:
         self.chan = chan
+        # Values masked in the step log's args and results (the env is set before the session).
+        self.secrets = secret_values(os.environ, secret_env)
         self.session_id = session_id
         self.durable = durable
         self.journal = journal
@@ -249,12 +252,14 @@ class Session:
             "kind": "step",
             "name": name,
             "ok": ok,
-            "args": summarize_args(args, kwargs),
+            "args": summarize_args(args, kwargs, secrets=self.secrets),
             "duration": round(duration, 6),
             "attempt": attempt,
         }
-        if not ok:
-            msg["error"] = f"{type(value).__name__}: {_words(value)}"
+        if ok:
+            msg["result"] = summarize_result(value, secrets=self.secrets)
+        else:
+            msg["error"] = mask(f"{type(value).__name__}: {_words(value)}", self.secrets)
         self.chan.send(msg, blob)
         self._expect("ack")
         return _unwrap(outcome)

@@ -207,6 +207,7 @@ def run(chan: SyncChannel, session_id: str) -> None:
         build_dir=init["build_dir"],
         max_result_bytes=int(init["max_result_bytes"]),
         max_print_bytes=int(init.get("max_print_bytes") or 0),
+        secret_env=list(init.get("secret_env") or ()),
     )
     if int(init.get("attempt") or 1) > 1:
         session.print_prefix = f"a{int(init['attempt'])}."

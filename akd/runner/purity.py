@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import types
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 PURE_MODULES = frozenset(
@@ -104,16 +105,59 @@ def describe(fn: Any) -> str:
     return name
 
 
-def summarize_args(args: tuple[Any, ...], kwargs: dict[str, Any], limit: int = 200) -> str:
-    """A bounded ``repr`` of call arguments for the log (never the full payload)."""
-    parts = [_short_repr(a) for a in args] + [f"{k}={_short_repr(v)}" for k, v in kwargs.items()]
-    text = ", ".join(parts)
+MASK = "********"
+# Env var names that hold credentials whether or not akd marked them secret (matched on
+# the upper-cased name's end: GITHUB_TOKEN, slack__private_app_token, OPENAI_API_KEY...).
+SECRET_SUFFIXES = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASS", "KEY", "CREDENTIALS", "AUTH")
+# Shorter values are not masked: hiding every "1" or "on" would garble the log, not protect it.
+MIN_SECRET_LEN = 4
+
+
+def secret_values(environ: Mapping[str, str], secret_names: Iterable[str] = ()) -> tuple[str, ...]:
+    """The values to mask in step logs: those of env vars akd marked secret (``secret_names``:
+    secret project vars and connection vars) or whose names look secret; longest first."""
+    marked = set(secret_names)
+    found = {
+        value
+        for name, value in environ.items()
+        if (name in marked or name.upper().endswith(SECRET_SUFFIXES)) and len(value) >= MIN_SECRET_LEN
+    }
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def mask(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with each secret, as is or as ``repr`` escapes it, replaced by ``********``."""
+    for value in secrets:
+        if value in text:
+            text = text.replace(value, MASK)
+        escaped = repr(value)[1:-1]
+        if escaped != value and escaped in text:
+            text = text.replace(escaped, MASK)
+    return text
+
+
+def summarize_args(args: tuple[Any, ...], kwargs: dict[str, Any], limit: int = 200, secrets: Sequence[str] = ()) -> str:
+    """A bounded ``repr`` of call arguments for the log (never the full payload), secrets masked."""
+    parts = [_short_repr(a, secrets) for a in args] + [f"{k}={_short_repr(v, secrets)}" for k, v in kwargs.items()]
+    return _cut(", ".join(parts), limit)
+
+
+def summarize_result(value: Any, limit: int = 200, secrets: Sequence[str] = ()) -> str:
+    """A bounded ``repr`` of a step's result for the log, secrets masked before it is cut
+    (so no cut leaves a secret's beginning behind)."""
+    return _cut(mask(_repr(value), secrets), limit)
+
+
+def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _short_repr(value: Any) -> str:
+def _repr(value: Any) -> str:
     try:
-        text = repr(value)
+        return repr(value)
     except Exception:
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= 60 else text[:57] + "..."
+        return f"<{type(value).__name__}>"
+
+
+def _short_repr(value: Any, secrets: Sequence[str] = ()) -> str:
+    return _cut(mask(_repr(value), secrets), 60)

@@ -317,6 +317,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         ) WITHOUT ROWID
         """,
     ),
+    (
+        # What a parked session waits on (akd.engine.segment): a JSON object written when
+        # its segment parks on a sleep, next_event or next_signal and cleared when the next
+        # segment starts or the session ends; the session view shows it as live state.
+        "0013_session_waiting",
+        """
+        ALTER TABLE sessions ADD COLUMN waiting TEXT
+        """,
+    ),
 ]
 
 

@@ -100,6 +100,26 @@ async def set_running(db: Database, session_id: str) -> None:
             await _log(conn, session_id, LogRecord("state", {"state": "running"}, t=now))
 
 
+async def set_waiting(db: Database, session_id: str, waiting: dict[str, Any] | None) -> None:
+    """Record what the session waits on now (a JSON object), or that it waits on nothing."""
+    async with db.tx() as conn:
+        await conn.execute(
+            "UPDATE sessions SET waiting=? WHERE session_id=?",
+            (None if waiting is None else json.dumps(waiting), session_id),
+        )
+
+
+async def subscription_specs(conn: Connection, session_id: str, sub_ids: Sequence[str]) -> list[dict[str, str]]:
+    """The source and filter of each of a session's subscriptions in ``sub_ids`` (in that order)."""
+    marks = ",".join("?" * len(sub_ids))
+    async with conn.execute(
+        f"SELECT sub_id, source, filter FROM subscriptions WHERE session_id=? AND sub_id IN ({marks})",
+        (session_id, *sub_ids),
+    ) as cur:
+        found = {row[0]: {"source": str(row[1]), "filter": str(row[2] or "")} for row in await cur.fetchall()}
+    return [found[s] for s in dict.fromkeys(sub_ids) if s in found]
+
+
 async def begin_attempt(db: Database, session_id: str, why: str, now: float | None = None) -> int:
     """A non-durable session starts its code from the top again: count it and log why."""
     now = now or time.time()
@@ -157,7 +177,7 @@ async def finish(
         for rec in records:
             await _log(conn, session_id, rec)
         cur = await conn.execute(
-            "UPDATE sessions SET state=?, return_value=?, error=?, updated_at=?, ended_at=?"
+            "UPDATE sessions SET state=?, return_value=?, error=?, updated_at=?, ended_at=?, waiting=NULL"
             " WHERE session_id=? AND state NOT IN ('completed','error','stopped')",
             (state, json.dumps(return_value), json.dumps(error) if error else None, now, now, session_id),
         )

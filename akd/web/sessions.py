@@ -94,14 +94,16 @@ async def _live_context(request: Request, row: Row, prints_total: int) -> dict[s
     sid = row["session_id"]
     now = time.time()
     records = await queries.timeline_records(c.db, sid, TIMELINE_LIMIT)
-    calls = await queries.journal_calls(c.db, sid, TIMELINE_LIMIT)
+    calls = await store.list_log(c.db, sid, kinds=("call",), limit=TIMELINE_LIMIT)
     shown = session_json(row, c.db.stalls.get(sid))
+    waiting = timeline.live_wait(row)
     return {
         "s": shown, "row": row, "final": row["state"] in FINAL_STATES, "prints_total": prints_total,
         "timeline": timeline.build(row, records, calls, now), "timeline_cut": len(records) >= TIMELINE_LIMIT,
         "trigger": await _trigger_name(request, row),
         "elapsed": None if row["ended_at"] else max(0.0, now - (row["started_at"] or row["created_at"])),
         "sleeping_until": await debug.sleeping_until(c, row),
+        "waiting": None if waiting is None else timeline.wait_text(waiting),
     }  # fmt: skip
 
 

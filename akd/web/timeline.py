@@ -1,7 +1,9 @@
-"""A session's timeline: its state changes, steps, sleeps and SDK calls, with durations.
+"""A session's timeline: its state changes, steps, sleeps, SDK calls and the wait in
+progress, with durations.
 
-Pure: rows of the session log and journal in, positioned entries out (the page draws
-each as a bar across the session's life).
+Pure: rows of the session log in, positioned entries out (the page draws each as a bar
+across the session's life). Labels are plain words: a ``next_signal`` call reads "wait
+for a signal", a parked session "waiting for signal ping".
 """
 
 from __future__ import annotations
@@ -9,15 +11,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from akd.store.db import Row
+from akd.store.sessions import FINAL_STATES
 
 
 @dataclass(frozen=True)
 class Entry:
     start: float
-    kind: str  # state | step | sleep | call | stop_request | stop | restart | resume | storage
+    kind: str  # state | step | sleep | call | wait | stop_request | stop | restart | resume | storage
     label: str
     detail: str = ""
     duration: float | None = None
@@ -25,19 +29,63 @@ class Entry:
     left: float = 0.0  # percent of the session's span
     width: float = 0.0
     seq: int | None = None  # a journaled step's position (what `session rerun --from-step` takes)
+    running: bool = False  # still going (a sleep or wait in progress): its duration is "so far"
+    args: str = ""  # a step's arguments and result (bounded reprs): shown cut, whole on hover
+    result: str = ""
 
 
 def build(session: Row, records: Sequence[Row], calls: Sequence[Row], now: float) -> list[Entry]:
-    """Entries in time order, positioned between the session's creation and its end (or now)."""
+    """Entries in time order, positioned between the session's creation and its end (or now).
+
+    ``calls``: the session's ``call`` log records (SDK requests akd answered)."""
     t0 = float(session["created_at"])
     end = float(session["ended_at"] or now)
-    raw = _from_records(records, session["ended_at"], end) + [_call(c) for c in calls]
+    waiting = live_wait(session)
+    raw = _from_records(records, session["ended_at"], end, waiting) + [_call(c) for c in calls]
+    if waiting is not None and waiting["kind"] != "sleep":
+        since = float(waiting.get("since") or now)
+        raw.append(Entry(since, "wait", wait_text(waiting), "", max(0.0, end - since), running=True))
     raw.sort(key=lambda e: e.start)
     span = max(end - t0, 1e-3)
     return [_placed(e, t0, span) for e in raw]
 
 
-def _from_records(records: Sequence[Row], ended_at: float | None, end: float) -> list[Entry]:
+def live_wait(session: Row) -> dict[str, Any] | None:
+    """What a live session waits on (the ``waiting`` column, times as epoch seconds)."""
+    if not session["waiting"] or session["state"] in FINAL_STATES:
+        return None
+    data: dict[str, Any] = json.loads(session["waiting"])
+    return data
+
+
+def wait_text(w: dict[str, Any]) -> str:
+    """``sleeping until 22:37:05``, ``waiting for an event on trigger X with filter F``,
+    ``waiting for signal ping`` (and ``, until ...`` for a wait with a timeout)."""
+    if w["kind"] == "sleep":
+        return f"sleeping until {_clock(float(w['until']))}"
+    if w["kind"] == "event":
+        sources = [_source(sub) for sub in w.get("subscriptions") or []]
+        text = "waiting for an event " + ", or ".join(sources)
+    else:
+        names = [str(n) for n in w.get("names") or []]
+        text = f"waiting for signal{'s' if len(names) > 1 else ''} " + " or ".join(names)
+    return text + (f", until {_clock(float(w['until']))}" if w.get("until") else "")
+
+
+def _source(sub: dict[str, Any]) -> str:
+    text = f"on {sub.get('source_kind') or 'source'} {sub['source']}"
+    return text + (f" with filter {sub['filter']}" if sub.get("filter") else "")
+
+
+def _clock(t: float) -> str:
+    """Local time (the daemon runs on the user's machine); the date too when not today."""
+    when = datetime.fromtimestamp(t)
+    return when.strftime("%H:%M:%S" if when.date() == datetime.now().date() else "%Y-%m-%d %H:%M:%S")
+
+
+def _from_records(
+    records: Sequence[Row], ended_at: float | None, end: float, waiting: dict[str, Any] | None
+) -> list[Entry]:
     states = [r for r in records if r["kind"] == "state"]
     entries = [_state(r, states[i + 1]["t"] if i + 1 < len(states) else None, ended_at, end)
                for i, r in enumerate(states)]  # fmt: skip
@@ -46,7 +94,7 @@ def _from_records(records: Sequence[Row], ended_at: float | None, end: float) ->
         if r["kind"] == "step":
             entries.append(_step(r["t"], data))
         elif r["kind"] == "sleep":
-            entries.append(_sleep(r["t"], data, end))
+            entries.append(_sleep(r["t"], data, end, waiting))
         elif r["kind"] in ("stop_request", "stop"):
             detail = str(data.get("reason", "")) + (" (forced)" if data.get("forced") or data.get("force") else "")
             entries.append(Entry(r["t"], r["kind"], r["kind"].replace("_", " "), detail))
@@ -89,26 +137,48 @@ def _step(t: float, data: dict[str, Any]) -> Entry:
     attempt = int(data.get("attempt") or 1)
     detail = str(data.get("error") or "") + (f" (attempt {attempt})" if attempt > 1 else "")
     seq = data.get("seq")
-    return Entry(t - took, "step", f"{name}({args})", detail.strip(), took, ok=bool(data.get("ok", True)),
-                 seq=int(seq) if isinstance(seq, int) else None)  # fmt: skip
+    return Entry(t - took, "step", name, detail.strip(), took, ok=bool(data.get("ok", True)),
+                 seq=int(seq) if isinstance(seq, int) else None, args=args,
+                 result=str(data.get("result", "")))  # fmt: skip
 
 
-def _sleep(t: float, data: dict[str, Any], end: float) -> Entry:
+def _sleep(t: float, data: dict[str, Any], end: float, waiting: dict[str, Any] | None) -> Entry:
     try:
         asked = float(data.get("args") or 0.0)
     except ValueError:
         asked = 0.0
     seq = data.get("seq")
-    return Entry(t, "sleep", f"sleep({data.get('args', '')})", "", min(asked, max(0.0, end - t)),
-                 seq=int(seq) if isinstance(seq, int) else None)  # fmt: skip
+    label = f"sleep({data.get('args', '')})"
+    if waiting is not None and waiting["kind"] == "sleep" and waiting.get("seq") == seq:
+        # In progress: drawn up to now, not as if it had already elapsed.
+        return Entry(t, "sleep", label, wait_text(waiting), max(0.0, end - t), seq=seq, running=True)
+    return Entry(t, "sleep", label, "", min(asked, max(0.0, end - t)), seq=int(seq) if isinstance(seq, int) else None)
 
 
-def _call(c: Row) -> Entry:
-    return Entry(float(c["t"]), "call", str(c["name"]), f"step {c['seq']}", None, seq=int(c["seq"]))
+# What each SDK request does, in plain words (the timeline's label for a "call" record).
+_CALLS: dict[str, str] = {
+    "next_event": "wait for an event", "next_signal": "wait for a signal", "deadline": "set a timeout",
+    "subscribe": "subscribe to events", "unsubscribe": "unsubscribe", "signal": "send a signal",
+    "start": "start a session", "http_outcome": "answer the webhook", "kv.get": "read a stored value",
+    "kv.set": "store a value", "kv.del": "delete a stored value", "kv.add": "add to a stored value",
+    "kv.check_and_set": "compare and store a value", "kv.keys": "list stored keys",
+    "kv.publish": "publish a value", "kv.unpublish": "unpublish a value",
+    "connection.refresh_oauth": "refresh an OAuth token",
+}  # fmt: skip
+
+
+def _call(r: Row) -> Entry:
+    data: dict[str, Any] = json.loads(r["data"])
+    name = str(data.get("name", "?"))
+    waited = data.get("waited")
+    seq = data.get("seq")
+    return Entry(float(r["t"]) - float(waited or 0.0), "call", _CALLS.get(name, name.replace("_", " ")),
+                 str(data.get("error") or ""), float(waited) if waited is not None else None,
+                 ok=bool(data.get("ok", True)), seq=int(seq) if isinstance(seq, int) else None)  # fmt: skip
 
 
 def _placed(e: Entry, t0: float, span: float) -> Entry:
     left = min(100.0, max(0.0, (e.start - t0) / span * 100))
     width = (e.duration or 0.0) / span * 100
     return Entry(e.start, e.kind, e.label, e.detail, e.duration, e.ok, round(left, 2),
-                 round(max(0.4, min(width, 100.0 - left)), 2), e.seq)  # fmt: skip
+                 round(max(0.4, min(width, 100.0 - left)), 2), e.seq, e.running, e.args, e.result)  # fmt: skip
