@@ -1,0 +1,134 @@
+"""Test payloads (issue 18 item 5) and dispatch to one waiting session (item 2), against a
+real daemon: saved payloads per trigger through akctl and the API, ``event dispatch
+--saved`` (with ``--data`` overrides), the recent real payloads of a trigger, and
+``event dispatch --session`` delivering to a ``next_event`` waiter and starting nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.harness import Akd, write_project
+
+pytestmark = pytest.mark.e2e
+
+MANIFEST = """\
+version: v1
+project:
+  name: payloads
+  triggers:
+    - name: hook
+      type: webhook
+      call: program.py:on_hook
+    - name: answer
+      type: webhook
+      is_sync: true
+      call: program.py:on_answer
+    - name: replies
+      type: webhook
+    - name: wait
+      type: webhook
+      call: program.py:waiter
+"""
+
+PROGRAM = """\
+import json
+
+import autokitteh
+
+
+def on_hook(event):
+    print(json.dumps(dict(event.data), sort_keys=True))
+
+
+def on_answer(event):
+    got = event.data.body.json or {}
+    autokitteh.http_outcome(201, json={"echo": got.get("name"), "seen": True}, headers={"X-Echo": "yes"})
+
+
+def waiter(event):
+    sub = autokitteh.subscribe("replies", filter="data.ok == true")
+    print("waiting")
+    got = autokitteh.next_event(sub, timeout=120)
+    print("got " + json.dumps(dict(got), sort_keys=True) if got is not None else "timeout")
+"""
+
+
+@pytest.fixture(scope="module")
+def project(akd_module: Akd, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = write_project(tmp_path_factory.mktemp("p"), {"autokitteh.yaml": MANIFEST, "program.py": PROGRAM})
+    return akd_module.deploy(root)
+
+
+def _payloads(akd: Akd, *args: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = akd.akctl_json("trigger", "payload", "list", "--trigger", "hook", "-p", "payloads",
+                                                *args)  # fmt: skip
+    return rows
+
+
+def test_save_list_delete(akd_module: Akd, project: dict[str, Any], tmp_path: Path) -> None:
+    saved = akd_module.akctl_json("trigger", "payload", "save", "ada", "--trigger", "hook", "-p", "payloads",
+                                  "--data", "name=Ada", "--data", "n=3")  # fmt: skip
+    assert saved["data"] == {"name": "Ada", "n": 3} and saved["kind"] == "saved"
+    body = tmp_path / "bob.json"
+    body.write_text(json.dumps({"name": "Bob", "tags": ["x"]}))
+    akd_module.akctl_json("trigger", "payload", "save", "bob", "--trigger", "hook", "-p", "payloads",
+                          "--file", str(body))  # fmt: skip
+    rows = _payloads(akd_module)
+    assert [(r["name"], r["data"]) for r in rows] == [("ada", {"name": "Ada", "n": 3}),
+                                                      ("bob", {"name": "Bob", "tags": ["x"]})]  # fmt: skip
+    # Saving again replaces the data (200, not 201), and the API reads the same thing.
+    resp = akd_module.api("PUT", "/projects/payloads/triggers/hook/payloads/bob", json={"data": {"name": "Bo"}})
+    assert resp.status_code == 200, resp.text
+    got = akd_module.api("GET", "/projects/payloads/triggers/hook/payloads/bob").json()
+    assert got["data"] == {"name": "Bo"}
+    deleted = akd_module.akctl("trigger", "payload", "delete", "bob", "--trigger", "hook", "-p", "payloads")
+    assert deleted.returncode == 0, deleted.stderr
+    assert [r["name"] for r in _payloads(akd_module)] == ["ada"]
+    # Bad input: a clear error, nothing changed.
+    gone = akd_module.akctl("trigger", "payload", "delete", "bob", "--trigger", "hook", "-p", "payloads")
+    assert gone.returncode == 44 and "no saved payload named 'bob'" in gone.stderr
+    nope = akd_module.akctl("trigger", "payload", "save", "x", "--trigger", "nope", "-p", "payloads", "--data", "a=1")
+    assert nope.returncode == 44 and "no trigger named 'nope'" in nope.stderr
+    bad = akd_module.api("PUT", "/projects/payloads/triggers/hook/payloads/a%20b", json={"data": {}})
+    assert bad.status_code == 400 and "payload name" in bad.json()["error"]["message"]
+    not_obj = akd_module.api("PUT", "/projects/payloads/triggers/hook/payloads/list", json={"data": [1]})
+    assert not_obj.status_code == 400 and "JSON object" in not_obj.json()["error"]["message"]
+    assert [r["name"] for r in _payloads(akd_module)] == ["ada"]
+
+
+def test_dispatch_saved_with_overrides(akd_module: Akd, project: dict[str, Any]) -> None:
+    akd_module.akctl_json("trigger", "payload", "save", "carol", "--trigger", "hook", "-p", "payloads",
+                          "--data", "name=Carol", "--data", "n=1")  # fmt: skip
+    plain = akd_module.akctl_json("event", "dispatch", "--trigger", "hook", "-p", "payloads", "--saved", "carol")
+    (sid,) = plain["session_ids"]
+    akd_module.wait_session(sid, ("completed",))
+    assert akd_module.prints(sid) == ['{"n": 1, "name": "Carol"}']
+    over = akd_module.akctl_json("event", "dispatch", "--trigger", "hook", "-p", "payloads", "--saved", "carol",
+                                 "--data", "n=7", "--data", "extra=yes")  # fmt: skip
+    (sid2,) = over["session_ids"]
+    akd_module.wait_session(sid2, ("completed",))
+    assert akd_module.prints(sid2) == ['{"extra": "yes", "n": 7, "name": "Carol"}']
+    missing = akd_module.akctl("event", "dispatch", "--trigger", "hook", "-p", "payloads", "--saved", "nobody")
+    assert missing.returncode == 44 and "nobody" in missing.stderr
+
+
+def test_recent_payloads_are_listed_next_to_saved(akd_module: Akd, project: dict[str, Any]) -> None:
+    resp = httpx.post(project["webhooks"]["hook"], json={"real": "request"}, timeout=30)
+    assert resp.status_code == 202
+    event_id = resp.headers["AutoKitteh-Event-ID"]
+    rows = _payloads(akd_module, "--recent")
+    saved = [r for r in rows if r["kind"] == "saved"]
+    recent = [r for r in rows if r["kind"] == "recent"]
+    assert saved and all(r["name"] in ("ada", "carol") for r in saved)
+    assert recent[0]["event_id"] == event_id  # newest first
+    assert recent[0]["data"]["body"]["json"] == {"real": "request"} and recent[0]["data"]["method"] == "POST"
+    assert len(recent) <= 10 and all(r["event_id"].startswith("evt_") for r in recent)
+    # Without --recent only the saved ones.
+    assert all(r["kind"] == "saved" for r in _payloads(akd_module))
+    table = akd_module.akctl("trigger", "payload", "list", "--trigger", "hook", "-p", "payloads", "--recent")
+    assert table.returncode == 0 and "recent" in table.stdout and event_id in table.stdout
