@@ -48,6 +48,8 @@ def show_event(app: App, ev: dict[str, Any]) -> None:
     if ev.get("skip_reason"):
         render.out.print(f"[bold]{'skipped':>11}[/]  {escape(ev['skip_reason'])}", soft_wrap=True)
     render.out.print(f"[bold]{'sessions':>11}[/]  {', '.join(ev['session_ids']) or '-'}")
+    if ev.get("delivered_to"):
+        render.out.print(f"[bold]{'delivered':>11}[/]  to session {ev['delivered_to']['session_id']} (its next_event)")
     if "data" in ev:
         render.out.print(_syntax(json.dumps(ev["data"], indent=2), "json", theme="ansi_dark",
                                 background_color="default"))  # fmt: skip

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.harness import Akd, write_project
+from tests.e2e.harness import Akd, wait_for, write_project
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +51,7 @@ def on_answer(event):
 
 
 def waiter(event):
-    sub = autokitteh.subscribe("replies", filter="data.ok == true")
+    sub = autokitteh.subscribe("hook", filter="data.ok == true")
     print("waiting")
     got = autokitteh.next_event(sub, timeout=120)
     print("got " + json.dumps(dict(got), sort_keys=True) if got is not None else "timeout")
@@ -132,3 +132,55 @@ def test_recent_payloads_are_listed_next_to_saved(akd_module: Akd, project: dict
     assert all(r["kind"] == "saved" for r in _payloads(akd_module))
     table = akd_module.akctl("trigger", "payload", "list", "--trigger", "hook", "-p", "payloads", "--recent")
     assert table.returncode == 0 and "recent" in table.stdout and event_id in table.stdout
+
+
+def _event_count(akd: Akd) -> int:
+    return len(akd.akctl_json("event", "list", "--project", "payloads", "--limit", "1000"))
+
+
+def test_dispatch_to_one_waiting_session(akd_module: Akd, project: dict[str, Any]) -> None:
+    started = akd_module.akctl_json("event", "dispatch", "--trigger", "wait", "-p", "payloads")
+    (waiter,) = started["session_ids"]
+    wait_for(lambda: akd_module.prints(waiter) == ["waiting"] or None, 60, what="the waiter to subscribe")
+    sessions_before = {s["session_id"] for s in akd_module.sessions(project="payloads", limit=1000)}
+    events_before = _event_count(akd_module)
+
+    def dispatch(trigger: str, session_id: str, *pairs: str) -> Any:
+        args = ["event", "dispatch", "--trigger", trigger, "-p", "payloads", "--session", session_id]
+        flags = [p for p in pairs if p.startswith("--")]
+        data = [a for p in pairs if not p.startswith("--") for a in ("--data", p)]
+        return akd_module.akctl(*args, *data, *flags)
+
+    # Refused, nothing stored: no subscription on that trigger; the subscription's filter is
+    # false; a session that has ended; a session that does not exist.
+    none = dispatch("replies", waiter, "ok=true")
+    assert none.returncode == 42 and f"session {waiter} has no subscription on trigger replies" in none.stderr
+    false = dispatch("hook", waiter, "ok=false")
+    assert false.returncode == 42 and "data.ok == true" in false.stderr and "was false" in false.stderr
+    ended = dispatch("hook", _a_finished_session(akd_module), "ok=true")
+    assert ended.returncode == 42 and "has ended (completed)" in ended.stderr
+    unknown = dispatch("hook", "ses_" + "a" * 26, "ok=true")
+    assert unknown.returncode == 44
+    assert _event_count(akd_module) == events_before
+    assert akd_module.prints(waiter) == ["waiting"]
+
+    res = dispatch("hook", waiter, "ok=true", "n=5", "--json")
+    assert res.returncode == 0, res.stderr
+    sent = json.loads(res.stdout)
+    assert sent["delivered_to"]["session_id"] == waiter and len(sent["delivered_to"]["subscriptions"]) == 1
+    assert sent["session_ids"] == []
+    got = akd_module.akctl_json("event", "list", "--project", "payloads", "--limit", "1")[0]
+    assert got["trigger"] == "hook" and got["session_ids"] == [] and got["state"] == "dispatched"
+    done = akd_module.wait_session(waiter, ("completed", "error"), timeout=60)
+    assert done["state"] == "completed", done
+    assert akd_module.prints(waiter) == ["waiting", 'got {"n": 5, "ok": true}']
+    # The hook trigger's own function never ran: no session started for the delivered event.
+    after = {s["session_id"] for s in akd_module.sessions(project="payloads", limit=1000)}
+    assert after == sessions_before
+    assert _event_count(akd_module) == events_before + 1
+
+
+def _a_finished_session(akd: Akd) -> str:
+    found = [s for s in akd.sessions(project="payloads", limit=1000) if s["state"] == "completed"]
+    assert found, "the earlier tests left completed sessions"
+    return str(found[0]["session_id"])
