@@ -1,7 +1,8 @@
 """Test payloads (issue 18 item 5) and dispatch to one waiting session (item 2), against a
 real daemon: saved payloads per trigger through akctl and the API, ``event dispatch
 --saved`` (with ``--data`` overrides), the recent real payloads of a trigger, and
-``event dispatch --session`` delivering to a ``next_event`` waiter and starting nothing."""
+``event dispatch --session`` delivering to a ``next_event`` waiter and starting nothing;
+the project page's payloads and a sync webhook's response, in headless Chromium."""
 
 from __future__ import annotations
 
@@ -11,8 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
+from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from tests.e2e.harness import Akd, wait_for, write_project
+from tests.e2e.test_web import browser, chromium, sign_in
+
+__all__ = ["browser", "chromium"]  # the browser fixtures of test_web, one browser per module
 
 pytestmark = pytest.mark.e2e
 
@@ -33,6 +40,9 @@ project:
     - name: wait
       type: webhook
       call: program.py:waiter
+    - name: hourly
+      schedule: "@every 1h"
+      call: program.py:on_hook
 """
 
 PROGRAM = """\
@@ -184,3 +194,90 @@ def _a_finished_session(akd: Akd) -> str:
     found = [s for s in akd.sessions(project="payloads", limit=1000) if s["state"] == "completed"]
     assert found, "the earlier tests left completed sessions"
     return str(found[0]["session_id"])
+
+
+@pytest.fixture(scope="module")
+def ui(browser: WebDriver, akd_module: Akd, project: dict[str, Any]) -> WebDriver:
+    sign_in(browser, akd_module, "/projects/payloads")
+    return browser
+
+
+def _trigger_card(ui: WebDriver, name: str) -> Any:
+    return ui.find_element(By.ID, f"trigger-{name}")
+
+
+def test_web_save_a_payload_send_it_and_see_the_sync_response(ui: WebDriver, akd_module: Akd) -> None:
+    browser = ui
+    card = _trigger_card(browser, "answer")
+    card.find_element(By.CSS_SELECTOR, "details.test-request summary").click()
+    body = card.find_element(By.CSS_SELECTOR, "textarea[name=body]")
+    body.clear()
+    body.send_keys('{"name": "Dora"}')
+    card.find_element(By.CSS_SELECTOR, "input[name=save_as]").send_keys("dora")
+    card.find_element(By.CSS_SELECTOR, "button[data-save-payload]").click()
+
+    def saved() -> list[str] | None:
+        rows = akd_module.api("GET", "/projects/payloads/triggers/answer/payloads").json()
+        return [r["name"] for r in rows] or None
+
+    assert wait_for(saved, 20, what="the payload saved from the page") == ["dora"]
+    # After the reload the page lists it; choosing it fills the body, Send posts it to the
+    # sync webhook and the page shows that webhook's answer: status, headers and body.
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#trigger-answer option[value='saved:dora']") or None,
+             20, what="the saved payload on the reloaded page")  # fmt: skip
+    card = _trigger_card(browser, "answer")
+    card.find_element(By.CSS_SELECTOR, "details.test-request summary").click()
+    body = card.find_element(By.CSS_SELECTOR, "textarea[name=body]")
+    body.clear()
+    Select(card.find_element(By.CSS_SELECTOR, "select[data-payload-pick]")).select_by_value("saved:dora")
+    assert json.loads(body.get_attribute("value") or "") == {"name": "Dora"}
+    card.find_element(By.CSS_SELECTOR, "details.test-request button[type=submit]").click()
+    out = card.find_element(By.CSS_SELECTOR, "output.result")
+    wait_for(lambda: out.find_elements(By.CSS_SELECTOR, "pre.response-body") or None, 60, what="the sync response")
+    assert out.find_element(By.CSS_SELECTOR, ".response-status").text.startswith("201")
+    assert json.loads(out.find_element(By.CSS_SELECTOR, "pre.response-body").text) == {"echo": "Dora", "seen": True}
+    headers = [e.text.lower() for e in out.find_elements(By.CSS_SELECTOR, ".response-headers dt")]
+    assert "x-echo" in headers
+    # A bad payload is refused with akd's message, nothing saved.
+    body.clear()
+    body.send_keys("[1, 2]")
+    save_as = card.find_element(By.CSS_SELECTOR, "input[name=save_as]")
+    save_as.clear()
+    save_as.send_keys("list")
+    card.find_element(By.CSS_SELECTOR, "button[data-save-payload]").click()
+    wait_for(lambda: "not saved" in out.text or None, 20, what="the refusal")
+    assert "JSON object" in out.text
+    assert saved() == ["dora"]
+
+
+def test_web_recent_requests_and_a_test_event_from_a_saved_payload(ui: WebDriver, akd_module: Akd) -> None:
+    ui.get(akd_module.url + "/projects/payloads")
+    # A webhook's recent requests are offered in its test form, as their JSON bodies.
+    card = _trigger_card(ui, "hook")
+    recent = card.find_elements(By.CSS_SELECTOR, "optgroup[label=Recent] option")
+    assert recent, "the hook trigger's recent requests are offered"
+    card.find_element(By.CSS_SELECTOR, "details.test-request summary").click()
+    pick = Select(card.find_element(By.CSS_SELECTOR, "select[data-payload-pick]"))
+    pick.select_by_value(str(recent[0].get_attribute("value")))
+    assert json.loads(card.find_element(By.CSS_SELECTOR, "textarea[name=body]").get_attribute("value") or "") == {
+        "real": "request"
+    }
+    # A trigger without a webhook: a saved payload sent as a manual event, edited first.
+    akd_module.akctl_json("trigger", "payload", "save", "tick1", "--trigger", "hourly", "-p", "payloads",
+                          "--data", "n=1")  # fmt: skip
+    ui.get(akd_module.url + "/projects/payloads")
+    card = _trigger_card(ui, "hourly")
+    card.find_element(By.CSS_SELECTOR, "details.test-event summary").click()
+    Select(card.find_element(By.CSS_SELECTOR, "select[data-payload-pick]")).select_by_value("saved:tick1")
+    area = card.find_element(By.CSS_SELECTOR, "textarea[name=data]")
+    assert json.loads(area.get_attribute("value") or "") == {"n": 1}
+    area.clear()
+    area.send_keys('{"n": 2, "edited": true}')
+    card.find_element(By.CSS_SELECTOR, "details.test-event button.primary").click()
+    wait_for(lambda: "/events/evt_" in ui.current_url or None, 20, what="the event page")
+    event_id = ui.current_url.rsplit("/", 1)[1]
+    ev = akd_module.akctl_json("event", "get", event_id)
+    assert ev["data"] == {"n": 2, "edited": True} and ev["trigger"] == "hourly" and len(ev["session_ids"]) == 1
+    done = akd_module.wait_session(ev["session_ids"][0], ("completed", "error"))
+    assert done["state"] == "completed"
+    assert akd_module.prints(ev["session_ids"][0]) == ['{"edited": true, "n": 2}']
