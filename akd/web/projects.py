@@ -160,7 +160,7 @@ async def dispatch_payload(request: Request) -> Response:
     event_id = new_id("evt")
     await events_store.insert_event(
         c.db, event_id, project_id=prj["project_id"], trigger_id=trigger["trigger_id"], trigger_name=trigger["name"],
-        event_type="", source="manual", data=pickle.dumps(data),
+        event_type=trigger["event_type"], source="manual", data=pickle.dumps(data),
     )  # fmt: skip
     assert c.dispatcher is not None
     await c.dispatcher.dispatch(event_id)

@@ -281,3 +281,12 @@ def test_web_recent_requests_and_a_test_event_from_a_saved_payload(ui: WebDriver
     done = akd_module.wait_session(ev["session_ids"][0], ("completed", "error"))
     assert done["state"] == "completed"
     assert akd_module.prints(ev["session_ids"][0]) == ['{"edited": true, "n": 2}']
+    # Deleting a saved payload from the page (after its confirmation).
+    ui.get(akd_module.url + "/projects/payloads")
+    card = _trigger_card(ui, "hourly")
+    card.find_element(By.CSS_SELECTOR, "ul.saved-payloads button").click()
+    ui.switch_to.alert.accept()
+    wait_for(lambda: "done=deleted" in ui.current_url or None, 20, what="the page after deleting")
+    assert not _trigger_card(ui, "hourly").find_elements(By.CSS_SELECTOR, "ul.saved-payloads")
+    left = akd_module.akctl_json("trigger", "payload", "list", "--trigger", "hourly", "-p", "payloads")
+    assert left == []
