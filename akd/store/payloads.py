@@ -81,7 +81,7 @@ async def recent(db: Database, project_id: str, trigger_name: str, limit: int = 
     """The data of the trigger's last ``limit`` events (vendor deliveries excluded), newest first."""
     rows = await db.fetchall(
         "SELECT event_id, event_type, source, data, created_at FROM events WHERE project_id=? AND trigger_name=?"
-        " AND connection_id IS NULL ORDER BY created_at DESC LIMIT ?",
+        " AND connection_id IS NULL ORDER BY created_at DESC, event_id DESC LIMIT ?",
         (project_id, trigger_name, limit),
     )
     return [
