@@ -17,7 +17,7 @@ from akctl.render import escape
 
 @click.group("payload")
 def payload() -> None:
-    """Saved test payloads of a trigger (dispatch one with ``akctl event dispatch --saved``)."""
+    """Saved test payloads of a trigger (dispatch one with: akctl event dispatch --saved NAME)."""
 
 
 @payload.command("list")
