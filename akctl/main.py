@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from akctl import render
-from akctl.commands import connections, daemon, debug, deploy, dev, events, lifecycle, mcp, sessions, stats
+from akctl.commands import connections, daemon, debug, deploy, dev, events, lifecycle, mcp, payloads, sessions, stats
 from akctl.errors import USAGE_EXIT, CliError
 
 
@@ -37,7 +37,8 @@ def cli(ctx: click.Context, data_dir: Path | None, as_json: bool) -> None:
     ctx.obj = {"data_dir": data_dir, "as_json": as_json}
 
 
-for module in (connections, daemon, deploy, dev, events, lifecycle, mcp, sessions, stats, debug):  # debug: last
+# debug: last
+for module in (connections, daemon, deploy, dev, events, payloads, lifecycle, mcp, sessions, stats, debug):
     module.register(cli)
 
 

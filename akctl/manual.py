@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from akctl.app import App
 from akctl.errors import CliError
@@ -47,3 +47,22 @@ def as_request(data: dict[str, Any], trigger: dict[str, Any]) -> dict[str, Any]:
     if trigger.get("type") != "webhook" or not trigger.get("webhook_url"):
         raise CliError(f"--as-request needs a webhook trigger; {trigger['name']} is a {trigger['type']} trigger", 40)
     return webhook_request(data, str(trigger["webhook_url"]))
+
+
+def trigger_project(app: App, trigger: str, project: str) -> str:
+    """The project of ``trigger``: ``project`` when given, else the one project that has it."""
+    if project:
+        return project
+    found: dict[str, Any] = app.client.get(f"/triggers/{trigger}")
+    return str(found["project"])
+
+
+def payloads_path(project: str, trigger: str, name: str = "") -> str:
+    tail = f"/{quote(name, safe='')}" if name else ""
+    return f"/projects/{quote(project, safe='')}/triggers/{quote(trigger, safe='')}/payloads{tail}"
+
+
+def saved_data(app: App, project: str, trigger: str, name: str) -> dict[str, Any]:
+    """The data of the saved payload ``name`` of ``trigger`` (exit 44 when there is none)."""
+    saved: dict[str, Any] = app.client.get(payloads_path(trigger_project(app, trigger, project), trigger, name))
+    return dict(saved["data"])

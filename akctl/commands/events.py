@@ -48,6 +48,8 @@ def show_event(app: App, ev: dict[str, Any]) -> None:
     if ev.get("skip_reason"):
         render.out.print(f"[bold]{'skipped':>11}[/]  {escape(ev['skip_reason'])}", soft_wrap=True)
     render.out.print(f"[bold]{'sessions':>11}[/]  {', '.join(ev['session_ids']) or '-'}")
+    if ev.get("delivered_to"):
+        render.out.print(f"[bold]{'delivered':>11}[/]  to session {ev['delivered_to']['session_id']} (its next_event)")
     if "data" in ev:
         render.out.print(_syntax(json.dumps(ev["data"], indent=2), "json", theme="ansi_dark",
                                 background_color="default"))  # fmt: skip
@@ -168,9 +170,13 @@ def register_events(cli: click.Group) -> None:
     @click.option("--data", "pairs", multiple=True, help="key=value (JSON values allowed); repeatable.")
     @click.option("--file", type=click.Path(path_type=Path, exists=True), default=None, help="JSON object file.")
     @click.option("--as-request", is_flag=True, help="Send the data as the JSON body of a POST to the webhook trigger.")
+    @click.option("--saved", default="", metavar="NAME",
+                  help="Start from the trigger's saved payload NAME (--file and --data keys override).")
+    @click.option("--session", "session_id", default="", metavar="SID",
+                  help="Deliver only to this session's next_event waiters on the trigger; start no session.")
     @common
     def dispatch_cmd(app: App, trigger: str, project: str, event_type: str, pairs: tuple[str, ...],
-                     file: Path | None, as_request: bool) -> None:  # fmt: skip
+                     file: Path | None, as_request: bool, saved: str, session_id: str) -> None:  # fmt: skip
         """Store an event for a trigger and dispatch it; the data is its event.data.
 
         A webhook's function reads the request instead (event.data.body.json,
@@ -180,13 +186,18 @@ def register_events(cli: click.Group) -> None:
         \b
         Example:
           akctl event dispatch --trigger on_webhook -p hello --as-request --data name=Ada
+          akctl event dispatch --trigger on_webhook -p hello --saved ada --data n=4
+          akctl event dispatch --trigger replies -p hello --session ses_... --data ok=true
         """
-        data = parse_data(pairs, file)
+        data = manual.saved_data(app, project, trigger, saved) if saved else {}
+        data.update(parse_data(pairs, file))
         if as_request:
             trg: dict[str, Any] = app.client.get(f"/triggers/{trigger}", project=project)
             data = manual.as_request(data, trg)
             event_type = event_type or "post"
         body = {"trigger": trigger, "project": project, "event_type": event_type, "data": data}
+        if session_id:
+            body["session_id"] = session_id
         show_event(app, app.client.post("/events", body))
 
     @event.command("redispatch")

@@ -26,6 +26,7 @@ from akd.api import (
     kv,
     lifecycle,
     oauth,
+    payloads,
     projects,
     published,
     schema,
@@ -130,7 +131,7 @@ def create_app(ctx: AppContext) -> Starlette:
     api_routes = [
         *connections.routes, *daemon.routes, *debug.routes, *deliveries.routes, *events.routes, *kv.routes,
         *lifecycle.routes, *oauth.routes, *projects.routes, *schema.routes, *sessions.routes, *stats.routes,
-        *triggers.routes,
+        *triggers.routes, *payloads.routes,
     ]  # fmt: skip
     app = Starlette(
         routes=[Mount("/api/v1", routes=api_routes), Route("/mcp", mcp_http.endpoint), *webhooks.routes,

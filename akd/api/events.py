@@ -15,6 +15,7 @@ from akd.errors import FailedPrecondition, InvalidArgument, NotFound
 from akd.ids import new_id
 from akd.services import connections as connections_service
 from akd.services import deliveries as deliveries_service
+from akd.services.dispatch import SessionEvent
 from akd.store import events as store
 from akd.store import projects as projects_store
 from akd.store.db import Row
@@ -134,7 +135,19 @@ async def dispatch_event(request: Request) -> JSONResponse:
     data = body.get("data") if body.get("data") is not None else {}
     if not isinstance(data, dict):
         raise InvalidArgument("data must be a JSON object")
+    if body.get("session_id"):
+        return await _deliver_to_session(request, trg, str(body["session_id"]), str(body.get("event_type") or ""), data)
     return await _store_and_dispatch(request, trg, str(body.get("event_type") or ""), data, "manual")
+
+
+async def _deliver_to_session(request: Request, trg: Row, session_id: str, event_type: str, data: Any) -> JSONResponse:
+    """``session_id``: the event goes to that session's waiters on the trigger only; no session starts."""
+    c = ctx(request)
+    assert c.dispatcher is not None
+    ev = SessionEvent(new_id("evt"), trg["project_id"], trg["trigger_id"], trg["name"], event_type, data)
+    subs = await c.dispatcher.deliver_to_session(ev, session_id)
+    row = must(await store.get_event(c.db, ev.event_id), "event", ev.event_id)
+    return ok({**event_json(row, []), "delivered_to": {"session_id": session_id, "subscriptions": subs}}, status=201)
 
 
 async def redispatch_event(request: Request) -> JSONResponse:

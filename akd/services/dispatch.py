@@ -13,12 +13,14 @@ import contextlib
 import logging
 import pickle
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import cel
 
 from akd.engine.worker import Engine
+from akd.errors import FailedPrecondition, InvalidArgument, NotFound
 from akd.ids import derived_id, new_id
 from akd.services import flow
 from akd.store import events as events_store
@@ -37,6 +39,19 @@ log = logging.getLogger(__name__)
 DISPATCH_CONCURRENCY = 16
 NO_DEPLOYMENT = "the project had no active deployment"
 MARKS_SWEEP_INTERVAL = 60.0
+
+
+@dataclass(frozen=True)
+class SessionEvent:
+    """A manual event for one session only (``akctl event dispatch --session``)."""
+
+    event_id: str
+    project_id: str
+    trigger_id: str
+    trigger_name: str
+    event_type: str
+    data: Any
+    source: str = "manual"
 
 
 class Dispatcher:
@@ -248,6 +263,49 @@ class Dispatcher:
             return None
         return _to_start(created, decision.news, admitted)
 
+    async def deliver_to_session(self, ev: SessionEvent, session_id: str) -> list[str]:
+        """Store ``ev`` and put it in ``session_id``'s inbox for each of its subscriptions on
+        the event's trigger whose filter matches, in one transaction; no session starts.
+        Returns the subscription ids. Refused (nothing stored) when the session has ended,
+        is another project's, or has no such subscription matching the event."""
+        subs = await self._session_subscribers(ev, session_id)
+        payload = pickle.dumps({"data": ev.data, "event_id": ev.event_id, "event_type": ev.event_type})
+        async with self.db.tx() as conn:
+            await events_store.insert_dispatched(
+                conn, ev.event_id, project_id=ev.project_id, trigger_id=ev.trigger_id, trigger_name=ev.trigger_name,
+                event_type=ev.event_type, source=ev.source, data=pickle.dumps(ev.data), now=time.time(),
+            )  # fmt: skip
+            for sub in subs:
+                await inbox.deliver(conn, session_id, "event", sub["sub_id"], payload, source_id=ev.event_id)
+        self.notifier.changed()
+        await self.engine.wake(session_id)
+        return [sub["sub_id"] for sub in subs]
+
+    async def _session_subscribers(self, ev: SessionEvent, session_id: str) -> list[Row]:
+        """The session's active subscriptions on the event's trigger that match it (or why none)."""
+        ses = await sessions_store.get(self.db, session_id)
+        if ses is None:
+            raise NotFound(f"session {session_id!r} not found")
+        if ses["project_id"] != ev.project_id:
+            raise InvalidArgument(f"session {session_id} belongs to another project than trigger {ev.trigger_name}")
+        if ses["state"] in sessions_store.FINAL_STATES:
+            raise FailedPrecondition(f"session {session_id} has ended ({ses['state']}); nothing was stored")
+        all_subs = await inbox.subscriptions_for(self.db, ev.project_id, ev.trigger_name)
+        mine = [s for s in all_subs if s["session_id"] == session_id]
+        if not mine:
+            raise FailedPrecondition(
+                f"session {session_id} has no subscription on trigger {ev.trigger_name} (subscribe() it first, "
+                "or dispatch without --session); nothing was stored"
+            )
+        matching = [s for s in mine if not s["filter"] or self._filter_true(s["filter"], ev.data, ev.event_type)]
+        if not matching:
+            filters = "; ".join(s["filter"] for s in mine)
+            raise FailedPrecondition(
+                f"the filter of session {session_id}'s subscription on {ev.trigger_name} was false for this data "
+                f"({filters}); nothing was stored"
+            )
+        return matching
+
     async def _admit_in(self, conn: Connection, trigger_ids: set[str]) -> list[str]:
         admitted: list[str] = []
         for trigger_id in sorted(trigger_ids):
@@ -310,14 +368,21 @@ class Dispatcher:
         return ""
 
     def _filter_matches(self, expr: str, event: Row) -> bool:
+        try:
+            data = pickle.loads(event["data"])
+        except Exception as exc:
+            log.info("filter %r did not match event %s: %s", expr, event["event_id"], exc)
+            return False
+        return self._filter_true(expr, data, event["event_type"], event["event_id"])
+
+    def _filter_true(self, expr: str, data: Any, event_type: str, event_id: str = "") -> bool:
         program = self._programs.get(expr)
         try:
             if program is None:
                 program = self._programs[expr] = cel.compile(expr)
-            data = pickle.loads(event["data"])
-            return bool(program.execute({"data": data, "event_type": event["event_type"]}))
+            return bool(program.execute({"data": data, "event_type": event_type}))
         except Exception as exc:  # a filter that fails to evaluate does not match
-            log.info("filter %r did not match event %s: %s", expr, event["event_id"], exc)
+            log.info("filter %r did not match event %s: %s", expr, event_id or "(not stored)", exc)
             return False
 
     async def record_tick(self, trigger_id: str, workflow_id: str) -> None:

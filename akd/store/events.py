@@ -28,6 +28,27 @@ async def insert_event(
     )
 
 
+async def insert_dispatched(
+    conn: Connection,
+    event_id: str,
+    *,
+    project_id: str,
+    trigger_id: str,
+    trigger_name: str,
+    event_type: str,
+    source: str,
+    data: bytes,
+    now: float,
+) -> None:
+    """An event already dispatched, inside the caller's transaction (it was delivered to a
+    session's inbox in the same one): no dispatch, recovery or sweep ever starts sessions for it."""
+    await conn.execute(
+        "INSERT INTO events (event_id, project_id, trigger_id, trigger_name, event_type, source, data,"
+        " state, created_at, dispatched_at) VALUES (?,?,?,?,?,?,?,'dispatched',?,?)",
+        (event_id, project_id, trigger_id, trigger_name, event_type, source, data, now, now),
+    )
+
+
 async def insert_delivery(
     db: Database,
     event_id: str,

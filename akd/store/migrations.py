@@ -326,6 +326,22 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE sessions ADD COLUMN waiting TEXT
         """,
     ),
+    (
+        # Test payloads saved per trigger (akd.store.payloads): a JSON object by name, kept
+        # by trigger name so they survive deploys (trigger ids change with deployments).
+        "0014_saved_payloads",
+        """
+        CREATE TABLE saved_payloads (
+            project_id    TEXT NOT NULL REFERENCES projects(project_id) ON DELETE CASCADE,
+            trigger_name  TEXT NOT NULL,
+            name          TEXT NOT NULL,
+            data          TEXT NOT NULL,
+            created_at    REAL NOT NULL,
+            updated_at    REAL NOT NULL,
+            PRIMARY KEY (project_id, trigger_name, name)
+        ) WITHOUT ROWID
+        """,
+    ),
 ]
 
 

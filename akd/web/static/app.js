@@ -2,7 +2,8 @@
 // - live prints on a running session's page (polls an HTML fragment; see akd/web/prints.py),
 //   and its facts, print count and timeline (polls /sessions/{id}/summary)
 // - lists that refresh themselves (they re-fetch their own page), with a pause toggle
-// - "send test request" forms that call a webhook and show its answer
+// - "send test request" forms that call a webhook and show its answer (a sync webhook's
+//   status, headers and body), and fill in or save a trigger's test payloads
 // - confirmation of destructive actions, filters that apply on change
 "use strict";
 
@@ -188,10 +189,87 @@ function livePrints(box) {
   }
 }
 
+// A payload chosen from a trigger's saved or recent ones fills the form's JSON field.
+function payloadPick(form, field) {
+  const pick = form.querySelector("select[data-payload-pick]");
+  if (!pick) return;
+  pick.addEventListener("change", () => {
+    const option = pick.selectedOptions[0];
+    if (!option || !option.dataset.json) return;
+    const area = form.querySelector(`textarea[name="${field}"]`);
+    area.value = JSON.stringify(JSON.parse(option.dataset.json), null, 2);
+    const saveAs = form.querySelector('input[name="save_as"]');
+    if (saveAs && option.value.startsWith("saved:")) saveAs.value = option.value.slice(6);
+  });
+}
+
+function appendText(parent, tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  node.textContent = text;
+  parent.appendChild(node);
+  return node;
+}
+
+// The webhook's answer: status, the event link, and (a sync webhook's response) its
+// headers and body.
+function showResponse(out, res, text) {
+  const eventId = res.headers.get("AutoKitteh-Event-ID");
+  out.className = "result " + (res.ok ? "ok" : "bad");
+  out.textContent = "";
+  const status = appendText(out, "div", "response-status", res.status + " " + res.statusText);
+  if (eventId) {
+    status.appendChild(document.createTextNode(" · event "));
+    const link = document.createElement("a");
+    link.href = "/events/" + encodeURIComponent(eventId);
+    link.textContent = eventId;
+    status.appendChild(link);
+  }
+  if (res.status === 202 && eventId) return; // an asynchronous webhook: nothing more to show
+  const headers = appendText(out, "dl", "response-headers", "");
+  res.headers.forEach((value, name) => {
+    appendText(headers, "dt", "", name);
+    appendText(headers, "dd", "mono", value);
+  });
+  let shown = text;
+  try {
+    shown = JSON.stringify(JSON.parse(text), null, 2);
+  } catch (_) {
+    // not JSON: the text as received
+  }
+  appendText(out, "pre", "response-body", shown || "(empty body)");
+}
+
+async function savePayload(form, out) {
+  const data = new FormData();
+  data.set("csrf", form.dataset.csrf);
+  data.set("save_as", String(new FormData(form).get("save_as") || ""));
+  data.set("data", String(new FormData(form).get("body") || ""));
+  out.className = "result";
+  out.textContent = "saving…";
+  try {
+    const res = await fetch(form.dataset.saveUrl, { method: "POST", body: new URLSearchParams(data) });
+    if (res.ok) {
+      window.location.reload(); // the page lists the payload now
+      return;
+    }
+    const page = new DOMParser().parseFromString(await res.text(), "text/html");
+    const box = page.querySelector(".error-box");
+    out.className = "result bad";
+    out.textContent = "not saved: " + (box ? box.textContent : res.status + " " + res.statusText);
+  } catch (err) {
+    out.className = "result bad";
+    out.textContent = "save failed: " + err;
+  }
+}
+
 function webhookTest(form) {
+  payloadPick(form, "body");
+  const out = form.querySelector("output");
+  const save = form.querySelector("button[data-save-payload]");
+  if (save) save.addEventListener("click", () => savePayload(form, out));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const out = form.querySelector("output");
     const data = new FormData(form);
     const method = String(data.get("method") || "POST");
     const suffix = String(data.get("suffix") || "").replace(/^\/+/, "");
@@ -205,15 +283,7 @@ function webhookTest(form) {
     out.textContent = "sending…";
     try {
       const res = await fetch(url, init);
-      const eventId = res.headers.get("AutoKitteh-Event-ID");
-      out.className = "result " + (res.ok ? "ok" : "bad");
-      out.textContent = res.status + " " + res.statusText + (eventId ? " · event " : "");
-      if (eventId) {
-        const link = document.createElement("a");
-        link.href = "/events/" + encodeURIComponent(eventId);
-        link.textContent = eventId;
-        out.appendChild(link);
-      }
+      showResponse(out, res, await res.text());
     } catch (err) {
       out.className = "result bad";
       out.textContent = "request failed: " + err;
@@ -226,6 +296,7 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-live-refresh]").forEach(liveList);
   document.querySelectorAll("[data-live-prints]").forEach(livePrints);
   document.querySelectorAll("form[data-webhook-test]").forEach(webhookTest);
+  document.querySelectorAll("form[data-payload-form]").forEach((form) => payloadPick(form, "data"));
   document.querySelectorAll("form[data-confirm]").forEach((form) => {
     form.addEventListener("submit", (ev) => {
       if (!window.confirm(form.dataset.confirm)) ev.preventDefault();
