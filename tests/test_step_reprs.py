@@ -11,7 +11,15 @@ import pytest
 
 from akd.runner.context import Session
 from akd.runner.protocol import SyncChannel
-from akd.runner.purity import MASK, mask, secret_values, summarize_args, summarize_result
+from akd.runner.purity import (
+    FULL_RESULT_CHARS,
+    MASK,
+    mask,
+    result_reprs,
+    secret_values,
+    summarize_args,
+    summarize_result,
+)
 
 TOKEN = "xoxb-1234-abcdefghijklmnop"
 
@@ -88,3 +96,15 @@ def test_a_failed_step_masks_its_error(monkeypatch: pytest.MonkeyPatch) -> None:
         _run_step(monkeypatch, got, _fail, TOKEN)
     assert got["msg"]["ok"] is False and "result" not in got["msg"]
     assert got["msg"]["error"] == f"ValueError: rejected {MASK}", got["msg"]
+
+
+def test_a_long_result_keeps_its_whole_repr_up_to_a_bound_with_secrets_masked() -> None:
+    secret = "s3cret-value-0123456789"
+    value = {"rows": list(range(300)), "token": secret}
+    short, full = result_reprs(value, [secret])
+    assert len(short) == 200 and short.endswith("...")
+    assert full is not None and full.startswith("{'rows': [0, 1, 2") and f"'token': '{MASK}'" in full
+    assert secret not in full and secret not in short
+    assert result_reprs(list(range(10)))[1] is None  # short enough: nothing more to show
+    huge, whole = result_reprs(list(range(FULL_RESULT_CHARS)))
+    assert len(huge) == 200 and whole is None  # too long to keep whole

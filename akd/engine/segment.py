@@ -211,7 +211,9 @@ class SegmentRun:
 
     async def _record_step(self, msg: dict[str, Any], blob: bytes) -> None:
         data: dict[str, Any] = {
-            k: msg[k] for k in ("seq", "name", "args", "result", "ok", "duration", "error", "attempt") if k in msg
+            k: msg[k]
+            for k in ("seq", "name", "args", "result", "result_full", "ok", "duration", "error", "attempt")
+            if k in msg
         }
         records = [*self.buffer, LogRecord(str(msg.get("kind", "step")), data, dedupe=f"j{msg['seq']}")]
         self.buffer = []

@@ -31,10 +31,12 @@ from akd.runner.errors import (
 )
 from akd.runner.outcomes import NotReplayable, round_trip
 from akd.runner.protocol import SyncChannel
-from akd.runner.purity import describe, is_pure, mask, secret_values, summarize_args, summarize_result
+from akd.runner.purity import describe, is_pure, mask, result_reprs, secret_values, summarize_args
 from akd.runner.retry import RetryPolicy
 from akd.runner.retry import current as retry_current
 
+# Results up to this many pickled bytes get a repr in the step log; larger ones their size.
+REPR_RESULT_BYTES = 64 * 1024
 # Remaining sleep below which the runner just sleeps instead of parking the session.
 LOCAL_SLEEP_LIMIT = 2.0
 _real_sleep = time.sleep
@@ -256,8 +258,12 @@ class Session:
             "duration": round(duration, 6),
             "attempt": attempt,
         }
-        if ok:
-            msg["result"] = summarize_result(value, secrets=self.secrets)
+        if ok and len(blob) <= REPR_RESULT_BYTES:
+            msg["result"], full = result_reprs(value, self.secrets)
+            if full is not None:
+                msg["result_full"] = full
+        elif ok:  # a repr of a large value would cost more than the step: its size says enough
+            msg["result"] = f"<{type(value).__name__}: {len(blob)} bytes once pickled>"
         else:
             msg["error"] = mask(f"{type(value).__name__}: {_words(value)}", self.secrets)
         self.chan.send(msg, blob)

@@ -145,7 +145,18 @@ def summarize_args(args: tuple[Any, ...], kwargs: dict[str, Any], limit: int = 2
 def summarize_result(value: Any, limit: int = 200, secrets: Sequence[str] = ()) -> str:
     """A bounded ``repr`` of a step's result for the log, secrets masked before it is cut
     (so no cut leaves a secret's beginning behind)."""
-    return _cut(mask(_repr(value), secrets), limit)
+    return result_reprs(value, secrets, limit)[0]
+
+
+FULL_RESULT_CHARS = 8192  # the longest result repr kept whole ("full value on request")
+
+
+def result_reprs(value: Any, secrets: Sequence[str] = (), limit: int = 200) -> tuple[str, str | None]:
+    """The step log's short result repr, and the whole one when it is longer (up to
+    FULL_RESULT_CHARS, else None); secrets masked before any cut."""
+    text = mask(_repr(value), secrets)
+    short = _cut(text, limit)
+    return short, (text if short != text and len(text) <= FULL_RESULT_CHARS else None)
 
 
 def _cut(text: str, limit: int) -> str:

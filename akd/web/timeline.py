@@ -139,7 +139,7 @@ def _step(t: float, data: dict[str, Any]) -> Entry:
     seq = data.get("seq")
     return Entry(t - took, "step", name, detail.strip(), took, ok=bool(data.get("ok", True)),
                  seq=int(seq) if isinstance(seq, int) else None, args=args,
-                 result=str(data.get("result", "")))  # fmt: skip
+                 result=str(data.get("result_full") or data.get("result", "")))  # fmt: skip
 
 
 def _sleep(t: float, data: dict[str, Any], end: float, waiting: dict[str, Any] | None) -> Entry:

@@ -208,6 +208,9 @@ def test_session_log_shows_step_args_and_results_with_secrets_masked(akd_module:
     assert step["name"] == "program.lookup" and step["args"] == "'k', '********'", step
     assert step["result"].startswith("{'key': 'k', 'echo': '********', 'big': 'xxx"), step
     assert step["result"].endswith("...") and len(step["result"]) == 200, step
+    # The whole value on request: the full repr (bounded, masked) is kept beside the short one.
+    assert step["result_full"].startswith(step["result"][:-3]) and step["result_full"].endswith("'}"), step
+    assert len(step["result_full"]) > 200 and "********" in step["result_full"]
     assert step["duration"] >= 0
     human = akd_module.akctl("session", "log", sid)
     assert human.returncode == 0, human.stderr
@@ -225,7 +228,7 @@ def test_the_timeline_shows_step_args_and_results(ui: WebDriver, akd_module: Akd
     result = step.find_element(By.CSS_SELECTOR, ".step-result .mono")
     assert result.text.startswith("{'key': 'k', 'echo': '********'") and result.text.endswith("…"), result.text
     full = result.get_attribute("title") or ""
-    assert len(full) == 200 and full.startswith("{'key': 'k'"), full  # the whole logged repr on hover
+    assert len(full) > 200 and full.startswith("{'key': 'k'") and full.endswith("'}"), full  # the whole value on hover
     assert "not-for-logs-4242" not in browser.page_source
 
 
