@@ -29,6 +29,11 @@ BENCHES = [
     "bench_listing",
     "bench_dev",
     "bench_tuning",
+    "bench_clients",
+    "bench_vendorlibs",
+    "bench_deliveries",
+    "bench_queue",
+    "bench_rerun",
 ]
 BENCH_TIMEOUT = 1500.0
 OBSERVATIONS = BENCH_DIR / "OBSERVATIONS.md"
