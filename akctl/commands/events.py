@@ -186,7 +186,7 @@ def register_events(cli: click.Group) -> None:
         \b
         Example:
           akctl event dispatch --trigger on_webhook -p hello --as-request --data name=Ada
-          akctl event dispatch --trigger on_webhook -p hello --saved ada --data n=4
+          akctl event dispatch --trigger on_webhook -p hello --as-request --saved ada --data n=4
           akctl event dispatch --trigger replies -p hello --session ses_... --data ok=true
         """
         data = manual.saved_data(app, project, trigger, saved) if saved else {}

@@ -14,7 +14,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
 from tests.e2e.harness import Akd, wait_for, write_project
-from tests.e2e.test_connections import GOOD_SLACK, vendor  # noqa: F401 - the stand-in fixture
+from tests.e2e.test_connections import GOOD_SLACK, vendor, vendors  # noqa: F401 - the stand-in fixtures
 from tests.e2e.test_web import browser, chromium, full_page_png, screenshot_dir, sign_in  # noqa: F401
 
 pytestmark = pytest.mark.e2e
