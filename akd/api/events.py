@@ -18,6 +18,7 @@ from akd.services import deliveries as deliveries_service
 from akd.services.dispatch import SessionEvent
 from akd.store import events as store
 from akd.store import projects as projects_store
+from akd.store import sessions as sessions_store
 from akd.store.db import Row
 
 
@@ -54,9 +55,7 @@ def event_json(row: Row, session_ids: list[str], *, with_data: bool = False) -> 
 
 
 async def _sessions_of(request: Request, event_id: str) -> list[Row]:
-    return await ctx(request).db.fetchall(
-        "SELECT session_id, state FROM sessions WHERE event_id=? ORDER BY session_id", (event_id,)
-    )
+    return await sessions_store.sessions_of_event(ctx(request).db, event_id)
 
 
 async def list_events(request: Request) -> JSONResponse:
@@ -102,10 +101,7 @@ async def get_event(request: Request) -> JSONResponse:
 
 async def _trigger_row(request: Request, project: str, trigger: str) -> Row:
     c = ctx(request)
-    rows = await c.db.fetchall(
-        "SELECT t.*, p.name AS project FROM triggers t JOIN projects p USING (project_id)"
-        " WHERE t.name=? AND (?='' OR p.name=?)", (trigger, project, project),
-    )  # fmt: skip
+    rows = await projects_store.triggers_named(c.db, trigger, project)
     if not rows:
         where = f" in project {project!r}" if project else ""
         raise NotFound(f"no trigger named {trigger!r}{where}")
@@ -154,7 +150,7 @@ async def redispatch_event(request: Request) -> JSONResponse:
     """A new event with the same trigger, type and data as an earlier one, dispatched now."""
     c = ctx(request)
     old = must(await store.get_event(c.db, request.path_params["id"]), "event", request.path_params["id"])
-    trg = await c.db.fetchone("SELECT * FROM triggers WHERE trigger_id=?", (old["trigger_id"],))
+    trg = await projects_store.trigger_by_id(c.db, old["trigger_id"])
     if trg is None:
         raise FailedPrecondition(f"the trigger of event {old['event_id']} no longer exists")
     return await _store_and_dispatch(request, trg, old["event_type"], pickle.loads(old["data"]), "redispatch")

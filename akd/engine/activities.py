@@ -237,7 +237,7 @@ class SessionActivities:
 
     async def _event(self, row: Any) -> dict[str, Any]:
         if row["event_id"]:
-            ev = await self.ctx.db.fetchone("SELECT * FROM events WHERE event_id=?", (row["event_id"],))
+            ev = await events_store.get_event(self.ctx.db, row["event_id"])
             if ev is not None:
                 return events_store.payload(ev)
         data = pickle.loads(row["inputs"]) if row["inputs"] else {}

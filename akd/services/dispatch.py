@@ -387,7 +387,7 @@ class Dispatcher:
 
     async def record_tick(self, trigger_id: str, workflow_id: str) -> None:
         """One schedule tick -> one ``tick`` event (a retried tick maps to the same id)."""
-        trg = await self.db.fetchone("SELECT * FROM triggers WHERE trigger_id=?", (trigger_id,))
+        trg = await projects_store.trigger_by_id(self.db, trigger_id)
         if trg is None:
             return  # the trigger was removed; its schedule is deleted at the next reconcile
         millis = int(_scheduled_at(workflow_id, trigger_id) * 1000)

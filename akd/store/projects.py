@@ -145,3 +145,14 @@ async def var_names(db: Database, project_id: str, names: Sequence[str]) -> set[
         f"SELECT name FROM vars WHERE project_id=? AND name IN ({','.join('?' * len(names))})", (project_id, *names)
     )
     return {str(r["name"]) for r in rows}
+
+
+async def trigger_by_id(db: Database, trigger_id: str) -> Row | None:
+    return await db.fetchone("SELECT * FROM triggers WHERE trigger_id=?", (trigger_id,))
+
+
+async def triggers_named(db: Database, name: str, project: str = "") -> list[Row]:
+    """Triggers called ``name`` (in ``project`` when given), with their project's name."""
+    return await db.fetchall(
+        f"{_TRIGGER_WITH_PROJECT} WHERE t.name=? AND (?='' OR p.name=?)", (name, project, project)
+    )

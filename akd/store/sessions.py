@@ -440,3 +440,10 @@ async def ended_before(db: Database, cutoff: float, limit: int) -> list[str]:
         (cutoff, limit),
     )
     return [str(r["session_id"]) for r in rows]
+
+
+async def sessions_of_event(db: Database, event_id: str) -> list[Row]:
+    """The (session_id, state) of each session an event started, by id."""
+    return await db.fetchall(
+        "SELECT session_id, state FROM sessions WHERE event_id=? ORDER BY session_id", (event_id,)
+    )
