@@ -17,6 +17,7 @@ from akctl import render
 from akctl.app import App, common
 from akctl.client import Client, http_call, read_daemon_info
 from akctl.errors import CliError
+from akd.instances import pid_alive
 
 READY_TIMEOUT = 90.0
 
@@ -161,7 +162,7 @@ def stop(app: App, timeout: float) -> dict[str, Any] | None:
     started = time.monotonic()
     _wait_exit(pid, timeout, waits)
     took = time.monotonic() - started
-    if _pid_alive(pid):
+    if pid_alive(pid):
         raise CliError(f"akd (pid {pid}) did not stop within {timeout:.0f} s", 1, f"kill it with: kill {pid}")
     return {"stopped": True, "pid": pid, "parked_sessions": waits, "seconds": round(took, 3)}
 
@@ -199,32 +200,17 @@ def _wait_exit(pid: int, timeout: float, waits: list[str]) -> None:
         sys.stderr.write(f"stopping akd (pid {pid}): {what}; at most {timeout:.0f} s\n")
         sys.stderr.flush()
         next_note = started + 5
-        while time.monotonic() < deadline and _pid_alive(pid):
+        while time.monotonic() < deadline and pid_alive(pid):
             if time.monotonic() >= next_note:
                 sys.stderr.write(f"still stopping akd ({time.monotonic() - started:.0f} s): {what}\n")
                 next_note += 5
             time.sleep(0.05)
         return
     with render.err.status(f"Stopping akd: {what}...") as status:
-        while time.monotonic() < deadline and _pid_alive(pid):
+        while time.monotonic() < deadline and pid_alive(pid):
             elapsed = time.monotonic() - started
             status.update(f"Stopping akd: {render.escape(what)}... {elapsed:.0f} s (at most {timeout:.0f} s)")
             time.sleep(0.1)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child (of a test harness, say) has exited already.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @click.command("up")
