@@ -89,15 +89,21 @@ async def rerun(ctx: AppContext, row: Row, from_step: int, *, result: Any = None
     return new.session_id
 
 
-async def sleeping_until(ctx: AppContext, row: Row) -> float | None:
-    """When the durable sleep ``row`` is in ends, or None when it is not sleeping."""
+async def _current_sleep(ctx: AppContext, row: Row) -> tuple[int, float] | None:
+    """The journal position and deadline of the durable sleep ``row`` is in, if it sleeps."""
     if row["state"] in FINAL_STATES or not row["durable"]:
         return None
     last = await store.last_journal_entry(ctx.db, row["session_id"])
     if last is None or last[1] != "sleep":
         return None
     until = _plain(last[2])
-    return float(until) if isinstance(until, (int, float)) and until > time.time() else None
+    return (last[0], float(until)) if isinstance(until, (int, float)) and until > time.time() else None
+
+
+async def sleeping_until(ctx: AppContext, row: Row) -> float | None:
+    """When the durable sleep ``row`` is in ends, or None when it is not sleeping."""
+    current = await _current_sleep(ctx, row)
+    return None if current is None else current[1]
 
 
 async def wake(ctx: AppContext, row: Row) -> dict[str, Any]:
@@ -105,12 +111,11 @@ async def wake(ctx: AppContext, row: Row) -> dict[str, Any]:
     sid = row["session_id"]
     if row["state"] in FINAL_STATES:
         raise FailedPrecondition(f"session {sid} is {row['state']}: there is no sleep to end")
-    last = await store.last_journal_entry(ctx.db, sid)
-    now = time.time()
-    until = _plain(last[2]) if last is not None and last[1] == "sleep" else None
-    if last is None or not isinstance(until, (int, float)) or until <= now:
+    current = await _current_sleep(ctx, row)
+    if current is None:
         raise FailedPrecondition(f"session {sid} is not sleeping (only a durable time.sleep() can be woken)")
-    seq = last[0]
+    seq, until = current
+    now = time.time()
     note = LogRecord("wake", {"seq": seq, "until": until, "woken_at": now}, t=now)
     if not await store.move_sleep_deadline(ctx.db, sid, seq, pickle.dumps(now), note):
         raise NotFound(f"the sleep of session {sid} is no longer in its journal")
