@@ -9,8 +9,6 @@ a payload becomes a body, how it is signed) plus one fixture file per event type
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import secrets
 import time
@@ -72,10 +70,6 @@ def _github_encode(event_type: str, fixture: dict[str, Any], data: dict[str, Any
     return Encoded("", _json(merge(fixture, data)), headers, delivery)
 
 
-def _github_sign(secret: str, body: bytes, url: str, now: float) -> dict[str, str]:
-    return {"X-Hub-Signature-256": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
-
-
 # -- Slack -----------------------------------------------------------------------------
 
 
@@ -101,13 +95,7 @@ def _slack_encode(event_type: str, fixture: dict[str, Any], data: dict[str, Any]
     return Encoded("event", _json(envelope), {"Content-Type": "application/json"}, event_id)
 
 
-def _slack_sign(secret: str, body: bytes, url: str, now: float) -> dict[str, str]:
-    ts = str(int(now))
-    mac = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
-    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v0=" + mac}
-
-
-# -- Jira and Twilio: signed by akd.api.signatures' own signer of their presets -----------
+# -- Signing: akd.api.signatures' own signer of each vendor's preset ----------------------
 
 
 def _preset_sign(scheme: str) -> Callable[[str, bytes, str, float], dict[str, str]]:
@@ -138,8 +126,8 @@ def _twilio_encode(event_type: str, fixture: dict[str, Any], data: dict[str, Any
 VENDORS: dict[str, Vendor] = {
     v.integration: v
     for v in (
-        Vendor("github", ("pat_secret", "webhook_secret"), _github_encode, _github_sign),
-        Vendor("slack", ("private_signing_secret",), _slack_encode, _slack_sign),
+        Vendor("github", ("pat_secret", "webhook_secret"), _github_encode, _preset_sign("github")),
+        Vendor("slack", ("private_signing_secret",), _slack_encode, _preset_sign("slack")),
         Vendor("jira", ("webhook_secret",), _jira_encode, _preset_sign("atlassian")),
         Vendor("twilio", ("auth_token", "Password"), _twilio_encode, _preset_sign("twilio")),
     )
