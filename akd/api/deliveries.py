@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from akd.api import github, slack, vendor_hooks
 from akd.api.common import ctx, int_param, json_body, ok, rfc3339
+from akd.api.connections import INBOUND
 from akd.errors import FailedPrecondition, InvalidArgument
 from akd.services import connections as connections_service
 from akd.services import deliveries as service
@@ -35,25 +35,7 @@ BODY_LIMIT = 64 * 1024
 DISPATCH_WAIT = 15.0
 
 
-async def _slack_url(request: Request, rec: ConnectionRecord) -> str:
-    return str((await slack.connection_fields(request, rec))["webhook_url"])
-
-
-async def _github_url(request: Request, rec: ConnectionRecord) -> str:
-    return str((await github.connection_fields(request, rec))["webhook_url"])
-
-
-async def _vendor_url(request: Request, rec: ConnectionRecord) -> str:
-    return str((await vendor_hooks.connection_fields(request, rec))["webhook_url"])
-
-
-# Each simulated vendor's own URL, and where a route other than the URL's own goes.
-WEBHOOK_URLS: dict[str, Callable[[Request, ConnectionRecord], Awaitable[str]]] = {
-    "github": _github_url,
-    "slack": _slack_url,
-    "jira": _vendor_url,
-    "twilio": _vendor_url,
-}
+# Where a route other than the connection's own URL goes (Slack commands and interactions).
 ROUTE_PATHS: dict[str, Callable[[str, str], str]] = {
     "slack": lambda path, route: path.replace("/slack/event/", f"/slack/{route}/", 1),
 }
@@ -174,7 +156,7 @@ async def simulate(
     simulator.fixture(rec.integration, event_type)  # an unknown type fails before the secret is asked for
     values = await connections_service.values_of(c.db, c.config.data_dir, rec.connection_id)
     key = secret or simulator.secret_of(vendor, values, f"{rec.project}/{rec.name}")
-    url = await WEBHOOK_URLS[rec.integration](request, rec)
+    url = str((await INBOUND[rec.integration](request, rec))["webhook_url"])  # the connection's own URL
     sim = simulator.build(rec.integration, event_type, data, key, url)
     # The route's own path: a public_url may put a prefix (a tunnel's) before akd's paths.
     path = url[len(c.base_url):] if c.base_url and url.startswith(c.base_url) else urlsplit(url).path

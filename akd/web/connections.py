@@ -12,6 +12,7 @@ from starlette.routing import Route
 from akd import integrations
 from akd.api import deliveries as deliveries_api
 from akd.api.common import ctx
+from akd.api.connections import INBOUND
 from akd.errors import AkdError, InvalidArgument
 from akd.services import connections as service
 from akd.services import deliveries as deliveries_service
@@ -93,10 +94,10 @@ async def _deliveries(request: Request, rec: ConnectionRecord) -> list[dict[str,
 
 async def _urls(request: Request, rec: ConnectionRecord) -> list[tuple[str, str]]:
     """The connection's inbound URLs (events, commands, interactions for Slack)."""
-    url_of = deliveries_api.WEBHOOK_URLS.get(rec.integration)
-    if url_of is None:
+    fields_of = INBOUND.get(rec.integration)
+    if fields_of is None:
         return []
-    url = await url_of(request, rec)
+    url = str((await fields_of(request, rec))["webhook_url"])
     if rec.integration != "slack":
         return [("Webhook URL", url)]
     return [("Events URL", url), ("Commands URL", url.replace("/slack/event/", "/slack/command/", 1)),
