@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from akd.store.db import Connection, Database, Row
+from akd.store.states import FINAL, LIVE, STARTED, SessionState, sql_set
 
-FINAL_STATES = frozenset({"completed", "error", "stopped"})
-# A session of a trigger with a concurrency limit waits in this state (in SQLite, so the
-# queue survives a crash) until a slot of its group frees; then it becomes 'created'.
-QUEUED = "queued"
+# Kept for the modules that import it from here; the type lives in akd.store.states.
+FINAL_STATES = FINAL
+QUEUED = SessionState.QUEUED
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class NewSession:
     parent_id: str = ""
     inputs: bytes | None = None
     memo: str = "{}"
-    state: str = "created"  # or QUEUED
+    state: str = SessionState.CREATED  # or QUEUED
     flow_key: str | None = None  # the concurrency group's key value (with trigger_id)
     flow_limit: int | None = None
 
@@ -97,7 +97,7 @@ async def set_running(db: Database, session_id: str) -> None:
             (now, now, session_id),
         )
         if cur.rowcount:
-            await _log(conn, session_id, LogRecord("state", {"state": "running"}, t=now))
+            await _log(conn, session_id, LogRecord("state", {"state": SessionState.RUNNING}, t=now))
 
 
 async def set_waiting(db: Database, session_id: str, waiting: dict[str, Any] | None) -> None:
@@ -178,7 +178,7 @@ async def finish(
             await _log(conn, session_id, rec)
         cur = await conn.execute(
             "UPDATE sessions SET state=?, return_value=?, error=?, updated_at=?, ended_at=?, waiting=NULL"
-            " WHERE session_id=? AND state NOT IN ('completed','error','stopped')",
+            " WHERE session_id=? AND state NOT IN " + sql_set(FINAL),
             (state, json.dumps(return_value), json.dumps(error) if error else None, now, now, session_id),
         )
         if not cur.rowcount:
@@ -192,7 +192,7 @@ async def finish(
         await conn.execute(
             "UPDATE deployments SET state='inactive', updated_at=? WHERE state='draining' AND deployment_id="
             "(SELECT deployment_id FROM sessions WHERE session_id=?) AND NOT EXISTS (SELECT 1 FROM sessions s"
-            " WHERE s.deployment_id=deployments.deployment_id AND s.state IN ('queued','created','running'))",
+            " WHERE s.deployment_id=deployments.deployment_id AND s.state IN " + sql_set(LIVE) + ")",
             (now, session_id),
         )
         return True
@@ -215,7 +215,7 @@ async def admit_queued(conn: Connection, trigger_id: str | None = None) -> list[
 
 async def _admit_group(conn: Connection, trigger_id: str, flow_key: str, limit: int) -> list[str]:
     live = await conn.execute_fetchall(
-        "SELECT COUNT(*) AS n FROM sessions WHERE trigger_id=? AND flow_key=? AND state IN ('created','running')",
+        "SELECT COUNT(*) AS n FROM sessions WHERE trigger_id=? AND flow_key=? AND state IN " + sql_set(STARTED),
         (trigger_id, flow_key),
     )
     free = limit - int(live[0]["n"])
@@ -232,7 +232,7 @@ async def _admit_group(conn: Connection, trigger_id: str, flow_key: str, limit: 
         await conn.execute(
             "UPDATE sessions SET state='created', updated_at=? WHERE session_id=? AND state='queued'", (now, session_id)
         )
-        await _log(conn, session_id, LogRecord("state", {"state": "created"}, t=now))
+        await _log(conn, session_id, LogRecord("state", {"state": SessionState.CREATED}, t=now))
     return ids
 
 
@@ -294,12 +294,12 @@ async def list_sessions(
 
 
 async def unfinished(db: Database) -> list[Row]:
-    return await db.fetchall("SELECT * FROM sessions WHERE state IN ('created','running')")
+    return await db.fetchall("SELECT * FROM sessions WHERE state IN " + sql_set(STARTED))
 
 
 async def unfinished_ids(db: Database) -> set[str]:
     """The ids of the sessions not yet final (what periodic reconciliation compares)."""
-    rows = await db.fetchall("SELECT session_id FROM sessions WHERE state IN ('created','running')")
+    rows = await db.fetchall("SELECT session_id FROM sessions WHERE state IN " + sql_set(STARTED))
     return {row["session_id"] for row in rows}
 
 
@@ -436,7 +436,7 @@ async def delete_sessions(db: Database, session_ids: Sequence[str]) -> None:
 async def ended_before(db: Database, cutoff: float, limit: int) -> list[str]:
     """Up to ``limit`` ids of sessions that ended before ``cutoff`` (what retention deletes)."""
     rows = await db.fetchall(
-        "SELECT session_id FROM sessions WHERE state IN ('completed','error','stopped') AND ended_at < ? LIMIT ?",
+        "SELECT session_id FROM sessions WHERE state IN " + sql_set(FINAL) + " AND ended_at < ? LIMIT ?",
         (cutoff, limit),
     )
     return [str(r["session_id"]) for r in rows]
