@@ -48,6 +48,17 @@ class TemporalConfig:
     # Empty: run the embedded dev server; "host:port": use that cluster instead.
     address: str = ""
     namespace: str = "default"
+    # An external cluster over TLS: tls = true with the system's CAs, or tls_ca_file for a
+    # private CA; tls_cert_file + tls_key_file for mutual TLS; tls_server_name when the
+    # certificate's name differs from the address's host. Any tls_* file turns TLS on.
+    tls: bool = False
+    tls_ca_file: str = ""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_server_name: str = ""
+    # An API key (Temporal Cloud), sent as a bearer token; it turns TLS on. Better given as
+    # $AKD_TEMPORAL_API_KEY than written into akd.toml.
+    api_key: str = ""
     # Keep the embedded server's history in <data_dir>/temporal.db (false: in memory).
     persistent: bool = True
     # Port of the embedded server's web UI; 0 disables the UI.
@@ -333,7 +344,21 @@ def load_config(
     if port is not None:
         cfg = replace(cfg, server=replace(cfg.server, port=port))
     _check_server(cfg.server)
+    _check_temporal(cfg.temporal)
     return cfg
+
+
+def _check_temporal(temporal: TemporalConfig) -> None:
+    if bool(temporal.tls_cert_file) != bool(temporal.tls_key_file):
+        raise InvalidArgument(
+            "config [temporal]: tls_cert_file and tls_key_file go together (mutual TLS needs both)"
+        )
+    external = ("tls", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name", "api_key")
+    if not temporal.address and any(getattr(temporal, name) for name in external):
+        raise InvalidArgument(
+            "config [temporal]: TLS and api_key settings are for an external cluster; set [temporal] address"
+            " (the embedded dev server speaks plain gRPC on 127.0.0.1)"
+        )
 
 
 def _check_server(server: ServerConfig) -> None:

@@ -24,6 +24,7 @@ from akd.api import create_app, limits
 from akd.appctx import AppContext
 from akd.config import Config
 from akd.engine.activities import EngineContext
+from akd.engine.connect import embedded_target, external_target
 from akd.engine.reconcile import Reconciler
 from akd.engine.runners import RunnerHub
 from akd.engine.worker import Engine
@@ -184,7 +185,11 @@ class Daemon:
             self.data_dir, max_live=max(1, self.config.runner.max_live), batch=self.config.runner.batch_scheduling
         )
         address = self.config.temporal.address
-        if not address:
+        if address:
+            # Read the TLS files now: a bad path stops akd naming it, before anything starts.
+            target = external_target(self.config.temporal)
+            await ctx.hub.start(use_forkserver=self.config.runner.fork_server)
+        else:
             ctx.temporal = TemporalDevServer(
                 self.data_dir,
                 persistent=self.config.temporal.persistent,
@@ -195,8 +200,7 @@ class Daemon:
             )
             await asyncio.gather(ctx.temporal.start(), ctx.hub.start(use_forkserver=self.config.runner.fork_server))
             address = ctx.temporal.address
-        else:
-            await ctx.hub.start(use_forkserver=self.config.runner.fork_server)
+            target = embedded_target(address, self.config.temporal.namespace)
         # 5. The Temporal worker.
         engine_ctx = EngineContext(
             db,
@@ -211,8 +215,7 @@ class Daemon:
         )
         ctx.engine = Engine(
             engine_ctx,
-            address=address,
-            namespace=self.config.temporal.namespace,
+            target=target,
             task_queue=self.config.temporal.task_queue,
             eager_start=self.config.temporal.eager_start,
         )

