@@ -95,12 +95,8 @@ def test_a_user_var_is_replaced_whole_and_deleted_once(tmp_path: Path) -> None:
             await vars_store.put_user_var(conn, "prj_1", _plain("TOKEN", "t1", "first"))
             await vars_store.put_user_var(conn, "prj_1", vars_store.VarValue("TOKEN", b"gAAAA", True, True, ""))
             seen = await vars_store.var_in_tx(conn, "prj_1", "TOKEN")
-        assert seen is not None and (seen.value, seen.secret, seen.encrypted, seen.description) == (
-            b"gAAAA",
-            True,
-            True,
-            "",
-        )
+        assert seen is not None
+        assert (seen.value, seen.secret, seen.encrypted, seen.description) == (b"gAAAA", True, True, "")
         assert await vars_store.delete_var(db, "prj_1", "TOKEN") is True
         assert await vars_store.delete_var(db, "prj_1", "TOKEN") is False
         async with db.tx() as conn:
@@ -132,13 +128,8 @@ def test_triggers_are_written_and_read_back_as_records(tmp_path: Path) -> None:
         read = await triggers.project_triggers(db, "prj_1")
         assert read == in_tx and [t.name for t in read] == ["cron", "hook"]
         hook = read[1]
-        assert (hook.trigger_id, hook.slug, hook.is_sync, hook.is_durable, hook.filter) == (
-            "trg_b",
-            "slug1",
-            True,
-            True,
-            "x > 1",
-        )
+        assert (hook.trigger_id, hook.slug, hook.filter) == ("trg_b", "slug1", "x > 1")
+        assert (hook.is_sync, hook.is_durable) == (True, True)
         assert (hook.created_at, hook.updated_at) == (10.0, 20.0)
         assert [hook.value_of(k) for k in triggers.FIELDS] == list(_fields(is_sync=1, filter="x > 1").values())
         with pytest.raises(KeyError):
@@ -190,9 +181,8 @@ def test_activating_drains_a_busy_deployment_and_ends_an_idle_one(tmp_path: Path
 def test_deployment_rows_count_their_sessions_per_state(tmp_path: Path) -> None:
     async def scenario(db: Database) -> None:
         await _deployment(db, "dep_1", "bld_1")
-        for n, state in enumerate(
-            [SessionState.RUNNING, SessionState.RUNNING, SessionState.ERROR, SessionState.QUEUED]
-        ):
+        states = [SessionState.RUNNING, SessionState.RUNNING, SessionState.ERROR, SessionState.QUEUED]
+        for n, state in enumerate(states):
             await _session(db, f"ses_{n}", "dep_1", state)
         row = await deployments.deployment_counted(db, "dep_1")
         assert row is not None and row["project"] == "one"
@@ -212,10 +202,8 @@ def test_deployment_rows_count_their_sessions_per_state(tmp_path: Path) -> None:
 
 def test_a_project_is_found_by_name_or_id_and_counts_live_sessions(tmp_path: Path) -> None:
     async def scenario(db: Database) -> None:
-        by_name, by_id = (
-            await projects_store.project_by_name_or_id(db, "one"),
-            await projects_store.project_by_name_or_id(db, "prj_1"),
-        )
+        by_name = await projects_store.project_by_name_or_id(db, "one")
+        by_id = await projects_store.project_by_name_or_id(db, "prj_1")
         assert by_name is not None and by_id is not None and by_name["root_dir"] == by_id["root_dir"] == "/src/one"
         assert await projects_store.project_by_name_or_id(db, "nope") is None
         await _deployment(db, "dep_1", "bld_1")
