@@ -31,16 +31,21 @@ from akd.manifest import parse_manifest
 from akd.models import Manifest, TriggerSpec, VarSpec
 from akd.secrets import MASK, SecretBox
 from akd.services import connections
+from akd.store import deployments as deployments_store
+from akd.store import projects as projects_store
+from akd.store import triggers as triggers_store
+from akd.store import vars as vars_store
+from akd.store.builds import NewBuild, insert_build
 from akd.store.connections import ConnectionRecord
 from akd.store.db import Connection, Database
+from akd.store.triggers import TriggerRecord
+from akd.store.vars import VarRecord
 from akd.vendor_layers import Layer, layer_for, layer_home
 from akd.venvs import ensure_venv
 
 log = logging.getLogger(__name__)
 
-TRIGGER_FIELDS = (
-    "type", "call", "event_type", "filter", "is_sync", "is_durable", "schedule", "timezone", "connection",
-)  # fmt: skip
+TRIGGER_FIELDS = triggers_store.FIELDS
 
 
 @dataclass
@@ -98,14 +103,12 @@ async def deploy(
         slugs = await sync_triggers(conn, project_id, manifest.triggers)
         await _sync_vars(conn, box, project_id, manifest)
         await connections.sync(conn, project_id, manifest, box)
-        build_id = await _insert_build(conn, project_id, snapshot, stored_manifest, req_hash)
+        build_id = new_id("bld")
+        build = NewBuild(build_id, project_id, snapshot.digest, snapshot.size, stored_manifest, req_hash)
+        await insert_build(conn, build)
         deployment_id = new_id("dep")
-        await conn.execute(
-            "INSERT INTO deployments (deployment_id, project_id, build_id, state, created_at, updated_at)"
-            " VALUES (?,?,?,'inactive',?,?)",
-            (deployment_id, project_id, build_id, time.time(), time.time()),
-        )
-        await activate(conn, project_id, deployment_id)
+        await deployments_store.insert_deployment(conn, deployment_id, project_id, build_id)
+        await deployments_store.activate(conn, project_id, deployment_id)
     webhooks = {name: f"{base_url}/webhooks/{slug}" for name, slug in slugs.items()}
     linked = await connections.recheck_project(db, data_dir, project_id)
     return DeployResult(project_id, build_id, deployment_id, webhooks, installed, tuple(linked), installed_vendor)
@@ -157,9 +160,7 @@ def moved_from(stored_dir: str, root_dir: str) -> str:
 async def refuse_move(db: Database, name: str, root_dir: str) -> None:
     """Two projects that share a name must not silently become one: a deploy from another
     directory than the project's last one needs ``force`` (``akctl deploy --force``)."""
-    from akd.store.projects import project_by_name
-
-    project = await project_by_name(db, name)
+    project = await projects_store.project_by_name(db, name)
     previous = moved_from(project["root_dir"], root_dir) if project else ""
     if previous:
         raise FailedPrecondition(
@@ -170,9 +171,7 @@ async def refuse_move(db: Database, name: str, root_dir: str) -> None:
 
 
 async def _upsert_project(conn: Connection, manifest: Manifest, root_dir: str) -> str:
-    from akd.store.projects import upsert_project
-
-    return await upsert_project(conn, new_id("prj"), manifest.name, manifest.display_name, root_dir)
+    return await projects_store.upsert_project(conn, new_id("prj"), manifest.name, manifest.display_name, root_dir)
 
 
 def trigger_values(spec: TriggerSpec) -> dict[str, Any]:
@@ -193,87 +192,40 @@ def trigger_values(spec: TriggerSpec) -> dict[str, Any]:
 async def sync_triggers(conn: Connection, project_id: str, triggers: tuple[TriggerSpec, ...]) -> dict[str, str]:
     """Create, update and delete triggers by name; kept triggers keep their id and slug."""
     now = time.time()
-    async with conn.execute("SELECT trigger_id, name, slug FROM triggers WHERE project_id=?", (project_id,)) as cur:
-        existing = {row[1]: (row[0], row[2]) for row in await cur.fetchall()}
+    existing = {t.name: (t.trigger_id, t.slug) for t in await triggers_store.triggers_in_tx(conn, project_id)}
     slugs: dict[str, str] = {}
     for spec in triggers:
-        values = tuple(trigger_values(spec).values())
+        values = trigger_values(spec)
         if spec.name in existing:
             trigger_id, slug = existing.pop(spec.name)
             if spec.type == "webhook" and not slug:
                 slug = secrets.token_hex(12)
             elif spec.type != "webhook":
                 slug = None
-            await conn.execute(
-                "UPDATE triggers SET type=?, call=?, event_type=?, filter=?, is_sync=?, is_durable=?, schedule=?,"
-                " timezone=?, connection=?, slug=?, updated_at=? WHERE trigger_id=?",
-                (*values, slug, now, trigger_id),
-            )
+            await triggers_store.update_trigger(conn, trigger_id, values, slug, now)
         else:
             slug = secrets.token_hex(12) if spec.type == "webhook" else None
-            await conn.execute(
-                "INSERT INTO triggers (trigger_id, project_id, name, type, call, event_type, filter, is_sync,"
-                " is_durable, schedule, timezone, connection, slug, created_at, updated_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (new_id("trg"), project_id, spec.name, *values, slug, now, now),
-            )
+            await triggers_store.insert_trigger(conn, new_id("trg"), project_id, spec.name, values, slug, now)
         if slug:
             slugs[spec.name] = slug
     for trigger_id, _ in existing.values():
-        await conn.execute("DELETE FROM triggers WHERE trigger_id=?", (trigger_id,))
+        await triggers_store.delete_trigger(conn, trigger_id)
     return slugs
 
 
-def stored_value(box: SecretBox, value: str, secret: bool) -> tuple[bytes, int]:
-    """``(value column, encrypted column)``: secrets are encrypted, other values kept as UTF-8."""
-    return (box.encrypt(value), 1) if secret else (value.encode("utf-8"), 0)
+def stored_value(box: SecretBox, value: str, secret: bool) -> tuple[bytes, bool]:
+    """``(value, encrypted)`` as stored: secrets are encrypted, other values kept as UTF-8."""
+    return (box.encrypt(value), True) if secret else (value.encode("utf-8"), False)
 
 
 async def _sync_vars(conn: Connection, box: SecretBox, project_id: str, manifest: Manifest) -> None:
     """Manifest vars are (re)set; vars set by hand with ``akctl var set`` are kept."""
     now = time.time()
-    names = [v.name for v in manifest.vars]
     for var in manifest.vars:
         value, encrypted = stored_value(box, var.value, var.secret)
-        await conn.execute(
-            "INSERT INTO vars (project_id, name, value, secret, description, origin, updated_at, encrypted)"
-            " VALUES (?,?,?,?,?,'manifest',?,?) ON CONFLICT (project_id, name) DO UPDATE SET"
-            " value=excluded.value, secret=excluded.secret, description=excluded.description,"
-            " updated_at=excluded.updated_at, encrypted=excluded.encrypted WHERE vars.origin='manifest'",
-            (project_id, var.name, value, int(var.secret), var.description, now, encrypted),
-        )
-    placeholders = ",".join("?" * len(names)) or "''"
-    await conn.execute(
-        f"DELETE FROM vars WHERE project_id=? AND origin='manifest' AND name NOT IN ({placeholders})",
-        (project_id, *names),
-    )
-
-
-async def _insert_build(
-    conn: Connection, project_id: str, snapshot: Snapshot, manifest_text: str, req_hash: str | None
-) -> str:
-    build_id = new_id("bld")
-    await conn.execute(
-        "INSERT INTO builds (build_id, project_id, digest, size, manifest, requirements, created_at)"
-        " VALUES (?,?,?,?,?,?,?)",
-        (build_id, project_id, snapshot.digest, snapshot.size, manifest_text, req_hash, time.time()),
-    )
-    return build_id
-
-
-async def activate(conn: Connection, project_id: str, deployment_id: str) -> None:
-    """``deployment_id`` becomes active; the previous active one drains (or ends if idle)."""
-    now = time.time()
-    await conn.execute(
-        "UPDATE deployments SET state = CASE WHEN EXISTS (SELECT 1 FROM sessions s WHERE"
-        " s.deployment_id=deployments.deployment_id AND s.state IN ('queued','created','running'))"
-        " THEN 'draining' ELSE 'inactive' END, updated_at=?"
-        " WHERE project_id=? AND state='active' AND deployment_id!=?",
-        (now, project_id, deployment_id),
-    )
-    await conn.execute(
-        "UPDATE deployments SET state='active', updated_at=? WHERE deployment_id=?", (now, deployment_id)
-    )
+        stored = vars_store.VarValue(var.name, value, encrypted, var.secret, var.description)
+        await vars_store.put_manifest_var(conn, project_id, stored, now)
+    await vars_store.drop_manifest_vars_except(conn, project_id, [v.name for v in manifest.vars])
 
 
 # -- plan: what a deploy would change, computed without changing anything ---------------
@@ -286,10 +238,10 @@ async def plan(db: Database, data_dir: Path, manifest_text: str, root_dir: str =
     the move: change ``root_dir`` and ``moved_from`` (a deploy then needs ``force``).
     """
     manifest = parse_manifest(manifest_text)
-    project = await db.fetchone("SELECT * FROM projects WHERE name=?", (manifest.name,))
+    project = await projects_store.project_by_name(db, manifest.name)
     project_id = project["project_id"] if project else ""
-    triggers = {r["name"]: r for r in await db.fetchall("SELECT * FROM triggers WHERE project_id=?", (project_id,))}
-    stored_vars = {r["name"]: r for r in await db.fetchall("SELECT * FROM vars WHERE project_id=?", (project_id,))}
+    triggers = {t.name: t for t in await triggers_store.project_triggers(db, project_id)}
+    stored_vars = {v.name: v for v in await vars_store.project_vars(db, project_id)}
     project_changes = ["display_name"] if project and project["display_name"] != manifest.display_name else []
     previous = moved_from(project["root_dir"], root_dir) if project else ""
     if previous:
@@ -309,43 +261,42 @@ async def plan(db: Database, data_dir: Path, manifest_text: str, root_dir: str =
     return result
 
 
-def _plan_triggers(manifest: Manifest, stored: dict[str, Any]) -> list[dict[str, Any]]:
+def _plan_triggers(manifest: Manifest, stored: dict[str, TriggerRecord]) -> list[dict[str, Any]]:
     out = []
     for spec in manifest.triggers:
-        row = stored.pop(spec.name, None)
+        rec = stored.pop(spec.name, None)
         wanted = trigger_values(spec)
-        changes = [] if row is None else [k for k in TRIGGER_FIELDS if row[k] != wanted[k]]
-        action = "create" if row is None else ("update" if changes else "unchanged")
+        changes = [] if rec is None else [k for k in TRIGGER_FIELDS if rec.value_of(k) != wanted[k]]
+        action = "create" if rec is None else ("update" if changes else "unchanged")
         out.append({"name": spec.name, "type": spec.type, "action": action, "changes": changes})
-    for name, row in sorted(stored.items()):
-        out.append({"name": name, "type": row["type"], "action": "delete", "changes": []})
+    for name, rec in sorted(stored.items()):
+        out.append({"name": name, "type": rec.type, "action": "delete", "changes": []})
     return out
 
 
-def _plan_vars(manifest: Manifest, stored: dict[str, Any], box: SecretBox) -> list[dict[str, Any]]:
+def _plan_vars(manifest: Manifest, stored: dict[str, VarRecord], box: SecretBox) -> list[dict[str, Any]]:
     out = []
     for var in manifest.vars:
-        row = stored.pop(var.name, None)
-        changes = [] if row is None else _var_changes(var, row, box)
-        if row is None:
+        rec = stored.pop(var.name, None)
+        changes = [] if rec is None else _var_changes(var, rec, box)
+        if rec is None:
             action = "create"
-        elif row["origin"] == "user":
+        elif rec.origin == "user":
             action, changes = "kept", []  # set by hand: deploy leaves it alone
         else:
             action = "update" if changes else "unchanged"
         out.append({"name": var.name, "secret": var.secret, "action": action, "changes": changes})
-    for name, row in sorted(stored.items()):
-        if row["origin"] == "manifest":
-            out.append({"name": name, "secret": bool(row["secret"]), "action": "delete", "changes": []})
+    for name, rec in sorted(stored.items()):
+        if rec.origin == "manifest":
+            out.append({"name": name, "secret": rec.secret, "action": "delete", "changes": []})
     return out
 
 
-def _var_changes(var: VarSpec, row: Any, box: SecretBox) -> list[str]:
-    current = box.open(row["value"], bool(row["encrypted"]))
-    changes = ["value"] if current != var.value else []
-    if bool(row["secret"]) != var.secret:
+def _var_changes(var: VarSpec, rec: VarRecord, box: SecretBox) -> list[str]:
+    changes = ["value"] if box.open(rec.value, rec.encrypted) != var.value else []
+    if rec.secret != var.secret:
         changes.append("secret")
-    if row["description"] != var.description:
+    if rec.description != var.description:
         changes.append("description")
     return changes
 

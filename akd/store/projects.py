@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 
 from akd.store.db import Connection, Database, Row
+from akd.store.states import LIVE, STARTED, sql_set
 
 
 async def project_by_name(db: Database, name: str) -> Row | None:
@@ -40,6 +41,33 @@ async def upsert_project(conn: Connection, project_id: str, name: str, display_n
     return project_id
 
 
+async def project_by_name_or_id(db: Database, ident: str) -> Row | None:
+    return await db.fetchone("SELECT * FROM projects WHERE name=? OR project_id=?", (ident, ident))
+
+
+async def live_session_count(conn: Connection, project_id: str) -> int:
+    """The project's live sessions, counted in the write transaction that must see none."""
+    sql = f"SELECT COUNT(*) FROM sessions WHERE project_id=? AND state IN {sql_set(LIVE)}"
+    async with conn.execute(sql, (project_id,)) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+# What a project owns, by table: rows keyed by its sessions, then rows keyed by it.
+_SESSION_OWNED = ("session_log", "journal", "inbox", "subscriptions")
+_PROJECT_OWNED = ("subscriptions", "sessions", "events", "kv", "deployments", "triggers", "vars", "builds")
+
+
+async def delete_project_rows(conn: Connection, project_id: str) -> None:
+    """Delete a project with everything it owns (sessions and their logs included)."""
+    owned = "(SELECT session_id FROM sessions WHERE project_id=?)"
+    for table in _SESSION_OWNED:
+        await conn.execute(f"DELETE FROM {table} WHERE session_id IN {owned}", (project_id,))
+    for table in _PROJECT_OWNED:
+        await conn.execute(f"DELETE FROM {table} WHERE project_id=?", (project_id,))
+    await conn.execute("DELETE FROM projects WHERE project_id=?", (project_id,))
+
+
 async def get_build(db: Database, build_id: str) -> Row | None:
     return await db.fetchone("SELECT * FROM builds WHERE build_id=?", (build_id,))
 
@@ -66,7 +94,7 @@ async def list_deployments(db: Database, project_id: str = "") -> list[Row]:
         "SELECT d.*, p.name AS project,"
         " (SELECT COUNT(*) FROM sessions s WHERE s.deployment_id=d.deployment_id) AS sessions,"
         " (SELECT COUNT(*) FROM sessions s WHERE s.deployment_id=d.deployment_id"
-        "   AND s.state IN ('created','running')) AS running"
+        f"   AND s.state IN {sql_set(STARTED)}) AS running"
         " FROM deployments d JOIN projects p USING (project_id)"
     )
     if project_id:
