@@ -16,7 +16,7 @@ from akctl.errors import CliError
 from akctl.render import escape
 
 F = TypeVar("F", bound=Callable[..., Any])
-SESSION_STATES = ("created", "running", "completed", "error", "stopped")
+SESSION_STATES = ("queued", "created", "running", "completed", "error", "stopped")
 
 
 def project_option(f: F) -> F:

@@ -20,6 +20,7 @@ from akd.store import events as store
 from akd.store import projects as projects_store
 from akd.store import sessions as sessions_store
 from akd.store.db import Row
+from akd.store.states import FINAL
 
 
 def jsonable(value: Any) -> Any:
@@ -86,7 +87,7 @@ async def get_event(request: Request) -> JSONResponse:
             if ev is None or ev["state"] == "pending":
                 return None
             rows = await _sessions_of(request, event_id)
-            return True if all(r["state"] in ("completed", "error", "stopped") for r in rows) else None
+            return True if all(r["state"] in FINAL for r in rows) else None
 
         await c.engine_notifier().wait_for(settled, timeout)
         row = must(await store.get_event(c.db, event_id), "event", event_id)

@@ -17,8 +17,9 @@ from akd.api.common import ctx, json_body, ok, rfc3339
 from akd.errors import InvalidArgument
 from akd.services import lifecycle as service
 from akd.services.deploy import plan
-from akd.services.lifecycle import SESSION_STATES, Var
+from akd.services.lifecycle import Var
 from akd.store.db import Row
+from akd.store.states import ORDER
 from akd.vendor_layers import layer_home
 from akd.venvs import is_ready
 
@@ -38,7 +39,7 @@ def build_json(row: Row) -> dict[str, Any]:
 
 
 def deployment_json(row: Row) -> dict[str, Any]:
-    counts = {state: int(row[f"n_{state}"]) for state in SESSION_STATES}
+    counts = {state.value: int(row[f"n_{state.value}"]) for state in ORDER}
     return {
         "deployment_id": row["deployment_id"],
         "project": row["project"],

@@ -12,8 +12,9 @@ from starlette.routing import Route
 from akd.api.common import ctx, int_param, must, ok, rfc3339
 from akd.store import projects as projects_store
 from akd.store import stats as stats_store
+from akd.store.states import FINAL, ORDER, SessionState
 
-STATES = ("created", "running", "completed", "error", "stopped")
+STATES = tuple(s.value for s in ORDER if s != SessionState.QUEUED)
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -34,12 +35,12 @@ def summarize(rows: list[Any]) -> dict[str, Any]:
             durations.append(r["ended_at"] - (r["started_at"] or r["created_at"]))
             steps.append(r["steps"])
     durations.sort()
-    ended = by_state["completed"] + by_state["error"] + by_state["stopped"]
+    ended = sum(by_state[s] for s in FINAL)
     return {
         "sessions": len(rows),
         "by_state": by_state,
-        "success_rate": by_state["completed"] / ended if ended else None,
-        "failure_rate": by_state["error"] / ended if ended else None,
+        "success_rate": by_state[SessionState.COMPLETED] / ended if ended else None,
+        "failure_rate": by_state[SessionState.ERROR] / ended if ended else None,
         "duration": {
             "p50": percentile(durations, 50),
             "p95": percentile(durations, 95),

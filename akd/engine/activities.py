@@ -29,6 +29,7 @@ from akd.store import events as events_store
 from akd.store import inbox, projects, sessions
 from akd.store.db import Database
 from akd.store.sessions import FINAL_STATES, LogRecord
+from akd.store.states import SessionState
 from akd.vendor_layers import runner_site_dirs
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ class SessionActivities:
         sid = row["session_id"]
         first_here = sid not in self._ran_here
         self._ran_here.add(sid)
-        if row["state"] != "running":
+        if row["state"] != SessionState.RUNNING:
             return
         down = {"down_from": self.ctx.down_since, "down_to": self._started_at} if self.ctx.down_since else {}
         if not row["durable"]:
@@ -157,7 +158,7 @@ class SessionActivities:
 
     async def _prepare(self, conn: RunnerConn) -> None:
         row = await sessions.get(self.ctx.db, conn.session_id)
-        if row is None or row["state"] != "created":
+        if row is None or row["state"] != SessionState.CREATED:
             return  # resumed, not new: its segment reads its spec (and journal) when it runs
         spec = await self._spec(row)
         await conn.send({"op": "init", "hold": True, **spec.init}, pickle.dumps(spec.payload))
@@ -170,7 +171,7 @@ class SessionActivities:
             return
         # AutoKitteh's shape: the value only on success, nothing but the flag otherwise.
         ended: dict[str, Any] = {"completed": False}
-        if row["state"] == "completed":
+        if row["state"] == SessionState.COMPLETED:
             ended = {"completed": True, "value": json.loads(row["return_value"]) if row["return_value"] else None}
         payload = {"name": session_id, "payload": ended}
         async with self.ctx.db.tx() as conn:
@@ -260,7 +261,7 @@ class SessionActivities:
         await sessions.finish(
             self.ctx.db,
             inp.session_id,
-            "stopped",
+            SessionState.STOPPED,
             error={"type": "Stopped", "message": reason, "traceback": ""},
             records=[LogRecord("stop", {"reason": reason})],
         )

@@ -27,6 +27,7 @@ from akd.engine.worker import Engine
 from akd.engine.workflows import SESSION_WORKFLOW
 from akd.store import sessions as sessions_store
 from akd.store.sessions import FINAL_STATES, LogRecord
+from akd.store.states import SessionState
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class Reconciler:
             return False
         # A stop akd itself asked for (cancel, then terminate with --force) keeps its reason.
         reason = row["stop_reason"] or f"the workflow was {status} outside akd"
-        state = "stopped" if status in ("terminated", "canceled") else "error"
+        state = SessionState.STOPPED if status in ("terminated", "canceled") else SessionState.ERROR
         record = LogRecord("stop", {"reason": reason, "workflow": status}, dedupe="workflow-closed")
         error = {"type": "WorkflowClosed", "message": reason, "traceback": ""}
         if not await sessions_store.finish(self.ctx.db, session_id, state, error=error, records=[record]):

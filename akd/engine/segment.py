@@ -27,6 +27,7 @@ from akd.store import sessions as store
 from akd.store.db import Database, Row
 from akd.store.sessions import LogRecord
 from akd.store.stalls import is_storage_error
+from akd.store.states import SessionState
 
 log = logging.getLogger(__name__)
 
@@ -224,8 +225,8 @@ class SegmentRun:
 
     async def _done(self, msg: dict[str, Any]) -> SegmentResult:
         records, self.buffer = self.buffer, []
-        state = "completed" if msg.get("ok") else "error"
-        value = msg.get("value") if state == "completed" else None
+        state = SessionState.COMPLETED if msg.get("ok") else SessionState.ERROR
+        value = msg.get("value") if state == SessionState.COMPLETED else None
         error = msg.get("error") if state == "error" else None
         await self._stored(
             lambda: store.finish(self.db, self.sid, state, return_value=value, error=error, records=records),

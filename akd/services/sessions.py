@@ -18,6 +18,7 @@ from akd.store import projects as projects_store
 from akd.store import sessions as store
 from akd.store.db import Row
 from akd.store.sessions import FINAL_STATES, LogRecord, NewSession
+from akd.store.states import SessionState
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ async def _mark_stopped(ctx: AppContext, sid: str, reason: str, forced: bool = F
     if ctx.hub is not None:
         ctx.hub.kill(sid)
     await store.finish(
-        ctx.db, sid, "stopped", error={"type": "Stopped", "message": reason, "traceback": ""},
+        ctx.db, sid, SessionState.STOPPED, error={"type": "Stopped", "message": reason, "traceback": ""},
         records=[LogRecord("stop", {"reason": reason, "forced": forced})],
     )  # fmt: skip
     ctx.notifier.changed()

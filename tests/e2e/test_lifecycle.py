@@ -229,7 +229,7 @@ def test_deployment_lifecycle_and_delete_rules(akd_module: Akd, tmp_path: Path) 
         lambda: (d := ak.akctl_json("deployment", "get", d1["deployment_id"]))["state"] == "inactive" and d,
         20, what="the drained deployment to become inactive",
     )  # fmt: skip
-    assert old["sessions"] == {"created": 0, "running": 0, "completed": 1, "error": 0, "stopped": 0}
+    assert old["sessions"] == {"queued": 0, "created": 0, "running": 0, "completed": 1, "error": 0, "stopped": 0}
     listed = ak.akctl_json("deployment", "list", "--project", "lc")
     assert [d["deployment_id"] for d in listed] == [d2["deployment_id"], d1["deployment_id"]]
     assert {"deployment_id", "build_id", "state", "sessions", "project"} <= set(listed[0])
