@@ -1,5 +1,5 @@
 """What a project holds, as the web UI shows it: its key-value store, what a delete would
-take with it, a session's size, and when each schedule last fired."""
+take with it, a session's size and prints, and when each schedule last fired."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from akd.store import sessions
 from akd.store.db import Database, Row
 
 
@@ -37,6 +38,13 @@ class SessionSize:
     prints: int
     log_records: int
     journal_entries: int
+
+
+@dataclass(frozen=True)
+class PrintLine:
+    id: int  # the log record's id: the cursor a live page polls from
+    t: float
+    text: str
 
 
 async def store_entries(db: Database, project_id: str) -> list[StoreEntry]:
@@ -103,3 +111,19 @@ async def print_count(db: Database, session_id: str) -> int:
     """How many prints a session has made (a range count on the (session, kind) index)."""
     row = await db.fetchone("SELECT COUNT(*) AS n FROM session_log WHERE session_id=? AND kind='print'", (session_id,))
     return int(row["n"]) if row else 0
+
+
+def _print_line(r: Row) -> PrintLine:
+    return PrintLine(int(r["id"]), float(r["t"]), str(json.loads(r["data"]).get("text", "")))
+
+
+async def print_tail(db: Database, session_id: str, limit: int) -> tuple[list[PrintLine], int]:
+    """The last ``limit`` prints, oldest first, and how many there are in all."""
+    rows = await sessions.list_log(db, session_id, kinds=("print",), limit=limit, descending=True)
+    total = await print_count(db, session_id) if len(rows) == limit else len(rows)
+    return [_print_line(r) for r in reversed(rows)], total
+
+
+async def prints_after(db: Database, session_id: str, after: int, limit: int) -> list[PrintLine]:
+    """Up to ``limit`` prints after the one with id ``after``, oldest first."""
+    return [_print_line(r) for r in await sessions.list_log(db, session_id, kinds=("print",), after=after, limit=limit)]
