@@ -9,6 +9,7 @@ from typing import Any
 
 from akd.store import sessions
 from akd.store.db import Database, Row
+from akd.store.states import LIVE, sql_set
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Footprint:
     builds: int
     vars: int
     triggers: int
-    live_sessions: int  # created or running: a delete is refused while there are any
+    live_sessions: int  # queued, created or running: a delete is refused while there are any
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ async def footprint(db: Database, project_id: str) -> Footprint:
         row = await db.fetchone(f"SELECT COUNT(*) AS n FROM {table} WHERE project_id=?", (project_id,))
         counts.append(int(row["n"]) if row else 0)
     live = await db.fetchone(
-        "SELECT COUNT(*) AS n FROM sessions WHERE project_id=? AND state IN ('created','running')", (project_id,)
+        "SELECT COUNT(*) AS n FROM sessions WHERE project_id=? AND state IN " + sql_set(LIVE), (project_id,)
     )
     counts.append(int(live["n"]) if live else 0)
     return Footprint(*counts)

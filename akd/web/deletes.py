@@ -60,7 +60,7 @@ async def project_confirm(request: Request) -> Response:
          + " (webhook URLs stop answering, schedules stop)", _plural(f.deployments, "deployment"),
          _plural(f.builds, "build")],
         ["the project's directory and files on disk"],
-        refused=f"It has {_plural(live, 'running session')}: stop them first." if live else "",
+        refused=f"It has {_plural(live, 'live session')} (queued or running): stop them first." if live else "",
         back=f"/projects/{prj['name']}",
     ))  # fmt: skip
 

@@ -198,3 +198,16 @@ def test_the_session_list_shows_the_error_of_failed_and_stopped_sessions_only(tm
         return {item.session_id: item.error for item in page.items}
 
     assert _run(tmp_path, scenario) == {"ses_1": "ValueError: bad", "ses_2": "stopped by hand", "ses_3": ""}
+
+
+def test_a_footprint_counts_queued_sessions_as_live_as_the_delete_refusal_does(tmp_path: Path) -> None:
+    async def scenario(db: Database) -> project_data.Footprint:
+        for sid in ("ses_1", "ses_2", "ses_3", "ses_4"):
+            await _session(db, sid)
+        await db.execute("UPDATE sessions SET state='queued' WHERE session_id='ses_1'")
+        await sessions.set_running(db, "ses_2")
+        await sessions.finish(db, "ses_3", SessionState.COMPLETED)
+        return await project_data.footprint(db, "prj_a")
+
+    f = _run(tmp_path, scenario)
+    assert (f.sessions, f.live_sessions) == (4, 3)  # queued, running and created; not the completed one
