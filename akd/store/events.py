@@ -226,3 +226,77 @@ async def delete_unused_before(db: Database, cutoff: float, limit: int) -> int:
             " LIMIT ?)", (cutoff, limit),
         )  # fmt: skip
         return int(cur.rowcount)
+
+
+# -- the web UI's event pages ------------------------------------------------------------
+
+EVENT_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class EventListItem:
+    """One row of the event list, with its project's name and how many sessions it started."""
+
+    event_id: str
+    event_type: str
+    trigger_name: str
+    source: str
+    state: str
+    created_at: float
+    project: str  # "" when the event has no project (or its project is gone)
+    n_sessions: int
+
+
+@dataclass(frozen=True)
+class EventPage:
+    items: list[EventListItem]
+    older: str = ""  # id to pass as ``before`` for the next (older) page, "" on the last
+
+
+@dataclass(frozen=True)
+class EventSession:
+    """A session an event started, as the event page lists it."""
+
+    session_id: str
+    state: str
+    entrypoint: str
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+
+
+def _list_item(r: Row) -> EventListItem:
+    return EventListItem(
+        r["event_id"], r["event_type"], r["trigger_name"], r["source"], r["state"], float(r["created_at"]),
+        r["project"] or "", int(r["n_sessions"]),
+    )  # fmt: skip
+
+
+async def event_page(db: Database, project_id: str = "", before: str = "") -> EventPage:
+    """Newest first, a keyset page over the sortable event id (``LIMIT n+1`` tells whether there is more)."""
+    clauses, params = ["1=1"], list[Any]()
+    if project_id:
+        clauses.append("e.project_id=?")
+        params.append(project_id)
+    if before:
+        clauses.append("e.event_id < ?")
+        params.append(before)
+    rows = await db.fetchall(
+        "SELECT e.event_id, e.event_type, e.trigger_name, e.source, e.state, e.created_at, p.name AS project,"
+        " (SELECT COUNT(*) FROM sessions s WHERE s.event_id=e.event_id) AS n_sessions"
+        f" FROM events e LEFT JOIN projects p USING (project_id) WHERE {' AND '.join(clauses)}"
+        " ORDER BY e.event_id DESC LIMIT ?",
+        [*params, EVENT_PAGE_SIZE + 1],
+    )
+    items = [_list_item(r) for r in rows[:EVENT_PAGE_SIZE]]
+    return EventPage(items, older=items[-1].event_id if len(rows) > EVENT_PAGE_SIZE else "")
+
+
+async def started_sessions(db: Database, event_id: str) -> list[EventSession]:
+    """The sessions the event started, by id."""
+    rows = await db.fetchall(
+        "SELECT session_id, state, entrypoint, created_at, started_at, ended_at FROM sessions"
+        " WHERE event_id=? ORDER BY session_id",
+        (event_id,),
+    )
+    return [EventSession(*r) for r in rows]

@@ -1,5 +1,5 @@
 """What a project holds, as the web UI shows it: its key-value store, what a delete would
-take with it, a session's size, and when each schedule last fired."""
+take with it, a session's size and prints, and when each schedule last fired."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from akd.store import sessions
 from akd.store.db import Database, Row
+from akd.store.states import LIVE, sql_set
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class Footprint:
     builds: int
     vars: int
     triggers: int
-    live_sessions: int  # created or running: a delete is refused while there are any
+    live_sessions: int  # queued, created or running: a delete is refused while there are any
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,13 @@ class SessionSize:
     prints: int
     log_records: int
     journal_entries: int
+
+
+@dataclass(frozen=True)
+class PrintLine:
+    id: int  # the log record's id: the cursor a live page polls from
+    t: float
+    text: str
 
 
 async def store_entries(db: Database, project_id: str) -> list[StoreEntry]:
@@ -73,7 +82,7 @@ async def footprint(db: Database, project_id: str) -> Footprint:
         row = await db.fetchone(f"SELECT COUNT(*) AS n FROM {table} WHERE project_id=?", (project_id,))
         counts.append(int(row["n"]) if row else 0)
     live = await db.fetchone(
-        "SELECT COUNT(*) AS n FROM sessions WHERE project_id=? AND state IN ('created','running')", (project_id,)
+        "SELECT COUNT(*) AS n FROM sessions WHERE project_id=? AND state IN " + sql_set(LIVE), (project_id,)
     )
     counts.append(int(live["n"]) if live else 0)
     return Footprint(*counts)
@@ -103,3 +112,19 @@ async def print_count(db: Database, session_id: str) -> int:
     """How many prints a session has made (a range count on the (session, kind) index)."""
     row = await db.fetchone("SELECT COUNT(*) AS n FROM session_log WHERE session_id=? AND kind='print'", (session_id,))
     return int(row["n"]) if row else 0
+
+
+def _print_line(r: Row) -> PrintLine:
+    return PrintLine(int(r["id"]), float(r["t"]), str(json.loads(r["data"]).get("text", "")))
+
+
+async def print_tail(db: Database, session_id: str, limit: int) -> tuple[list[PrintLine], int]:
+    """The last ``limit`` prints, oldest first, and how many there are in all."""
+    rows = await sessions.list_log(db, session_id, kinds=("print",), limit=limit, descending=True)
+    total = await print_count(db, session_id) if len(rows) == limit else len(rows)
+    return [_print_line(r) for r in reversed(rows)], total
+
+
+async def prints_after(db: Database, session_id: str, after: int, limit: int) -> list[PrintLine]:
+    """Up to ``limit`` prints after the one with id ``after``, oldest first."""
+    return [_print_line(r) for r in await sessions.list_log(db, session_id, kinds=("print",), after=after, limit=limit)]

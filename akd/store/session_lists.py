@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from akd.store.db import Database, Row
+from akd.store.states import SessionState
 
 PAGE_SIZE = 50
 MANUAL = "manual"  # the trigger filter value of sessions started by hand (no trigger)
@@ -84,6 +85,9 @@ _SELECT = (
 )
 
 
+_WITH_ERROR = (SessionState.ERROR, SessionState.STOPPED)  # the states whose error column the list shows
+
+
 def _error_text(raw: str | None) -> str:
     if not raw:
         return ""
@@ -100,7 +104,7 @@ def _error_text(raw: str | None) -> str:
 def _item(r: Row) -> SessionItem:
     return SessionItem(
         r["session_id"], r["state"], r["project"] or "", r["entrypoint"], r["trigger_name"] or "",
-        _error_text(r["error"]) if r["state"] in ("error", "stopped") else "", float(r["created_at"]),
+        _error_text(r["error"]) if r["state"] in _WITH_ERROR else "", float(r["created_at"]),
         r["started_at"], r["ended_at"], int(r["steps"] or 0),
     )  # fmt: skip
 

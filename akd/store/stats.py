@@ -1,7 +1,12 @@
-"""What ``akctl stats`` and ``GET /stats`` count: sessions with their project and trigger names."""
+"""What ``akctl stats``, ``GET /stats`` and the web UI's stats and project pages count.
+
+The web's counts happen in SQLite (grouped per state, per time bucket); only duration
+percentiles need the values themselves, two floats per ended session.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from akd.store.db import Database, Row
@@ -31,3 +36,54 @@ async def counts_by_state(db: Database) -> dict[str, int]:
     """Sessions by state, from the state index alone (cheap to poll)."""
     rows = await db.fetchall("SELECT state, COUNT(*) AS n FROM sessions GROUP BY state")
     return {str(r["state"]): int(r["n"]) for r in rows}
+
+
+async def counts_by_project(db: Database) -> dict[str, dict[str, int]]:
+    """project_id -> state -> sessions, for every project at once."""
+    rows = await db.fetchall("SELECT project_id, state, COUNT(*) AS n FROM sessions GROUP BY project_id, state")
+    counts: dict[str, dict[str, int]] = {}
+    for r in rows:
+        counts.setdefault(str(r["project_id"]), {})[str(r["state"])] = int(r["n"])
+    return counts
+
+
+@dataclass(frozen=True)
+class StateBucket:
+    bucket: int  # the interval's index from the window's start
+    state: str
+    n: int  # sessions created in that interval and now in that state
+
+
+@dataclass(frozen=True)
+class DurationPoint:
+    created_at: float
+    duration: float  # from start (or creation, if it never started) to end
+
+
+async def first_session_since(db: Database, since: float, project_id: str = "") -> float | None:
+    """When the first session created at or after ``since`` was created (None: there is none)."""
+    row = await db.fetchone(
+        "SELECT MIN(created_at) AS t FROM sessions WHERE created_at >= ? AND (?='' OR project_id=?)",
+        (since, project_id, project_id),
+    )
+    return float(row["t"]) if row is not None and row["t"] is not None else None
+
+
+async def state_buckets(db: Database, start: float, step: float, project_id: str = "") -> list[StateBucket]:
+    """Sessions created per (interval of ``step`` seconds, state) since ``start``."""
+    rows = await db.fetchall(
+        "SELECT CAST((created_at - ?) / ? AS INTEGER) AS bucket, state, COUNT(*) AS n FROM sessions"
+        " WHERE created_at >= ? AND (?='' OR project_id=?) GROUP BY bucket, state",
+        (start, step, start, project_id, project_id),
+    )
+    return [StateBucket(int(r["bucket"]), str(r["state"]), int(r["n"])) for r in rows]
+
+
+async def durations(db: Database, start: float, project_id: str = "") -> list[DurationPoint]:
+    """Every session created since ``start`` that has ended, with how long it ran."""
+    rows = await db.fetchall(
+        "SELECT created_at, ended_at - COALESCE(started_at, created_at) AS d FROM sessions"
+        " WHERE created_at >= ? AND ended_at IS NOT NULL AND (?='' OR project_id=?)",
+        (start, project_id, project_id),
+    )
+    return [DurationPoint(float(r["created_at"]), float(r["d"])) for r in rows]

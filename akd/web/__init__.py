@@ -10,7 +10,7 @@ package; nothing is built or downloaded at run time.
 Modules, one per page group: ``projects``, ``contents`` (vars, key-value store), ``builds``
 (files, diffs), ``deletes`` (confirm, then delete), ``deployments``, ``sessions`` (+ ``prints``,
 ``timeline``), ``events``, ``stats`` (+ ``charts``); ``auth`` (login, cookie, CSRF, bearer),
-``render`` (templates, filters, headers), ``queries`` (keyset pages and counts), ``common``.
+``render`` (templates, filters, headers), ``common``. What the pages read comes from ``akd.store``.
 """
 
 from starlette.routing import BaseRoute, Mount

@@ -1,8 +1,10 @@
-"""Small helpers the page modules share: query parameters, redirects, notices."""
+"""Small helpers the page modules share: query parameters, redirects, notices, stored blobs."""
 
 from __future__ import annotations
 
+import pickle
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -82,3 +84,8 @@ def query(**params: str) -> str:
     """A query string of the non-empty parameters, for links that keep the page's filters."""
     kept = {k: v for k, v in params.items() if v}
     return f"?{urlencode(kept)}" if kept else ""
+
+
+def unpickle(blob: bytes | None) -> Any:
+    """Event data and session inputs: pickled by akd itself, never by a user or a client."""
+    return pickle.loads(blob) if blob else None

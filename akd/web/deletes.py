@@ -20,7 +20,7 @@ from akd.services import lifecycle
 from akd.services import sessions as session_services
 from akd.store import project_data
 from akd.store import sessions as sessions_store
-from akd.store.sessions import FINAL_STATES
+from akd.store.states import FINAL
 from akd.web.auth import action, form_fields, page
 from akd.web.common import query, redirect
 from akd.web.render import render
@@ -60,7 +60,7 @@ async def project_confirm(request: Request) -> Response:
          + " (webhook URLs stop answering, schedules stop)", _plural(f.deployments, "deployment"),
          _plural(f.builds, "build")],
         ["the project's directory and files on disk"],
-        refused=f"It has {_plural(live, 'running session')}: stop them first." if live else "",
+        refused=f"It has {_plural(live, 'live session')} (queued or running): stop them first." if live else "",
         back=f"/projects/{prj['name']}",
     ))  # fmt: skip
 
@@ -101,7 +101,7 @@ async def session_confirm(request: Request) -> Response:
     db = ctx(request).db
     row = must(await sessions_store.get(db, request.path_params["id"]), "session", request.path_params["id"])
     size = await project_data.session_size(db, row["session_id"])
-    final = row["state"] in FINAL_STATES
+    final = row["state"] in FINAL
     return _confirm(request, Confirmation(
         f"Delete session {row['session_id']}?",
         [f"session {row['session_id']} ({row['state']}) and its return value or error", _plural(size.prints, "print"),

@@ -15,9 +15,8 @@ from akd.ids import new_id
 from akd.store import events as store
 from akd.store import projects as projects_store
 from akd.store.db import Row
-from akd.web import queries
 from akd.web.auth import action, page
-from akd.web.common import id_param, notice, project_id_param, query, redirect
+from akd.web.common import id_param, notice, project_id_param, query, redirect, unpickle
 from akd.web.render import render
 
 
@@ -25,7 +24,7 @@ from akd.web.render import render
 async def event_list(request: Request) -> Response:
     c = ctx(request)
     before = id_param(request, "before", "evt")
-    result = await queries.event_page(c.db, await project_id_param(request), before)
+    result = await store.event_page(c.db, await project_id_param(request), before)
     project = request.query_params.get("project", "")
     return render(
         request, "events.html", title="Events", nav="events", page=result, project=project,
@@ -39,14 +38,15 @@ async def event_list(request: Request) -> Response:
 async def event_detail(request: Request) -> Response:
     c = ctx(request)
     event_id = request.path_params["id"]
-    row = must(await queries.event_row(c.db, event_id), "event", event_id)
+    row = must(await store.get_event(c.db, event_id), "event", event_id)
     project = await projects_store.project_by_id(c.db, row["project_id"]) if row["project_id"] else None
     found = await store.get_delivery(c.db, event_id) if row["connection_id"] else None
+    trigger = await projects_store.trigger_by_id(c.db, row["trigger_id"]) if row["trigger_id"] else None
     return render(
         request, "event.html", title=f"Event {event_id}", nav="events", e=row,
-        project=project["name"] if project is not None else "", data=jsonable(queries.unpickle(row["data"])),
-        sessions=await queries.sessions_of_event(c.db, event_id), notice=notice(request),
-        trigger_exists=bool(row["trigger_id"]) and await queries.trigger_row(c.db, row["trigger_id"]) is not None,
+        project=project["name"] if project is not None else "", data=jsonable(unpickle(row["data"])),
+        sessions=await store.started_sessions(c.db, event_id), notice=notice(request),
+        trigger_exists=trigger is not None,
         delivery=await deliveries.delivery_json(request, found) if found is not None else None,
     )  # fmt: skip
 
@@ -54,8 +54,8 @@ async def event_detail(request: Request) -> Response:
 @action
 async def redispatch(request: Request) -> Response:
     c = ctx(request)
-    old = must(await queries.event_row(c.db, request.path_params["id"]), "event", request.path_params["id"])
-    trg = await queries.trigger_row(c.db, old["trigger_id"]) if old["trigger_id"] else None
+    old = must(await store.get_event(c.db, request.path_params["id"]), "event", request.path_params["id"])
+    trg = await projects_store.trigger_by_id(c.db, old["trigger_id"]) if old["trigger_id"] else None
     if trg is None:
         raise FailedPrecondition(f"the trigger of event {old['event_id']} no longer exists")
     return redirect(f"/events/{await _dispatch_copy(c, old, trg)}", "redispatched")

@@ -25,8 +25,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from akd.api.common import ctx, int_param, must
+from akd.store import project_data
 from akd.store import sessions as store
-from akd.web import queries
 from akd.web.auth import partial
 from akd.web.render import fragment
 
@@ -41,13 +41,13 @@ async def prints_since(request: Request) -> Response:
     # The state first: once it is final every print is stored, so this answer holds the last ones.
     row = must(await store.get(c.db, sid), "session", sid)
     after = int_param(request, "after", 0, lo=0, hi=2**62)
-    rows = await queries.prints_after(c.db, sid, after, BATCH)
+    prints = await project_data.prints_after(c.db, sid, after, BATCH)
     headers = {
         "X-Session-State": row["state"],
-        "X-Next-After": str(rows[-1]["id"] if rows else after),
-        "X-More": "1" if len(rows) == BATCH else "0",
+        "X-Next-After": str(prints[-1].id if prints else after),
+        "X-More": "1" if len(prints) == BATCH else "0",
     }
-    return fragment(request, "_prints.html", headers=headers, prints=queries.print_lines(rows))
+    return fragment(request, "_prints.html", headers=headers, prints=prints)
 
 
 routes = [Route("/sessions/{id}/prints", prints_since)]

@@ -26,8 +26,8 @@ from akd.store import events as events_store
 from akd.store import payloads as payloads_store
 from akd.store import project_data
 from akd.store import projects as store
+from akd.store import stats as stats_store
 from akd.store.db import Row
-from akd.web import queries
 from akd.web.auth import action, form_fields, page
 from akd.web.common import notice, redirect
 from akd.web.connections import connection_views
@@ -41,7 +41,7 @@ async def project_list(request: Request) -> Response:
     triggers = {p["project_id"]: await store.triggers_of(c.db, p["project_id"]) for p in projects}
     return render(
         request, "projects.html", title="Projects", nav="projects", projects=projects, triggers=triggers,
-        counts=await queries.project_session_counts(c.db), notice=notice(request),
+        counts=await stats_store.counts_by_project(c.db), notice=notice(request),
     )  # fmt: skip
 
 
@@ -91,7 +91,7 @@ async def project_detail(request: Request) -> Response:
     return render(
         request, "project.html", title=f"Project {prj['name']}", nav="projects", p=prj, active=active,
         triggers=triggers, deployments=(await lifecycle.list_deployments(c.db, prj["project_id"]))[:10],
-        counts=(await queries.project_session_counts(c.db)).get(prj["project_id"], {}),
+        counts=(await stats_store.counts_by_project(c.db)).get(prj["project_id"], {}),
         connections=await connection_views(request, prj["project_id"]), notice=notice(request),
     )  # fmt: skip
 

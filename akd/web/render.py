@@ -15,8 +15,11 @@ from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 
 from akd.errors import AkdError
+from akd.store.states import ORDER, SessionState
 
-STATES = ("created", "running", "completed", "error", "stopped")
+# The states lists, filters and charts offer, in their order. Queued sessions are not
+# among them: the pages predate the queue (they show a queued session's badge only).
+STATES: tuple[SessionState, ...] = tuple(s for s in ORDER if s is not SessionState.QUEUED)
 
 # Pages are only ever framed or scripted by themselves: no inline script, no third-party
 # origin. Inline style attributes stay allowed for the widths of timeline bars.

@@ -15,14 +15,15 @@ from akd.api.events import jsonable
 from akd.errors import InvalidArgument
 from akd.services import debug
 from akd.services import sessions as services
+from akd.store import events as events_store
 from akd.store import project_data, session_lists
 from akd.store import projects as projects_store
 from akd.store import sessions as store
 from akd.store.db import Row
-from akd.store.sessions import FINAL_STATES
-from akd.web import queries, timeline
+from akd.store.states import FINAL
+from akd.web import timeline
 from akd.web.auth import action, page, partial
-from akd.web.common import choice_param, id_param, notice, project_id_param, query, redirect, time_param
+from akd.web.common import choice_param, id_param, notice, project_id_param, query, redirect, time_param, unpickle
 from akd.web.render import STATES, fragment, render
 
 PRINTS_SHOWN = 2000
@@ -70,10 +71,10 @@ async def session_detail(request: Request) -> Response:
     c = ctx(request)
     sid = request.path_params["id"]
     row = must(await store.get(c.db, sid), "session", sid)
-    prints, total = await queries.prints_tail(c.db, sid, PRINTS_SHOWN)
+    prints, total = await project_data.print_tail(c.db, sid, PRINTS_SHOWN)
     return render(
-        request, "session.html", title=f"Session {sid}", nav="sessions", prints=queries.print_lines(prints),
-        after=prints[-1]["id"] if prints else 0, inputs=await _inputs(request, row), notice=notice(request),
+        request, "session.html", title=f"Session {sid}", nav="sessions", prints=prints,
+        after=prints[-1].id if prints else 0, inputs=await _inputs(request, row), notice=notice(request),
         **await _live_context(request, row, total),
     )  # fmt: skip
 
@@ -93,12 +94,12 @@ async def _live_context(request: Request, row: Row, prints_total: int) -> dict[s
     c = ctx(request)
     sid = row["session_id"]
     now = time.time()
-    records = await queries.timeline_records(c.db, sid, TIMELINE_LIMIT)
+    records = await store.list_log(c.db, sid, kinds=timeline.KINDS, limit=TIMELINE_LIMIT)
     calls = await store.list_log(c.db, sid, kinds=("call",), limit=TIMELINE_LIMIT)
     shown = session_json(row, c.db.stalls.get(sid))
     waiting = timeline.live_wait(row)
     return {
-        "s": shown, "row": row, "final": row["state"] in FINAL_STATES, "prints_total": prints_total,
+        "s": shown, "row": row, "final": row["state"] in FINAL, "prints_total": prints_total,
         "timeline": timeline.build(row, records, calls, now), "timeline_cut": len(records) >= TIMELINE_LIMIT,
         "trigger": await _trigger_name(request, row),
         "elapsed": None if row["ended_at"] else max(0.0, now - (row["started_at"] or row["created_at"])),
@@ -110,17 +111,17 @@ async def _live_context(request: Request, row: Row, prints_total: int) -> dict[s
 async def _trigger_name(request: Request, row: Row) -> str:
     if not row["trigger_id"]:
         return ""
-    trg = await queries.trigger_row(ctx(request).db, row["trigger_id"])
+    trg = await projects_store.trigger_by_id(ctx(request).db, row["trigger_id"])
     return str(trg["name"]) if trg is not None else row["trigger_id"]
 
 
 async def _inputs(request: Request, row: Row) -> dict[str, Any]:
     """What the entry function received: its event (type and data) or its manual inputs."""
     if row["event_id"]:
-        ev = await queries.event_row(ctx(request).db, row["event_id"])
+        ev = await events_store.get_event(ctx(request).db, row["event_id"])
         if ev is not None:
-            return {"event_type": ev["event_type"], "data": jsonable(queries.unpickle(ev["data"]))}
-    value = queries.unpickle(row["inputs"])
+            return {"event_type": ev["event_type"], "data": jsonable(unpickle(ev["data"]))}
+    value = unpickle(row["inputs"])
     if isinstance(value, dict) and "__akd_event__" in value:  # a restart carries its event along
         event = value["__akd_event__"]
         return {"event_type": event.get("event_type", ""), "data": jsonable(event.get("data"))}

@@ -21,8 +21,10 @@ from starlette.routing import Route
 from akd.api.common import ctx
 from akd.api.stats import percentile
 from akd.store import projects as projects_store
-from akd.store.db import Row
-from akd.web import charts, queries
+from akd.store import stats as store
+from akd.store.states import FINAL, SessionState
+from akd.store.stats import DurationPoint, StateBucket
+from akd.web import charts
 from akd.web.auth import page
 from akd.web.common import choice_param, project_id_param
 from akd.web.render import STATES, duration, render
@@ -57,24 +59,24 @@ def window_for(span: float, now: float) -> Window:
 async def _window(request: Request, key: str, project_id: str, now: float) -> Window:
     if key in RANGES:
         return window_for(RANGES[key], now)
-    first = await queries.first_session_since(ctx(request).db, now - RANGES["30d"], project_id)
+    first = await store.first_session_since(ctx(request).db, now - RANGES["30d"], project_id)
     return window_for((now - first) * 1.05 if first is not None else 3600, now)
 
 
-def _by_state(rows: Sequence[Row], w: Window) -> dict[str, list[int]]:
-    series = {state: [0] * w.buckets for state in STATES}
-    for r in rows:
-        if r["state"] in series and 0 <= r["bucket"] < w.buckets:
-            series[r["state"]][r["bucket"]] += int(r["n"])
+def _by_state(buckets: Sequence[StateBucket], w: Window) -> dict[str, list[int]]:
+    series: dict[str, list[int]] = {state: [0] * w.buckets for state in STATES}
+    for b in buckets:
+        if b.state in series and 0 <= b.bucket < w.buckets:
+            series[b.state][b.bucket] += b.n
     return series
 
 
-def _percentiles(rows: Sequence[Row], w: Window) -> tuple[dict[str, list[float | None]], list[float]]:
+def _percentiles(points: Sequence[DurationPoint], w: Window) -> tuple[dict[str, list[float | None]], list[float]]:
     per_bucket: list[list[float]] = [[] for _ in range(w.buckets)]
-    for r in rows:
-        i = int((r["created_at"] - w.start) // w.step)
+    for p in points:
+        i = int((p.created_at - w.start) // w.step)
         if 0 <= i < w.buckets:
-            per_bucket[i].append(max(0.0, float(r["d"])))
+            per_bucket[i].append(max(0.0, p.duration))
     for values in per_bucket:
         values.sort()
     series = {name: [percentile(v, q) for v in per_bucket] for name, q in LINES.items()}
@@ -88,15 +90,15 @@ async def stats_page(request: Request) -> Response:
     key = choice_param(request, "range", ("auto", *RANGES)) or "auto"
     project_id = await project_id_param(request)
     w = await _window(request, key, project_id, now)
-    by_state = _by_state(await queries.state_buckets(c.db, w.start, w.step, project_id), w)
-    lines, all_durations = _percentiles(await queries.durations(c.db, w.start, project_id), w)
+    by_state = _by_state(await store.state_buckets(c.db, w.start, w.step, project_id), w)
+    lines, all_durations = _percentiles(await store.durations(c.db, w.start, project_id), w)
     labels = w.labels()
     totals = {state: sum(values) for state, values in by_state.items()}
-    ended = totals["completed"] + totals["error"] + totals["stopped"]
+    ended = sum(totals[state] for state in FINAL)
     return render(
         request, "stats.html", title="Stats", nav="stats", range=key, ranges=("auto", *RANGES), w=w,
         project=request.query_params.get("project", ""), projects=await projects_store.list_projects(c.db),
-        totals=totals, total=sum(totals.values()), success=totals["completed"] / ended if ended else None,
+        totals=totals, total=sum(totals.values()), success=totals[SessionState.COMPLETED] / ended if ended else None,
         overall={name: percentile(all_durations, q) for name, q in (("p50", 50), ("p90", 90), ("p95", 95),
                                                                     ("p99", 99), ("max", 100))},
         sessions_chart=charts.stacked_bars(labels, dict(by_state), "sessions created per interval, by state"),

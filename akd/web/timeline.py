@@ -15,7 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from akd.store.db import Row
-from akd.store.sessions import FINAL_STATES
+from akd.store.states import FINAL, SessionState
+
+# The session log's kinds a timeline is drawn from (SDK calls are read apart: see ``build``).
+KINDS = ("state", "step", "sleep", "stop_request", "stop", "restart", "resume", "storage")
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ def build(session: Row, records: Sequence[Row], calls: Sequence[Row], now: float
 
 def live_wait(session: Row) -> dict[str, Any] | None:
     """What a live session waits on (the ``waiting`` column, times as epoch seconds)."""
-    if not session["waiting"] or session["state"] in FINAL_STATES:
+    if not session["waiting"] or session["state"] in FINAL:
         return None
     data: dict[str, Any] = json.loads(session["waiting"])
     return data
@@ -122,11 +125,11 @@ _NOTES: dict[str, Any] = {
 def _state(r: Row, next_t: float | None, ended_at: float | None, end: float) -> Entry:
     data = json.loads(r["data"])
     state = str(data.get("state", "?"))
-    final = state in ("completed", "error", "stopped")
+    final = state in FINAL
     until = next_t if next_t is not None else (None if final else (ended_at or end))
     return Entry(
         r["t"], "state", state, str(data.get("error", "")), None if until is None else max(0.0, until - r["t"]),
-        ok=state != "error",
+        ok=state != SessionState.ERROR,
     )  # fmt: skip
 
 
