@@ -25,11 +25,13 @@ from akd.ids import derived_id, new_id
 from akd.services import flow
 from akd.store import events as events_store
 from akd.store import flow as flow_store
-from akd.store import inbox
+from akd.store import inbox, subscriptions
 from akd.store import projects as projects_store
 from akd.store import sessions as sessions_store
 from akd.store.db import Connection, Database, Row
 from akd.store.sessions import NewSession
+from akd.store.states import FINAL, SessionState
+from akd.store.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 DISPATCH_CONCURRENCY = 16
 NO_DEPLOYMENT = "the project had no active deployment"
 MARKS_SWEEP_INTERVAL = 60.0
+# Sessions the sweeper starts again per pass (the rest wait for the next one).
+STUCK_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -123,15 +127,11 @@ class Dispatcher:
         Starting is idempotent (workflow id = session id), so a session that is merely
         queued behind others costs one refused start, nothing more.
         """
-        rows = await self.db.fetchall(
-            "SELECT session_id FROM sessions WHERE state='created' AND created_at < ? ORDER BY created_at LIMIT 500",
-            (time.time() - older_than,),
-        )
-        for row in rows:
+        for session_id in await sessions_store.created_before(self.db, time.time() - older_than, STUCK_BATCH):
             try:
-                await self.engine.start_session(row["session_id"])
+                await self.engine.start_session(session_id)
             except Exception as exc:
-                log.warning("starting session %s failed again (%s); will retry", row["session_id"], exc)
+                log.warning("starting session %s failed again (%s); will retry", session_id, exc)
                 return
 
     async def stop(self) -> None:
@@ -227,13 +227,9 @@ class Dispatcher:
                 for session_id in created:
                     await self.engine.start_session(session_id)
                 return created
-        rows = await self.db.fetchall(
-            "SELECT session_id FROM sessions WHERE event_id=? AND state='created'", (event_id,)
-        )
-        for row in rows:
-            await self.engine.start_session(row["session_id"])
-        ids = await self.db.fetchall("SELECT session_id FROM sessions WHERE event_id=?", (event_id,))
-        return [r["session_id"] for r in ids]
+        for session_id in await sessions_store.ids_of_event(self.db, event_id, SessionState.CREATED):
+            await self.engine.start_session(session_id)
+        return await sessions_store.ids_of_event(self.db, event_id)
 
     async def _create_sessions(self, event: Row) -> list[str] | None:
         """Insert the event's sessions; the ids to start now, or None if another dispatch got there first."""
@@ -246,9 +242,7 @@ class Dispatcher:
             created = await sessions_store.insert_sessions(conn, decision.news)
             admitted = await self._admit_in(conn, decision.queued_triggers)
             for sub in subs:
-                await inbox.deliver(
-                    conn, sub["session_id"], "event", sub["sub_id"], payload, source_id=event["event_id"]
-                )
+                await inbox.deliver(conn, sub.session_id, "event", sub.sub_id, payload, source_id=event["event_id"])
             started = bool(decision.news or subs or decision.deferred)
             skip = "" if started else _skip_text(event, reasons + decision.reasons)
             first = await events_store.mark_dispatched(conn, event["event_id"], skip, now)
@@ -257,7 +251,7 @@ class Dispatcher:
             self._kick_debouncer()
         if decision.queued_triggers:
             self._kick_admitter()
-        for session_id in {sub["session_id"] for sub in subs}:
+        for session_id in {sub.session_id for sub in subs}:
             await self.engine.wake(session_id)
         if not first or len(created) != len(decision.news):
             return None
@@ -276,30 +270,30 @@ class Dispatcher:
                 event_type=ev.event_type, source=ev.source, data=pickle.dumps(ev.data), now=time.time(),
             )  # fmt: skip
             for sub in subs:
-                await inbox.deliver(conn, session_id, "event", sub["sub_id"], payload, source_id=ev.event_id)
+                await inbox.deliver(conn, session_id, "event", sub.sub_id, payload, source_id=ev.event_id)
         self.notifier.changed()
         await self.engine.wake(session_id)
-        return [sub["sub_id"] for sub in subs]
+        return [sub.sub_id for sub in subs]
 
-    async def _session_subscribers(self, ev: SessionEvent, session_id: str) -> list[Row]:
+    async def _session_subscribers(self, ev: SessionEvent, session_id: str) -> list[Subscription]:
         """The session's active subscriptions on the event's trigger that match it (or why none)."""
         ses = await sessions_store.get(self.db, session_id)
         if ses is None:
             raise NotFound(f"session {session_id!r} not found")
         if ses["project_id"] != ev.project_id:
             raise InvalidArgument(f"session {session_id} belongs to another project than trigger {ev.trigger_name}")
-        if ses["state"] in sessions_store.FINAL_STATES:
+        if ses["state"] in FINAL:
             raise FailedPrecondition(f"session {session_id} has ended ({ses['state']}); nothing was stored")
-        all_subs = await inbox.subscriptions_for(self.db, ev.project_id, ev.trigger_name)
-        mine = [s for s in all_subs if s["session_id"] == session_id]
+        all_subs = await subscriptions.active_on(self.db, ev.project_id, ev.trigger_name)
+        mine = [s for s in all_subs if s.session_id == session_id]
         if not mine:
             raise FailedPrecondition(
                 f"session {session_id} has no subscription on trigger {ev.trigger_name} (subscribe() it first, "
                 "or dispatch without --session); nothing was stored"
             )
-        matching = [s for s in mine if not s["filter"] or self._filter_true(s["filter"], ev.data, ev.event_type)]
+        matching = [s for s in mine if not s.filter or self._filter_true(s.filter, ev.data, ev.event_type)]
         if not matching:
-            filters = "; ".join(s["filter"] for s in mine)
+            filters = "; ".join(s.filter for s in mine)
             raise FailedPrecondition(
                 f"the filter of session {session_id}'s subscription on {ev.trigger_name} was false for this data "
                 f"({filters}); nothing was stored"
@@ -312,12 +306,12 @@ class Dispatcher:
             admitted += await sessions_store.admit_queued(conn, trigger_id)
         return admitted
 
-    async def _subscribers(self, event: Row) -> list[Row]:
+    async def _subscribers(self, event: Row) -> list[Subscription]:
         """Active subscriptions on the event's trigger whose own filter matches."""
         if not event["project_id"] or not event["trigger_name"]:
             return []
-        subs = await inbox.subscriptions_for(self.db, event["project_id"], event["trigger_name"])
-        return [s for s in subs if not s["filter"] or self._filter_matches(s["filter"], event)]
+        subs = await subscriptions.active_on(self.db, event["project_id"], event["trigger_name"])
+        return [s for s in subs if not s.filter or self._filter_matches(s.filter, event)]
 
     async def _match(self, event: Row) -> tuple[list[flow.Candidate], list[str]]:
         """The candidate sessions of the event's trigger(s), and why the other triggers start none."""
@@ -417,7 +411,7 @@ class Dispatcher:
     async def _settle(self, session_id: str, status: str) -> None:
         row = await sessions_store.get(self.db, session_id)
         reason = (row["stop_reason"] if row is not None else None) or f"session workflow {status}"
-        state = "stopped" if status in ("canceled", "cancelled", "terminated") else "error"
+        state = SessionState.STOPPED if status in ("canceled", "cancelled", "terminated") else SessionState.ERROR
         await sessions_store.finish(
             self.db, session_id, state, error={"type": "WorkflowClosed", "message": reason, "traceback": ""}
         )
@@ -439,7 +433,7 @@ def _skip_text(event: Row, reasons: list[str]) -> str:
 
 def _to_start(created: list[str], news: list[NewSession], admitted: list[str]) -> list[str]:
     """The sessions just created that did not queue, then those admitted from a queue."""
-    queued = {s.session_id for s in news if s.state == sessions_store.QUEUED}
+    queued = {s.session_id for s in news if s.state == SessionState.QUEUED}
     ready = [sid for sid in created if sid not in queued]
     return ready + [sid for sid in admitted if sid not in ready]
 
