@@ -29,6 +29,7 @@ from akd.store import inbox, subscriptions
 from akd.store import projects as projects_store
 from akd.store import sessions as sessions_store
 from akd.store.db import Connection, Database, Row
+from akd.store.flow import TriggerTarget
 from akd.store.sessions import NewSession
 from akd.store.states import FINAL, SessionState
 from akd.store.subscriptions import Subscription
@@ -317,7 +318,7 @@ class Dispatcher:
         """The candidate sessions of the event's trigger(s), and why the other triggers start none."""
         if event["connection_id"] and not event["trigger_id"]:
             # A vendor delivery: every trigger on its connection may start a session.
-            triggers = await projects_store.connection_triggers(self.db, event["project_id"], event["trigger_name"])
+            triggers = await flow_store.connection_targets(self.db, event["project_id"], event["trigger_name"])
             if not triggers:
                 return [], [await self._no_trigger_reason(event)]
         elif not event["trigger_id"]:
@@ -337,28 +338,28 @@ class Dispatcher:
             return f"trigger {event['trigger_name']} no longer exists"
         return f"connection {event['trigger_name']} has no triggers"
 
-    async def _candidate(self, trg: Row, event: Row, *, filtered: bool = True) -> flow.Candidate | str:
+    async def _candidate(self, trg: TriggerTarget, event: Row, *, filtered: bool = True) -> flow.Candidate | str:
         """The session ``trg`` would start for ``event``, or why it starts none (``filtered``:
         check its call, event type and filter; a debounced event passed them on arrival)."""
         rejected = self._rejection(trg, event) if filtered else ""
         if rejected:
             return rejected
-        rules = await self.flow_rules.of(trg["build_id"], trg["name"])
+        rules = await self.flow_rules.of(trg.build_id, trg.name)
         try:
             keys = self.flow_rules.keys(rules, event) if rules else {}
         except flow.FlowKeyError as exc:
-            return f"trigger {trg['name']}: {exc}"
-        return flow.Candidate(_new_session(trg, event), trg["name"], rules, keys)
+            return f"trigger {trg.name}: {exc}"
+        return flow.Candidate(_new_session(trg, event), trg.name, rules, keys)
 
-    def _rejection(self, trg: Row, event: Row) -> str:
+    def _rejection(self, trg: TriggerTarget, event: Row) -> str:
         """Why ``trg`` starts no session for ``event`` before flow control ("" when it does)."""
-        name = trg["name"]
-        if not trg["call"]:
+        name = trg.name
+        if not trg.call:
             return f"trigger {name} has no call"
-        if trg["event_type"] and trg["event_type"] != event["event_type"]:
-            return f"trigger {name} expects event_type {trg['event_type']!r}, not {event['event_type']!r}"
-        if trg["filter"] and not self._filter_matches(trg["filter"], event):
-            return f"the filter of trigger {name} was false: {trg['filter']}"
+        if trg.event_type and trg.event_type != event["event_type"]:
+            return f"trigger {name} expects event_type {trg.event_type!r}, not {event['event_type']!r}"
+        if trg.filter and not self._filter_matches(trg.filter, event):
+            return f"the filter of trigger {name} was false: {trg.filter}"
         return ""
 
     def _filter_matches(self, expr: str, event: Row) -> bool:
@@ -438,16 +439,16 @@ def _to_start(created: list[str], news: list[NewSession], admitted: list[str]) -
     return ready + [sid for sid in admitted if sid not in ready]
 
 
-def _new_session(trg: Row, event: Row) -> NewSession:
+def _new_session(trg: TriggerTarget, event: Row) -> NewSession:
     return NewSession(
         session_id=new_id("ses"),
-        project_id=trg["project_id"],
-        deployment_id=trg["deployment_id"],
-        build_id=trg["build_id"],
-        trigger_id=trg["trigger_id"],
+        project_id=trg.project_id,
+        deployment_id=trg.deployment_id,
+        build_id=trg.build_id,
+        trigger_id=trg.trigger_id,
         event_id=event["event_id"],
-        entrypoint=trg["call"],
-        durable=bool(trg["is_durable"]),
+        entrypoint=trg.call,
+        durable=trg.is_durable,
     )
 
 

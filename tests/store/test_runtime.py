@@ -8,9 +8,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+from akd.store import flow as flow_store
 from akd.store import inbox, kv, published, runtime_lookups, subscriptions
 from akd.store import sessions as sessions_store
 from akd.store.db import Database
+from akd.store.flow import TriggerTarget
 from akd.store.runtime_lookups import LiveDeployment
 from akd.store.sessions import NewSession
 from akd.store.states import SessionState
@@ -226,3 +228,39 @@ def test_build_manifest_and_active_deployment_by_project_name(tmp_path: Path) ->
     texts, deployments = _run(tmp_path, scenario)
     assert texts == ["manifest of bld_2", None]
     assert deployments == [LiveDeployment("dep_2", "bld_2", "prj_one"), None, None]  # "two" has only an inactive one
+
+
+async def _triggers(db: Database) -> None:
+    async with db.tx() as conn:
+        for trg, project, name, kind, connection, call, durable in (
+            ("trg_a", "one", "hook", "webhook", "", "a.py:on_hook", 1),
+            ("trg_b", "one", "slack_b", "connection", "slack", "a.py:on_b", 0),
+            ("trg_c", "one", "slack_a", "connection", "slack", "", 1),
+            ("trg_d", "one", "gh", "connection", "github", "a.py:on_gh", 1),
+            ("trg_e", "two", "slack_e", "connection", "slack", "a.py:on_e", 1),
+        ):
+            await conn.execute(
+                "INSERT INTO triggers (trigger_id, project_id, name, type, connection, call, is_durable, event_type,"
+                " filter, created_at, updated_at) VALUES (?,?,?,?,?,?,?,'post','data.x == 1',0,0)",
+                (trg, f"prj_{project}", name, kind, connection, call, durable),
+            )
+
+
+def test_trigger_targets_carry_the_active_deployment(tmp_path: Path) -> None:
+    async def scenario(db: Database) -> tuple[list[TriggerTarget | None], list[list[str]]]:
+        await _catalog(db)
+        await _triggers(db)
+        one = [await flow_store.active_trigger(db, t) for t in ("trg_a", "trg_e", "trg_nope")]
+        names = [
+            [t.name for t in await flow_store.connection_targets(db, p, c)]
+            for p, c in (("prj_one", "slack"), ("prj_one", "github"), ("prj_two", "slack"), ("prj_one", "jira"))
+        ]
+        return one, names
+
+    one, names = _run(tmp_path, scenario)
+    assert one == [
+        TriggerTarget("trg_a", "prj_one", "hook", "a.py:on_hook", "post", "data.x == 1", True, "dep_2", "bld_2"),
+        None,  # project "two" has no active deployment
+        None,
+    ]
+    assert names == [["slack_a", "slack_b"], ["gh"], [], []]
