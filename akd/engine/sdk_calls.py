@@ -26,7 +26,7 @@ from akd.oauth import rfc3339
 from akd.runner.errors import AutoKittehError
 from akd.session_env import OAuthTokens
 from akd.store import events as events_store
-from akd.store import inbox, published
+from akd.store import inbox, kv, published, runtime_lookups, subscriptions
 from akd.store import sessions as sessions_store
 from akd.store.db import Connection, Database, Row
 from akd.store.sessions import LogRecord, NewSession
@@ -95,11 +95,10 @@ class SdkCalls:
         """Trigger and connection names of a build's manifest (what subscribe() accepts),
         each with what it is: ``trigger`` or ``connection``."""
         if build_id not in self._sources:
-            async with conn.execute("SELECT manifest FROM builds WHERE build_id=?", (build_id,)) as cur:
-                row = await cur.fetchone()
+            text = await runtime_lookups.build_manifest(conn, build_id)
             names: dict[str, str] = {}
-            if row is not None:
-                manifest = parse_manifest(row[0])
+            if text is not None:
+                manifest = parse_manifest(text)
                 names = {c.name: "connection" for c in manifest.connections}
                 names |= {t.name: "trigger" for t in manifest.triggers}
             self._sources[build_id] = names
@@ -187,20 +186,15 @@ def _encode(value: Any) -> str:
 
 
 async def _kv_get(conn: Connection, project_id: str, key: str) -> Any:
-    async with conn.execute("SELECT value FROM kv WHERE project_id=? AND key=?", (project_id, key)) as cur:
-        row = await cur.fetchone()
-    return None if row is None else json.loads(row[0])
+    text = await kv.get(conn, project_id, key)
+    return None if text is None else json.loads(text)
 
 
 async def _kv_set(conn: Connection, project_id: str, key: str, value: Any) -> None:
-    if value is None:
-        await conn.execute("DELETE FROM kv WHERE project_id=? AND key=?", (project_id, key))
-        return
-    await conn.execute(
-        "INSERT INTO kv (project_id, key, value, updated_at) VALUES (?,?,?,?) ON CONFLICT (project_id, key)"
-        " DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
-        (project_id, key, _encode(value), time.time()),
-    )
+    if value is None:  # the SDK's rule: storing None deletes the key
+        await kv.delete(conn, project_id, key)
+    else:
+        await kv.put(conn, project_id, key, _encode(value))
 
 
 def _key(payload: dict[str, Any]) -> str:
@@ -254,8 +248,7 @@ async def kv_cas(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) ->
 
 @handles("kv.keys")
 async def kv_keys(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
-    async with conn.execute("SELECT key FROM kv WHERE project_id=? ORDER BY key", (s["project_id"],)) as cur:
-        return [row[0] for row in await cur.fetchall()]
+    return await kv.keys(conn, s["project_id"])
 
 
 @handles("kv.publish")
@@ -291,13 +284,13 @@ async def subscribe(calls: Request, conn: Connection, s: Row, p: dict[str, Any])
         except ValueError as exc:
             raise AutoKittehError(f"subscribe: invalid filter {expr!r}: {exc}") from None
     sub_id = new_id("sub")
-    await inbox.add_subscription(conn, sub_id, s["session_id"], s["project_id"], source, expr)
+    await subscriptions.add(conn, sub_id, s["session_id"], s["project_id"], source, expr)
     return sub_id
 
 
 @handles("unsubscribe")
 async def unsubscribe(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
-    if not await inbox.deactivate_subscription(conn, str(p.get("sub_id")), s["session_id"]):
+    if not await subscriptions.deactivate(conn, str(p.get("sub_id")), s["session_id"]):
         raise AutoKittehError(f"unsubscribe: no active subscription {p.get('sub_id')!r} in this session")
     return None
 
@@ -305,9 +298,9 @@ async def unsubscribe(calls: Request, conn: Connection, s: Row, p: dict[str, Any
 async def _take_or_park(
     conn: Connection, s: Row, kind: str, keys: list[str], until: float | None, waiting: dict[str, Any]
 ) -> Any:
-    row = await inbox.take(conn, s["session_id"], kind, keys)
-    if row is not None:
-        return pickle.loads(row["payload"])
+    payload = await inbox.take(conn, s["session_id"], kind, keys)
+    if payload is not None:
+        return pickle.loads(payload)
     if until is not None and time.time() >= until:
         return None
     return Park(until or 0.0, {"kind": kind, **waiting})
@@ -318,16 +311,13 @@ async def next_event(calls: Request, conn: Connection, s: Row, p: dict[str, Any]
     subs = [str(x) for x in p.get("subs") or []]
     if not subs:
         raise AutoKittehError("next_event: no subscription ids given")
-    marks = ",".join("?" * len(subs))
-    async with conn.execute(
-        f"SELECT COUNT(*) FROM subscriptions WHERE session_id=? AND sub_id IN ({marks})", (s["session_id"], *subs)
-    ) as cur:
-        row = await cur.fetchone()
-    if row is None or row[0] != len(set(subs)):
+    # One read both checks the ids (each must be one of this session's subscriptions,
+    # active or not) and gives what the session view shows of them.
+    found = await sessions_store.subscription_specs(conn, s["session_id"], subs)
+    if len(found) != len(set(subs)):
         raise AutoKittehError(f"next_event: unknown subscription id in {subs}; use the ids subscribe() returned")
     kinds = await calls.sources(conn, s["build_id"])
-    specs = [{**spec, "source_kind": kinds.get(spec["source"], "")}
-             for spec in await sessions_store.subscription_specs(conn, s["session_id"], subs)]  # fmt: skip
+    specs = [{**spec, "source_kind": kinds.get(spec["source"], "")} for spec in found]
     return await _take_or_park(conn, s, "event", subs, p.get("deadline"), {"subscriptions": specs})
 
 
@@ -342,9 +332,8 @@ async def next_signal(calls: Request, conn: Connection, s: Row, p: dict[str, Any
 @handles("signal")
 async def signal(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
     target = str(p.get("session_id", ""))
-    async with conn.execute("SELECT 1 FROM sessions WHERE session_id=?", (target,)) as cur:
-        if not has_prefix(target, "ses") or await cur.fetchone() is None:
-            raise AutoKittehError(f"signal: no session {target!r}")
+    if not has_prefix(target, "ses") or not await sessions_store.exists(conn, target):
+        raise AutoKittehError(f"signal: no session {target!r}")
     payload = {"name": p.get("name"), "payload": p.get("payload")}
     await inbox.deliver(conn, target, "signal", str(p.get("name")), pickle.dumps(payload))
     calls.after_commit.append(lambda: calls.wake(target))
@@ -359,15 +348,10 @@ async def start(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> 
         raise AutoKittehError(f'start: loc must look like "file.py:function", got {loc!r}')
     deployment_id, build_id, project_id = s["deployment_id"], s["build_id"], s["project_id"]
     if p.get("project"):
-        async with conn.execute(
-            "SELECT d.deployment_id, d.build_id, d.project_id FROM deployments d JOIN projects p USING (project_id)"
-            " WHERE p.name=? AND d.state='active'",
-            (p["project"],),
-        ) as cur:
-            row = await cur.fetchone()
-        if row is None:
+        live = await runtime_lookups.active_deployment_named(conn, str(p["project"]))
+        if live is None:
             raise AutoKittehError(f"start: project {p['project']!r} has no active deployment")
-        deployment_id, build_id, project_id = row
+        deployment_id, build_id, project_id = live.deployment_id, live.build_id, live.project_id
     child = new_id("ses")
     await sessions_store.insert_sessions(conn, [NewSession(
         session_id=child, project_id=project_id, deployment_id=deployment_id, build_id=build_id,

@@ -25,11 +25,14 @@ from akd.ids import derived_id, new_id
 from akd.services import flow
 from akd.store import events as events_store
 from akd.store import flow as flow_store
-from akd.store import inbox
+from akd.store import inbox, subscriptions
 from akd.store import projects as projects_store
 from akd.store import sessions as sessions_store
 from akd.store.db import Connection, Database, Row
+from akd.store.flow import TriggerTarget
 from akd.store.sessions import NewSession
+from akd.store.states import FINAL, SessionState
+from akd.store.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,8 @@ log = logging.getLogger(__name__)
 DISPATCH_CONCURRENCY = 16
 NO_DEPLOYMENT = "the project had no active deployment"
 MARKS_SWEEP_INTERVAL = 60.0
+# Sessions the sweeper starts again per pass (the rest wait for the next one).
+STUCK_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -123,15 +128,11 @@ class Dispatcher:
         Starting is idempotent (workflow id = session id), so a session that is merely
         queued behind others costs one refused start, nothing more.
         """
-        rows = await self.db.fetchall(
-            "SELECT session_id FROM sessions WHERE state='created' AND created_at < ? ORDER BY created_at LIMIT 500",
-            (time.time() - older_than,),
-        )
-        for row in rows:
+        for session_id in await sessions_store.created_before(self.db, time.time() - older_than, STUCK_BATCH):
             try:
-                await self.engine.start_session(row["session_id"])
+                await self.engine.start_session(session_id)
             except Exception as exc:
-                log.warning("starting session %s failed again (%s); will retry", row["session_id"], exc)
+                log.warning("starting session %s failed again (%s); will retry", session_id, exc)
                 return
 
     async def stop(self) -> None:
@@ -227,13 +228,9 @@ class Dispatcher:
                 for session_id in created:
                     await self.engine.start_session(session_id)
                 return created
-        rows = await self.db.fetchall(
-            "SELECT session_id FROM sessions WHERE event_id=? AND state='created'", (event_id,)
-        )
-        for row in rows:
-            await self.engine.start_session(row["session_id"])
-        ids = await self.db.fetchall("SELECT session_id FROM sessions WHERE event_id=?", (event_id,))
-        return [r["session_id"] for r in ids]
+        for session_id in await sessions_store.ids_of_event(self.db, event_id, SessionState.CREATED):
+            await self.engine.start_session(session_id)
+        return await sessions_store.ids_of_event(self.db, event_id)
 
     async def _create_sessions(self, event: Row) -> list[str] | None:
         """Insert the event's sessions; the ids to start now, or None if another dispatch got there first."""
@@ -246,9 +243,7 @@ class Dispatcher:
             created = await sessions_store.insert_sessions(conn, decision.news)
             admitted = await self._admit_in(conn, decision.queued_triggers)
             for sub in subs:
-                await inbox.deliver(
-                    conn, sub["session_id"], "event", sub["sub_id"], payload, source_id=event["event_id"]
-                )
+                await inbox.deliver(conn, sub.session_id, "event", sub.sub_id, payload, source_id=event["event_id"])
             started = bool(decision.news or subs or decision.deferred)
             skip = "" if started else _skip_text(event, reasons + decision.reasons)
             first = await events_store.mark_dispatched(conn, event["event_id"], skip, now)
@@ -257,7 +252,7 @@ class Dispatcher:
             self._kick_debouncer()
         if decision.queued_triggers:
             self._kick_admitter()
-        for session_id in {sub["session_id"] for sub in subs}:
+        for session_id in {sub.session_id for sub in subs}:
             await self.engine.wake(session_id)
         if not first or len(created) != len(decision.news):
             return None
@@ -276,30 +271,30 @@ class Dispatcher:
                 event_type=ev.event_type, source=ev.source, data=pickle.dumps(ev.data), now=time.time(),
             )  # fmt: skip
             for sub in subs:
-                await inbox.deliver(conn, session_id, "event", sub["sub_id"], payload, source_id=ev.event_id)
+                await inbox.deliver(conn, session_id, "event", sub.sub_id, payload, source_id=ev.event_id)
         self.notifier.changed()
         await self.engine.wake(session_id)
-        return [sub["sub_id"] for sub in subs]
+        return [sub.sub_id for sub in subs]
 
-    async def _session_subscribers(self, ev: SessionEvent, session_id: str) -> list[Row]:
+    async def _session_subscribers(self, ev: SessionEvent, session_id: str) -> list[Subscription]:
         """The session's active subscriptions on the event's trigger that match it (or why none)."""
         ses = await sessions_store.get(self.db, session_id)
         if ses is None:
             raise NotFound(f"session {session_id!r} not found")
         if ses["project_id"] != ev.project_id:
             raise InvalidArgument(f"session {session_id} belongs to another project than trigger {ev.trigger_name}")
-        if ses["state"] in sessions_store.FINAL_STATES:
+        if ses["state"] in FINAL:
             raise FailedPrecondition(f"session {session_id} has ended ({ses['state']}); nothing was stored")
-        all_subs = await inbox.subscriptions_for(self.db, ev.project_id, ev.trigger_name)
-        mine = [s for s in all_subs if s["session_id"] == session_id]
+        all_subs = await subscriptions.active_on(self.db, ev.project_id, ev.trigger_name)
+        mine = [s for s in all_subs if s.session_id == session_id]
         if not mine:
             raise FailedPrecondition(
                 f"session {session_id} has no subscription on trigger {ev.trigger_name} (subscribe() it first, "
                 "or dispatch without --session); nothing was stored"
             )
-        matching = [s for s in mine if not s["filter"] or self._filter_true(s["filter"], ev.data, ev.event_type)]
+        matching = [s for s in mine if not s.filter or self._filter_true(s.filter, ev.data, ev.event_type)]
         if not matching:
-            filters = "; ".join(s["filter"] for s in mine)
+            filters = "; ".join(s.filter for s in mine)
             raise FailedPrecondition(
                 f"the filter of session {session_id}'s subscription on {ev.trigger_name} was false for this data "
                 f"({filters}); nothing was stored"
@@ -312,18 +307,18 @@ class Dispatcher:
             admitted += await sessions_store.admit_queued(conn, trigger_id)
         return admitted
 
-    async def _subscribers(self, event: Row) -> list[Row]:
+    async def _subscribers(self, event: Row) -> list[Subscription]:
         """Active subscriptions on the event's trigger whose own filter matches."""
         if not event["project_id"] or not event["trigger_name"]:
             return []
-        subs = await inbox.subscriptions_for(self.db, event["project_id"], event["trigger_name"])
-        return [s for s in subs if not s["filter"] or self._filter_matches(s["filter"], event)]
+        subs = await subscriptions.active_on(self.db, event["project_id"], event["trigger_name"])
+        return [s for s in subs if not s.filter or self._filter_matches(s.filter, event)]
 
     async def _match(self, event: Row) -> tuple[list[flow.Candidate], list[str]]:
         """The candidate sessions of the event's trigger(s), and why the other triggers start none."""
         if event["connection_id"] and not event["trigger_id"]:
             # A vendor delivery: every trigger on its connection may start a session.
-            triggers = await projects_store.connection_triggers(self.db, event["project_id"], event["trigger_name"])
+            triggers = await flow_store.connection_targets(self.db, event["project_id"], event["trigger_name"])
             if not triggers:
                 return [], [await self._no_trigger_reason(event)]
         elif not event["trigger_id"]:
@@ -343,28 +338,28 @@ class Dispatcher:
             return f"trigger {event['trigger_name']} no longer exists"
         return f"connection {event['trigger_name']} has no triggers"
 
-    async def _candidate(self, trg: Row, event: Row, *, filtered: bool = True) -> flow.Candidate | str:
+    async def _candidate(self, trg: TriggerTarget, event: Row, *, filtered: bool = True) -> flow.Candidate | str:
         """The session ``trg`` would start for ``event``, or why it starts none (``filtered``:
         check its call, event type and filter; a debounced event passed them on arrival)."""
         rejected = self._rejection(trg, event) if filtered else ""
         if rejected:
             return rejected
-        rules = await self.flow_rules.of(trg["build_id"], trg["name"])
+        rules = await self.flow_rules.of(trg.build_id, trg.name)
         try:
             keys = self.flow_rules.keys(rules, event) if rules else {}
         except flow.FlowKeyError as exc:
-            return f"trigger {trg['name']}: {exc}"
-        return flow.Candidate(_new_session(trg, event), trg["name"], rules, keys)
+            return f"trigger {trg.name}: {exc}"
+        return flow.Candidate(_new_session(trg, event), trg.name, rules, keys)
 
-    def _rejection(self, trg: Row, event: Row) -> str:
+    def _rejection(self, trg: TriggerTarget, event: Row) -> str:
         """Why ``trg`` starts no session for ``event`` before flow control ("" when it does)."""
-        name = trg["name"]
-        if not trg["call"]:
+        name = trg.name
+        if not trg.call:
             return f"trigger {name} has no call"
-        if trg["event_type"] and trg["event_type"] != event["event_type"]:
-            return f"trigger {name} expects event_type {trg['event_type']!r}, not {event['event_type']!r}"
-        if trg["filter"] and not self._filter_matches(trg["filter"], event):
-            return f"the filter of trigger {name} was false: {trg['filter']}"
+        if trg.event_type and trg.event_type != event["event_type"]:
+            return f"trigger {name} expects event_type {trg.event_type!r}, not {event['event_type']!r}"
+        if trg.filter and not self._filter_matches(trg.filter, event):
+            return f"the filter of trigger {name} was false: {trg.filter}"
         return ""
 
     def _filter_matches(self, expr: str, event: Row) -> bool:
@@ -417,7 +412,7 @@ class Dispatcher:
     async def _settle(self, session_id: str, status: str) -> None:
         row = await sessions_store.get(self.db, session_id)
         reason = (row["stop_reason"] if row is not None else None) or f"session workflow {status}"
-        state = "stopped" if status in ("canceled", "cancelled", "terminated") else "error"
+        state = SessionState.STOPPED if status in ("canceled", "cancelled", "terminated") else SessionState.ERROR
         await sessions_store.finish(
             self.db, session_id, state, error={"type": "WorkflowClosed", "message": reason, "traceback": ""}
         )
@@ -439,21 +434,21 @@ def _skip_text(event: Row, reasons: list[str]) -> str:
 
 def _to_start(created: list[str], news: list[NewSession], admitted: list[str]) -> list[str]:
     """The sessions just created that did not queue, then those admitted from a queue."""
-    queued = {s.session_id for s in news if s.state == sessions_store.QUEUED}
+    queued = {s.session_id for s in news if s.state == SessionState.QUEUED}
     ready = [sid for sid in created if sid not in queued]
     return ready + [sid for sid in admitted if sid not in ready]
 
 
-def _new_session(trg: Row, event: Row) -> NewSession:
+def _new_session(trg: TriggerTarget, event: Row) -> NewSession:
     return NewSession(
         session_id=new_id("ses"),
-        project_id=trg["project_id"],
-        deployment_id=trg["deployment_id"],
-        build_id=trg["build_id"],
-        trigger_id=trg["trigger_id"],
+        project_id=trg.project_id,
+        deployment_id=trg.deployment_id,
+        build_id=trg.build_id,
+        trigger_id=trg.trigger_id,
         event_id=event["event_id"],
-        entrypoint=trg["call"],
-        durable=bool(trg["is_durable"]),
+        entrypoint=trg.call,
+        durable=trg.is_durable,
     )
 
 

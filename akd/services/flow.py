@@ -23,7 +23,8 @@ from akd.models import FlowControl
 from akd.store import events as events_store
 from akd.store import flow as flow_store
 from akd.store.db import Connection, Database, Row
-from akd.store.sessions import QUEUED, NewSession
+from akd.store.sessions import NewSession
+from akd.store.states import SessionState
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,8 @@ def queue_if_limited(cand: Candidate) -> NewSession:
     limit = cand.flow.concurrency
     if limit is None:
         return cand.session
-    return replace(cand.session, state=QUEUED, flow_key=cand.keys.get("concurrency", ""), flow_limit=limit.limit)
+    key = cand.keys.get("concurrency", "")
+    return replace(cand.session, state=SessionState.QUEUED, flow_key=key, flow_limit=limit.limit)
 
 
 async def _gate(conn: Connection, cand: Candidate, event_id: str, now: float) -> str:

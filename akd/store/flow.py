@@ -1,4 +1,5 @@
-"""Flow-control bookkeeping: the windows of dedupe and rate-limit keys, the waiting debounces."""
+"""Flow-control bookkeeping: the windows of dedupe and rate-limit keys, the waiting debounces;
+and the triggers dispatch matches events against, with the deployment they start sessions in."""
 
 from __future__ import annotations
 
@@ -23,13 +24,48 @@ async def build_manifest(db: Database, build_id: str) -> str:
     return "" if row is None else str(row["manifest"])
 
 
-async def active_trigger(db: Database, trigger_id: str) -> Row | None:
+@dataclass(frozen=True)
+class TriggerTarget:
+    """A trigger as dispatch sees it: what it calls and for which events, and the active
+    deployment (with its build) the sessions it starts run in."""
+
+    trigger_id: str
+    project_id: str
+    name: str
+    call: str  # "file.py:function"; "" = only there to be subscribed to
+    event_type: str  # "" = any
+    filter: str  # CEL; "" = every event
+    is_durable: bool
+    deployment_id: str
+    build_id: str
+
+
+_TARGET = (
+    "SELECT t.trigger_id, t.project_id, t.name, t.call, t.event_type, t.filter, t.is_durable, d.deployment_id,"
+    " d.build_id FROM triggers t JOIN deployments d ON d.project_id=t.project_id AND d.state='active'"
+)
+
+
+def _target(r: Row) -> TriggerTarget:
+    return TriggerTarget(
+        str(r["trigger_id"]), str(r["project_id"]), str(r["name"]), str(r["call"]), str(r["event_type"]),
+        str(r["filter"]), bool(r["is_durable"]), str(r["deployment_id"]), str(r["build_id"]),
+    )  # fmt: skip
+
+
+async def active_trigger(db: Database, trigger_id: str) -> TriggerTarget | None:
     """The trigger with its project's active deployment (None when there is none)."""
-    return await db.fetchone(
-        "SELECT t.*, d.deployment_id, d.build_id FROM triggers t JOIN deployments d"
-        " ON d.project_id=t.project_id AND d.state='active' WHERE t.trigger_id=?",
-        (trigger_id,),
+    row = await db.fetchone(_TARGET + " WHERE t.trigger_id=?", (trigger_id,))
+    return None if row is None else _target(row)
+
+
+async def connection_targets(db: Database, project_id: str, connection: str) -> list[TriggerTarget]:
+    """The triggers on ``connection`` with the project's active deployment (none when inactive), by name."""
+    rows = await db.fetchall(
+        _TARGET + " WHERE t.project_id=? AND t.type='connection' AND t.connection=? ORDER BY t.name",
+        (project_id, connection),
     )
+    return [_target(r) for r in rows]
 
 
 async def trigger_exists(db: Database, trigger_id: str) -> bool:

@@ -447,3 +447,31 @@ async def sessions_of_event(db: Database, event_id: str) -> list[Row]:
     return await db.fetchall(
         "SELECT session_id, state FROM sessions WHERE event_id=? ORDER BY session_id", (event_id,)
     )
+
+
+# -- lookups of the SDK's requests and of dispatch (akd.engine.sdk_calls, akd.services.dispatch) --
+
+
+async def exists(conn: Connection, session_id: str) -> bool:
+    """Whether the session is stored (read in the caller's transaction)."""
+    async with conn.execute("SELECT 1 FROM sessions WHERE session_id=?", (session_id,)) as cur:
+        return await cur.fetchone() is not None
+
+
+async def created_before(db: Database, cutoff: float, limit: int) -> list[str]:
+    """Up to ``limit`` ids of sessions still ``created`` since before ``cutoff``, oldest first
+    (their workflow start failed, or they wait behind others to start)."""
+    rows = await db.fetchall(
+        "SELECT session_id FROM sessions WHERE state=? AND created_at < ? ORDER BY created_at LIMIT ?",
+        (SessionState.CREATED, cutoff, limit),
+    )
+    return [str(r["session_id"]) for r in rows]
+
+
+async def ids_of_event(db: Database, event_id: str, state: SessionState | None = None) -> list[str]:
+    """The ids of the sessions an event started (only those in ``state`` when given)."""
+    if state is None:
+        rows = await db.fetchall("SELECT session_id FROM sessions WHERE event_id=?", (event_id,))
+    else:
+        rows = await db.fetchall("SELECT session_id FROM sessions WHERE event_id=? AND state=?", (event_id, state))
+    return [str(r["session_id"]) for r in rows]
