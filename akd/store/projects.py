@@ -137,16 +137,6 @@ async def vars_of(db: Database, project_id: str) -> list[Row]:
     return await db.fetchall("SELECT * FROM vars WHERE project_id=? ORDER BY name", (project_id,))
 
 
-async def connection_triggers(db: Database, project_id: str, connection: str) -> list[Row]:
-    """The triggers on ``connection`` with the project's active deployment (none when inactive)."""
-    return await db.fetchall(
-        "SELECT t.*, d.deployment_id, d.build_id FROM triggers t JOIN deployments d"
-        " ON d.project_id=t.project_id AND d.state='active'"
-        " WHERE t.project_id=? AND t.type='connection' AND t.connection=? ORDER BY t.name",
-        (project_id, connection),
-    )
-
-
 _TRIGGER_WITH_PROJECT = "SELECT t.*, p.name AS project FROM triggers t JOIN projects p USING (project_id)"
 
 
