@@ -20,8 +20,8 @@ from typing import IO
 import uvicorn
 
 from akd import instances
-from akd.api import create_app, limits
-from akd.appctx import AppContext
+from akd.api import limits
+from akd.app import create_app
 from akd.config import Config
 from akd.engine.activities import EngineContext
 from akd.engine.connect import embedded_target, external_target
@@ -30,12 +30,15 @@ from akd.engine.runners import RunnerHub
 from akd.engine.worker import Engine
 from akd.errors import FailedPrecondition, Unavailable
 from akd.heartbeat import Heartbeat
+from akd.notify import Notifier
+from akd.outbox import Outbox
 from akd.services import oauth, retention
+from akd.services.context import AppContext
 from akd.services.dispatch import Dispatcher
 from akd.services.quota import EventQuota
 from akd.services.socket_mode import SocketMode
 from akd.store.db import Database
-from akd.temporal_server import TemporalDevServer
+from akd.temporal_server import ExternalTemporal, TemporalDevServer
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +135,13 @@ class Daemon:
         self._server: _Server | None = None
         self._serve_task: asyncio.Task[None] | None = None
         self._socket_mode: SocketMode | None = None
-        self.ctx: AppContext | None = None
+        self.ctx: AppContext | None = None  # complete once startup() has built every part
+        # Each part as soon as it is built, so a start that fails half-way stops what started.
+        self._db: Database | None = None
+        self._hub: RunnerHub | None = None
+        self._temporal: TemporalDevServer | None = None
+        self._engine: Engine | None = None
+        self._dispatcher: Dispatcher | None = None
 
     def _lock(self) -> None:
         """One akd per data dir: an exclusive lock held for the daemon's life."""
@@ -166,69 +175,72 @@ class Daemon:
         token = ensure_token(self.data_dir)
         if not self.config.store.allow_new_database:
             refuse_new_database(self.data_dir)
-        db = Database(self.data_dir / "akd.db")
+        self._db = db = Database(self.data_dir / "akd.db")
         await db.open()
         # When the previous akd was last seen: resumed sessions log how long akd was down.
         down_since = self._heartbeat.last_alive()
         self._heartbeat.start()
         quota = EventQuota(self.config.events, self.data_dir)
-        self.ctx = ctx = AppContext(config=self.config, db=db, token=token, quota=quota)
         # 3. Bind the HTTP socket early, so the base URL (and port 0) is known.
         sock = self._bind()
         port = sock.getsockname()[1]
         if self.remember_port:
             (self.data_dir / PORT_FILE).write_text(f"{self.config.server.port}\n")
-        ctx.base_url = self.config.server.public_url.rstrip("/") or f"http://{self.config.server.host}:{port}"
+        base_url = self.config.server.public_url.rstrip("/") or f"http://{self.config.server.host}:{port}"
         # 4. Temporal (the embedded dev server, or an external cluster) and the runner hub
         #    with its fork server, started side by side: both are mostly waiting.
-        ctx.hub = RunnerHub(
-            self.data_dir, max_live=max(1, self.config.runner.max_live), batch=self.config.runner.batch_scheduling
+        temporal_cfg, runner_cfg = self.config.temporal, self.config.runner
+        self._hub = hub = RunnerHub(
+            self.data_dir, max_live=max(1, runner_cfg.max_live), batch=runner_cfg.batch_scheduling
         )
-        address = self.config.temporal.address
-        if address:
+        temporal: TemporalDevServer | ExternalTemporal
+        if temporal_cfg.address:
             # Read the TLS files now: a bad path stops akd naming it, before anything starts.
-            target = external_target(self.config.temporal)
-            await ctx.hub.start(use_forkserver=self.config.runner.fork_server)
+            target = external_target(temporal_cfg)
+            temporal = ExternalTemporal(temporal_cfg.address)
+            await hub.start(use_forkserver=runner_cfg.fork_server)
         else:
-            ctx.temporal = TemporalDevServer(
+            self._temporal = temporal = TemporalDevServer(
                 self.data_dir,
-                persistent=self.config.temporal.persistent,
-                ui_port=self.config.temporal.ui_port,
-                namespace=self.config.temporal.namespace,
-                sqlite_pragmas=[p.strip() for p in self.config.temporal.sqlite_pragmas.split(",") if p.strip()],
-                task_queue_partitions=self.config.temporal.task_queue_partitions,
+                persistent=temporal_cfg.persistent,
+                ui_port=temporal_cfg.ui_port,
+                namespace=temporal_cfg.namespace,
+                sqlite_pragmas=[p.strip() for p in temporal_cfg.sqlite_pragmas.split(",") if p.strip()],
+                task_queue_partitions=temporal_cfg.task_queue_partitions,
             )
-            await asyncio.gather(ctx.temporal.start(), ctx.hub.start(use_forkserver=self.config.runner.fork_server))
-            address = ctx.temporal.address
-            target = embedded_target(address, self.config.temporal.namespace)
-        # 5. The Temporal worker.
+            await asyncio.gather(temporal.start(), hub.start(use_forkserver=runner_cfg.fork_server))
+            target = embedded_target(temporal.address, temporal_cfg.namespace)
+        address = target.address
+        # 5. The Temporal worker, and the dispatcher of stored events (ticks reach it
+        #    through the outbox, so the engine never calls up into it).
+        notifier, outbox = Notifier(), Outbox()
         engine_ctx = EngineContext(
             db,
-            ctx.hub,
+            hub,
             self.data_dir / "builds",
-            ctx.base_url,
+            base_url,
             self.config.sessions.max_step_result_bytes,
-            ctx.notifier,
+            notifier,
+            outbox,
+            oauth.Refresher(db, self.data_dir, self.config.oauth),
+            limits={
+                "memory_mb": runner_cfg.memory_mb, "cpu_seconds": runner_cfg.cpu_seconds,
+                "open_files": runner_cfg.open_files, "processes": runner_cfg.processes,
+                "address_space_mb": runner_cfg.address_space_mb, "user_processes": runner_cfg.user_processes,
+            },
+            max_print_bytes=runner_cfg.max_print_bytes,
             down_since=down_since,
             replay_each_step=self.config.sessions.replay_each_step,
-            oauth=oauth.Refresher(db, self.data_dir, self.config.oauth),
+        )  # fmt: skip
+        self._engine = engine = Engine(
+            engine_ctx, target=target, task_queue=temporal_cfg.task_queue, eager_start=temporal_cfg.eager_start
         )
-        ctx.engine = Engine(
-            engine_ctx,
-            target=target,
-            task_queue=self.config.temporal.task_queue,
-            eager_start=self.config.temporal.eager_start,
-        )
-        await ctx.engine.start()
-        engine_ctx.limits = {
-            "memory_mb": self.config.runner.memory_mb, "cpu_seconds": self.config.runner.cpu_seconds,
-            "open_files": self.config.runner.open_files, "processes": self.config.runner.processes,
-            "address_space_mb": self.config.runner.address_space_mb,
-            "user_processes": self.config.runner.user_processes,
-        }  # fmt: skip
-        engine_ctx.max_print_bytes = self.config.runner.max_print_bytes
-        ctx.dispatcher = Dispatcher(db, ctx.engine)
-        engine_ctx.on_tick = ctx.dispatcher.record_tick
+        await engine.start()
+        self._dispatcher = dispatcher = Dispatcher(db, engine, outbox)
+        self.ctx = ctx = AppContext(
+            config=self.config, db=db, token=token, quota=quota, hub=hub, temporal=temporal, engine=engine,
+            dispatcher=dispatcher, notifier=notifier, base_url=base_url,
+        )  # fmt: skip
         await ctx.engine.reconcile_schedules()
         # 6. HTTP API, then recovery of events and sessions a crash left behind.
         # Request head up to 256 KiB: 10,000 query parameters fit, a 1 MB header is refused.
@@ -326,7 +338,6 @@ class Daemon:
         if self._owns_data_dir:  # a refused second akd must not touch the running one's file
             (self.data_dir / "daemon.json").unlink(missing_ok=True)
             instances.unregister(self.data_dir, os.getpid())
-        ctx = self.ctx
         # 1. Stop accepting HTTP requests.
         if self._server is not None and self._serve_task is not None:
             self._server.should_exit = True
@@ -340,20 +351,20 @@ class Daemon:
             await self._reconciler.stop()
         if self._socket_mode is not None:
             await self._socket_mode.stop()
-        if ctx is not None:
-            if ctx.dispatcher is not None:
-                await ctx.dispatcher.stop()
-            # 2. End runners first, so the worker has nothing long to wait for.
-            if ctx.hub is not None:
-                await ctx.hub.stop()
-            # 3. Drain the Temporal worker (bounded).
-            if ctx.engine is not None:
-                await ctx.engine.stop()
-            # 4. Stop the embedded Temporal server (SIGTERM, wait, SIGKILL).
-            if ctx.temporal is not None:
-                await ctx.temporal.stop()
-            # 5. Close the database.
-            await ctx.db.close()
+        if self._dispatcher is not None:
+            await self._dispatcher.stop()
+        # 2. End runners first, so the worker has nothing long to wait for.
+        if self._hub is not None:
+            await self._hub.stop()
+        # 3. Drain the Temporal worker (bounded).
+        if self._engine is not None:
+            await self._engine.stop()
+        # 4. Stop the embedded Temporal server (SIGTERM, wait, SIGKILL).
+        if self._temporal is not None:
+            await self._temporal.stop()
+        # 5. Close the database.
+        if self._db is not None:
+            await self._db.close()
         if self._lock_file is not None:
             self._lock_file.close()
 

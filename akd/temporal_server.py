@@ -154,3 +154,17 @@ class TemporalDevServer:
         if self._proc is not None:
             await stop_process(self._proc, timeout=5.0)
         self._pid_file.unlink(missing_ok=True)
+
+
+class ExternalTemporal:
+    """A cluster akd uses but does not run (``[temporal] address``): nothing to supervise."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    @property
+    def running(self) -> bool:
+        return True  # as far as akd knows; the engine's calls report an unreachable cluster
+
+    async def stop(self) -> None:
+        return None

@@ -11,7 +11,7 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from akd.api import on_database_error, on_unexpected
+from akd.app import on_database_error, on_unexpected
 
 SECRET_TEXT = "/home/me/.local/share/akd/builds/bld_1/program.py line 7: token=abc"
 

@@ -37,7 +37,7 @@ def test_every_relative_link_in_the_docs_and_readme_resolves() -> None:
 
 
 def test_the_webhooks_doc_lists_every_signature_scheme() -> None:
-    from akd.api import signatures
+    from akd import signatures
 
     lines = (DOCS_DIR / "webhooks.md").read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("| `T__signature` |"))

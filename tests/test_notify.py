@@ -1,10 +1,10 @@
-"""akd.services.notify.Notifier: waiters wake on changes, time out, and clean up."""
+"""akd.notify.Notifier: waiters wake on changes, time out, and clean up."""
 
 from __future__ import annotations
 
 import asyncio
 
-from akd.services.notify import Notifier
+from akd.notify import Notifier
 
 
 def test_waiters_wake_on_a_change_and_see_the_new_state() -> None:

@@ -49,14 +49,14 @@ def test_recent_is_the_triggers_last_events_newest_first(tmp_path: Path) -> None
         db = await _db_with_project(tmp_path / "akd.db")
         try:
             for n in range(12):
-                await events_store.insert_event(
-                    db, f"evt_{n:02d}", project_id="prj_1", trigger_id="trg_1", trigger_name="hook",
+                await events_store.ingest_event(db, events_store.NewEvent(
+                    event_id=f"evt_{n:02d}", project_id="prj_1", trigger_id="trg_1", trigger_name="hook",
                     event_type="post", source="webhook", data=pickle.dumps({"n": n, "raw": b"\xff"}),
-                )  # fmt: skip
-            await events_store.insert_event(
-                db, "evt_zz", project_id="prj_1", trigger_id="trg_2", trigger_name="other",
+                ))  # fmt: skip
+            await events_store.ingest_event(db, events_store.NewEvent(
+                event_id="evt_zz", project_id="prj_1", trigger_id="trg_2", trigger_name="other",
                 event_type="", source="manual", data=pickle.dumps({}),
-            )  # fmt: skip
+            ))  # fmt: skip
             found = await payloads.recent(db, "prj_1", "hook")
             assert [r.data["n"] for r in found] == list(range(11, 1, -1))  # the last 10
             assert found[0].data["raw"] == b"\xff" and found[0].event_type == "post"

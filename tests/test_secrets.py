@@ -13,8 +13,8 @@ from akd.errors import FailedPrecondition
 from akd.manifest import parse_manifest
 from akd.secrets import MASK, SecretBox
 from akd.services.deploy import deploy, redact_secrets
-from akd.services.lifecycle import load_env_vars
 from akd.store.db import Database
+from akd.store.vars import load_env_vars
 
 
 def test_round_trip_and_key_file(tmp_path: Path) -> None:

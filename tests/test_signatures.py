@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 import jwt
 import pytest
 
-from akd.api.signatures import PRESETS, SCHEMES, discord_public_key, ed25519_valid, sign, verify, zoom_encrypted_token
 from akd.errors import InvalidArgument, Unauthenticated
+from akd.signatures import PRESETS, SCHEMES, discord_public_key, ed25519_valid, sign, verify, zoom_encrypted_token
 
 SECRET = "s3cret"
 BODY = b'{"action": "opened"}'

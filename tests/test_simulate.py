@@ -1,5 +1,5 @@
 """Simulated deliveries, in process: each vendor's signer produces what that vendor's
-verification accepts (akd.api.signatures, the same check the routes run), data merges
+verification accepts (akd.signatures, the same check the routes run), data merges
 into the fixture, and every fixture akd lists ships and parses."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from akd.api.signatures import verify
 from akd.errors import FailedPrecondition, NotFound, Unauthenticated
 from akd.services import simulate
 from akd.services.deliveries import mask
+from akd.signatures import verify
 
 SCHEMES = {"github": "github", "slack": "slack", "jira": "atlassian", "twilio": "twilio"}
 URL = "https://akd.example.net/twilio/message/k3y"  # Twilio signs the URL it calls

@@ -11,8 +11,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from akd.appctx import AppContext
 from akd.errors import InvalidArgument, NotFound, PayloadTooLarge
+from akd.services.context import AppContext
 from akd.store.db import Row
 from akd.store.sessions import FINAL_STATES
 from akd.store.stalls import Stall

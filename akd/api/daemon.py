@@ -15,7 +15,7 @@ from akd.api.common import ctx, ok
 
 async def health(request: Request) -> JSONResponse:
     c = ctx(request)
-    temporal_ok = c.engine is not None and (c.temporal is None or c.temporal.running)
+    temporal_ok = c.temporal.running
     return ok(
         {
             "status": "ok" if temporal_ok else "degraded",
@@ -23,7 +23,7 @@ async def health(request: Request) -> JSONResponse:
             "pid": os.getpid(),
             "uptime": round(time.time() - c.started_at, 3),
             "temporal": "ok" if temporal_ok else "down",
-            "runners": c.hub.live_count if c.hub is not None else 0,
+            "runners": c.hub.live_count,
         }
     )
 

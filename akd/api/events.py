@@ -20,6 +20,7 @@ from akd.store import events as store
 from akd.store import projects as projects_store
 from akd.store import sessions as sessions_store
 from akd.store.db import Row
+from akd.store.events import NewEvent
 from akd.store.states import FINAL
 
 
@@ -114,15 +115,13 @@ async def _trigger_row(request: Request, project: str, trigger: str) -> Row:
 
 async def _store_and_dispatch(request: Request, trg: Row, event_type: str, data: Any, source: str) -> JSONResponse:
     c = ctx(request)
-    event_id = new_id("evt")
-    await store.insert_event(
-        c.db, event_id, project_id=trg["project_id"], trigger_id=trg["trigger_id"], trigger_name=trg["name"],
+    ev = NewEvent(
+        project_id=trg["project_id"], trigger_id=trg["trigger_id"], trigger_name=trg["name"],
         event_type=event_type, source=source, data=pickle.dumps(data),
     )  # fmt: skip
-    assert c.dispatcher is not None
-    session_ids = await c.dispatcher.dispatch(event_id)
-    row = must(await store.get_event(c.db, event_id), "event", event_id)
-    return ok(event_json(row, session_ids), status=201)
+    got = await c.dispatcher.ingest(ev, wait=True)
+    row = must(await store.get_event(c.db, got.event_id), "event", got.event_id)
+    return ok(event_json(row, got.session_ids or []), status=201)
 
 
 async def dispatch_event(request: Request) -> JSONResponse:
@@ -140,7 +139,6 @@ async def dispatch_event(request: Request) -> JSONResponse:
 async def _deliver_to_session(request: Request, trg: Row, session_id: str, event_type: str, data: Any) -> JSONResponse:
     """``session_id``: the event goes to that session's waiters on the trigger only; no session starts."""
     c = ctx(request)
-    assert c.dispatcher is not None
     ev = SessionEvent(new_id("evt"), trg["project_id"], trg["trigger_id"], trg["name"], event_type, data)
     subs = await c.dispatcher.deliver_to_session(ev, session_id)
     row = must(await store.get_event(c.db, ev.event_id), "event", ev.event_id)

@@ -19,11 +19,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from akd.api.common import ctx, raw_headers, read_body
-from akd.api.signatures import verify
 from akd.errors import InvalidArgument, NotFound, Unauthenticated
 from akd.services import connection_events
 from akd.services.connection_events import RawDelivery
 from akd.services.connections import values_of
+from akd.signatures import verify
 from akd.store import connections as store
 from akd.store.connections import ConnectionRecord
 
@@ -88,7 +88,7 @@ async def deliver(request: Request) -> Response:
     if not isinstance(data, dict):
         raise InvalidArgument("a GitHub delivery must be a JSON object")
     accepted = await connection_events.accept(
-        c.db, c.dispatcher, rec, event_type=event_type, data=data,
+        c.dispatcher, rec, event_type=event_type, data=data,
         delivery_id=request.headers.get("x-github-delivery"),
         raw=RawDelivery(raw_headers(request), raw, "github X-Hub-Signature-256"), source="github",
     )  # fmt: skip

@@ -17,9 +17,10 @@ from akd.api.common import ctx, json_body, ok, rfc3339
 from akd.errors import InvalidArgument
 from akd.services import lifecycle as service
 from akd.services.deploy import plan
-from akd.services.lifecycle import Var
 from akd.store.db import Row
 from akd.store.states import ORDER
+from akd.store.vars import Var
+from akd.store.vars import list_vars as list_vars_of
 from akd.vendor_layers import layer_home
 from akd.venvs import is_ready
 
@@ -72,9 +73,7 @@ async def post_plan(request: Request) -> JSONResponse:
 
 async def _reconcile(request: Request) -> None:
     """Triggers may have changed: schedules follow them."""
-    engine = ctx(request).engine
-    if engine is not None:
-        await engine.reconcile_schedules()
+    await ctx(request).engine.reconcile_schedules()
 
 
 async def delete_project(request: Request) -> JSONResponse:
@@ -129,7 +128,7 @@ async def delete_deployment(request: Request) -> JSONResponse:
 async def list_vars(request: Request) -> JSONResponse:
     c = ctx(request)
     prj = await service.project(c.db, request.path_params["name"])
-    found = await service.list_vars(c.db, c.config.data_dir, prj["project_id"], reveal=_flag(request, "reveal"))
+    found = await list_vars_of(c.db, c.config.data_dir, prj["project_id"], reveal=_flag(request, "reveal"))
     return ok([var_json(v, prj["name"]) for v in found])
 
 

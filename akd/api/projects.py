@@ -36,8 +36,7 @@ async def post_deploy(request: Request) -> JSONResponse:
     c = ctx(request)
     root_dir, force = str(body.get("root_dir", "")), body.get("force") is True
     result = await deploy(c.db, c.config.data_dir, c.base_url, manifest, _files(body), root_dir, force)
-    if c.engine is not None:
-        await c.engine.reconcile_schedules()
+    await c.engine.reconcile_schedules()
     return ok(
         {
             "project_id": result.project_id,

@@ -65,7 +65,7 @@ async def get_session(request: Request) -> JSONResponse:
         row = await c.notifier.wait_for(reached, timeout) or must(await store.get(c.db, sid), "session", sid)
     data = session_json(row, ctx(request).db.stalls.get(row["session_id"]))
     c = ctx(request)
-    if c.config.temporal.ui_port and c.temporal is not None:
+    if c.config.temporal.ui_port and not c.config.temporal.address:
         data["temporal_ui_url"] = (
             f"http://127.0.0.1:{c.config.temporal.ui_port}/namespaces/{c.config.temporal.namespace}"
             f"/workflows/{row['session_id']}"

@@ -22,11 +22,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from akd.api.common import ctx, raw_headers, read_body
-from akd.api.signatures import verify
 from akd.errors import InvalidArgument, NotFound, Unauthenticated
 from akd.services import connection_events, slack_events
 from akd.services.connection_events import Accepted, RawDelivery
 from akd.services.connections import values_of
+from akd.signatures import verify
 from akd.store import connections as store
 from akd.store.connections import ConnectionRecord
 
@@ -155,7 +155,7 @@ async def deliver(request: Request) -> Response:
         return JSONResponse({"ignored": True})
     raw_delivery = RawDelivery(raw_headers(request), raw, "slack v0 signature")
     accepted = [
-        await connection_events.accept(c.db, c.dispatcher, rec, event_type=shaped.event_type, data=shaped.data,
+        await connection_events.accept(c.dispatcher, rec, event_type=shaped.event_type, data=shaped.data,
                                        delivery_id=shaped.delivery_id, raw=raw_delivery, source="slack")
         for rec in recs
     ]  # fmt: skip

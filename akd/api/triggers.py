@@ -13,8 +13,8 @@ from starlette.routing import Route
 
 from akd.api.common import ctx, must, ok, rfc3339
 from akd.api.projects import trigger_json
-from akd.appctx import AppContext
 from akd.engine.schedules import next_fire_times
+from akd.services.context import AppContext
 from akd.store import projects as projects_store
 from akd.store.db import Row
 
@@ -35,7 +35,7 @@ async def _with_schedule(c: AppContext, row: Row) -> dict[str, Any]:
         # A project without an active deployment has its schedules paused: nothing fires next.
         paused = await projects_store.active_deployment(c.db, row["project_id"]) is None
         times = [] if paused else cron_next(row["schedule"], row["timezone"])
-        if not times and not paused and c.engine is not None:
+        if not times and not paused:
             times = await next_fire_times(c.engine.client, row["trigger_id"])
         data["next_fire_times"] = [rfc3339(t) for t in times]
         data["paused"] = paused

@@ -1,4 +1,4 @@
-"""Deliveries from the vendors that sign with one of :mod:`akd.api.signatures`' presets:
+"""Deliveries from the vendors that sign with one of :mod:`akd.signatures`' presets:
 Jira, Confluence, Linear, Twilio, Zoom, Stripe, Standard Webhooks (Svix) and Discord
 interactions. One table says, per integration, where it posts, how it signs, which
 connection var holds the secret and how its events are shaped
@@ -29,12 +29,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from akd.api.common import ctx, public_request_url, raw_headers, read_body
-from akd.api.signatures import preset, verify, zoom_encrypted_token
 from akd.errors import InvalidArgument, NotFound, Unauthenticated
 from akd.services import connection_events, vendor_events
 from akd.services.connection_events import Accepted, RawDelivery
 from akd.services.connections import values_of
 from akd.services.vendor_events import CONFLUENCE_CATEGORIES, DISCORD_REPLIES, Delivery, Shaped
+from akd.signatures import preset, verify, zoom_encrypted_token
 from akd.store import connections as store
 from akd.store.connections import ConnectionRecord
 
@@ -212,7 +212,7 @@ async def deliver(request: Request) -> Response:
     shaped = v.shape(delivery)
     stored = RawDelivery(raw_headers(request), raw, preset(v.scheme).label)
     accepted = [
-        await connection_events.accept(c.db, c.dispatcher, t.rec, event_type=shaped.event_type, data=shaped.data,
+        await connection_events.accept(c.dispatcher, t.rec, event_type=shaped.event_type, data=shaped.data,
                                        delivery_id=shaped.delivery_id, raw=stored, source=v.integration)
         for t in targets
     ]  # fmt: skip

@@ -16,17 +16,16 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from akd.api.common import ctx, public_request_url, read_body
-from akd.api.signatures import verify
-from akd.appctx import AppContext
 from akd.engine.outcomes import Outcome
 from akd.errors import BadGateway, GatewayTimeout, NotFound, Unauthenticated
-from akd.ids import new_id
-from akd.services.lifecycle import load_env_vars
-from akd.store import events as events_store
+from akd.services.context import AppContext
+from akd.signatures import verify
 from akd.store import projects as projects_store
 from akd.store import sessions as sessions_store
 from akd.store.db import Row
+from akd.store.events import NewEvent
 from akd.store.sessions import FINAL_STATES
+from akd.store.vars import load_env_vars
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -104,23 +103,15 @@ async def webhook(request: Request) -> Response:
         raise NotFound(f"no active webhook at /webhooks/{slug}")
     raw = await read_body(request, c.config.sessions.max_body_bytes)
     await check_signature(c, trg, request, raw)
-    event_id = new_id("evt")
     data = pickle.dumps(event_data(request, slug, suffix, raw))
     c.quota.admit(trg["trigger_id"], len(data))
-    await events_store.insert_event(
-        c.db,
-        event_id,
-        project_id=trg["project_id"],
-        trigger_id=trg["trigger_id"],
-        trigger_name=trg["name"],
-        event_type=request.method.lower(),
-        source="webhook",
-        data=data,
-    )
-    assert c.dispatcher is not None
+    ev = NewEvent(
+        project_id=trg["project_id"], trigger_id=trg["trigger_id"], trigger_name=trg["name"],
+        event_type=request.method.lower(), source="webhook", data=data,
+    )  # fmt: skip
     if trg["is_sync"]:
-        return await sync_response(c, event_id)
-    c.dispatcher.submit(event_id)
+        return await sync_response(c, ev)
+    event_id = (await c.dispatcher.ingest(ev)).event_id
     return JSONResponse({"event_id": event_id}, status_code=202, headers={"AutoKitteh-Event-ID": event_id})
 
 
@@ -136,14 +127,15 @@ async def check_signature(c: AppContext, trg: Row, request: Request, raw: bytes)
     verify(scheme.strip().lower(), secret, request.headers, raw, url=public_request_url(request))
 
 
-async def sync_response(c: AppContext, event_id: str) -> Response:
-    """The first http_outcome of the sessions the event started (DESIGN.md section 4)."""
-    assert c.dispatcher is not None and c.engine is not None
+async def sync_response(c: AppContext, ev: NewEvent) -> Response:
+    """Store and dispatch ``ev``, then answer with the first http_outcome of the sessions
+    it started (DESIGN.md section 4)."""
+    event_id = ev.event_id
     outcomes = c.engine.ctx.outcomes
-    queue = outcomes.expect(event_id)
+    queue = outcomes.expect(event_id)  # before the sessions start: none of their outcomes is missed
     headers = {"AutoKitteh-Event-ID": event_id}
     try:
-        session_ids = await c.dispatcher.dispatch(event_id)
+        session_ids = (await c.dispatcher.ingest(ev, wait=True)).session_ids or []
         if not session_ids:
             return JSONResponse(BadGateway("the event started no session").to_dict(), 502, headers=headers)
         first = await next_outcome(c, queue, session_ids, c.config.sessions.sync_timeout)

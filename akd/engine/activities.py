@@ -7,54 +7,58 @@ import json
 import logging
 import pickle
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from temporalio import activity
 
+from akd.engine import ticks
 from akd.engine.outcomes import OutcomeRegistry
 from akd.engine.runners import RunnerConn, RunnerHub, runner_base_env
 from akd.engine.sdk_calls import SdkCalls
 from akd.engine.segment import SegmentAborted, SegmentRun, SegmentSpec
+from akd.engine.session_env import OAuthTokens, connection_env
 from akd.engine.types import SegmentInput, SegmentResult, StopInput, TickInput
 from akd.errors import AkdError
 from akd.manifest import parse_manifest
-from akd.services.lifecycle import list_vars, load_env_vars
-from akd.services.notify import Notifier
-from akd.session_env import OAuthTokens, connection_env
+from akd.notify import Notifier
+from akd.outbox import Outbox
 from akd.store import connections as connections_store
 from akd.store import events as events_store
 from akd.store import inbox, projects, sessions
 from akd.store.db import Database
 from akd.store.sessions import FINAL_STATES, LogRecord
 from akd.store.states import SessionState
+from akd.store.vars import list_vars, load_env_vars
 from akd.vendor_layers import runner_site_dirs
 
 log = logging.getLogger(__name__)
 PARK_SECONDS = 1.0  # a parked segment's timer (see SessionActivities._park)
 
 
-@dataclass
+@dataclass(frozen=True)
 class EngineContext:
+    """What the engine's parts share, complete when built (the daemon builds it once)."""
+
     db: Database
     hub: RunnerHub
     builds_dir: Path
     base_url: str
     max_result_bytes: int
-    notifier: Notifier = field(default_factory=Notifier)
-    outcomes: OutcomeRegistry = field(default_factory=OutcomeRegistry)
-    sdk: SdkCalls | None = None
-    on_tick: Callable[[str, str], Awaitable[None]] | None = None
+    notifier: Notifier
+    # Stored events to dispatch are announced here (schedule ticks; akd.outbox).
+    outbox: Outbox
+    # OAuth token refresh before sessions start and on request (akd.services.oauth.Refresher).
+    oauth: OAuthTokens | None
+    # A runner's resource limits ([runner] memory_mb, cpu_seconds, ...) and print cap.
     limits: dict[str, int] = field(default_factory=dict)
     max_print_bytes: int = 0
+    outcomes: OutcomeRegistry = field(default_factory=OutcomeRegistry)
     # When the previous akd on this data dir was last seen running (akd.heartbeat); 0: unknown.
     down_since: float = 0.0
     # [sessions] replay_each_step: park and replay durable sessions after every journaled step.
     replay_each_step: bool = False
-    # OAuth token refresh before sessions start and on request (akd.services.oauth.Refresher).
-    oauth: OAuthTokens | None = None
 
     @property
     def code_cache_dir(self) -> Path:
@@ -63,8 +67,9 @@ class EngineContext:
 
 
 class SessionActivities:
-    def __init__(self, ctx: EngineContext) -> None:
+    def __init__(self, ctx: EngineContext, sdk: SdkCalls) -> None:
         self.ctx = ctx
+        self.sdk = sdk
         self._policies: dict[str, dict[str, float]] = {}
         # Live sessions that ran a segment in this process (the others resume after a restart).
         self._ran_here: set[str] = set()
@@ -110,10 +115,9 @@ class SessionActivities:
         except BaseException:
             await self.ctx.hub.discard(spawning)
             raise
-        assert self.ctx.sdk is not None
         try:
             segment = SegmentRun(
-                self.ctx.db, self.ctx.hub, self.ctx.sdk, self.ctx.notifier, spec, row,
+                self.ctx.db, self.ctx.hub, self.sdk, self.ctx.notifier, spec, row,
                 replay_each_step=self.ctx.replay_each_step,
             )  # fmt: skip
             result = await segment.run(conn)
@@ -178,8 +182,7 @@ class SessionActivities:
             await inbox.deliver(
                 conn, row["parent_id"], "signal", session_id, pickle.dumps(payload), source_id=session_id
             )
-        assert self.ctx.sdk is not None
-        await self.ctx.sdk.wake(row["parent_id"])
+        await self.sdk.wake(row["parent_id"])
         self.ctx.notifier.changed()
 
     async def _spec(self, row: Any) -> SegmentSpec:
@@ -249,9 +252,8 @@ class SessionActivities:
 
     @activity.defn(name="akd.record_tick")
     async def record_tick(self, inp: TickInput) -> None:
-        """Store one schedule tick as an event (once per scheduled time) and dispatch it."""
-        if self.ctx.on_tick is not None:
-            await self.ctx.on_tick(inp.trigger_id, activity.info().workflow_id or "")
+        """Store one schedule tick as an event (once per scheduled time) for dispatch."""
+        await ticks.record_tick(self.ctx.db, self.ctx.outbox, inp.trigger_id, activity.info().workflow_id or "")
 
     @activity.defn(name="akd.finish_stopped")
     async def finish_stopped(self, inp: StopInput) -> None:

@@ -19,12 +19,12 @@ from typing import Any
 import cel
 
 from akd.engine.outcomes import OutcomeRegistry, outcome_from_payload
+from akd.engine.session_env import OAuthTokens
 from akd.errors import AkdError
 from akd.ids import has_prefix, new_id
 from akd.manifest import parse_manifest
 from akd.oauth import rfc3339
 from akd.runner.errors import AutoKittehError
-from akd.session_env import OAuthTokens
 from akd.store import events as events_store
 from akd.store import inbox, kv, published, runtime_lookups, subscriptions
 from akd.store import sessions as sessions_store

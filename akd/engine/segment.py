@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 from akd.engine.runners import RunnerConn, RunnerGone, RunnerHub
 from akd.engine.sdk_calls import Reply, SdkCalls
 from akd.engine.types import SegmentResult
+from akd.notify import Notifier
 from akd.runner import watchdog
-from akd.services.notify import Notifier
 from akd.store import sessions as store
 from akd.store.db import Database, Row
 from akd.store.sessions import LogRecord

@@ -46,8 +46,8 @@ class Engine:
         self.namespace = target.namespace
         self.task_queue = task_queue
         self.eager_start = eager_start
-        self.activities = SessionActivities(ctx)
-        ctx.sdk = SdkCalls(ctx.db, ctx.outcomes, wake=self.wake, start=self.start_session, oauth=ctx.oauth)
+        sdk = SdkCalls(ctx.db, ctx.outcomes, wake=self.wake, start=self.start_session, oauth=ctx.oauth)
+        self.activities = SessionActivities(ctx, sdk)
         self._client: Client | None = None
         self._worker: Worker | None = None
         self._worker_task: asyncio.Task[None] | None = None

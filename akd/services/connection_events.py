@@ -13,12 +13,11 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from akd.ids import new_id
 from akd.services.dispatch import Dispatcher
 from akd.store import connections as connections_store
-from akd.store import events as events_store
 from akd.store.connections import ConnectionRecord
 from akd.store.db import Database
+from akd.store.events import NewEvent
 
 
 @dataclass(frozen=True)
@@ -35,8 +34,7 @@ class Accepted:
 
 
 async def accept(
-    db: Database,
-    dispatcher: Dispatcher | None,
+    dispatcher: Dispatcher,
     rec: ConnectionRecord,
     *,
     event_type: str,
@@ -46,18 +44,13 @@ async def accept(
     source: str,
 ) -> Accepted:
     """Store a verified delivery as an event of ``rec`` (once per delivery id) and dispatch it."""
-    event_id = new_id("evt")
-    stored = await events_store.insert_delivery(
-        db, event_id, project_id=rec.project_id, connection_id=rec.connection_id, connection_name=rec.name,
-        event_type=event_type, source=source, data=pickle.dumps(data), delivery_id=delivery_id or None,
+    ev = NewEvent(
+        project_id=rec.project_id, connection_id=rec.connection_id, trigger_name=rec.name, event_type=event_type,
+        source=source, data=pickle.dumps(data), delivery_id=delivery_id or None,
         raw=pickle.dumps({"headers": raw.headers, "body": raw.body, "verified_by": raw.verified_by}),
     )  # fmt: skip
-    if not stored and delivery_id:
-        earlier = await events_store.event_of_delivery(db, rec.connection_id, delivery_id)
-        return Accepted(earlier or event_id, duplicate=True)
-    if dispatcher is not None:
-        dispatcher.submit(event_id)
-    return Accepted(event_id, duplicate=False)
+    got = await dispatcher.ingest(ev)
+    return Accepted(got.event_id, duplicate=got.duplicate)
 
 
 async def webhook_key(db: Database, rec: ConnectionRecord) -> str:

@@ -14,9 +14,9 @@ import pickle
 import time
 from typing import Any
 
-from akd.appctx import AppContext
 from akd.errors import FailedPrecondition, InvalidArgument, NotFound
 from akd.ids import new_id
+from akd.services.context import AppContext
 from akd.services.sessions import event_inputs
 from akd.store import inbox
 from akd.store import projects as projects_store
@@ -83,7 +83,6 @@ async def rerun(ctx: AppContext, row: Row, from_step: int, *, result: Any = None
     async with ctx.db.tx() as conn:
         await store.insert_sessions(conn, [new])
         await store.copy_journal(conn, sid, new.session_id, entries, note)
-    assert ctx.engine is not None
     await ctx.engine.start_session(new.session_id)
     ctx.notifier.changed()
     return new.session_id
@@ -119,7 +118,6 @@ async def wake(ctx: AppContext, row: Row) -> dict[str, Any]:
     note = LogRecord("wake", {"seq": seq, "until": until, "woken_at": now}, t=now)
     if not await store.move_sleep_deadline(ctx.db, sid, seq, pickle.dumps(now), note):
         raise NotFound(f"the sleep of session {sid} is no longer in its journal")
-    assert ctx.engine is not None
     await ctx.engine.end_sleep(sid)
     ctx.notifier.changed()
     return {"session_id": sid, "seq": seq, "until": until, "woken_at": now}
@@ -134,7 +132,6 @@ async def signal(ctx: AppContext, row: Row, name: str, payload: Any = None) -> d
         raise FailedPrecondition(f"session {sid} is {row['state']}: a signal to it would never be read")
     async with ctx.db.tx() as conn:
         await inbox.deliver(conn, sid, "signal", name, pickle.dumps({"name": name, "payload": payload}))
-    assert ctx.engine is not None
     await ctx.engine.wake(sid)
     ctx.notifier.changed()
     return {"session_id": sid, "name": name, "delivered": True}
@@ -147,5 +144,4 @@ async def fire(ctx: AppContext, trigger: Row) -> None:
             f"trigger {trigger['name']} is a {trigger['type']} trigger; only schedule triggers fire "
             "(send other triggers an event with `akctl event dispatch`)"
         )
-    assert ctx.engine is not None
     await ctx.engine.fire_schedule(trigger["trigger_id"])

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from akd.errors import FailedPrecondition, InvalidArgument, NotFound
-from akd.ids import new_id
 from akd.services.dispatch import Dispatcher
 from akd.store import connections as connections_store
 from akd.store import events as events_store
 from akd.store.db import Database
-from akd.store.events import DeliveryRecord
+from akd.store.events import DeliveryRecord, NewEvent
 
 # Headers that carry a credential of the sender (not a signature over the body): their
 # values are masked, keeping the scheme word ("Bearer ****"). Signatures stay visible:
@@ -97,25 +96,22 @@ async def delivery(db: Database, event_id: str) -> DeliveryRecord:
     )
 
 
-async def replay(db: Database, dispatcher: Dispatcher | None, event_id: str) -> Replayed:
+async def replay(db: Database, dispatcher: Dispatcher, event_id: str) -> Replayed:
     """A new event from the stored delivery ``event_id``, dispatched now."""
     old = await delivery(db, event_id)
     rec = await connections_store.by_id(db, old.connection_id)
     if rec is None:
         raise FailedPrecondition(f"the connection of event {event_id} no longer exists")
-    if dispatcher is None:
-        raise FailedPrecondition("this akd node does not dispatch events ([server] worker = false)")
     raw = _raw(old)
     new_raw = {"headers": raw.get("headers") or {}, "body": raw.get("body") or b"",
                "verified_by": raw.get("verified_by") or "", "replay_of": old.event_id,
                "delivery_id": old.delivery_id}  # fmt: skip
-    new_event = new_id("evt")
-    await events_store.insert_delivery(
-        db, new_event, project_id=rec.project_id, connection_id=rec.connection_id, connection_name=rec.name,
-        event_type=old.event_type, source="replay", data=old.data or pickle.dumps({}), delivery_id=None,
-        raw=pickle.dumps(new_raw),
+    ev = NewEvent(
+        project_id=rec.project_id, connection_id=rec.connection_id, trigger_name=rec.name, event_type=old.event_type,
+        source="replay", data=old.data or pickle.dumps({}), raw=pickle.dumps(new_raw),
     )  # fmt: skip
-    return Replayed(new_event, old.event_id, await dispatcher.dispatch(new_event))
+    got = await dispatcher.ingest(ev, wait=True)
+    return Replayed(got.event_id, old.event_id, got.session_ids or [])
 
 
 async def list_for(db: Database, connection_id: str, limit: int) -> list[DeliveryRecord]:

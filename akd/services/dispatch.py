@@ -14,21 +14,21 @@ import logging
 import pickle
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import cel
 
 from akd.engine.worker import Engine
 from akd.errors import FailedPrecondition, InvalidArgument, NotFound
-from akd.ids import derived_id, new_id
+from akd.ids import new_id
+from akd.outbox import Outbox
 from akd.services import flow
 from akd.store import events as events_store
 from akd.store import flow as flow_store
 from akd.store import inbox, subscriptions
-from akd.store import projects as projects_store
 from akd.store import sessions as sessions_store
 from akd.store.db import Connection, Database, Row
+from akd.store.events import NewEvent
 from akd.store.flow import TriggerTarget
 from akd.store.sessions import NewSession
 from akd.store.states import FINAL, SessionState
@@ -47,6 +47,13 @@ STUCK_BATCH = 500
 
 
 @dataclass(frozen=True)
+class Intake:
+    event_id: str
+    duplicate: bool
+    session_ids: list[str] | None  # None: dispatched in the background, not waited for
+
+
+@dataclass(frozen=True)
 class SessionEvent:
     """A manual event for one session only (``akctl event dispatch --session``)."""
 
@@ -60,7 +67,7 @@ class SessionEvent:
 
 
 class Dispatcher:
-    def __init__(self, db: Database, engine: Engine) -> None:
+    def __init__(self, db: Database, engine: Engine, outbox: Outbox) -> None:
         self.db = db
         self.engine = engine
         self.notifier = engine.ctx.notifier
@@ -74,6 +81,19 @@ class Dispatcher:
         self._debounce_wake = asyncio.Event()
         self._marks_swept = 0.0
         self._admit_again = False
+        outbox.listen(self.submit)
+
+    async def ingest(self, ev: NewEvent, *, wait: bool = False) -> Intake:
+        """Store ``ev`` (the one way events come in), then dispatch it: in the background,
+        or with ``wait`` now, returning the sessions it started. A repeat of a stored
+        event (a vendor's retried delivery, a retried tick) starts nothing."""
+        got = await events_store.ingest_event(self.db, ev)
+        if got.duplicate:
+            return Intake(got.event_id, duplicate=True, session_ids=[])
+        if not wait:
+            self.submit(got.event_id)
+            return Intake(got.event_id, duplicate=False, session_ids=None)
+        return Intake(got.event_id, duplicate=False, session_ids=await self.dispatch(got.event_id))
 
     def submit(self, event_id: str) -> None:
         """Dispatch in the background (the HTTP answer does not wait for it), at most
@@ -380,19 +400,6 @@ class Dispatcher:
             log.info("filter %r did not match event %s: %s", expr, event_id or "(not stored)", exc)
             return False
 
-    async def record_tick(self, trigger_id: str, workflow_id: str) -> None:
-        """One schedule tick -> one ``tick`` event (a retried tick maps to the same id)."""
-        trg = await projects_store.trigger_by_id(self.db, trigger_id)
-        if trg is None:
-            return  # the trigger was removed; its schedule is deleted at the next reconcile
-        millis = int(_scheduled_at(workflow_id, trigger_id) * 1000)
-        event_id = derived_id("evt", millis, workflow_id)
-        await events_store.insert_event_once(
-            self.db, event_id, project_id=trg["project_id"], trigger_id=trigger_id, trigger_name=trg["name"],
-            event_type="tick", source="schedule", data=pickle.dumps({}),
-        )  # fmt: skip
-        await self.dispatch(event_id)
-
     async def recover(self) -> None:
         """At start-up: dispatch events stored but not dispatched, start created sessions."""
         for event in await events_store.pending_events(self.db):
@@ -450,12 +457,3 @@ def _new_session(trg: TriggerTarget, event: Row) -> NewSession:
         entrypoint=trg.call,
         durable=trg.is_durable,
     )
-
-
-def _scheduled_at(workflow_id: str, trigger_id: str) -> float:
-    """Schedules name their workflows ``<id>-<RFC 3339 time>``; fall back to now."""
-    stamp = workflow_id.removeprefix(f"tick-{trigger_id}-")
-    try:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return time.time()

@@ -10,14 +10,13 @@ happens in one write transaction, so two commands cannot interleave.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from akd.errors import AkdError, FailedPrecondition, InvalidArgument, NotFound
 from akd.ids import has_prefix
 from akd.manifest import parse_manifest
-from akd.secrets import MASK, SecretBox
+from akd.secrets import SecretBox
+from akd.services.context import AppContext
 from akd.services.deploy import stored_value, sync_triggers
 from akd.store import builds as builds_store
 from akd.store import deployments as deployments_store
@@ -25,24 +24,12 @@ from akd.store import projects as projects_store
 from akd.store import vars as vars_store
 from akd.store.db import Connection, Database, Row
 from akd.store.states import ORDER, SessionState
-
-if TYPE_CHECKING:  # appctx imports the engine, whose activities import this module
-    from akd.appctx import AppContext
+from akd.store.vars import Var
 
 # The per-state session counts deployments show (the ``n_<state>`` columns the API and
 # the web pages read); queued sessions are counted by the store but not shown there.
 SESSION_STATES: tuple[SessionState, ...] = tuple(s for s in ORDER if s is not SessionState.QUEUED)
 _VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-@dataclass(frozen=True)
-class Var:
-    name: str
-    value: str  # MASK for a secret unless revealed
-    secret: bool
-    description: str
-    origin: str  # "manifest" | "user"
-    updated_at: float
 
 
 # -- projects --------------------------------------------------------------------------
@@ -83,8 +70,7 @@ async def _refuse_live_sessions(conn: Connection, project_id: str, what: str) ->
 
 async def _after_change(ctx: AppContext) -> None:
     """Schedules follow the active deployments' triggers; waiters see the change."""
-    if ctx.engine is not None:
-        await ctx.engine.reconcile_schedules()
+    await ctx.engine.reconcile_schedules()
     ctx.notifier.changed()
 
 
@@ -179,25 +165,11 @@ async def delete_deployment(ctx: AppContext, ident: str) -> Row:
 # -- vars ------------------------------------------------------------------------------
 
 
-def _var(rec: vars_store.VarRecord, box: SecretBox, reveal: bool) -> Var:
-    if rec.encrypted:
-        value = box.decrypt(rec.value) if reveal else MASK
-    else:
-        value = rec.value.decode("utf-8", "replace")
-        value = MASK if rec.secret and not reveal else value
-    return Var(rec.name, value, rec.secret, rec.description, rec.origin, rec.updated_at)
-
-
-async def list_vars(db: Database, data_dir: Path, project_id: str, *, reveal: bool = False) -> list[Var]:
-    box = SecretBox(data_dir)
-    return [_var(r, box, reveal) for r in await vars_store.project_vars(db, project_id)]
-
-
 async def get_var(db: Database, data_dir: Path, project_id: str, name: str, *, reveal: bool = False) -> Var:
     rec = await vars_store.find_var(db, project_id, name)
     if rec is None:
         raise NotFound(f"var {name!r} not found; see `akctl var list`")
-    return _var(rec, SecretBox(data_dir), reveal)
+    return vars_store.shown(rec, SecretBox(data_dir), reveal)
 
 
 async def set_var(
@@ -224,8 +196,3 @@ async def delete_var(db: Database, project_id: str, name: str) -> None:
     """A manifest var deleted by hand comes back with the next deploy."""
     if not await vars_store.delete_var(db, project_id, name):
         raise NotFound(f"var {name!r} not found; see `akctl var list`")
-
-
-async def load_env_vars(db: Database, data_dir: Path, project_id: str) -> dict[str, str]:
-    """The project's vars, decrypted, as a runner's environment variables."""
-    return {v.name: v.value for v in await list_vars(db, data_dir, project_id, reveal=True)}

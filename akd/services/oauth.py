@@ -20,11 +20,11 @@ from pathlib import Path
 from akd import integrations
 from akd import oauth as flow
 from akd.config import OAuthEndpointConfig
+from akd.engine.session_env import FreshToken as Fresh
 from akd.errors import FailedPrecondition, Forbidden, InvalidArgument, NotFound
 from akd.oauth import Endpoints, TokenError, Tokens
 from akd.secrets import SecretBox
 from akd.services.connections import values_of
-from akd.session_env import FreshToken as Fresh
 from akd.store import connections as conns_store
 from akd.store import oauth_apps as store
 from akd.store import sessions as sessions_store
@@ -193,7 +193,7 @@ def _stored(box: SecretBox, values: dict[str, tuple[str, bool]]) -> list[StoredV
 
 
 class Refresher:
-    """Token refresh for sessions (akd.session_env.OAuthTokens), one at a time per connection."""
+    """Token refresh for sessions (akd.engine.session_env.OAuthTokens), one at a time per connection."""
 
     def __init__(self, db: Database, data_dir: Path, overrides: Overrides) -> None:
         self.db = db

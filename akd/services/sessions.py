@@ -10,9 +10,9 @@ from typing import Any
 
 from temporalio.service import RPCError
 
-from akd.appctx import AppContext
 from akd.errors import FailedPrecondition, InvalidArgument, NotFound
 from akd.ids import new_id
+from akd.services.context import AppContext
 from akd.store import events as events_store
 from akd.store import projects as projects_store
 from akd.store import sessions as store
@@ -56,7 +56,6 @@ async def _create(ctx: AppContext, new: NewSession, restart_of: str = "") -> str
         await store.insert_sessions(conn, [new])
         if restart_of:
             await store.set_restart_of(conn, new.session_id, restart_of)
-    assert ctx.engine is not None
     await ctx.engine.start_session(new.session_id)
     ctx.notifier.changed()
     return new.session_id
@@ -94,7 +93,6 @@ async def stop(ctx: AppContext, row: Row, reason: str, force: bool, delay: float
     reason = reason or "stopped by user"
     async with ctx.db.tx() as conn:
         await store.request_stop(conn, sid, reason, force)
-    assert ctx.engine is not None
     try:
         await ctx.engine.handle(sid).cancel()
     except RPCError as exc:
@@ -112,7 +110,6 @@ async def _force_after(ctx: AppContext, sid: str, reason: str, delay: float) -> 
 
     if await ctx.notifier.wait_for(ended, delay):
         return
-    assert ctx.engine is not None
     try:
         await ctx.engine.handle(sid).terminate(reason=reason)
     except RPCError as exc:
@@ -121,8 +118,7 @@ async def _force_after(ctx: AppContext, sid: str, reason: str, delay: float) -> 
 
 
 async def _mark_stopped(ctx: AppContext, sid: str, reason: str, forced: bool = False) -> None:
-    if ctx.hub is not None:
-        ctx.hub.kill(sid)
+    ctx.hub.kill(sid)
     await store.finish(
         ctx.db, sid, SessionState.STOPPED, error={"type": "Stopped", "message": reason, "traceback": ""},
         records=[LogRecord("stop", {"reason": reason, "forced": forced})],

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from akd.errors import FailedPrecondition, InvalidArgument, NotFound
+from akd.signatures import sign as sign_with
 
 
 @dataclass(frozen=True)
@@ -95,13 +96,11 @@ def _slack_encode(event_type: str, fixture: dict[str, Any], data: dict[str, Any]
     return Encoded("event", _json(envelope), {"Content-Type": "application/json"}, event_id)
 
 
-# -- Signing: akd.api.signatures' own signer of each vendor's preset ----------------------
+# -- Signing: akd.signatures' own signer of each vendor's preset ----------------------
 
 
 def _preset_sign(scheme: str) -> Callable[[str, bytes, str, float], dict[str, str]]:
     def sign(secret: str, body: bytes, url: str, now: float) -> dict[str, str]:
-        from akd.api.signatures import sign as sign_with
-
         return sign_with(scheme, secret, body, url=url, now=now)
 
     return sign

@@ -76,7 +76,7 @@ class _Socket:
 class SocketMode:
     """Starts, re-targets and stops the Socket Mode websockets of all Slack connections."""
 
-    def __init__(self, db: Database, data_dir: Path, dispatcher: Dispatcher | None, rescan: float = 5.0) -> None:
+    def __init__(self, db: Database, data_dir: Path, dispatcher: Dispatcher, rescan: float = 5.0) -> None:
         self.db = db
         self.data_dir = data_dir
         self.dispatcher = dispatcher
@@ -239,7 +239,7 @@ class SocketMode:
             delivery = RawDelivery({"Envelope-Type": str(envelope.get("type"))}, raw, "slack socket mode (app token)")
             for rec in sock.recs:
                 await connection_events.accept(
-                    self.db, self.dispatcher, rec, event_type=shaped.event_type, data=shaped.data,
+                    self.dispatcher, rec, event_type=shaped.event_type, data=shaped.data,
                     delivery_id=shaped.delivery_id, raw=delivery, source="slack",
                 )  # fmt: skip
         ack: dict[str, Any] = {"envelope_id": envelope.get("envelope_id", "")}

@@ -1,31 +1,59 @@
-"""The event outbox: stored before acknowledgement, dispatched afterwards."""
+"""The event outbox: stored before acknowledgement, dispatched afterwards.
+
+Every way in (a webhook, a vendor delivery, a manual or redispatched event, a replayed
+delivery, a schedule tick) stores its event through ``ingest_event``: one statement,
+``pending`` until the dispatcher marks it, deduplicated by the vendor's delivery id or,
+for ticks, by their derived event id.
+"""
 
 from __future__ import annotations
 
 import pickle
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from akd.ids import new_id
 from akd.store.db import Connection, Database, Row
 
 
-async def insert_event(
-    db: Database,
-    event_id: str,
-    *,
-    project_id: str,
-    trigger_id: str,
-    trigger_name: str,
-    event_type: str,
-    source: str,
-    data: bytes,
-) -> None:
-    await db.execute(
-        "INSERT INTO events (event_id, project_id, trigger_id, trigger_name, event_type, source, data,"
-        " state, created_at) VALUES (?,?,?,?,?,?,?,'pending',?)",
-        (event_id, project_id, trigger_id, trigger_name, event_type, source, data, time.time()),
-    )
+@dataclass(frozen=True)
+class NewEvent:
+    project_id: str
+    event_type: str
+    source: str  # webhook, manual, redispatch, schedule, replay, or the vendor's delivery kind
+    data: bytes  # the pickled ``event.data``
+    # A trigger's event names the trigger; a connection's delivery names the connection
+    # (its name stands where a trigger's name would) and may carry the vendor's id.
+    trigger_id: str | None = None
+    trigger_name: str = ""
+    connection_id: str | None = None
+    delivery_id: str | None = None
+    raw: bytes | None = None  # a delivery's pickled request, as received
+    # Fresh unless the caller derives it (a tick's id comes from its scheduled time).
+    event_id: str = field(default_factory=lambda: new_id("evt"))
+
+
+@dataclass(frozen=True)
+class Ingested:
+    event_id: str  # the stored event's id: the earlier one's for a duplicate
+    duplicate: bool
+
+
+async def ingest_event(db: Database, ev: NewEvent) -> Ingested:
+    """Store ``ev`` as a pending event, or report the one it repeats."""
+    count = await db.execute(
+        "INSERT OR IGNORE INTO events (event_id, project_id, trigger_id, trigger_name, event_type, source, data,"
+        " state, created_at, connection_id, delivery_id, raw) VALUES (?,?,?,?,?,?,?,'pending',?,?,?,?)",
+        (ev.event_id, ev.project_id, ev.trigger_id, ev.trigger_name, ev.event_type, ev.source, ev.data,
+         time.time(), ev.connection_id, ev.delivery_id, ev.raw),
+    )  # fmt: skip
+    if count:
+        return Ingested(ev.event_id, duplicate=False)
+    earlier = None
+    if ev.connection_id and ev.delivery_id:
+        earlier = await event_of_delivery(db, ev.connection_id, ev.delivery_id)
+    return Ingested(earlier or ev.event_id, duplicate=True)
 
 
 async def insert_dispatched(
@@ -49,55 +77,11 @@ async def insert_dispatched(
     )
 
 
-async def insert_delivery(
-    db: Database,
-    event_id: str,
-    *,
-    project_id: str,
-    connection_id: str,
-    connection_name: str,
-    event_type: str,
-    source: str,
-    data: bytes,
-    delivery_id: str | None,
-    raw: bytes,
-) -> bool:
-    """A vendor delivery of a connection as a pending event; False (nothing stored) when the
-    connection already has a delivery with this id (the vendor retried it)."""
-    count = await db.execute(
-        "INSERT OR IGNORE INTO events (event_id, project_id, trigger_id, trigger_name, event_type, source, data,"
-        " state, created_at, connection_id, delivery_id, raw) VALUES (?,?,NULL,?,?,?,?,'pending',?,?,?,?)",
-        (event_id, project_id, connection_name, event_type, source, data, time.time(), connection_id,
-         delivery_id, raw),
-    )  # fmt: skip
-    return count > 0
-
-
 async def event_of_delivery(db: Database, connection_id: str, delivery_id: str) -> str | None:
     row = await db.fetchone(
         "SELECT event_id FROM events WHERE connection_id=? AND delivery_id=?", (connection_id, delivery_id)
     )
     return None if row is None else str(row["event_id"])
-
-
-async def insert_event_once(
-    db: Database,
-    event_id: str,
-    *,
-    project_id: str,
-    trigger_id: str,
-    trigger_name: str,
-    event_type: str,
-    source: str,
-    data: bytes,
-) -> bool:
-    """Like ``insert_event`` for deterministic ids (schedule ticks): a repeat is ignored."""
-    count = await db.execute(
-        "INSERT OR IGNORE INTO events (event_id, project_id, trigger_id, trigger_name, event_type, source, data,"
-        " state, created_at) VALUES (?,?,?,?,?,?,?,'pending',?)",
-        (event_id, project_id, trigger_id, trigger_name, event_type, source, data, time.time()),
-    )
-    return count > 0
 
 
 async def mark_dispatched(conn: Connection, event_id: str, skip_reason: str, now: float) -> bool:

@@ -1,7 +1,9 @@
 """A project's vars: set by its manifest at deploy, or by hand (``akctl var set``).
 
 A value is stored as UTF-8 bytes, or as a ``SecretBox`` token when ``encrypted``
-(``akd.secrets``); this module stores what it is given and never decrypts.
+(``akd.secrets``); writes store what they are given. Reads hand out ``Var``: a secret's
+value is masked unless the caller asks for it revealed (a runner's environment, a
+webhook's signing secret), and only then decrypted.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from akd.secrets import MASK, SecretBox
 from akd.store.db import Connection, Database, Row
 
 
@@ -93,3 +97,35 @@ async def drop_manifest_vars_except(conn: Connection, project_id: str, keep: Seq
 async def delete_var(db: Database, project_id: str, name: str) -> bool:
     """Whether there was such a var to delete."""
     return bool(await db.execute("DELETE FROM vars WHERE project_id=? AND name=?", (project_id, name)))
+
+
+# -- what callers see ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+    value: str  # MASK for a secret unless revealed
+    secret: bool
+    description: str
+    origin: str  # "manifest" | "user"
+    updated_at: float
+
+
+def shown(rec: VarRecord, box: SecretBox, reveal: bool) -> Var:
+    if rec.encrypted:
+        value = box.decrypt(rec.value) if reveal else MASK
+    else:
+        value = rec.value.decode("utf-8", "replace")
+        value = MASK if rec.secret and not reveal else value
+    return Var(rec.name, value, rec.secret, rec.description, rec.origin, rec.updated_at)
+
+
+async def list_vars(db: Database, data_dir: Path, project_id: str, *, reveal: bool = False) -> list[Var]:
+    box = SecretBox(data_dir)
+    return [shown(r, box, reveal) for r in await project_vars(db, project_id)]
+
+
+async def load_env_vars(db: Database, data_dir: Path, project_id: str) -> dict[str, str]:
+    """The project's vars, decrypted, as a runner's environment variables."""
+    return {v.name: v.value for v in await list_vars(db, data_dir, project_id, reveal=True)}

@@ -10,6 +10,7 @@ from starlette.routing import Route
 from akd.api.common import ctx
 from akd.services import lifecycle
 from akd.store import project_data
+from akd.store import vars as vars_store
 from akd.web.auth import page
 from akd.web.common import notice
 from akd.web.render import render
@@ -20,7 +21,7 @@ async def vars_page(request: Request) -> Response:
     c = ctx(request)
     prj = await lifecycle.project(c.db, request.path_params["name"])
     # reveal=False: a secret's value is replaced by the mask before the template sees it.
-    found = await lifecycle.list_vars(c.db, c.config.data_dir, prj["project_id"], reveal=False)
+    found = await vars_store.list_vars(c.db, c.config.data_dir, prj["project_id"], reveal=False)
     return render(
         request, "vars.html", title=f"Vars · {prj['name']}", nav="projects", p=prj, vars=found,
         notice=notice(request),

@@ -9,12 +9,12 @@ from starlette.routing import Route
 from akd.api import deliveries
 from akd.api.common import ctx, must
 from akd.api.events import jsonable
-from akd.appctx import AppContext
-from akd.errors import FailedPrecondition, Unavailable
-from akd.ids import new_id
+from akd.errors import FailedPrecondition
+from akd.services.context import AppContext
 from akd.store import events as store
 from akd.store import projects as projects_store
 from akd.store.db import Row
+from akd.store.events import NewEvent
 from akd.web.auth import action, page
 from akd.web.common import id_param, notice, project_id_param, query, redirect, unpickle
 from akd.web.render import render
@@ -63,15 +63,11 @@ async def redispatch(request: Request) -> Response:
 
 async def _dispatch_copy(c: AppContext, old: Row, trg: Row) -> str:
     """Like ``akctl event redispatch``: a new event with the old one's type and data."""
-    if c.dispatcher is None:
-        raise Unavailable("akd is still starting; try again in a moment")
-    event_id = new_id("evt")
-    await store.insert_event(
-        c.db, event_id, project_id=trg["project_id"], trigger_id=trg["trigger_id"], trigger_name=trg["name"],
+    ev = NewEvent(
+        project_id=trg["project_id"], trigger_id=trg["trigger_id"], trigger_name=trg["name"],
         event_type=old["event_type"], source="redispatch", data=bytes(old["data"]),
     )  # fmt: skip
-    await c.dispatcher.dispatch(event_id)
-    return event_id
+    return (await c.dispatcher.ingest(ev, wait=True)).event_id
 
 
 routes = [

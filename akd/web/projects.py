@@ -17,17 +17,16 @@ from akd.api.events import jsonable
 from akd.api.payloads import payload_text, valid_name
 from akd.api.projects import trigger_json
 from akd.api.triggers import cron_next
-from akd.appctx import AppContext
 from akd.engine.schedules import next_fire_times
 from akd.errors import InvalidArgument, NotFound
-from akd.ids import new_id
 from akd.services import debug, lifecycle
-from akd.store import events as events_store
+from akd.services.context import AppContext
 from akd.store import payloads as payloads_store
 from akd.store import project_data
 from akd.store import projects as store
 from akd.store import stats as stats_store
 from akd.store.db import Row
+from akd.store.events import NewEvent
 from akd.web.auth import action, form_fields, page
 from akd.web.common import notice, redirect
 from akd.web.connections import connection_views
@@ -52,7 +51,7 @@ async def _fires(c: AppContext, t: Row, active: bool, last: dict[str, float]) ->
     times: list[float] = []
     if active:
         times = cron_next(t["schedule"], t["timezone"])
-        if not times and c.engine is not None:
+        if not times:
             times = await next_fire_times(c.engine.client, t["trigger_id"])
     return {"next_fires": times, "last_fire": last.get(t["trigger_id"]), "paused": not active}
 
@@ -157,14 +156,12 @@ async def dispatch_payload(request: Request) -> Response:
     c = ctx(request)
     prj, trigger = await _trigger(request)
     data = _form_data(await form_fields(request))
-    event_id = new_id("evt")
-    await events_store.insert_event(
-        c.db, event_id, project_id=prj["project_id"], trigger_id=trigger["trigger_id"], trigger_name=trigger["name"],
+    ev = NewEvent(
+        project_id=prj["project_id"], trigger_id=trigger["trigger_id"], trigger_name=trigger["name"],
         event_type=trigger["event_type"], source="manual", data=pickle.dumps(data),
     )  # fmt: skip
-    assert c.dispatcher is not None
-    await c.dispatcher.dispatch(event_id)
-    return redirect(f"/events/{event_id}")
+    got = await c.dispatcher.ingest(ev, wait=True)
+    return redirect(f"/events/{got.event_id}")
 
 
 _TRIGGER = "/projects/{name}/triggers/{trigger}"

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from akd.api.signatures import verify
+from akd.signatures import verify
 from tests.e2e.harness import Akd, wait_for, write_project
 from tests.standins.github import GitHubStandIn
 

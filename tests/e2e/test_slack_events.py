@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from akd.api.signatures import verify
+from akd.signatures import verify
 from tests.e2e.harness import Akd, wait_for, write_project
 from tests.standins.slack import SlackStandIn
 from tests.standins.slack_socket import SlackSocketStandIn

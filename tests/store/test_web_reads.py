@@ -34,10 +34,10 @@ def _run(tmp_path: Path, scenario: Callable[[Database], Awaitable[T]]) -> T:
 
 
 async def _event(db: Database, event_id: str, project_id: str = "prj_a") -> None:
-    await events.insert_event(
-        db, event_id, project_id=project_id, trigger_id="trg_1", trigger_name="hook", event_type="post",
+    await events.ingest_event(db, events.NewEvent(
+        event_id=event_id, project_id=project_id, trigger_id="trg_1", trigger_name="hook", event_type="post",
         source="webhook", data=pickle.dumps({}),
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 async def _session(db: Database, session_id: str, project_id: str = "prj_a", event_id: str = "") -> None:

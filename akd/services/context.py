@@ -1,4 +1,5 @@
-"""What route handlers and services share: the daemon's live parts."""
+"""What route handlers and services share: the daemon's live parts, built before the
+first request and complete from then on (the daemon constructs it once, at start-up)."""
 
 from __future__ import annotations
 
@@ -9,27 +10,27 @@ from dataclasses import dataclass, field
 from akd.config import Config
 from akd.engine.runners import RunnerHub
 from akd.engine.worker import Engine
+from akd.notify import Notifier
 from akd.services.dispatch import Dispatcher
-from akd.services.notify import Notifier
 from akd.services.quota import EventQuota
 from akd.store.db import Database
-from akd.temporal_server import TemporalDevServer
+from akd.temporal_server import ExternalTemporal, TemporalDevServer
 
 
-@dataclass
+@dataclass(frozen=True)
 class AppContext:
     config: Config
     db: Database
     token: str
     quota: EventQuota
-    engine: Engine | None = None
-    dispatcher: Dispatcher | None = None
-    hub: RunnerHub | None = None
-    temporal: TemporalDevServer | None = None
-    base_url: str = ""
+    hub: RunnerHub
+    temporal: TemporalDevServer | ExternalTemporal
+    engine: Engine
+    dispatcher: Dispatcher
+    notifier: Notifier
+    base_url: str
     started_at: float = field(default_factory=time.time)
     shutdown: asyncio.Event = field(default_factory=asyncio.Event)
-    notifier: Notifier = field(default_factory=Notifier)
 
     def engine_notifier(self) -> Notifier:
         return self.notifier
