@@ -31,6 +31,10 @@ class ServerConfig:
     port: int = 9980
     # URL printed for webhooks; empty means http://host:port.
     public_url: str = ""
+    # The API token, instead of the one akd generates into <data_dir>/token (which then
+    # holds this one, for akctl): the nodes of one deployment share it. Better given as
+    # $AKD_SERVER_TOKEN than written into akd.toml.
+    token: str = ""
     # HTTP connections open at once. At the cap a new connection closes the oldest one
     # with no request in flight; when every one is busy, the newcomer gets 503.
     max_connections: int = 256
@@ -362,6 +366,8 @@ def _check_temporal(temporal: TemporalConfig) -> None:
 
 
 def _check_server(server: ServerConfig) -> None:
+    if server.token and (len(server.token) < 16 or any(c.isspace() for c in server.token)):
+        raise InvalidArgument("config [server] token: use at least 16 characters and no spaces (a random string)")
     if not 0 <= server.port <= 65535:
         raise InvalidArgument(f"config [server] port: {server.port} is not a valid port (0-65535)")
     if server.max_connections < 1:

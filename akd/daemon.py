@@ -51,15 +51,20 @@ class _Server(uvicorn.Server):
         yield
 
 
-def ensure_token(data_dir: Path) -> str:
-    """Read ``<data_dir>/token``, creating it (mode 0600) on first start."""
+def ensure_token(data_dir: Path, given: str = "") -> str:
+    """The API token: ``given`` (``[server] token``) or the one in ``<data_dir>/token``,
+    generated on first start. The file (mode 0600) always holds the token in force, so
+    akctl on this machine finds it."""
     path = data_dir / "token"
-    if path.exists():
+    if not given and path.exists():
         return path.read_text().strip()
-    token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    token = given or secrets.token_urlsafe(32)
+    tmp = data_dir / "token.tmp"
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
+    os.replace(tmp, path)
     return token
 
 
@@ -172,7 +177,7 @@ class Daemon:
         self._owns_data_dir = True
         (self.data_dir / "daemon.json").unlink(missing_ok=True)
         # 2. API token and database (migrations run before anything reads it).
-        token = ensure_token(self.data_dir)
+        token = ensure_token(self.data_dir, self.config.server.token)
         if not self.config.store.allow_new_database:
             refuse_new_database(self.data_dir)
         self._db = db = Database(self.data_dir / "akd.db")

@@ -384,3 +384,13 @@ def test_derived_id_is_deterministic() -> None:
     assert has_prefix(a, "evt")
     assert ID_BODY.match(a[4:])
     assert derived_id("evt", 1_700_000_000_000, "k") < derived_id("evt", 1_700_000_000_001, "k")
+
+
+def test_a_short_server_token_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgument, match=r"\[server\] token: use at least 16 characters"):
+        load_config(environ={"AKD_DATA_DIR": str(tmp_path), "AKD_SERVER_TOKEN": "short"})
+
+
+def test_the_server_token_comes_from_the_environment(tmp_path: Path) -> None:
+    cfg = load_config(environ={"AKD_DATA_DIR": str(tmp_path), "AKD_SERVER_TOKEN": "x" * 32})
+    assert cfg.server.token == "x" * 32

