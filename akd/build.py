@@ -13,9 +13,11 @@ from __future__ import annotations
 import ast
 import contextlib
 import hashlib
+import io
 import os
 import re
 import shutil
+import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -316,3 +318,34 @@ def requirements_hash(snapshot: Snapshot) -> str | None:
     if not lines:
         return None
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def pack(files: dict[str, bytes]) -> bytes:
+    """A snapshot's files as one gzipped tar (sorted, no times or owners: same files, same bytes)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=6, format=tarfile.PAX_FORMAT) as tar:
+        for rel in sorted(files):
+            info = tarfile.TarInfo(rel)
+            info.size, info.mode = len(files[rel]), 0o444
+            tar.addfile(info, io.BytesIO(files[rel]))
+    return buf.getvalue()
+
+
+def unpack(archive: bytes) -> dict[str, bytes]:
+    """``pack``'s inverse; only regular files with relative paths inside the build."""
+    files: dict[str, bytes] = {}
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        for member in tar:
+            rel = PurePosixPath(member.name)
+            if not member.isfile() or rel.is_absolute() or ".." in rel.parts:
+                raise BuildError(f"a stored build holds {member.name!r}, which is not a file inside the build")
+            handle = tar.extractfile(member)
+            assert handle is not None  # a regular file
+            files[str(rel)] = handle.read()
+    return files
+
+
+def read_snapshot(root: Path, digest: str) -> Snapshot:
+    """A build directory written by ``write_snapshot``, read back."""
+    files = {str(p.relative_to(root).as_posix()): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return Snapshot(files=files, digest=digest, size=sum(len(c) for c in files.values()))

@@ -24,6 +24,7 @@ from akd.api import limits
 from akd.app import create_app
 from akd.config import Config
 from akd.engine.activities import EngineContext
+from akd.engine.builds import store_missing_files
 from akd.engine.connect import embedded_target, external_target
 from akd.engine.reconcile import Reconciler
 from akd.engine.runners import RunnerHub
@@ -182,6 +183,8 @@ class Daemon:
             refuse_new_database(self.data_dir)
         self._db = db = Database(self.data_dir / "akd.db")
         await db.open()
+        if stored := await store_missing_files(db, self.data_dir):
+            log.info("kept the files of %d earlier builds in the store", stored)
         # When the previous akd was last seen: resumed sessions log how long akd was down.
         down_since = self._heartbeat.last_alive()
         self._heartbeat.start()

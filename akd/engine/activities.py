@@ -14,6 +14,7 @@ from typing import Any
 from temporalio import activity
 
 from akd.engine import ticks
+from akd.engine.builds import LocalBuilds
 from akd.engine.outcomes import OutcomeRegistry
 from akd.engine.runners import RunnerConn, RunnerHub, runner_base_env
 from akd.engine.sdk_calls import SdkCalls
@@ -70,6 +71,7 @@ class SessionActivities:
     def __init__(self, ctx: EngineContext, sdk: SdkCalls) -> None:
         self.ctx = ctx
         self.sdk = sdk
+        self.builds = LocalBuilds(ctx.db, ctx.builds_dir.parent)
         self._policies: dict[str, dict[str, float]] = {}
         # Live sessions that ran a segment in this process (the others resume after a restart).
         self._ran_here: set[str] = set()
@@ -189,6 +191,7 @@ class SessionActivities:
         build = await projects.get_build(self.ctx.db, row["build_id"])
         if build is None:
             raise RuntimeError(f"build {row['build_id']} of session {row['session_id']} is missing")
+        await self.builds.ensure(build)  # made from the store's copy on an akd that lacks it
         journal = await sessions.load_journal(self.ctx.db, row["session_id"])
         init = {
             "build_dir": str(self.ctx.builds_dir / build["digest"]),

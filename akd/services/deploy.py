@@ -10,7 +10,6 @@ the manifest copy a build keeps.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import shutil
@@ -24,13 +23,15 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from akd import integrations
-from akd.build import Snapshot, normalized_requirements, requirements_hash, snapshot_project, write_snapshot
-from akd.errors import AkdError, BuildError, FailedPrecondition, InvalidArgument
+from akd.build import Snapshot, pack, requirements_hash, snapshot_project, write_snapshot
+from akd.engine.builds import install_environments
+from akd.errors import AkdError, FailedPrecondition, InvalidArgument
 from akd.ids import new_id
 from akd.manifest import parse_manifest
 from akd.models import Manifest, TriggerSpec, VarSpec
 from akd.secrets import MASK, SecretBox
 from akd.services import connections
+from akd.store import builds as builds_store
 from akd.store import deployments as deployments_store
 from akd.store import projects as projects_store
 from akd.store import triggers as triggers_store
@@ -40,8 +41,7 @@ from akd.store.connections import ConnectionRecord
 from akd.store.db import Connection, Database
 from akd.store.triggers import TriggerRecord
 from akd.store.vars import VarRecord
-from akd.vendor_layers import Layer, layer_for, layer_home
-from akd.venvs import ensure_venv
+from akd.vendor_layers import layer_for
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ async def deploy(
     snapshot = build_snapshot(data_dir, manifest, files)
     req_hash = requirements_hash(snapshot)
     layer = layer_for(manifest)
-    installed, installed_vendor = await _install(data_dir, snapshot, req_hash, layer)
+    installed, installed_vendor = await install_environments(data_dir, snapshot, req_hash, layer)
     box = SecretBox(data_dir)
     async with db.tx() as conn:
         project_id = await _upsert_project(conn, manifest, root_dir)
@@ -106,50 +106,13 @@ async def deploy(
         build_id = new_id("bld")
         build = NewBuild(build_id, project_id, snapshot.digest, snapshot.size, stored_manifest, req_hash)
         await insert_build(conn, build)
+        await builds_store.save_files(conn, snapshot.digest, pack(snapshot.files))
         deployment_id = new_id("dep")
         await deployments_store.insert_deployment(conn, deployment_id, project_id, build_id)
         await deployments_store.activate(conn, project_id, deployment_id)
     webhooks = {name: f"{base_url}/webhooks/{slug}" for name, slug in slugs.items()}
     linked = await connections.recheck_project(db, data_dir, project_id)
     return DeployResult(project_id, build_id, deployment_id, webhooks, installed, tuple(linked), installed_vendor)
-
-
-async def _install(data_dir: Path, snapshot: Snapshot, req_hash: str | None, layer: Layer) -> tuple[bool, bool]:
-    """The project's requirements and its vendor layer, side by side; whether pip ran for each.
-
-    Either failing fails the deploy before anything is written (the other install is
-    stopped); a layer or environment that got ready meanwhile is kept for next time.
-    """
-    try:
-        async with asyncio.TaskGroup() as group:
-            own = group.create_task(_install_requirements(data_dir, snapshot, req_hash))
-            vendor = group.create_task(_install_layer(data_dir, layer))
-    except ExceptionGroup as failed:
-        raise failed.exceptions[0] from None
-    return own.result(), vendor.result()
-
-
-async def _install_requirements(data_dir: Path, snapshot: Snapshot, req_hash: str | None) -> bool:
-    if not req_hash:
-        return False
-    lines = normalized_requirements(snapshot)
-    return await ensure_venv(data_dir, req_hash, lines, data_dir / "builds" / snapshot.digest)
-
-
-async def _install_layer(data_dir: Path, layer: Layer) -> bool:
-    started = time.monotonic()
-    try:
-        installed = await ensure_venv(layer_home(), layer.key, list(layer.lines), data_dir, file="")
-    except BuildError as exc:
-        raise BuildError(
-            f"installing {layer.describe()} failed, so nothing was deployed and the previous deployment"
-            " stays active. akd installs them from the package index once per set (check that this machine"
-            f" reaches it: pip config list). Lines: {' '.join(layer.lines)}\n{exc.message}"
-        ) from None
-    if installed:
-        elapsed = time.monotonic() - started
-        log.info("installed vendor layer %s: %s in %.1f s", layer.key[:12], layer.describe(), elapsed)
-    return installed
 
 
 def moved_from(stored_dir: str, root_dir: str) -> str:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from akd.errors import AkdError, FailedPrecondition, InvalidArgument, NotFound
+from akd.engine.builds import LocalBuilds
+from akd.errors import AkdError, BuildError, FailedPrecondition, InvalidArgument, NotFound
 from akd.ids import has_prefix
 from akd.manifest import parse_manifest
 from akd.secrets import SecretBox
@@ -125,8 +126,12 @@ async def activate_deployment(ctx: AppContext, ident: str) -> Row:
     """Make a deployment active again: its build's triggers go live, the current one drains."""
     dep = await get_deployment(ctx.db, ident)
     build = await projects_store.get_build(ctx.db, dep["build_id"])
-    if build is None or not (ctx.config.data_dir / "builds" / build["digest"]).is_dir():
+    if build is None:
         raise FailedPrecondition(f"the build of deployment {dep['deployment_id']} is missing; deploy again")
+    try:
+        await LocalBuilds(ctx.db, ctx.config.data_dir).ensure(build)
+    except BuildError as exc:
+        raise FailedPrecondition(f"cannot activate {dep['deployment_id']}: {exc.message}") from None
     try:
         manifest = parse_manifest(build["manifest"], f"manifest of {build['build_id']}")
     except AkdError as exc:

@@ -1,4 +1,5 @@
-"""Builds: one row per deploy, naming its content-addressed snapshot on disk."""
+"""Builds: one row per deploy, naming its content-addressed snapshot on disk; and a copy
+of each snapshot's files (``build_files``, one per digest) for the nodes that lack it."""
 
 from __future__ import annotations
 
@@ -37,3 +38,23 @@ async def builds_listed(db: Database, project_id: str = "") -> list[Row]:
 async def build_found(db: Database, build_id: str) -> Row | None:
     """A build with its project's name as ``project``."""
     return await db.fetchone(f"{_WITH_PROJECT} WHERE build_id=?", (build_id,))
+
+
+async def save_files(conn: Connection, digest: str, archive: bytes) -> None:
+    """Keep a snapshot's files (``akd.build.pack``); the same digest is the same files."""
+    await conn.execute(
+        "INSERT OR IGNORE INTO build_files (digest, archive, created_at) VALUES (?,?,?)", (digest, archive, time.time())
+    )
+
+
+async def files_of(db: Database, digest: str) -> bytes | None:
+    row = await db.fetchone("SELECT archive FROM build_files WHERE digest=?", (digest,))
+    return None if row is None else bytes(row["archive"])
+
+
+async def digests_without_files(db: Database) -> list[str]:
+    """Builds made before the store kept their files (to be filled from builds/)."""
+    rows = await db.fetchall(
+        "SELECT DISTINCT b.digest FROM builds b LEFT JOIN build_files f USING (digest) WHERE f.digest IS NULL"
+    )
+    return [str(r["digest"]) for r in rows]

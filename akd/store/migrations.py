@@ -342,6 +342,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         ) WITHOUT ROWID
         """,
     ),
+    (
+        # A copy of each build's files in the store, so any akd on a shared store can make
+        # the build's directory before its first session there (akd.engine.builds).
+        "0015_build_files",
+        """
+        CREATE TABLE build_files (
+            digest      TEXT PRIMARY KEY,
+            archive     BLOB NOT NULL,
+            created_at  REAL NOT NULL
+        )
+        """,
+    ),
 ]
 
 

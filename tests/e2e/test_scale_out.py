@@ -9,6 +9,7 @@ and carry a durable session on across a `kill -9` of itself without repeating a 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import signal
 import socket
 import subprocess
@@ -238,5 +239,30 @@ def test_a_given_server_token_is_the_api_token_and_lands_in_the_token_file(tmp_p
         wrong = httpx.get(f"{akd.url}/api/v1/projects", headers={"Authorization": "Bearer nope"}, timeout=10)
         assert wrong.status_code == 401
         assert akd.akctl("project", "list").returncode == 0
+    finally:
+        akd.down()
+
+
+def test_a_build_lost_from_the_data_dir_is_made_again_from_the_store(tmp_path: Path) -> None:
+    """What another akd on the same store sees: a build deployed elsewhere, no builds/ here."""
+    akd = Akd(tmp_path / "data")
+    log = tmp_path / "marks.txt"
+    project = write_project(tmp_path / "p", {"autokitteh.yaml": MANIFEST, "program.py": PROGRAM.format(log=str(log)),
+                                             "helpers/extra.txt": "kept"})  # fmt: skip
+    try:
+        akd.up()
+        url = akd.deploy(project)["webhooks"]["go"]
+        assert akd.akctl("down").returncode == 0
+        shutil.rmtree(akd.data_dir / "builds")
+        akd.up()
+        hook = f"{akd.url}/webhooks/{url.rsplit('/webhooks/', 1)[1]}"  # the new port, the same slug
+        event = httpx.post(hook, json={}, timeout=10).headers["AutoKitteh-Event-ID"]
+        sid = wait_for(lambda: akd.api("GET", f"/events/{event}").json().get("session_ids"), 30)[0]
+        done = akd.wait_session(sid, timeout=60)
+        assert done["state"] == "completed", done
+        assert log.read_text() == "before\nafter\n"
+        (build,) = list((akd.data_dir / "builds").iterdir())
+        assert (build / "helpers" / "extra.txt").read_text() == "kept"
+        assert "made from the store's copy" in (akd.data_dir / "logs" / "akd.log").read_text()
     finally:
         akd.down()
