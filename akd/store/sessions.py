@@ -34,6 +34,77 @@ class NewSession:
     flow_limit: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """One row of ``sessions`` as the layers above read it, with its project's name.
+
+    ``error``, ``return_value`` and ``waiting`` stay the JSON text the store holds: most
+    readers only test them for presence, and the few that show them parse them once.
+    """
+
+    session_id: str
+    project_id: str
+    deployment_id: str
+    build_id: str
+    trigger_id: str
+    event_id: str
+    parent_id: str
+    entrypoint: str
+    durable: bool
+    state: SessionState
+    inputs: bytes | None  # pickled
+    memo: str  # a JSON object
+    error: str | None
+    return_value: str | None
+    steps: int
+    created_at: float
+    updated_at: float
+    started_at: float | None
+    ended_at: float | None
+    stop_reason: str | None
+    restart_of: str  # the session a restart or rerun started from, or ""
+    attempt: int
+    flow_key: str | None
+    flow_limit: int | None
+    waiting: str | None
+    project: str  # the project's name; "" when the row was read without it or it is gone
+
+
+def _session(row: Row) -> SessionRecord:
+    try:
+        project = row["project"] or ""
+    except IndexError:  # read without the projects join (recovery does not need the name)
+        project = ""
+    return SessionRecord(
+        session_id=row["session_id"],
+        project_id=row["project_id"],
+        deployment_id=row["deployment_id"],
+        build_id=row["build_id"],
+        trigger_id=row["trigger_id"],
+        event_id=row["event_id"],
+        parent_id=row["parent_id"],
+        entrypoint=row["entrypoint"],
+        durable=bool(row["durable"]),
+        state=SessionState(row["state"]),
+        inputs=row["inputs"],
+        memo=row["memo"],
+        error=row["error"],
+        return_value=row["return_value"],
+        steps=row["steps"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        stop_reason=row["stop_reason"],
+        restart_of=row["restart_of"],
+        attempt=row["attempt"],
+        flow_key=row["flow_key"],
+        flow_limit=row["flow_limit"],
+        waiting=row["waiting"],
+        project=project,
+    )
+
+
 @dataclass(frozen=True)
 class LogRecord:
     kind: str
@@ -252,19 +323,21 @@ async def load_journal(db: Database, session_id: str) -> list[tuple[str, str, by
     return entries
 
 
-async def get(db: Database, session_id: str) -> Row | None:
-    return await db.fetchone(
+async def get(db: Database, session_id: str) -> SessionRecord | None:
+    row = await db.fetchone(
         "SELECT s.*, p.name AS project FROM sessions s LEFT JOIN projects p USING (project_id) WHERE session_id=?",
         (session_id,),
     )
+    return None if row is None else _session(row)
 
 
-async def latest_for_project(db: Database, project_id: str) -> Row | None:
-    return await db.fetchone(
+async def latest_for_project(db: Database, project_id: str) -> SessionRecord | None:
+    row = await db.fetchone(
         "SELECT s.*, p.name AS project FROM sessions s LEFT JOIN projects p USING (project_id)"
         " WHERE s.project_id=? ORDER BY s.created_at DESC, s.session_id DESC LIMIT 1",
         (project_id,),
     )
+    return None if row is None else _session(row)
 
 
 async def list_sessions(
@@ -275,7 +348,7 @@ async def list_sessions(
     state: str = "",
     limit: int = 50,
     before: str = "",
-) -> list[Row]:
+) -> list[SessionRecord]:
     where: list[str] = ["1=1"]
     params: list[Any] = []
     for column, value in (("s.project_id", project_id), ("s.deployment_id", deployment_id), ("s.state", state)):
@@ -286,15 +359,17 @@ async def list_sessions(
         where.append("s.session_id < ?")
         params.append(before)
     params.append(limit)
-    return await db.fetchall(
+    rows = await db.fetchall(
         "SELECT s.*, p.name AS project FROM sessions s LEFT JOIN projects p USING (project_id)"
         f" WHERE {' AND '.join(where)} ORDER BY s.session_id DESC LIMIT ?",
         params,
     )
+    return [_session(row) for row in rows]
 
 
-async def unfinished(db: Database) -> list[Row]:
-    return await db.fetchall("SELECT * FROM sessions WHERE state IN " + sql_set(STARTED))
+async def unfinished(db: Database) -> list[SessionRecord]:
+    rows = await db.fetchall("SELECT * FROM sessions WHERE state IN " + sql_set(STARTED))
+    return [_session(row) for row in rows]
 
 
 async def unfinished_ids(db: Database) -> set[str]:
