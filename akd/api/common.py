@@ -96,7 +96,7 @@ def session_json(s: SessionRecord, stall: Stall | None = None) -> dict[str, Any]
     """A session as the API shows it; ``stall``: what it waits for storage to record, if anything."""
     return {
         "session_id": s.session_id,
-        "project": s.project or None,  # null, as before records, for a session whose project is gone
+        "project": s.project or None,  # null for a session whose project is gone, as the API always showed it
         "project_id": s.project_id,
         "deployment_id": s.deployment_id,
         "build_id": s.build_id,
