@@ -6,16 +6,17 @@ import functools
 import json
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from akd.errors import InvalidArgument, NotFound, PayloadTooLarge
 from akd.services.context import AppContext
-from akd.store.db import Row
-from akd.store.sessions import FINAL_STATES
+from akd.store.sessions import FINAL_STATES, SessionRecord
 from akd.store.stalls import Stall
+
+T = TypeVar("T")
 
 
 def ctx(request: Request) -> AppContext:
@@ -91,52 +92,52 @@ def int_param(request: Request, name: str, default: int, *, lo: int = 1, hi: int
     return value
 
 
-def session_json(row: Row, stall: Stall | None = None) -> dict[str, Any]:
+def session_json(s: SessionRecord, stall: Stall | None = None) -> dict[str, Any]:
     """A session as the API shows it; ``stall``: what it waits for storage to record, if anything."""
     return {
-        "session_id": row["session_id"],
-        "project": row["project"],
-        "project_id": row["project_id"],
-        "deployment_id": row["deployment_id"],
-        "build_id": row["build_id"],
-        "trigger_id": row["trigger_id"],
-        "event_id": row["event_id"],
-        "parent_session_id": row["parent_id"],
-        "restart_of": row["restart_of"] or None,  # the session a restart or rerun started from
-        "entrypoint": row["entrypoint"],
-        "durable": bool(row["durable"]),
-        "state": row["state"],
-        "steps": row["steps"],
-        "attempt": row["attempt"],
-        "created_at": rfc3339(row["created_at"]),
-        "updated_at": rfc3339(row["updated_at"]),
-        "started_at": rfc3339(row["started_at"]),
-        "ended_at": rfc3339(row["ended_at"]),
-        "duration": (row["ended_at"] - (row["started_at"] or row["created_at"])) if row["ended_at"] else None,
-        "error": json.loads(row["error"]) if row["error"] else None,
-        "return_value": json.loads(row["return_value"]) if row["return_value"] else None,
-        "waiting": waiting_json(row),
+        "session_id": s.session_id,
+        "project": s.project or None,  # null for a session whose project is gone, as the API always showed it
+        "project_id": s.project_id,
+        "deployment_id": s.deployment_id,
+        "build_id": s.build_id,
+        "trigger_id": s.trigger_id,
+        "event_id": s.event_id,
+        "parent_session_id": s.parent_id,
+        "restart_of": s.restart_of or None,  # the session a restart or rerun started from
+        "entrypoint": s.entrypoint,
+        "durable": s.durable,
+        "state": s.state.value,
+        "steps": s.steps,
+        "attempt": s.attempt,
+        "created_at": rfc3339(s.created_at),
+        "updated_at": rfc3339(s.updated_at),
+        "started_at": rfc3339(s.started_at),
+        "ended_at": rfc3339(s.ended_at),
+        "duration": (s.ended_at - (s.started_at or s.created_at)) if s.ended_at else None,
+        "error": json.loads(s.error) if s.error else None,
+        "return_value": json.loads(s.return_value) if s.return_value else None,
+        "waiting": waiting_json(s),
         "waiting_for": None if stall is None else {
             "what": "storage", "detail": f"{stall.what}: {stall.reason}", "since": rfc3339(stall.since),
         },
     }  # fmt: skip
 
 
-def waiting_json(row: Row) -> dict[str, Any] | None:
+def waiting_json(s: SessionRecord) -> dict[str, Any] | None:
     """What a live session waits on: ``{"kind": "sleep", "until"}``, ``{"kind": "event",
     "subscriptions": [{"source", "filter"}], "until"}`` or ``{"kind": "signal", "names",
     "until"}`` (``until`` null: no timeout), each with ``since``; None when it waits on nothing."""
-    if not row["waiting"] or row["state"] in FINAL_STATES:
+    if not s.waiting or s.state in FINAL_STATES:
         return None
-    data: dict[str, Any] = json.loads(row["waiting"])
+    data: dict[str, Any] = json.loads(s.waiting)
     data.pop("seq", None)  # the journal position akd resumes it at: internal
     return {**data, "until": rfc3339(data["until"]) if data.get("until") else None, "since": rfc3339(data.get("since"))}
 
 
-def must(row: Row | None, what: str, ident: str) -> Row:
-    if row is None:
+def must(found: T | None, what: str, ident: str) -> T:
+    if found is None:
         raise NotFound(f"{what} {ident!r} not found")
-    return row
+    return found
 
 
 def public_request_url(request: Request) -> str:

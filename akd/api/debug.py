@@ -25,7 +25,7 @@ async def rerun_session(request: Request) -> JSONResponse:
     new_id = await debug.rerun(
         ctx(request), row, from_step, result=body.get("result"), edit="result" in body, latest=bool(body.get("latest"))
     )
-    return ok({"session_id": new_id, "rerun_of": row["session_id"], "from_step": from_step}, 201)
+    return ok({"session_id": new_id, "rerun_of": row.session_id, "from_step": from_step}, 201)
 
 
 async def wake_session(request: Request) -> JSONResponse:

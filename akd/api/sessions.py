@@ -16,10 +16,10 @@ from akd.services import sessions as services
 from akd.store import projects as projects_store
 from akd.store import sessions as store
 from akd.store.db import Row
-from akd.store.sessions import FINAL_STATES
+from akd.store.sessions import FINAL_STATES, SessionRecord
 
 
-async def resolve_session(request: Request, ident: str) -> Row:
+async def resolve_session(request: Request, ident: str) -> SessionRecord:
     """A session id, or a project name meaning that project's latest session."""
     db = ctx(request).db
     if has_prefix(ident, "ses"):
@@ -43,7 +43,7 @@ async def list_sessions(request: Request) -> JSONResponse:
         before=q.get("before", ""),
     )
     stalls = db.stalls
-    return ok([session_json(r, stalls.get(r["session_id"])) for r in rows])
+    return ok([session_json(r, stalls.get(r.session_id)) for r in rows])
 
 
 async def get_session(request: Request) -> JSONResponse:
@@ -53,22 +53,20 @@ async def get_session(request: Request) -> JSONResponse:
     if wait:
         states = set(FINAL_STATES) | (set() if wait == "final" else set(wait.split(",")))
         timeout = int_param(request, "timeout", 30, lo=0, hi=3600)
-        sid = row["session_id"]
+        sid = row.session_id
         c = ctx(request)
 
-        async def reached() -> Row | None:
+        async def reached() -> SessionRecord | None:
             current = await store.get(c.db, sid)
-            return (
-                current if current is None or current["state"] in states or current["state"] in FINAL_STATES else None
-            )
+            return current if current is None or current.state in states or current.state in FINAL_STATES else None
 
         row = await c.notifier.wait_for(reached, timeout) or must(await store.get(c.db, sid), "session", sid)
-    data = session_json(row, ctx(request).db.stalls.get(row["session_id"]))
+    data = session_json(row, ctx(request).db.stalls.get(row.session_id))
     c = ctx(request)
     if c.config.temporal.ui_port and not c.config.temporal.address:
         data["temporal_ui_url"] = (
             f"http://127.0.0.1:{c.config.temporal.ui_port}/namespaces/{c.config.temporal.namespace}"
-            f"/workflows/{row['session_id']}"
+            f"/workflows/{row.session_id}"
         )
     return ok(data)
 
@@ -91,18 +89,18 @@ async def stop_session(request: Request) -> JSONResponse:
     if not isinstance(delay, int | float) or delay < 0:
         raise InvalidArgument("delay must be a non-negative number of seconds")
     await services.stop(ctx(request), row, str(body.get("reason") or ""), bool(body.get("force")), float(delay))
-    return ok({"session_id": row["session_id"], "status": "stopping"}, status=202)
+    return ok({"session_id": row.session_id, "status": "stopping"}, status=202)
 
 
 async def restart_session(request: Request) -> JSONResponse:
     row = await resolve_session(request, request.path_params["id"])
-    return ok({"session_id": await services.restart(ctx(request), row), "restart_of": row["session_id"]}, 201)
+    return ok({"session_id": await services.restart(ctx(request), row), "restart_of": row.session_id}, 201)
 
 
 async def delete_session(request: Request) -> JSONResponse:
     row = await resolve_session(request, request.path_params["id"])
     await services.delete(ctx(request), row)
-    return ok({"session_id": row["session_id"], "deleted": True})
+    return ok({"session_id": row.session_id, "deleted": True})
 
 
 def log_json(row: Row) -> dict[str, Any]:
@@ -114,11 +112,11 @@ async def get_prints(request: Request) -> JSONResponse:
     after = int_param(request, "after", 0, lo=0, hi=2**62)
     limit = int_param(request, "limit", 1000, hi=100_000)
     desc = request.query_params.get("order", "asc") == "desc"
-    rows = await store.list_prints(ctx(request).db, row["session_id"], after=after, limit=limit, descending=desc)
+    rows = await store.list_prints(ctx(request).db, row.session_id, after=after, limit=limit, descending=desc)
     return ok(
         {
-            "session_id": row["session_id"],
-            "state": row["state"],
+            "session_id": row.session_id,
+            "state": row.state.value,
             "prints": [{"id": r["id"], "t": rfc3339(r["t"]), "text": r["text"]} for r in rows],
         }
     )
@@ -129,8 +127,8 @@ async def get_log(request: Request) -> JSONResponse:
     after = int_param(request, "after", 0, lo=0, hi=2**62)
     limit = int_param(request, "limit", 1000, hi=100_000)
     desc = request.query_params.get("order", "asc") == "desc"
-    rows = await store.list_log(ctx(request).db, row["session_id"], after=after, limit=limit, descending=desc)
-    return ok({"session_id": row["session_id"], "state": row["state"], "records": [log_json(r) for r in rows]})
+    rows = await store.list_log(ctx(request).db, row.session_id, after=after, limit=limit, descending=desc)
+    return ok({"session_id": row.session_id, "state": row.state.value, "records": [log_json(r) for r in rows]})
 
 
 routes = [

@@ -29,7 +29,7 @@ from akd.store import connections as connections_store
 from akd.store import events as events_store
 from akd.store import inbox, projects, sessions
 from akd.store.db import Database
-from akd.store.sessions import FINAL_STATES, LogRecord
+from akd.store.sessions import FINAL_STATES, LogRecord, SessionRecord
 from akd.store.states import SessionState
 from akd.store.vars import list_vars, load_env_vars
 from akd.vendor_layers import runner_site_dirs
@@ -100,8 +100,8 @@ class SessionActivities:
         row = await sessions.get(self.ctx.db, inp.session_id)
         if row is None:
             return SegmentResult(kind="done", state="deleted")
-        if row["state"] in FINAL_STATES:
-            return SegmentResult(kind="done", state=row["state"], error=json.loads(row["error"] or "{}"))
+        if row.state in FINAL_STATES:
+            return SegmentResult(kind="done", state=row.state, error=json.loads(row.error or "{}"))
         if self.ctx.hub.closing:  # a retry while akd stops would run the code once more, then die
             raise SegmentAborted("akd is shutting down; the session resumes after the restart")
         # Usually the runner was started (and given its spec) while the workflow started.
@@ -127,11 +127,11 @@ class SessionActivities:
             self.ctx.notifier.changed()
         if result.kind == "done":
             self._ran_here.discard(inp.session_id)
-            if row["parent_id"]:
+            if row.parent_id:
                 await self.notify_parent(inp.session_id)
         return result
 
-    async def _note_resume(self, row: Any, spec: SegmentSpec) -> None:
+    async def _note_resume(self, row: SessionRecord, spec: SegmentSpec) -> None:
         """A session that had run before this segment says so in its log.
 
         Non-durable code starts from the top again: a new attempt, counted and logged with
@@ -139,13 +139,13 @@ class SessionActivities:
         session resuming after a restart logs how many steps it replays and how long akd
         was down.
         """
-        sid = row["session_id"]
+        sid = row.session_id
         first_here = sid not in self._ran_here
         self._ran_here.add(sid)
-        if row["state"] != SessionState.RUNNING:
+        if row.state != SessionState.RUNNING:
             return
         down = {"down_from": self.ctx.down_since, "down_to": self._started_at} if self.ctx.down_since else {}
-        if not row["durable"]:
+        if not row.durable:
             why = "akd restarted while it ran" if first_here else "its segment failed and was retried"
             if first_here and down:
                 why += f" (akd was down for {self._started_at - self.ctx.down_since:.1f} s)"
@@ -164,7 +164,7 @@ class SessionActivities:
 
     async def _prepare(self, conn: RunnerConn) -> None:
         row = await sessions.get(self.ctx.db, conn.session_id)
-        if row is None or row["state"] != SessionState.CREATED:
+        if row is None or row.state != SessionState.CREATED:
             return  # resumed, not new: its segment reads its spec (and journal) when it runs
         spec = await self._spec(row)
         await conn.send({"op": "init", "hold": True, **spec.init}, pickle.dumps(spec.payload))
@@ -173,42 +173,42 @@ class SessionActivities:
     async def notify_parent(self, session_id: str) -> None:
         """A child session's end is a signal named after it, for its parent's next_signal()."""
         row = await sessions.get(self.ctx.db, session_id)
-        if row is None or not row["parent_id"]:
+        if row is None or not row.parent_id:
             return
         # AutoKitteh's shape: the value only on success, nothing but the flag otherwise.
         ended: dict[str, Any] = {"completed": False}
-        if row["state"] == SessionState.COMPLETED:
-            ended = {"completed": True, "value": json.loads(row["return_value"]) if row["return_value"] else None}
+        if row.state == SessionState.COMPLETED:
+            ended = {"completed": True, "value": json.loads(row.return_value) if row.return_value else None}
         payload = {"name": session_id, "payload": ended}
         async with self.ctx.db.tx() as conn:
             await inbox.deliver(
-                conn, row["parent_id"], "signal", session_id, pickle.dumps(payload), source_id=session_id
+                conn, row.parent_id, "signal", session_id, pickle.dumps(payload), source_id=session_id
             )
-        await self.sdk.wake(row["parent_id"])
+        await self.sdk.wake(row.parent_id)
         self.ctx.notifier.changed()
 
-    async def _spec(self, row: Any) -> SegmentSpec:
-        build = await projects.get_build(self.ctx.db, row["build_id"])
+    async def _spec(self, row: SessionRecord) -> SegmentSpec:
+        build = await projects.get_build(self.ctx.db, row.build_id)
         if build is None:
-            raise RuntimeError(f"build {row['build_id']} of session {row['session_id']} is missing")
+            raise RuntimeError(f"build {row.build_id} of session {row.session_id} is missing")
         await self.builds.ensure(build)  # made from the store's copy on an akd that lacks it
-        journal = await sessions.load_journal(self.ctx.db, row["session_id"])
+        journal = await sessions.load_journal(self.ctx.db, row.session_id)
         init = {
             "build_dir": str(self.ctx.builds_dir / build["digest"]),
             "code_cache": str(self.ctx.code_cache_dir),
-            "entrypoint": row["entrypoint"],
-            "durable": bool(row["durable"]),
-            "env": await self._env(row["project_id"], row["session_id"]),
-            "secret_env": await self._secret_env(row["project_id"]),
+            "entrypoint": row.entrypoint,
+            "durable": row.durable,
+            "env": await self._env(row.project_id, row.session_id),
+            "secret_env": await self._secret_env(row.project_id),
             "site_dirs": runner_site_dirs(self.ctx.builds_dir.parent, build["requirements"], build["manifest"]),
             "max_result_bytes": self.ctx.max_result_bytes,
             "limits": self.ctx.limits,
             "max_print_bytes": self.ctx.max_print_bytes,
-            "attempt": int(row["attempt"]),
+            "attempt": row.attempt,
             "retry_policy": self._retry_policy(build),
         }
         payload = {"event": await self._event(row), "journal": journal}
-        return SegmentSpec(row["session_id"], init, payload)
+        return SegmentSpec(row.session_id, init, payload)
 
     def _retry_policy(self, build: Any) -> dict[str, float]:
         """The project's default retry policy (manifest ``project.retry_policy``), per build."""
@@ -242,12 +242,12 @@ class SessionActivities:
             names += [f"{conn}__{var.name}" for var in stored if var.secret]
         return sorted(names)
 
-    async def _event(self, row: Any) -> dict[str, Any]:
-        if row["event_id"]:
-            ev = await events_store.get_event(self.ctx.db, row["event_id"])
+    async def _event(self, row: SessionRecord) -> dict[str, Any]:
+        if row.event_id:
+            ev = await events_store.get_event(self.ctx.db, row.event_id)
             if ev is not None:
                 return events_store.payload(ev)
-        data = pickle.loads(row["inputs"]) if row["inputs"] else {}
+        data = pickle.loads(row.inputs) if row.inputs else {}
         if isinstance(data, dict) and "__akd_event__" in data:
             event: dict[str, Any] = data["__akd_event__"]  # a restarted session gets its event again
             return event
@@ -262,7 +262,7 @@ class SessionActivities:
     async def finish_stopped(self, inp: StopInput) -> None:
         """Final state first (so the runner's end reads as the stop), then the runner is stopped."""
         row = await sessions.get(self.ctx.db, inp.session_id)
-        reason = inp.reason or (row["stop_reason"] if row is not None else "") or "stopped"
+        reason = inp.reason or (row.stop_reason if row is not None else "") or "stopped"
         await sessions.finish(
             self.ctx.db,
             inp.session_id,

@@ -99,10 +99,10 @@ class Reconciler:
     async def _settle(self, session_id: str, status: str) -> bool:
         """Final state first (so the runner's death reads as expected), then the runner."""
         row = await sessions_store.get(self.ctx.db, session_id)
-        if row is None or row["state"] in FINAL_STATES:
+        if row is None or row.state in FINAL_STATES:
             return False
         # A stop akd itself asked for (cancel, then terminate with --force) keeps its reason.
-        reason = row["stop_reason"] or f"the workflow was {status} outside akd"
+        reason = row.stop_reason or f"the workflow was {status} outside akd"
         state = SessionState.STOPPED if status in ("terminated", "canceled") else SessionState.ERROR
         record = LogRecord("stop", {"reason": reason, "workflow": status}, dedupe="workflow-closed")
         error = {"type": "WorkflowClosed", "message": reason, "traceback": ""}

@@ -28,8 +28,8 @@ from akd.runner.errors import AutoKittehError
 from akd.store import events as events_store
 from akd.store import inbox, kv, published, runtime_lookups, subscriptions
 from akd.store import sessions as sessions_store
-from akd.store.db import Connection, Database, Row
-from akd.store.sessions import LogRecord, NewSession
+from akd.store.db import Connection, Database
+from akd.store.sessions import LogRecord, NewSession, SessionRecord
 
 MAX_VALUE_BYTES = 64 * 1024
 
@@ -51,8 +51,8 @@ class Park:
     waiting: dict[str, Any] = field(default_factory=dict)
 
 
-Handler = Callable[["Request", Connection, Row, dict[str, Any]], Awaitable[Any]]
-IoHandler = Callable[["Request", Row, dict[str, Any]], Awaitable[Any]]
+Handler = Callable[["Request", Connection, SessionRecord, dict[str, Any]], Awaitable[Any]]
+IoHandler = Callable[["Request", SessionRecord, dict[str, Any]], Awaitable[Any]]
 _HANDLERS: dict[str, Handler] = {}
 _IO_HANDLERS: dict[str, IoHandler] = {}
 
@@ -106,7 +106,7 @@ class SdkCalls:
 
     async def handle(
         self,
-        session: Row,
+        session: SessionRecord,
         seq: int,
         name: str,
         payload: dict[str, Any],
@@ -140,15 +140,13 @@ class SdkCalls:
                 outcome = (False, value) if isinstance(value, AutoKittehError) else (True, value)
             if journal and seq >= 0:
                 blob = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
-                await sessions_store.journal_insert(conn, session["session_id"], seq, "call", name, blob)
+                await sessions_store.journal_insert(conn, session.session_id, seq, "call", name, blob)
                 record = {"seq": seq, "name": name, "ok": outcome[0]}
                 if waited is not None:
                     record["waited"] = round(waited, 3)
                 if not outcome[0]:
                     record["error"] = f"{type(outcome[1]).__name__}: {outcome[1]}"
-                await sessions_store.append_log(
-                    conn, session["session_id"], [LogRecord("call", record, dedupe=f"j{seq}")]
-                )
+                await sessions_store.append_log(conn, session.session_id, [LogRecord("call", record, dedupe=f"j{seq}")])
         for action in req.after_commit:
             await action()
         return Reply(outcome)
@@ -205,26 +203,26 @@ def _key(payload: dict[str, Any]) -> str:
 
 
 @handles("kv.get")
-async def kv_get(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
-    return await _kv_get(conn, s["project_id"], _key(p))
+async def kv_get(calls: Request, conn: Connection, s: SessionRecord, p: dict[str, Any]) -> Any:
+    return await _kv_get(conn, s.project_id, _key(p))
 
 
 @handles("kv.set")
-async def kv_set(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
-    await _kv_set(conn, s["project_id"], _key(p), p.get("value"))
+async def kv_set(calls: Request, conn: Connection, s: SessionRecord, p: dict[str, Any]) -> Any:
+    await _kv_set(conn, s.project_id, _key(p), p.get("value"))
     return None
 
 
 @handles("kv.del")
-async def kv_del(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
-    old = await _kv_get(conn, s["project_id"], _key(p))
-    await _kv_set(conn, s["project_id"], _key(p), None)
+async def kv_del(calls: Request, conn: Connection, s: SessionRecord, p: dict[str, Any]) -> Any:
+    old = await _kv_get(conn, s.project_id, _key(p))
+    await _kv_set(conn, s.project_id, _key(p), None)
     return old
 
 
 @handles("kv.add")
-async def kv_add(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
-    current = await _kv_get(conn, s["project_id"], _key(p))
+async def kv_add(calls: Request, conn: Connection, s: SessionRecord, p: dict[str, Any]) -> Any:
+    current = await _kv_get(conn, s.project_id, _key(p))
     delta = p.get("value")
     if current is None:
         current = 0
@@ -233,34 +231,34 @@ async def kv_add(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) ->
     if not isinstance(delta, int | float) or isinstance(delta, bool):
         raise AutoKittehError("add_values: value must be a number")
     total = current + delta
-    await _kv_set(conn, s["project_id"], _key(p), total)
+    await _kv_set(conn, s.project_id, _key(p), total)
     return total
 
 
 @handles("kv.check_and_set")
-async def kv_cas(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
-    current = await _kv_get(conn, s["project_id"], _key(p))
+async def kv_cas(calls: Request, conn: Connection, s: SessionRecord, p: dict[str, Any]) -> Any:
+    current = await _kv_get(conn, s.project_id, _key(p))
     if current != p.get("expected"):
         return False
-    await _kv_set(conn, s["project_id"], _key(p), p.get("value"))
+    await _kv_set(conn, s.project_id, _key(p), p.get("value"))
     return True
 
 
 @handles("kv.keys")
-async def kv_keys(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
-    return await kv.keys(conn, s["project_id"])
+async def kv_keys(calls: Request, conn: Connection, s: SessionRecord, p: dict[str, Any]) -> Any:
+    return await kv.keys(conn, s.project_id)
 
 
 @handles("kv.publish")
-async def kv_publish(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
-    if not await published.set_published(conn, s["project_id"], _key(p), True):
+async def kv_publish(calls: Request, conn: Connection, s: SessionRecord, p: dict[str, Any]) -> Any:
+    if not await published.set_published(conn, s.project_id, _key(p), True):
         raise AutoKittehError(f"publish_value: no value stored under key {_key(p)!r}")
     return None
 
 
 @handles("kv.unpublish")
-async def kv_unpublish(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
-    if not await published.set_published(conn, s["project_id"], _key(p), False):
+async def kv_unpublish(calls: Request, conn: Connection, s: SessionRecord, p: dict[str, Any]) -> Any:
+    if not await published.set_published(conn, s.project_id, _key(p), False):
         raise AutoKittehError(f"unpublish_value: no value stored under key {_key(p)!r}")
     return None
 
@@ -269,14 +267,14 @@ async def kv_unpublish(calls: Request, conn: Connection, s: Row, p: dict[str, An
 
 
 @handles("deadline")
-async def deadline(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
+async def deadline(calls: Request, conn: Connection, s: SessionRecord, p: dict[str, Any]) -> Any:
     return time.time() + max(0.0, float(p["timeout"]))
 
 
 @handles("subscribe")
-async def subscribe(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
+async def subscribe(calls: Request, conn: Connection, s: SessionRecord, p: dict[str, Any]) -> Any:
     source, expr = str(p.get("source", "")), str(p.get("filter") or "")
-    if source not in await calls.sources(conn, s["build_id"]):
+    if source not in await calls.sources(conn, s.build_id):
         raise AutoKittehError(f"subscribe: no trigger or connection named {source!r} in this project")
     if expr:
         try:
@@ -284,21 +282,21 @@ async def subscribe(calls: Request, conn: Connection, s: Row, p: dict[str, Any])
         except ValueError as exc:
             raise AutoKittehError(f"subscribe: invalid filter {expr!r}: {exc}") from None
     sub_id = new_id("sub")
-    await subscriptions.add(conn, sub_id, s["session_id"], s["project_id"], source, expr)
+    await subscriptions.add(conn, sub_id, s.session_id, s.project_id, source, expr)
     return sub_id
 
 
 @handles("unsubscribe")
-async def unsubscribe(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
-    if not await subscriptions.deactivate(conn, str(p.get("sub_id")), s["session_id"]):
+async def unsubscribe(calls: Request, conn: Connection, s: SessionRecord, p: dict[str, Any]) -> Any:
+    if not await subscriptions.deactivate(conn, str(p.get("sub_id")), s.session_id):
         raise AutoKittehError(f"unsubscribe: no active subscription {p.get('sub_id')!r} in this session")
     return None
 
 
 async def _take_or_park(
-    conn: Connection, s: Row, kind: str, keys: list[str], until: float | None, waiting: dict[str, Any]
+    conn: Connection, s: SessionRecord, kind: str, keys: list[str], until: float | None, waiting: dict[str, Any]
 ) -> Any:
-    payload = await inbox.take(conn, s["session_id"], kind, keys)
+    payload = await inbox.take(conn, s.session_id, kind, keys)
     if payload is not None:
         return pickle.loads(payload)
     if until is not None and time.time() >= until:
@@ -307,22 +305,22 @@ async def _take_or_park(
 
 
 @handles("next_event")
-async def next_event(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
+async def next_event(calls: Request, conn: Connection, s: SessionRecord, p: dict[str, Any]) -> Any:
     subs = [str(x) for x in p.get("subs") or []]
     if not subs:
         raise AutoKittehError("next_event: no subscription ids given")
     # One read both checks the ids (each must be one of this session's subscriptions,
     # active or not) and gives what the session view shows of them.
-    found = await sessions_store.subscription_specs(conn, s["session_id"], subs)
+    found = await sessions_store.subscription_specs(conn, s.session_id, subs)
     if len(found) != len(set(subs)):
         raise AutoKittehError(f"next_event: unknown subscription id in {subs}; use the ids subscribe() returned")
-    kinds = await calls.sources(conn, s["build_id"])
+    kinds = await calls.sources(conn, s.build_id)
     specs = [{**spec, "source_kind": kinds.get(spec["source"], "")} for spec in found]
     return await _take_or_park(conn, s, "event", subs, p.get("deadline"), {"subscriptions": specs})
 
 
 @handles("next_signal")
-async def next_signal(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
+async def next_signal(calls: Request, conn: Connection, s: SessionRecord, p: dict[str, Any]) -> Any:
     names = [str(x) for x in p.get("names") or []]
     if not names:
         raise AutoKittehError("next_signal: no signal names given")
@@ -330,7 +328,7 @@ async def next_signal(calls: Request, conn: Connection, s: Row, p: dict[str, Any
 
 
 @handles("signal")
-async def signal(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
+async def signal(calls: Request, conn: Connection, s: SessionRecord, p: dict[str, Any]) -> Any:
     target = str(p.get("session_id", ""))
     if not has_prefix(target, "ses") or not await sessions_store.exists(conn, target):
         raise AutoKittehError(f"signal: no session {target!r}")
@@ -341,12 +339,12 @@ async def signal(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) ->
 
 
 @handles("start")
-async def start(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
+async def start(calls: Request, conn: Connection, s: SessionRecord, p: dict[str, Any]) -> Any:
     loc = str(p.get("loc", ""))
     file, _, fn = loc.partition(":")
     if not file.endswith(".py") or not fn.isidentifier():
         raise AutoKittehError(f'start: loc must look like "file.py:function", got {loc!r}')
-    deployment_id, build_id, project_id = s["deployment_id"], s["build_id"], s["project_id"]
+    deployment_id, build_id, project_id = s.deployment_id, s.build_id, s.project_id
     if p.get("project"):
         live = await runtime_lookups.active_deployment_named(conn, str(p["project"]))
         if live is None:
@@ -355,26 +353,26 @@ async def start(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> 
     child = new_id("ses")
     await sessions_store.insert_sessions(conn, [NewSession(
         session_id=child, project_id=project_id, deployment_id=deployment_id, build_id=build_id,
-        trigger_id="", event_id="", entrypoint=loc, durable=bool(s["durable"]), parent_id=s["session_id"],
+        trigger_id="", event_id="", entrypoint=loc, durable=s.durable, parent_id=s.session_id,
         inputs=pickle.dumps(p.get("data") or {}), memo=json.dumps(p.get("memo") or {}),
     )])  # fmt: skip
     calls.after_commit.append(lambda: calls.start(child))
     return child
 
 
-async def _outcome_event(calls: Request, s: Row, p: dict[str, Any]) -> str:
+async def _outcome_event(calls: Request, s: SessionRecord, p: dict[str, Any]) -> str:
     """The event an outcome answers: the session's own, or another event of its project."""
     event_id = str(p.get("event_id") or "")
-    if not event_id or event_id == s["event_id"]:
-        return str(s["event_id"] or "")
+    if not event_id or event_id == s.event_id:
+        return s.event_id
     row = await events_store.get_event(calls.sdk.db, event_id)
-    if row is None or row["project_id"] != s["project_id"]:
+    if row is None or row["project_id"] != s.project_id:
         raise AutoKittehError(f"outcome: no event {event_id!r} in this project")
     return event_id
 
 
 @handles("http_outcome")
-async def http_outcome(calls: Request, conn: Connection, s: Row, p: dict[str, Any]) -> Any:
+async def http_outcome(calls: Request, conn: Connection, s: SessionRecord, p: dict[str, Any]) -> Any:
     event_id = await _outcome_event(calls, s, p)
     if event_id:
         calls.outcomes.deliver(event_id, outcome_from_payload(p))
@@ -385,7 +383,7 @@ async def http_outcome(calls: Request, conn: Connection, s: Row, p: dict[str, An
 
 
 @handles_io("connection.refresh_oauth")
-async def refresh_oauth(calls: Request, s: Row, p: dict[str, Any]) -> Any:
+async def refresh_oauth(calls: Request, s: SessionRecord, p: dict[str, Any]) -> Any:
     """A new OAuth access token for one of the project's connections (akd refreshes it)."""
     integration, connection = p.get("integration", ""), p.get("connection", "")
     if not isinstance(integration, str) or not isinstance(connection, str) or not connection:
@@ -393,7 +391,7 @@ async def refresh_oauth(calls: Request, s: Row, p: dict[str, Any]) -> Any:
     if calls.sdk.oauth is None:
         raise AutoKittehError("refresh_oauth: OAuth refresh is not available in this akd")
     try:
-        fresh = await calls.sdk.oauth.refresh_named(s["project_id"], s["session_id"], integration, connection)
+        fresh = await calls.sdk.oauth.refresh_named(s.project_id, s.session_id, integration, connection)
     except AkdError as exc:
         raise AutoKittehError(f"refresh_oauth({connection!r}): {exc.message}") from None
     return {"access_token": fresh.access_token, "expiry": rfc3339(fresh.expiry) if fresh.expiry is not None else ""}

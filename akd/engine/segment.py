@@ -24,8 +24,8 @@ from akd.engine.types import SegmentResult
 from akd.notify import Notifier
 from akd.runner import watchdog
 from akd.store import sessions as store
-from akd.store.db import Database, Row
-from akd.store.sessions import LogRecord
+from akd.store.db import Database
+from akd.store.sessions import LogRecord, SessionRecord
 from akd.store.stalls import is_storage_error
 from akd.store.states import SessionState
 
@@ -58,7 +58,7 @@ class SegmentRun:
         sdk: SdkCalls,
         notifier: Notifier,
         spec: SegmentSpec,
-        row: Row,
+        row: SessionRecord,
         *,
         replay_each_step: bool = False,
     ) -> None:
@@ -74,9 +74,9 @@ class SegmentRun:
         self._read: asyncio.Future[tuple[dict[str, Any], bytes]] | None = None
         # The wait the last segment parked on (its seq and since): what a replayed request
         # at that seq waited for, once it is answered.
-        self._parked: dict[str, Any] = json.loads(row["waiting"]) if row["waiting"] else {}
+        self._parked: dict[str, Any] = json.loads(row.waiting) if row.waiting else {}
         # Park after each journaled step so the next segment replays (replay_each_step).
-        self._replay_check = replay_each_step and bool(row["durable"])
+        self._replay_check = replay_each_step and row.durable
 
     async def run(self, conn: RunnerConn) -> SegmentResult:
         """Run the segment on ``conn`` (started by the caller, maybe ahead and already given this spec)."""
@@ -164,7 +164,7 @@ class SegmentRun:
             if not waited:
                 waited = {**result.waiting, "until": result.until or None, **self._since(seq)}
                 await self._set_waiting(waited)
-            if self.row["durable"] and journal:
+            if self.row.durable and journal:
                 return SegmentResult(kind="wait", until=result.until, seq=seq)
             # A non-durable session cannot be replayed: its runner waits here instead.
             await self._wait_change(seen, result.until)

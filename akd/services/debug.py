@@ -22,7 +22,7 @@ from akd.store import inbox
 from akd.store import projects as projects_store
 from akd.store import sessions as store
 from akd.store.db import Row
-from akd.store.sessions import FINAL_STATES, LogRecord, NewSession
+from akd.store.sessions import FINAL_STATES, LogRecord, NewSession, SessionRecord
 
 
 class _Plain(pickle.Unpickler):
@@ -36,15 +36,15 @@ def _plain(blob: bytes) -> Any:
     return _Plain(io.BytesIO(blob)).load()
 
 
-async def rerun(ctx: AppContext, row: Row, from_step: int, *, result: Any = None, edit: bool = False,
+async def rerun(ctx: AppContext, row: SessionRecord, from_step: int, *, result: Any = None, edit: bool = False,
                 latest: bool = False) -> str:  # fmt: skip
     """A new session replaying ``row``'s steps before ``from_step`` and live from there.
 
     With ``edit``, step ``from_step`` is journaled too, with ``result`` as its return
     value (the code after it sees that value), and the session is live from the next one.
     """
-    sid = row["session_id"]
-    if not row["durable"]:
+    sid = row.session_id
+    if not row.durable:
         raise FailedPrecondition(
             f"session {sid} is not durable, so it has no journal to rerun from; "
             f"`akctl session restart {sid}` runs it again from the top"
@@ -65,18 +65,18 @@ async def rerun(ctx: AppContext, row: Row, from_step: int, *, result: Any = None
                 f"step {from_step} of {sid} is a {kind} ({name}), not a call whose result can be edited"
             )
         entries.append((kind, name, pickle.dumps((True, result), protocol=pickle.HIGHEST_PROTOCOL)))
-    deployment_id, build_id = row["deployment_id"], row["build_id"]
+    deployment_id, build_id = row.deployment_id, row.build_id
     if latest:
-        dep = await projects_store.active_deployment(ctx.db, row["project_id"])
+        dep = await projects_store.active_deployment(ctx.db, row.project_id)
         if dep is None:
-            raise FailedPrecondition(f"project {row['project']} has no active deployment for --latest")
+            raise FailedPrecondition(f"project {row.project} has no active deployment for --latest")
         deployment_id, build_id = dep["deployment_id"], dep["build_id"]
     if await projects_store.get_build(ctx.db, build_id) is None:
         raise FailedPrecondition(f"the build {build_id} of session {sid} is gone; rerun with --latest")
     new = NewSession(
-        session_id=new_id("ses"), project_id=row["project_id"], deployment_id=deployment_id, build_id=build_id,
-        trigger_id=row["trigger_id"], event_id="", entrypoint=row["entrypoint"], durable=True,
-        inputs=await event_inputs(ctx, row), memo=row["memo"],
+        session_id=new_id("ses"), project_id=row.project_id, deployment_id=deployment_id, build_id=build_id,
+        trigger_id=row.trigger_id, event_id="", entrypoint=row.entrypoint, durable=True,
+        inputs=await event_inputs(ctx, row), memo=row.memo,
     )  # fmt: skip
     note = LogRecord("rerun", {"of": sid, "from_step": from_step, "replayed": len(entries), "edited": edit},
                      t=time.time())  # fmt: skip
@@ -88,28 +88,28 @@ async def rerun(ctx: AppContext, row: Row, from_step: int, *, result: Any = None
     return new.session_id
 
 
-async def _current_sleep(ctx: AppContext, row: Row) -> tuple[int, float] | None:
+async def _current_sleep(ctx: AppContext, row: SessionRecord) -> tuple[int, float] | None:
     """The journal position and deadline of the durable sleep ``row`` is in, if it sleeps."""
-    if row["state"] in FINAL_STATES or not row["durable"]:
+    if row.state in FINAL_STATES or not row.durable:
         return None
-    last = await store.last_journal_entry(ctx.db, row["session_id"])
+    last = await store.last_journal_entry(ctx.db, row.session_id)
     if last is None or last[1] != "sleep":
         return None
     until = _plain(last[2])
     return (last[0], float(until)) if isinstance(until, (int, float)) and until > time.time() else None
 
 
-async def sleeping_until(ctx: AppContext, row: Row) -> float | None:
+async def sleeping_until(ctx: AppContext, row: SessionRecord) -> float | None:
     """When the durable sleep ``row`` is in ends, or None when it is not sleeping."""
     current = await _current_sleep(ctx, row)
     return None if current is None else current[1]
 
 
-async def wake(ctx: AppContext, row: Row) -> dict[str, Any]:
+async def wake(ctx: AppContext, row: SessionRecord) -> dict[str, Any]:
     """End the durable sleep ``row`` is parked in now, as if it had elapsed."""
-    sid = row["session_id"]
-    if row["state"] in FINAL_STATES:
-        raise FailedPrecondition(f"session {sid} is {row['state']}: there is no sleep to end")
+    sid = row.session_id
+    if row.state in FINAL_STATES:
+        raise FailedPrecondition(f"session {sid} is {row.state}: there is no sleep to end")
     current = await _current_sleep(ctx, row)
     if current is None:
         raise FailedPrecondition(f"session {sid} is not sleeping (only a durable time.sleep() can be woken)")
@@ -123,13 +123,13 @@ async def wake(ctx: AppContext, row: Row) -> dict[str, Any]:
     return {"session_id": sid, "seq": seq, "until": until, "woken_at": now}
 
 
-async def signal(ctx: AppContext, row: Row, name: str, payload: Any = None) -> dict[str, Any]:
+async def signal(ctx: AppContext, row: SessionRecord, name: str, payload: Any = None) -> dict[str, Any]:
     """Send ``row`` a signal, as ``autokitteh.signal`` would: its ``next_signal(name)`` gets it."""
-    sid = row["session_id"]
+    sid = row.session_id
     if not name:
         raise InvalidArgument("a signal needs a name (what the session's next_signal() waits for)")
-    if row["state"] in FINAL_STATES:
-        raise FailedPrecondition(f"session {sid} is {row['state']}: a signal to it would never be read")
+    if row.state in FINAL_STATES:
+        raise FailedPrecondition(f"session {sid} is {row.state}: a signal to it would never be read")
     async with ctx.db.tx() as conn:
         await inbox.deliver(conn, sid, "signal", name, pickle.dumps({"name": name, "payload": payload}))
     await ctx.engine.wake(sid)

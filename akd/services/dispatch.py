@@ -301,10 +301,10 @@ class Dispatcher:
         ses = await sessions_store.get(self.db, session_id)
         if ses is None:
             raise NotFound(f"session {session_id!r} not found")
-        if ses["project_id"] != ev.project_id:
+        if ses.project_id != ev.project_id:
             raise InvalidArgument(f"session {session_id} belongs to another project than trigger {ev.trigger_name}")
-        if ses["state"] in FINAL:
-            raise FailedPrecondition(f"session {session_id} has ended ({ses['state']}); nothing was stored")
+        if ses.state in FINAL:
+            raise FailedPrecondition(f"session {session_id} has ended ({ses.state}); nothing was stored")
         all_subs = await subscriptions.active_on(self.db, ev.project_id, ev.trigger_name)
         mine = [s for s in all_subs if s.session_id == session_id]
         if not mine:
@@ -404,11 +404,11 @@ class Dispatcher:
         """At start-up: dispatch events stored but not dispatched, start created sessions."""
         for event in await events_store.pending_events(self.db):
             await self.dispatch(event["event_id"])
-        for row in await sessions_store.unfinished(self.db):
-            await self.engine.start_session(row["session_id"])
-            status = await self.engine.closed_status(row["session_id"])
+        for ses in await sessions_store.unfinished(self.db):
+            await self.engine.start_session(ses.session_id)
+            status = await self.engine.closed_status(ses.session_id)
             if status is not None:  # the workflow ended but the final state never reached the store
-                await self._settle(row["session_id"], status)
+                await self._settle(ses.session_id, status)
         # Inbox items committed just before a crash may not have woken their session.
         for session_id in await inbox.sessions_with_unread(self.db):
             await self.engine.wake(session_id)
@@ -417,8 +417,8 @@ class Dispatcher:
         self._kick_debouncer()
 
     async def _settle(self, session_id: str, status: str) -> None:
-        row = await sessions_store.get(self.db, session_id)
-        reason = (row["stop_reason"] if row is not None else None) or f"session workflow {status}"
+        ses = await sessions_store.get(self.db, session_id)
+        reason = (ses.stop_reason if ses is not None else None) or f"session workflow {status}"
         state = SessionState.STOPPED if status in ("canceled", "cancelled", "terminated") else SessionState.ERROR
         await sessions_store.finish(
             self.db, session_id, state, error={"type": "WorkflowClosed", "message": reason, "traceback": ""}

@@ -16,8 +16,7 @@ from akd.services.context import AppContext
 from akd.store import events as events_store
 from akd.store import projects as projects_store
 from akd.store import sessions as store
-from akd.store.db import Row
-from akd.store.sessions import FINAL_STATES, LogRecord, NewSession
+from akd.store.sessions import FINAL_STATES, LogRecord, NewSession, SessionRecord
 from akd.store.states import SessionState
 
 log = logging.getLogger(__name__)
@@ -61,35 +60,32 @@ async def _create(ctx: AppContext, new: NewSession, restart_of: str = "") -> str
     return new.session_id
 
 
-async def event_inputs(ctx: AppContext, row: Row) -> bytes | None:
+async def event_inputs(ctx: AppContext, row: SessionRecord) -> bytes | None:
     """What a new run of ``row`` gets: the event it started from (kept whole), or its inputs."""
-    if row["event_id"]:
-        ev = await events_store.get_event(ctx.db, row["event_id"])
+    if row.event_id:
+        ev = await events_store.get_event(ctx.db, row.event_id)
         if ev is not None:
             return pickle.dumps({"__akd_event__": events_store.payload(ev)})
-    inputs: bytes | None = row["inputs"]
-    return inputs
+    return row.inputs
 
 
-async def restart(ctx: AppContext, row: Row) -> str:
+async def restart(ctx: AppContext, row: SessionRecord) -> str:
     """A new session with the same entry point and inputs, on the active deployment's code."""
-    dep = await projects_store.active_deployment(ctx.db, row["project_id"])
-    deployment_id, build_id = (
-        (dep["deployment_id"], dep["build_id"]) if dep else (row["deployment_id"], row["build_id"])
-    )
+    dep = await projects_store.active_deployment(ctx.db, row.project_id)
+    deployment_id, build_id = (dep["deployment_id"], dep["build_id"]) if dep else (row.deployment_id, row.build_id)
     inputs = await event_inputs(ctx, row)
     return await _create(ctx, NewSession(
-        session_id=new_id("ses"), project_id=row["project_id"], deployment_id=deployment_id, build_id=build_id,
-        trigger_id=row["trigger_id"], event_id="", entrypoint=row["entrypoint"], durable=bool(row["durable"]),
-        inputs=inputs, memo=row["memo"],
-    ), restart_of=row["session_id"])  # fmt: skip
+        session_id=new_id("ses"), project_id=row.project_id, deployment_id=deployment_id, build_id=build_id,
+        trigger_id=row.trigger_id, event_id="", entrypoint=row.entrypoint, durable=row.durable,
+        inputs=inputs, memo=row.memo,
+    ), restart_of=row.session_id)  # fmt: skip
 
 
-async def stop(ctx: AppContext, row: Row, reason: str, force: bool, delay: float) -> None:
+async def stop(ctx: AppContext, row: SessionRecord, reason: str, force: bool, delay: float) -> None:
     """Cancel the session's workflow; with ``force``, terminate it if still running after ``delay``."""
-    sid = row["session_id"]
-    if row["state"] in FINAL_STATES:
-        raise FailedPrecondition(f"session {sid} already ended ({row['state']}); only running sessions can be stopped")
+    sid = row.session_id
+    if row.state in FINAL_STATES:
+        raise FailedPrecondition(f"session {sid} already ended ({row.state}); only running sessions can be stopped")
     reason = reason or "stopped by user"
     async with ctx.db.tx() as conn:
         await store.request_stop(conn, sid, reason, force)
@@ -106,7 +102,7 @@ async def stop(ctx: AppContext, row: Row, reason: str, force: bool, delay: float
 async def _force_after(ctx: AppContext, sid: str, reason: str, delay: float) -> None:
     async def ended() -> bool | None:
         row = await store.get(ctx.db, sid)
-        return True if row is None or row["state"] in FINAL_STATES else None
+        return True if row is None or row.state in FINAL_STATES else None
 
     if await ctx.notifier.wait_for(ended, delay):
         return
@@ -126,16 +122,16 @@ async def _mark_stopped(ctx: AppContext, sid: str, reason: str, forced: bool = F
     ctx.notifier.changed()
 
 
-async def delete(ctx: AppContext, row: Row) -> None:
-    sid = row["session_id"]
-    if row["state"] not in FINAL_STATES:
-        raise FailedPrecondition(f"session {sid} is {row['state']}; stop it before deleting it")
+async def delete(ctx: AppContext, row: SessionRecord) -> None:
+    sid = row.session_id
+    if row.state not in FINAL_STATES:
+        raise FailedPrecondition(f"session {sid} is {row.state}; stop it before deleting it")
     await store.delete_session(ctx.db, sid)
 
 
-def memo_of(row: Row) -> dict[str, Any]:
+def memo_of(row: SessionRecord) -> dict[str, Any]:
     try:
-        memo: dict[str, Any] = json.loads(row["memo"] or "{}")
+        memo: dict[str, Any] = json.loads(row.memo or "{}")
         return memo
     except ValueError:
         return {}

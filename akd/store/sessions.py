@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from akd.store.db import Connection, Database, Row
@@ -32,6 +32,58 @@ class NewSession:
     state: str = SessionState.CREATED  # or QUEUED
     flow_key: str | None = None  # the concurrency group's key value (with trigger_id)
     flow_limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """One row of ``sessions`` as the layers above read it, with its project's name.
+
+    ``error``, ``return_value`` and ``waiting`` stay the JSON text the store holds: most
+    readers only test them for presence, and the few that show them parse them once.
+    """
+
+    session_id: str
+    project_id: str
+    deployment_id: str
+    build_id: str
+    trigger_id: str
+    event_id: str
+    parent_id: str
+    entrypoint: str
+    durable: bool
+    state: SessionState
+    inputs: bytes | None  # pickled
+    memo: str  # a JSON object
+    error: str | None
+    return_value: str | None
+    steps: int
+    created_at: float
+    updated_at: float
+    started_at: float | None
+    ended_at: float | None
+    stop_reason: str | None
+    restart_of: str  # the session a restart or rerun started from, or ""
+    attempt: int
+    flow_key: str | None
+    flow_limit: int | None
+    waiting: str | None
+    project: str  # the project's name; "" when the row was read without it or it is gone
+
+
+# The record's columns in its field order, named: ``SessionRecord(*row)`` needs no lookup
+# by name (a by-name read of 26 columns cost as much as the query itself).
+_FIELDS = tuple(f.name for f in fields(SessionRecord))
+_SELECT = "SELECT " + ", ".join(f"s.{name}" for name in _FIELDS[:-1])
+_WITH_PROJECT = f"{_SELECT}, COALESCE(p.name, '') AS project FROM sessions s LEFT JOIN projects p USING (project_id)"
+_STATES = {state.value: state for state in SessionState}
+_DURABLE, _STATE = _FIELDS.index("durable"), _FIELDS.index("state")
+
+
+def _session(row: Row) -> SessionRecord:
+    values = list(row)
+    values[_DURABLE] = bool(values[_DURABLE])
+    values[_STATE] = _STATES[values[_STATE]]
+    return SessionRecord(*values)
 
 
 @dataclass(frozen=True)
@@ -252,19 +304,20 @@ async def load_journal(db: Database, session_id: str) -> list[tuple[str, str, by
     return entries
 
 
-async def get(db: Database, session_id: str) -> Row | None:
-    return await db.fetchone(
-        "SELECT s.*, p.name AS project FROM sessions s LEFT JOIN projects p USING (project_id) WHERE session_id=?",
+async def get(db: Database, session_id: str) -> SessionRecord | None:
+    row = await db.fetchone(
+        f"{_WITH_PROJECT} WHERE session_id=?",
         (session_id,),
     )
+    return None if row is None else _session(row)
 
 
-async def latest_for_project(db: Database, project_id: str) -> Row | None:
-    return await db.fetchone(
-        "SELECT s.*, p.name AS project FROM sessions s LEFT JOIN projects p USING (project_id)"
-        " WHERE s.project_id=? ORDER BY s.created_at DESC, s.session_id DESC LIMIT 1",
+async def latest_for_project(db: Database, project_id: str) -> SessionRecord | None:
+    row = await db.fetchone(
+        f"{_WITH_PROJECT} WHERE s.project_id=? ORDER BY s.created_at DESC, s.session_id DESC LIMIT 1",
         (project_id,),
     )
+    return None if row is None else _session(row)
 
 
 async def list_sessions(
@@ -275,7 +328,7 @@ async def list_sessions(
     state: str = "",
     limit: int = 50,
     before: str = "",
-) -> list[Row]:
+) -> list[SessionRecord]:
     where: list[str] = ["1=1"]
     params: list[Any] = []
     for column, value in (("s.project_id", project_id), ("s.deployment_id", deployment_id), ("s.state", state)):
@@ -286,15 +339,16 @@ async def list_sessions(
         where.append("s.session_id < ?")
         params.append(before)
     params.append(limit)
-    return await db.fetchall(
-        "SELECT s.*, p.name AS project FROM sessions s LEFT JOIN projects p USING (project_id)"
-        f" WHERE {' AND '.join(where)} ORDER BY s.session_id DESC LIMIT ?",
+    rows = await db.fetchall(
+        f"{_WITH_PROJECT} WHERE {' AND '.join(where)} ORDER BY s.session_id DESC LIMIT ?",
         params,
     )
+    return [_session(row) for row in rows]
 
 
-async def unfinished(db: Database) -> list[Row]:
-    return await db.fetchall("SELECT * FROM sessions WHERE state IN " + sql_set(STARTED))
+async def unfinished(db: Database) -> list[SessionRecord]:
+    rows = await db.fetchall(f"{_SELECT}, '' AS project FROM sessions s WHERE s.state IN {sql_set(STARTED)}")
+    return [_session(row) for row in rows]
 
 
 async def unfinished_ids(db: Database) -> set[str]:

@@ -100,15 +100,15 @@ async def deployment_delete(request: Request) -> Response:
 async def session_confirm(request: Request) -> Response:
     db = ctx(request).db
     row = must(await sessions_store.get(db, request.path_params["id"]), "session", request.path_params["id"])
-    size = await project_data.session_size(db, row["session_id"])
-    final = row["state"] in FINAL
+    size = await project_data.session_size(db, row.session_id)
+    final = row.state in FINAL
     return _confirm(request, Confirmation(
-        f"Delete session {row['session_id']}?",
-        [f"session {row['session_id']} ({row['state']}) and its return value or error", _plural(size.prints, "print"),
+        f"Delete session {row.session_id}?",
+        [f"session {row.session_id} ({row.state}) and its return value or error", _plural(size.prints, "print"),
          _plural(size.log_records, "timeline record"), _plural(size.journal_entries, "journal entry")],
-        ["the event that started it"] if row["event_id"] else [],
-        refused="" if final else f"It is {row['state']}: stop it first.",
-        back=f"/sessions/{row['session_id']}",
+        ["the event that started it"] if row.event_id else [],
+        refused="" if final else f"It is {row.state}: stop it first.",
+        back=f"/sessions/{row.session_id}",
     ))  # fmt: skip
 
 
@@ -117,7 +117,7 @@ async def session_delete(request: Request) -> Response:
     c = ctx(request)
     row = must(await sessions_store.get(c.db, request.path_params["id"]), "session", request.path_params["id"])
     await session_services.delete(c, row)
-    return redirect("/sessions" + query(project=row["project"] or ""), "deleted")
+    return redirect("/sessions" + query(project=row.project), "deleted")
 
 
 # -- vars and store keys ---------------------------------------------------------------

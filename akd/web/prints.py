@@ -43,7 +43,7 @@ async def prints_since(request: Request) -> Response:
     after = int_param(request, "after", 0, lo=0, hi=2**62)
     prints = await project_data.prints_after(c.db, sid, after, BATCH)
     headers = {
-        "X-Session-State": row["state"],
+        "X-Session-State": row.state.value,
         "X-Next-After": str(prints[-1].id if prints else after),
         "X-More": "1" if len(prints) == BATCH else "0",
     }

@@ -19,7 +19,7 @@ from akd.store import events as events_store
 from akd.store import project_data, session_lists
 from akd.store import projects as projects_store
 from akd.store import sessions as store
-from akd.store.db import Row
+from akd.store.sessions import SessionRecord
 from akd.store.states import FINAL
 from akd.web import timeline
 from akd.web.auth import action, page, partial
@@ -87,41 +87,41 @@ async def session_summary(request: Request) -> Response:
     sid = request.path_params["id"]
     row = must(await store.get(c.db, sid), "session", sid)
     context = await _live_context(request, row, await project_data.print_count(c.db, sid))
-    return fragment(request, "_session_live.html", headers={"X-Session-State": row["state"]}, **context)
+    return fragment(request, "_session_live.html", headers={"X-Session-State": row.state.value}, **context)
 
 
-async def _live_context(request: Request, row: Row, prints_total: int) -> dict[str, Any]:
+async def _live_context(request: Request, row: SessionRecord, prints_total: int) -> dict[str, Any]:
     c = ctx(request)
-    sid = row["session_id"]
+    sid = row.session_id
     now = time.time()
     records = await store.list_log(c.db, sid, kinds=timeline.KINDS, limit=TIMELINE_LIMIT)
     calls = await store.list_log(c.db, sid, kinds=("call",), limit=TIMELINE_LIMIT)
     shown = session_json(row, c.db.stalls.get(sid))
     waiting = timeline.live_wait(row)
     return {
-        "s": shown, "row": row, "final": row["state"] in FINAL, "prints_total": prints_total,
+        "s": shown, "row": row, "final": row.state in FINAL, "prints_total": prints_total,
         "timeline": timeline.build(row, records, calls, now), "timeline_cut": len(records) >= TIMELINE_LIMIT,
         "trigger": await _trigger_name(request, row),
-        "elapsed": None if row["ended_at"] else max(0.0, now - (row["started_at"] or row["created_at"])),
+        "elapsed": None if row.ended_at else max(0.0, now - (row.started_at or row.created_at)),
         "sleeping_until": await debug.sleeping_until(c, row),
         "waiting": None if waiting is None else timeline.wait_text(waiting),
     }  # fmt: skip
 
 
-async def _trigger_name(request: Request, row: Row) -> str:
-    if not row["trigger_id"]:
+async def _trigger_name(request: Request, row: SessionRecord) -> str:
+    if not row.trigger_id:
         return ""
-    trg = await projects_store.trigger_by_id(ctx(request).db, row["trigger_id"])
-    return str(trg["name"]) if trg is not None else row["trigger_id"]
+    trg = await projects_store.trigger_by_id(ctx(request).db, row.trigger_id)
+    return str(trg["name"]) if trg is not None else row.trigger_id
 
 
-async def _inputs(request: Request, row: Row) -> dict[str, Any]:
+async def _inputs(request: Request, row: SessionRecord) -> dict[str, Any]:
     """What the entry function received: its event (type and data) or its manual inputs."""
-    if row["event_id"]:
-        ev = await events_store.get_event(ctx(request).db, row["event_id"])
+    if row.event_id:
+        ev = await events_store.get_event(ctx(request).db, row.event_id)
         if ev is not None:
             return {"event_type": ev["event_type"], "data": jsonable(unpickle(ev["data"]))}
-    value = unpickle(row["inputs"])
+    value = unpickle(row.inputs)
     if isinstance(value, dict) and "__akd_event__" in value:  # a restart carries its event along
         event = value["__akd_event__"]
         return {"event_type": event.get("event_type", ""), "data": jsonable(event.get("data"))}
@@ -133,7 +133,7 @@ async def stop(request: Request) -> Response:
     c = ctx(request)
     row = must(await store.get(c.db, request.path_params["id"]), "session", request.path_params["id"])
     await services.stop(c, row, "stopped from the web UI", True, STOP_GRACE_SECONDS)
-    return redirect(f"/sessions/{row['session_id']}", "stopping")
+    return redirect(f"/sessions/{row.session_id}", "stopping")
 
 
 @action
@@ -158,7 +158,7 @@ async def wake(request: Request) -> Response:
     c = ctx(request)
     row = must(await store.get(c.db, request.path_params["id"]), "session", request.path_params["id"])
     await debug.wake(c, row)
-    return redirect(f"/sessions/{row['session_id']}", "woken")
+    return redirect(f"/sessions/{row.session_id}", "woken")
 
 
 @action
@@ -172,7 +172,7 @@ async def signal(request: Request) -> Response:
     except ValueError as exc:
         raise InvalidArgument(f"the payload is not JSON: {exc}") from None
     await debug.signal(c, row, str(form.get("name", "")).strip(), payload)
-    return redirect(f"/sessions/{row['session_id']}", "signalled")
+    return redirect(f"/sessions/{row.session_id}", "signalled")
 
 
 routes = [

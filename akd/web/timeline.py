@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from akd.store.db import Row
+from akd.store.sessions import SessionRecord
 from akd.store.states import FINAL, SessionState
 
 # The session log's kinds a timeline is drawn from (SDK calls are read apart: see ``build``).
@@ -37,14 +38,14 @@ class Entry:
     result: str = ""
 
 
-def build(session: Row, records: Sequence[Row], calls: Sequence[Row], now: float) -> list[Entry]:
+def build(session: SessionRecord, records: Sequence[Row], calls: Sequence[Row], now: float) -> list[Entry]:
     """Entries in time order, positioned between the session's creation and its end (or now).
 
     ``calls``: the session's ``call`` log records (SDK requests akd answered)."""
-    t0 = float(session["created_at"])
-    end = float(session["ended_at"] or now)
+    t0 = session.created_at
+    end = session.ended_at or now
     waiting = live_wait(session)
-    raw = _from_records(records, session["ended_at"], end, waiting) + [_call(c) for c in calls]
+    raw = _from_records(records, session.ended_at, end, waiting) + [_call(c) for c in calls]
     if waiting is not None and waiting["kind"] != "sleep":
         since = float(waiting.get("since") or now)
         raw.append(Entry(since, "wait", wait_text(waiting), "", max(0.0, end - since), running=True))
@@ -53,11 +54,11 @@ def build(session: Row, records: Sequence[Row], calls: Sequence[Row], now: float
     return [_placed(e, t0, span) for e in raw]
 
 
-def live_wait(session: Row) -> dict[str, Any] | None:
+def live_wait(session: SessionRecord) -> dict[str, Any] | None:
     """What a live session waits on (the ``waiting`` column, times as epoch seconds)."""
-    if not session["waiting"] or session["state"] in FINAL:
+    if not session.waiting or session.state in FINAL:
         return None
-    data: dict[str, Any] = json.loads(session["waiting"])
+    data: dict[str, Any] = json.loads(session.waiting)
     return data
 
 
