@@ -35,6 +35,9 @@ class ServerConfig:
     # holds this one, for akctl): the nodes of one deployment share it. Better given as
     # $AKD_SERVER_TOKEN than written into akd.toml.
     token: str = ""
+    # This akd's name among several on one store (shown as a session's worker); empty:
+    # <host name>:<port>.
+    node: str = ""
     # HTTP connections open at once. At the cap a new connection closes the oldest one
     # with no request in flight; when every one is busy, the newcomer gets 503.
     max_connections: int = 256

@@ -239,6 +239,7 @@ class Daemon:
             max_print_bytes=runner_cfg.max_print_bytes,
             down_since=down_since,
             replay_each_step=self.config.sessions.replay_each_step,
+            node=self.config.server.node or f"{socket.gethostname()}:{port}",
         )  # fmt: skip
         self._engine = engine = Engine(
             engine_ctx, target=target, task_queue=temporal_cfg.task_queue, eager_start=temporal_cfg.eager_start

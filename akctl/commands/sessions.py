@@ -64,6 +64,8 @@ def get_session(app: App, ident: str) -> None:
         ("duration", render.human_duration(s["duration"])),
         ("steps", str(s["steps"])),
     ]
+    if s.get("worker"):
+        fields.append(("worker", escape(s["worker"])))
     if s.get("attempt", 1) > 1:
         again = "its code ran again from the top; see `akctl session log`"
         fields.append(("attempt", f"[yellow]{s['attempt']}[/] ({again})"))

@@ -109,6 +109,7 @@ def session_json(s: SessionRecord, stall: Stall | None = None) -> dict[str, Any]
         "state": s.state.value,
         "steps": s.steps,
         "attempt": s.attempt,
+        "worker": s.worker,  # the akd that runs or last ran it ([server] node)
         "created_at": rfc3339(s.created_at),
         "updated_at": rfc3339(s.updated_at),
         "started_at": rfc3339(s.started_at),

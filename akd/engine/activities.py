@@ -60,6 +60,8 @@ class EngineContext:
     down_since: float = 0.0
     # [sessions] replay_each_step: park and replay durable sessions after every journaled step.
     replay_each_step: bool = False
+    # This akd's name among several on one store ([server] node); sessions record it.
+    node: str = ""
 
     @property
     def code_cache_dir(self) -> Path:
@@ -109,7 +111,7 @@ class SessionActivities:
             self.ctx.hub.spawn(inp.session_id)
         )
         try:
-            await sessions.set_running(self.ctx.db, inp.session_id)
+            await sessions.set_running(self.ctx.db, inp.session_id, self.ctx.node)
             self.ctx.notifier.changed()
             conn = await spawning
             spec = conn.prepared or await self._spec(row)

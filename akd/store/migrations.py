@@ -354,6 +354,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         )
         """,
     ),
+    (
+        # The akd (its [server] node name) that runs, or last ran, a session's segment.
+        "0016_session_worker",
+        "ALTER TABLE sessions ADD COLUMN worker TEXT",
+    ),
 ]
 
 

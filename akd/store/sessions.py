@@ -67,6 +67,7 @@ class SessionRecord:
     flow_key: str | None
     flow_limit: int | None
     waiting: str | None
+    worker: str | None  # the akd ([server] node) that runs or last ran its segment
     project: str  # the project's name; "" when the row was read without it or it is gone
 
 
@@ -140,16 +141,23 @@ async def append_log(conn: Connection, session_id: str, records: Sequence[LogRec
         await _log(conn, session_id, rec)
 
 
-async def set_running(db: Database, session_id: str) -> None:
+async def set_running(db: Database, session_id: str, worker: str) -> None:
+    """A segment starts on ``worker``: a created session becomes running; a running one
+    (resumed, maybe on another akd) names its new worker."""
     now = time.time()
     async with db.tx() as conn:
         cur = await conn.execute(
-            "UPDATE sessions SET state='running', updated_at=?, started_at=COALESCE(started_at, ?)"
+            "UPDATE sessions SET state='running', updated_at=?, started_at=COALESCE(started_at, ?), worker=?"
             " WHERE session_id=? AND state='created'",
-            (now, now, session_id),
+            (now, now, worker, session_id),
         )
         if cur.rowcount:
             await _log(conn, session_id, LogRecord("state", {"state": SessionState.RUNNING}, t=now))
+        else:
+            await conn.execute(
+                "UPDATE sessions SET worker=? WHERE session_id=? AND state='running' AND (worker IS NULL OR worker<>?)",
+                (worker, session_id, worker),
+            )
 
 
 async def set_waiting(db: Database, session_id: str, waiting: dict[str, Any] | None) -> None:

@@ -266,3 +266,18 @@ def test_a_build_lost_from_the_data_dir_is_made_again_from_the_store(tmp_path: P
         assert "made from the store's copy" in (akd.data_dir / "logs" / "akd.log").read_text()
     finally:
         akd.down()
+
+
+def test_a_session_names_the_akd_that_runs_it(tmp_path: Path) -> None:
+    akd = Akd(tmp_path / "data")
+    akd.env["AKD_SERVER_NODE"] = "node-7"
+    log = tmp_path / "marks.txt"
+    project = write_project(tmp_path / "p", {"autokitteh.yaml": MANIFEST, "program.py": PROGRAM.format(log=str(log))})
+    try:
+        akd.up()
+        sid = _run(akd, project)
+        assert akd.wait_session(sid, timeout=60)["worker"] == "node-7"
+        shown = akd.akctl("session", "get", sid)
+        assert shown.returncode == 0 and "node-7" in shown.stdout
+    finally:
+        akd.down()

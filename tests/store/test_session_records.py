@@ -45,7 +45,7 @@ async def _insert(db: Database, session_id: str, project_id: str = "prj_a", *, d
 def test_a_finished_session_reads_back_with_every_column_typed(tmp_path: Path) -> None:
     async def scenario(db: Database) -> tuple[SessionRecord | None, set[str]]:
         await _insert(db, "ses_1")
-        await sessions.set_running(db, "ses_1")
+        await sessions.set_running(db, "ses_1", "node-a")
         await sessions.begin_attempt(db, "ses_1", "test")
         await sessions.finish(db, "ses_1", SessionState.COMPLETED, return_value={"ok": True})
         columns = {str(r["name"]) for r in await db.fetchall("PRAGMA table_info(sessions)")}
@@ -57,6 +57,7 @@ def test_a_finished_session_reads_back_with_every_column_typed(tmp_path: Path) -
     assert {f.name for f in dataclasses.fields(SessionRecord)} == columns | {"project"}
     assert got.state is SessionState.COMPLETED
     assert got.durable is True
+    assert got.worker == "node-a"
     assert isinstance(got.inputs, bytes) and pickle.loads(got.inputs) == {"n": 1}
     assert (got.project, got.project_id, got.entrypoint, got.memo) == ("alpha", "prj_a", "main.py:run", '{"k": "v"}')
     assert (got.attempt, got.steps, got.flow_key, got.flow_limit) == (2, 0, "acme", 2)
@@ -86,7 +87,7 @@ def test_every_read_of_whole_sessions_returns_records(tmp_path: Path) -> None:
     async def scenario(db: Database) -> tuple[SessionRecord | None, list[SessionRecord], list[SessionRecord]]:
         await _insert(db, "ses_1")
         await _insert(db, "ses_2", project_id="prj_gone")  # its project is not stored
-        await sessions.set_running(db, "ses_1")
+        await sessions.set_running(db, "ses_1", "node-a")
         latest = await sessions.latest_for_project(db, "prj_a")
         return latest, await sessions.list_sessions(db), await sessions.unfinished(db)
 
@@ -100,3 +101,19 @@ def test_every_read_of_whole_sessions_returns_records(tmp_path: Path) -> None:
         ("ses_2", SessionState.CREATED, ""),
     }
     assert all(type(s.state) is SessionState for s in unfinished)
+
+
+def test_a_session_resumed_on_another_akd_names_its_new_worker(tmp_path: Path) -> None:
+    async def scenario(db: Database) -> list[str | None]:
+        await _insert(db, "ses_1")
+        seen = []
+        for node in ("node-a", "node-a", "node-b"):
+            await sessions.set_running(db, "ses_1", node)
+            got = await sessions.get(db, "ses_1")
+            assert got is not None and got.state is SessionState.RUNNING
+            seen.append(got.worker)
+        log = await sessions.list_log(db, "ses_1")
+        assert sum(1 for r in log if r["kind"] == "state") == 2  # created, then running once (not three times)
+        return seen
+
+    assert _run(tmp_path, scenario) == ["node-a", "node-a", "node-b"]

@@ -92,7 +92,7 @@ def test_started_sessions_are_the_events_own_by_id_with_their_times(tmp_path: Pa
         await _session(db, "ses_b", event_id="evt_1")
         await _session(db, "ses_a", event_id="evt_1")
         await _session(db, "ses_c", event_id="evt_2")
-        await sessions.set_running(db, "ses_b")
+        await sessions.set_running(db, "ses_b", "node-a")
         await sessions.finish(db, "ses_b", SessionState.COMPLETED)
         return await events.started_sessions(db, "evt_1")
 
@@ -151,7 +151,7 @@ def test_counts_by_project_group_every_projects_sessions_by_state(tmp_path: Path
     async def scenario(db: Database) -> dict[str, dict[str, int]]:
         for sid, project in (("ses_1", "prj_a"), ("ses_2", "prj_a"), ("ses_3", "prj_a"), ("ses_4", "prj_b")):
             await _session(db, sid, project)
-        await sessions.set_running(db, "ses_1")
+        await sessions.set_running(db, "ses_1", "node-a")
         await sessions.finish(db, "ses_3", SessionState.ERROR, error={"message": "boom"})
         return await stats.counts_by_project(db)
 
@@ -205,7 +205,7 @@ def test_a_footprint_counts_queued_sessions_as_live_as_the_delete_refusal_does(t
         for sid in ("ses_1", "ses_2", "ses_3", "ses_4"):
             await _session(db, sid)
         await db.execute("UPDATE sessions SET state='queued' WHERE session_id='ses_1'")
-        await sessions.set_running(db, "ses_2")
+        await sessions.set_running(db, "ses_2", "node-a")
         await sessions.finish(db, "ses_3", SessionState.COMPLETED)
         return await project_data.footprint(db, "prj_a")
 
