@@ -157,9 +157,7 @@ def check_editor(
     try:
         driver.get(f"{url}/?folder={folder}")
         status = _wait(lambda: _status(driver), 120, "the akd status bar item")
-        tab = _wait(
-            lambda: driver.find_element(By.CSS_SELECTOR, '.activitybar [aria-label^="akd"]'), 60, "the akd view"
-        )
+        tab = _wait(lambda: driver.find_element(By.CSS_SELECTOR, _AKD_TAB), 60, "the akd view")
         tab.click()
         # Projects show "active <deployment>" or "no active deployment"; none at all: the welcome text.
         _wait(lambda: _welcome(driver, "No projects yet") or _row(driver, "active"), 60, "the Projects view to load")
@@ -252,7 +250,7 @@ def _init_with_oauth(driver: WebDriver, conn: str, label: str) -> dict[str, str]
     _context_menu(driver, conn, "akd: Init connection")
     _pick(driver, label)
     asked: list[str] = []
-    tab = _wait(lambda: _new_tab(driver, editor) or _confirm_open(driver, asked), 60, "a browser tab")
+    tab = _wait(lambda: _tab_or_confirm(driver, editor, asked), 60, "a browser tab")
     driver.switch_to.window(tab)
     try:
         page = _wait(lambda: "close this tab" in (t := driver.find_element(By.TAG_NAME, "body").text) and t, 60,
@@ -264,32 +262,30 @@ def _init_with_oauth(driver: WebDriver, conn: str, label: str) -> dict[str, str]
     return seen
 
 
-def _new_tab(driver: WebDriver, editor: str) -> str | None:
-    return next((h for h in driver.window_handles if h != editor), None)
-
-
-def _confirm_open(driver: WebDriver, asked: list[str]) -> str | None:
-    """Answer "Open" to a dialog asking whether to open a page, noting its text; None: keep
-    waiting for the tab."""
-    for box in driver.find_elements(By.CSS_SELECTOR, ".monaco-dialog-box"):
-        button = next((b for b in box.find_elements(By.CSS_SELECTOR, ".monaco-button") if b.text == "Open"), None)
-        if button is not None:
-            asked.append(" ".join(str(box.text).split()))
-            button.click()
-    return None
+def _tab_or_confirm(driver: WebDriver, editor: str, asked: list[str]) -> str | None:
+    """The tab opened beside the editor's; until there is one, answer "Open" to a dialog that
+    asks whether to open a page (noting its text)."""
+    tab = next((h for h in driver.window_handles if h != editor), None)
+    if tab is None:
+        for box in driver.find_elements(By.CSS_SELECTOR, ".monaco-dialog-box"):
+            button = next((b for b in box.find_elements(By.CSS_SELECTOR, ".monaco-button") if b.text == "Open"), None)
+            if button is not None:
+                asked.append(" ".join(str(box.text).split()))
+                button.click()
+    return tab
 
 
 def _context_menu(driver: WebDriver, row: str, entry: str) -> None:
     """Right-click the tree row labelled ``row`` (or, for a row with a space, containing it);
-    click ``entry`` in its context menu."""
-    found = _wait(lambda: next((r for r in _rows(driver) if _names(r, row)), None), 30, f"the row {row!r}")
+    run ``entry`` from its context menu."""
+    found = _wait(lambda: next((r for r in _rows(driver) if _labelled(r, row)), None), 30, f"the row {row!r}")
     ActionChains(driver).context_click(found).perform()
     item = _wait(lambda: driver.execute_script(_MENU_ENTRY, entry), 30, f"{entry!r} in the context menu")
-    # Hovering focuses the entry; Enter runs it (a click on an entry in the shadow root is not taken).
+    # Hovering focuses the entry and Enter runs it: a WebDriver click on it did not run it here.
     ActionChains(driver).move_to_element(item).pause(0.3).send_keys(Keys.ENTER).perform()
 
 
-def _names(row: WebElement, text: str) -> bool:
+def _labelled(row: WebElement, text: str) -> bool:
     if " " in text:
         return text in str(row.text)
     return any(e.text == text for e in row.find_elements(By.CSS_SELECTOR, ".label-name"))
