@@ -1,6 +1,6 @@
 """Build, package and test the VS Code extension: one entry point.
 
-    python3 vscode/build_and_test.py               # npm ci (once), typecheck, bundle, .vsix, node tests
+    .venv/bin/python vscode/build_and_test.py      # npm ci (once), typecheck, bundle, .vsix, node tests
     python3 vscode/build_and_test.py --build-only  # everything but the node tests
     python3 vscode/build_and_test.py --build-only --skip-without-node   # exit 0 (saying so) without Node
 

@@ -22,6 +22,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -40,6 +41,7 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 T = TypeVar("T")
 # Starts a session of the project by a webhook call with this JSON body; returns its id.
 StartSession = Callable[[dict[str, str]], str]
+_AKD_TAB = '.activitybar [aria-label^="akd"]'
 
 
 def code_server() -> str | None:
@@ -107,12 +109,15 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _browser(profile: Path) -> WebDriver:
+def _browser(profile: Path, hosts: dict[str, str] | None = None) -> WebDriver:
+    """Headless Chromium; ``hosts`` maps host names to addresses (its own resolver, as /etc/hosts)."""
     options = Options()
     options.binary_location = str(CHROMIUM)
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,900",
                  "--no-first-run", "--disable-background-networking", f"--user-data-dir={profile}"):  # fmt: skip
         options.add_argument(flag)
+    if hosts:
+        options.add_argument("--host-resolver-rules=" + ", ".join(f"MAP {k} {v}" for k, v in hosts.items()))
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(60)
     return driver
@@ -152,9 +157,7 @@ def check_editor(
     try:
         driver.get(f"{url}/?folder={folder}")
         status = _wait(lambda: _status(driver), 120, "the akd status bar item")
-        tab = _wait(
-            lambda: driver.find_element(By.CSS_SELECTOR, '.activitybar [aria-label^="akd"]'), 60, "the akd view"
-        )
+        tab = _wait(lambda: driver.find_element(By.CSS_SELECTOR, _AKD_TAB), 60, "the akd view")
         tab.click()
         # Projects show "active <deployment>" or "no active deployment"; none at all: the welcome text.
         _wait(lambda: _welcome(driver, "No projects yet") or _row(driver, "active"), 60, "the Projects view to load")
@@ -181,6 +184,139 @@ def check_editor(
         raise
     finally:
         driver.quit()
+
+
+def check_connections(url: str, folder: Path, screenshot: Path, profile: Path, modes: dict[str, str],
+                      values: dict[str, str], hosts: dict[str, str]) -> dict[str, object]:  # fmt: skip
+    """The context menus of a deployed project's webhook trigger and connections: "Copy
+    webhook URL" (the clipboard as the page reads it, and the message), "Init connection"
+    on ``modes["tokens"]``'s connection (its quick pick label, then one prompt per var,
+    answered from ``values``) and on ``modes["oauth"]``'s (the page it opens, what akd says).
+    ``modes`` maps "tokens"/"oauth" to "<connection>=<auth mode label>"; ``hosts`` names
+    the OAuth vendor's host for the browser (code-server rewrites a localhost URL that an
+    extension opens to its own /proxy/<port>/, dropping the path and the query)."""
+    driver = _browser(profile, hosts)
+    try:
+        clipboard = ["clipboardReadWrite", "clipboardSanitizedWrite"]
+        driver.execute_cdp_cmd("Browser.grantPermissions", {"origin": url, "permissions": clipboard})
+        driver.get(f"{url}/?folder={folder}")
+        _wait(lambda: _status(driver), 120, "the akd status bar item")
+        _wait(lambda: driver.find_element(By.CSS_SELECTOR, _AKD_TAB), 60, "the akd view").click()
+        _wait(lambda: _click_row(driver, "active "), 60, "the deployed project in the Projects view")
+        _wait(lambda: _click_row(driver, "triggers"), 30, "the triggers group")
+        seen: dict[str, object] = {"copied": _copy_webhook(driver)}
+        seen["clipboard"] = driver.execute_async_script(
+            "navigator.clipboard.readText().then(arguments[0], (e) => arguments[0]('unreadable: ' + e))"
+        )
+        _wait(lambda: _click_row(driver, "connections"), 30, "the connections group")
+        conn, label = modes["tokens"].split("=", 1)
+        seen["prompts"] = _init_with_tokens(driver, conn, label, values)
+        seen["tokens_result"] = _wait(lambda: _toast_text(driver, f"/{conn} is "), 60, "the init's result")
+        conn, label = modes["oauth"].split("=", 1)
+        seen["oauth_page"] = _init_with_oauth(driver, conn, label)
+        seen["oauth_result"] = _wait(lambda: _toast_text(driver, f"/{conn}: "), 60, "the authorization's result")
+        driver.save_screenshot(str(screenshot))
+        return seen
+    except Exception:
+        driver.save_screenshot(str(screenshot.with_name(f"{screenshot.stem}-failed.png")))
+        raise
+    finally:
+        driver.quit()
+
+
+def _copy_webhook(driver: WebDriver) -> str:
+    _context_menu(driver, "webhook · http", "akd: Copy webhook URL")
+    return _wait(lambda: _toast_text(driver, "akd: copied "), 30, "the copied message")
+
+
+def _init_with_tokens(driver: WebDriver, conn: str, label: str, values: dict[str, str]) -> list[str]:
+    """Pick the auth mode; answer each input box; returns "title|input type" per prompt."""
+    _context_menu(driver, conn, "akd: Init connection")
+    _pick(driver, label)
+    prompts: list[str] = []
+    for name, value in values.items():
+        box = _wait(partial(_quick_input, driver, f": {name}"), 30, f"the prompt for {name}")
+        title = driver.find_element(By.CSS_SELECTOR, ".quick-input-widget .quick-input-title").text
+        prompts.append(f"{title}|{box.get_attribute('type')}")
+        box.send_keys(value, Keys.ENTER)
+    return prompts
+
+
+def _init_with_oauth(driver: WebDriver, conn: str, label: str) -> dict[str, str]:
+    """Pick the OAuth mode: the extension opens a browser tab. Returns what the editor asked
+    before opening it (the workbench confirms a site outside its trusted domains), and the
+    tab's URL and text once it has gone through the vendor back to akd."""
+    editor = driver.current_window_handle
+    _context_menu(driver, conn, "akd: Init connection")
+    _pick(driver, label)
+    asked: list[str] = []
+    tab = _wait(lambda: _tab_or_confirm(driver, editor, asked), 60, "a browser tab")
+    driver.switch_to.window(tab)
+    try:
+        page = _wait(lambda: "close this tab" in (t := driver.find_element(By.TAG_NAME, "body").text) and t, 60,
+                     "akd's OAuth callback page")  # fmt: skip
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the tab shows {driver.current_url}") from None
+    seen = {"asked": " | ".join(asked), "url": str(driver.current_url), "text": str(page)}
+    driver.switch_to.window(editor)
+    return seen
+
+
+def _tab_or_confirm(driver: WebDriver, editor: str, asked: list[str]) -> str | None:
+    """The tab opened beside the editor's; until there is one, answer "Open" to a dialog that
+    asks whether to open a page (noting its text)."""
+    tab = next((h for h in driver.window_handles if h != editor), None)
+    if tab is None:
+        for box in driver.find_elements(By.CSS_SELECTOR, ".monaco-dialog-box"):
+            button = next((b for b in box.find_elements(By.CSS_SELECTOR, ".monaco-button") if b.text == "Open"), None)
+            if button is not None:
+                asked.append(" ".join(str(box.text).split()))
+                button.click()
+    return tab
+
+
+def _context_menu(driver: WebDriver, row: str, entry: str) -> None:
+    """Right-click the tree row labelled ``row`` (or, for a row with a space, containing it);
+    run ``entry`` from its context menu."""
+    found = _wait(lambda: next((r for r in _rows(driver) if _labelled(r, row)), None), 30, f"the row {row!r}")
+    ActionChains(driver).context_click(found).perform()
+    item = _wait(lambda: driver.execute_script(_MENU_ENTRY, entry), 30, f"{entry!r} in the context menu")
+    # Hovering focuses the entry and Enter runs it: a WebDriver click on it did not run it here.
+    ActionChains(driver).move_to_element(item).pause(0.3).send_keys(Keys.ENTER).perform()
+
+
+def _labelled(row: WebElement, text: str) -> bool:
+    if " " in text:
+        return text in str(row.text)
+    return any(e.text == text for e in row.find_elements(By.CSS_SELECTOR, ".label-name"))
+
+
+# The workbench draws context menus inside a shadow root: look through those too.
+_MENU_ENTRY = """
+const roots = [document];
+for (const host of document.querySelectorAll('.context-view *')) if (host.shadowRoot) roots.push(host.shadowRoot);
+for (const root of roots) for (const a of root.querySelectorAll('.action-menu-item, .action-label')) {
+  if (a.textContent.trim() === arguments[0]) return a;
+}
+return null;
+"""
+
+
+def _pick(driver: WebDriver, label: str) -> None:
+    row = _wait(lambda: next((r for r in _rows(driver, ".quick-input-list") if label in str(r.text)), None), 30,
+                f"{label!r} in the quick pick")  # fmt: skip
+    row.click()
+
+
+def _quick_input(driver: WebDriver, title: str) -> WebElement | None:
+    widget = driver.find_element(By.CSS_SELECTOR, ".quick-input-widget")
+    shown = widget.is_displayed() and title in widget.find_element(By.CSS_SELECTOR, ".quick-input-title").text
+    return widget.find_element(By.CSS_SELECTOR, ".quick-input-box input") if shown else None
+
+
+def _toast_text(driver: WebDriver, text: str) -> str | None:
+    toast = _toast(driver, text)
+    return str(toast.text) if toast is not None else None
 
 
 def _palette(driver: WebDriver, entry: str) -> None:

@@ -5,6 +5,7 @@ against the file the extension ships."""
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import re
@@ -17,9 +18,12 @@ from types import ModuleType
 import httpx
 import pytest
 
+from akd import integrations
 from akd.api.schema import manifest_schema, schema_text
 from akd.manifest import TRIGGER_TYPES, VERSIONS
 from tests.e2e.harness import ROOT, Akd, write_project
+from tests.standins.base import Answer, Recorded, StandIn
+from tests.standins.oauth import OAuthStandIn
 
 SHIPPED_SCHEMA = ROOT / "vscode" / "schemas" / "autokitteh.schema.json"
 
@@ -32,9 +36,25 @@ def _build_module() -> ModuleType:
     return module
 
 
+OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET = "cid-editor", "csecret-editor"
+OAUTH_VENDOR_HOST = "oauth-vendor.test"
+
+
 @pytest.fixture(scope="module")
-def akd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Akd]:
+def oauth_vendor() -> Iterator[OAuthStandIn]:
+    with OAuthStandIn(OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def akd(tmp_path_factory: pytest.TempPathFactory, oauth_vendor: OAuthStandIn) -> Iterator[Akd]:
     daemon = Akd(tmp_path_factory.mktemp("vscode") / "data")
+    daemon.data_dir.mkdir(parents=True)
+    # GitHub's OAuth endpoints at a local stand-in: the editor's "Init connection" authorizes for
+    # real. The browser reaches the stand-in by a host name of its own (see editor_host.check_connections).
+    browser_side = oauth_vendor.url.replace("127.0.0.1", OAUTH_VENDOR_HOST)
+    endpoints = f'authorize_url = "{browser_side}/authorize"\ntoken_url = "{oauth_vendor.url}/token"\n'
+    (daemon.data_dir / "akd.toml").write_text(f"[oauth.github]\n{endpoints}")
     daemon.up()
     yield daemon
     daemon.down()
@@ -162,3 +182,86 @@ def test_real_editor_offers_to_start_akd(tmp_path: Path) -> None:
         assert daemon.info()["url"].startswith("http://127.0.0.1:")
     finally:
         daemon.down()
+
+
+CONNECTIONS_MANIFEST = """\
+version: v2
+project:
+  name: editor_conns
+  connections:
+    - name: tw
+      integration: twilio
+    - name: gh
+      integration: github
+  triggers:
+    - name: hook
+      type: webhook
+      call: program.py:hook
+"""
+
+
+class TwilioStandIn(StandIn):
+    """The call akd's Twilio connection test makes: the account list, with Basic auth."""
+
+    def __init__(self, username: str, password: str) -> None:
+        super().__init__()
+        self.expected = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+        self.route("GET", r"/2010-04-01/Accounts\.json", self._accounts)
+
+    def _accounts(self, req: Recorded, _: re.Match[str]) -> Answer:
+        return (200, {"accounts": []}) if req.auth == self.expected else (401, {"message": "Authenticate"})
+
+
+def _revealed_vars(akd: Akd, ref: str) -> dict[str, dict[str, object]]:
+    return {v["name"]: v for v in akd.api("GET", f"/connections/{ref}/vars", params={"reveal": "1"}).json()}
+
+
+def _mode_label(integration: str, mode: str) -> str:
+    return next(m.label for m in integrations.get(integration).modes if m.name == mode)
+
+
+def test_real_editor_inits_connections_and_copies_webhook_urls(
+    akd: Akd, oauth_vendor: OAuthStandIn, tmp_path: Path
+) -> None:
+    """The context menus of a trigger and of connections, in code-server: the webhook URL
+    copied; Twilio's token prompts (the secret one a password box) stored and tested by akd
+    against a stand-in; GitHub's OAuth opened in a browser tab, through a stand-in vendor
+    back to akd, which stores the tokens."""
+    host, binary, build = _editor_or_skip()
+    project = write_project(tmp_path / "editor_conns", {"autokitteh.yaml": CONNECTIONS_MANIFEST,
+                                                         "program.py": "def hook(event): pass\n"})  # fmt: skip
+    webhook_url = akd.deploy(project)["webhooks"]["hook"]
+    res = akd.akctl("integration", "configure", "github", "--client-id", OAUTH_CLIENT_ID, "--client-secret", "-",
+                    input=OAUTH_CLIENT_SECRET + "\n")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    typed = {"AccountSID": "AC0123editor", "Username": "SKeditor", "Password": "pw-typed-in-the-editor"}
+    modes = {"tokens": f"tw={_mode_label('twilio', 'apiToken')}", "oauth": f"gh={_mode_label('github', 'oauth')}"}
+    settings = {
+        "akd.dataDir": str(akd.data_dir), "workbench.startupEditor": "none", "telemetry.telemetryLevel": "off",
+        "remote.autoForwardPorts": False,  # its notification about the test's many ports would cover the others
+    }  # fmt: skip
+    with TwilioStandIn(typed["Username"], typed["Password"]) as twilio:
+        put = akd.api("PUT", "/connections/editor_conns/tw/vars/base_url", json={"value": twilio.url})
+        assert put.status_code == 200, put.text
+        shot, hosts = tmp_path / "conns.png", {OAUTH_VENDOR_HOST: "127.0.0.1"}
+        with host.running_code_server(binary, build.VSIX, tmp_path / "cs", settings) as url:
+            seen = host.check_connections(url, project, shot, tmp_path / "chromium", modes, typed, hosts)
+        tested = [r.auth for r in twilio.requests]
+    assert seen["copied"] == f"akd: copied {webhook_url}", seen
+    assert seen["clipboard"] == webhook_url, seen
+    assert seen["prompts"] == [
+        "editor_conns/tw: AccountSID|text", "editor_conns/tw: Username|text", "editor_conns/tw: Password|password"
+    ], seen  # fmt: skip
+    assert "akd: editor_conns/tw is ok" in str(seen["tokens_result"]), seen
+    assert tested == [twilio.expected], tested  # init tested the typed credentials with the "vendor"
+    shown = _revealed_vars(akd, "editor_conns/tw")
+    assert {k: shown[k]["value"] for k in typed} == typed, shown
+    assert [k for k in typed if shown[k]["secret"]] == ["Password"], shown
+    page = seen["oauth_page"]
+    assert isinstance(page, dict) and page["url"].startswith(f"{akd.url}/oauth/github/callback?"), seen
+    assert OAUTH_VENDOR_HOST in page["asked"], seen  # the editor asked before opening the vendor's site
+    assert "akd: editor_conns/gh: ok" in str(seen["oauth_result"]), seen
+    gh = akd.api("GET", "/connections/editor_conns/gh").json()
+    assert gh["status"] == "ok", gh
+    tokens = _revealed_vars(akd, "editor_conns/gh")
+    assert tokens["oauth_access_token"]["value"] == oauth_vendor.access_tokens[-1], tokens

@@ -272,8 +272,12 @@ export class Client {
   initConnection(ref: string, authType: string, vars: Record<string, string>): Promise<Connection & { ok: boolean; message: string }> {
     return this.post(`/connections/${ref}/init`, { auth_type: authType, vars });
   }
-  startOAuth(ref: string): Promise<{ authorize_url: string; state: string }> {
+  startOAuth(ref: string): Promise<{ authorize_url: string; state: string; expires_at: string }> {
     return this.post(`/connections/${ref}/oauth/start`);
+  }
+  /** How the authorization started with `state` went: "pending" until the browser comes back to akd. */
+  oauthOutcome(ref: string, state: string): Promise<OAuthOutcome> {
+    return this.get(`/connections/${ref}/oauth/${encodeURIComponent(state)}`);
   }
   manifestSchema(): Promise<Record<string, unknown>> {
     return this.get("/schema/manifest");
@@ -528,10 +532,17 @@ export interface Connection {
   status: string;
   status_message: string;
 }
+export interface OAuthOutcome {
+  outcome: "pending" | "ok" | "failed";
+  message: string;
+  connection?: Connection;
+}
+export type AuthVar = { name: string; prompt: string; secret: boolean; optional: boolean };
+export type AuthMode = { auth_type: string; label: string; oauth: boolean; vars: AuthVar[] };
 export interface Integration {
   name: string;
   display_name: string;
-  auth_modes: { auth_type: string; label: string; oauth: boolean; vars: { name: string; prompt: string; secret: boolean; optional: boolean }[] }[];
+  auth_modes: AuthMode[];
 }
 export interface Session {
   session_id: string;

@@ -3,9 +3,10 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
-import { AkdError, Client, MANIFEST, Session, Trigger, manifestProjectName } from "./client";
+import { AkdError, Client, Connection as AkdConnection, MANIFEST, Session, Trigger, manifestProjectName } from "./client";
 import { Connection, settings } from "./connection";
 import { Deployer } from "./deploy";
+import { copyWebhookUrl, initConnection } from "./init";
 import { EntryLenses, ManifestLenses, gotoCall } from "./lenses";
 import { SCHEME, SessionDocuments } from "./sessions";
 import { Node, ProjectsTree, SessionsTree } from "./trees";
@@ -113,14 +114,14 @@ function commands(conn: Connection, deployer: Deployer, docs: SessionDocuments, 
       const t = node?.kind === "trigger" ? { project: node.project, trigger: node.trigger } : await pickTrigger(c);
       if (t) await sendTestEvent(c, t.project, t.trigger, docs, refreshAll);
     }),
-    "akd.copyWebhookUrl": async (node?: Node) => {
-      if (node?.kind === "trigger" && node.trigger.webhook_url) {
-        await vscode.env.clipboard.writeText(node.trigger.webhook_url);
-        void vscode.window.showInformationMessage(`Copied ${node.trigger.webhook_url}`);
-      }
-    },
+    "akd.copyWebhookUrl": withClient(async (c, node?: Node) => {
+      const t = node?.kind === "trigger" ? node.trigger : (await pickTrigger(c, "webhook"))?.trigger;
+      if (t) await copyWebhookUrl(t);
+    }),
     "akd.initConnection": withClient(async (c, node?: Node) => {
-      if (node?.kind === "connection") await initConnection(c, node.connection.project, node.connection.name, node.connection.integration);
+      const x = node?.kind === "connection" ? node.connection : await pickConnection(c);
+      if (!x) return;
+      await initConnection(c, x);
       refreshAll();
     }),
     "akd.startEntry": withClient(async (c, dir: string, entrypoint: string) => {
@@ -153,13 +154,21 @@ async function sessionIdOf(c: Client, node?: Node): Promise<string | undefined> 
   return pick?.id;
 }
 
-async function pickTrigger(c: Client): Promise<{ project: string; trigger: Trigger } | undefined> {
-  const all = await c.get<Trigger[]>("/triggers");
+async function pickTrigger(c: Client, type?: string): Promise<{ project: string; trigger: Trigger } | undefined> {
+  const all = (await c.get<Trigger[]>("/triggers")).filter((t) => !type || t.type === type);
+  if (!all.length) throw new AkdError(type ? `no ${type} triggers in any project` : "no triggers in any project", "api");
   const pick = await vscode.window.showQuickPick(
-    all.map((t) => ({ label: `${t.project}/${t.name}`, description: t.type, t })),
-    { placeHolder: "Trigger to send a test event to" },
+    all.map((t) => ({ label: `${t.project}/${t.name}`, description: t.webhook_url ?? t.type, t })),
+    { placeHolder: type ? `Trigger (${type})` : "Trigger to send a test event to" },
   );
   return pick ? { project: pick.t.project ?? "", trigger: pick.t } : undefined;
+}
+
+async function pickConnection(c: Client): Promise<AkdConnection | undefined> {
+  const all = await c.get<AkdConnection[]>("/connections");
+  if (!all.length) throw new AkdError("no connections in any project: declare one in autokitteh.yaml and deploy", "api");
+  const items = all.map((x) => ({ label: `${x.project}/${x.name}`, description: `${x.integration} · ${x.status}`, x }));
+  return (await vscode.window.showQuickPick(items, { placeHolder: "Connection to init" }))?.x;
 }
 
 async function sendTestEvent(c: Client, project: string, t: Trigger, docs: SessionDocuments, refreshAll: () => void): Promise<void> {
@@ -181,29 +190,4 @@ async function sendTestEvent(c: Client, project: string, t: Trigger, docs: Sessi
   refreshAll();
   if (ev.session_ids.length) await docs.open(ev.session_ids[0]);
   else void vscode.window.showInformationMessage(`akd: event ${ev.event_id} stored; it started no session`);
-}
-
-async function initConnection(c: Client, project: string, name: string, integration: string): Promise<void> {
-  const info = await c.integration(integration);
-  const modes = info.auth_modes;
-  const mode =
-    modes.length === 1
-      ? modes[0]
-      : (await vscode.window.showQuickPick(modes.map((m) => ({ label: m.label, description: m.auth_type, m })), { placeHolder: `How to connect ${name}` }))?.m;
-  if (!mode) return;
-  const ref = `${encodeURIComponent(project)}/${encodeURIComponent(name)}`;
-  if (mode.oauth) {
-    const started = await c.startOAuth(ref);
-    await vscode.env.openExternal(vscode.Uri.parse(started.authorize_url));
-    return;
-  }
-  const vars: Record<string, string> = {};
-  for (const v of mode.vars) {
-    const value = await vscode.window.showInputBox({ title: `${project}/${name}: ${v.name}`, prompt: v.prompt, password: v.secret, ignoreFocusOut: true });
-    if (value === undefined) return;
-    if (value || !v.optional) vars[v.name] = value;
-  }
-  const result = await c.initConnection(ref, mode.auth_type, vars);
-  const say = result.ok ? vscode.window.showInformationMessage : vscode.window.showWarningMessage;
-  void say(`akd: ${project}/${name} is ${result.status}${result.message ? `: ${result.message}` : ""}`);
 }

@@ -240,6 +240,12 @@ describe("deploy and views", () => {
     assert.ok(integration.auth_modes.length >= 1);
   });
 
+  test("the outcome of an OAuth authorization akd never started is a clear not-found", async () => {
+    const err = await rejection(client.oauthOutcome("vsc_demo/bot", "no-such-state"));
+    assert.equal(err.status, 404);
+    assert.match(err.message, /no OAuth authorization with that state for vsc_demo\/bot/);
+  });
+
   test("a Python syntax error becomes a diagnostic at file:line:col", async () => {
     const bad = await writeProject("vsc_bad_py", {
       "autokitteh.yaml": "version: v1\nproject:\n  name: vsc_bad_py\n",
