@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,13 +18,12 @@ import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import TLSConfig
 
+from tests.e2e.cluster import NAMESPACE, connect, temporal_cluster
 from tests.e2e.harness import Akd, children_of, pid_alive, wait_for, write_project
 from tests.tlsproxy import SERVER_NAME, Pki, TlsProxy, make_pki
 
 pytestmark = pytest.mark.e2e
 
-TEMPORAL = Path(sys.executable).parent / "temporal"
-NAMESPACE = "akd-ext"
 
 MANIFEST = """\
 version: v2
@@ -60,44 +55,10 @@ def run(event):
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _connect(address: str, **kw: object) -> Client:
-    deadline = asyncio.get_running_loop().time() + 30
-    while True:
-        try:
-            return await Client.connect(address, namespace=NAMESPACE, **kw)  # type: ignore[arg-type]
-        except RuntimeError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
-    """A Temporal server of its own, not started by akd: the stand-in for a cluster."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [str(TEMPORAL), "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port),
-         "--http-port", str(_free_port()), "--metrics-port", str(_free_port()),
-         "--namespace", NAMESPACE, "--log-level", "error"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    address = f"127.0.0.1:{port}"
-    try:
-        asyncio.run(_connect(address))
+    with temporal_cluster() as address:
         yield address
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _configure(akd: Akd, **temporal: str) -> None:
@@ -115,7 +76,7 @@ def _run(akd: Akd, project: Path, sleep: float = 0) -> str:
 
 def _status(address: str, workflow_id: str, **kw: object) -> WorkflowExecutionStatus | None:
     async def describe() -> WorkflowExecutionStatus | None:
-        client = await _connect(address, **kw)
+        client = await connect(address, **kw)
         return (await client.get_workflow_handle(workflow_id).describe()).status
 
     return asyncio.run(describe())
