@@ -37,13 +37,16 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Generator, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from akd.errors import Unavailable
+from akd.errors import InvalidArgument, Unavailable
 from akd.store.migrations import apply_migrations
 from akd.store.stalls import Stalls
+
+if TYPE_CHECKING:
+    from akd.store.pg.database import PgDatabase
 
 log = logging.getLogger(__name__)
 
@@ -342,3 +345,82 @@ def _rollback(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
     except sqlite3.OperationalError:
         pass  # no transaction was open (BEGIN itself failed)
+
+
+
+# The surface every backend offers the stores (SQLite here, Postgres in akd.store.pg).
+# Typing only: code typed with ``Database`` and ``Row`` keeps working as it is.
+class RowLike(Protocol):
+    """A result row: by index or column name, and its column names (``sqlite3.Row``)."""
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+
+    def keys(self) -> list[str]: ...
+
+
+class CursorLike(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    async def fetchone(self) -> Any: ...
+
+    async def fetchall(self) -> list[Any]: ...
+
+
+class ExecutedLike(Protocol):
+    """An executed statement: awaited for its cursor, or used as ``async with``."""
+
+    def __await__(self) -> Generator[Any, None, CursorLike]: ...
+
+    async def __aenter__(self) -> CursorLike: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+
+class TxLike(Protocol):
+    """The connection inside ``tx()``."""
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> ExecutedLike: ...
+
+    def executemany(self, sql: str, seq: Iterable[Iterable[Any]]) -> ExecutedLike: ...
+
+    async def execute_fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]: ...
+
+
+class Store(Protocol):
+    """A database handle, whichever backend: what ``open_database`` returns."""
+
+    stalls: Stalls
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def tx(self) -> AbstractAsyncContextManager[TxLike]: ...
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int: ...
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]: ...
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Any: ...
+
+    async def fetch_page(self, sql: str, params: Iterable[Any], limit: int) -> list[Any]: ...
+
+    async def fetchall_bulk(self, sql: str, params: Iterable[Any] = ()) -> list[Any]: ...
+
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def open_database(url: str, sqlite_path: Path) -> Database | PgDatabase:
+    """The backend ``[store] url`` names: empty = SQLite at ``sqlite_path``, else Postgres.
+
+    Not opened yet (call ``open()``). psycopg is imported only for Postgres.
+    """
+    if not url:
+        return Database(sqlite_path)
+    if not url.startswith(POSTGRES_SCHEMES):
+        raise InvalidArgument(f"[store] url: not a Postgres URL: {url.split(':', 1)[0]}://...")
+    from akd.store.pg.database import PgDatabase
+
+    return PgDatabase(url)

@@ -9,6 +9,9 @@ if TYPE_CHECKING:
     from akd.store.db import Connection
 
 
+# Where each applied migration is recorded (the Postgres store translates it like the rest).
+MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "0001_core",
@@ -364,7 +367,7 @@ MIGRATIONS: list[tuple[str, str]] = [
 
 async def apply_migrations(conn: Connection) -> list[str]:
     """Apply every migration not yet recorded in ``_migrations``; return their names."""
-    await conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    await conn.execute(MIGRATIONS_TABLE)
     async with conn.execute("SELECT name FROM _migrations") as cur:
         done = {row[0] for row in await cur.fetchall()}
     applied = []
