@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -84,9 +85,26 @@ def browser() -> None:
         print(f"note: installing chromium failed ({exc}); the browser tests will be skipped")
 
 
+def postgres() -> None:
+    """Postgres server binaries for the Postgres store tests (Debian packages), installed when
+    missing; Debian keeps initdb and postgres in /usr/lib/postgresql/<version>/bin."""
+    if shutil.which("initdb") or any(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+        return
+    if os.geteuid() != 0 or not Path("/usr/bin/apt-get").exists():
+        print("note: postgresql is missing and cannot be installed here; the Postgres tests will be skipped")
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    try:
+        run("apt-get", "update", "-qq", env=env)
+        run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql", env=env)
+    except subprocess.CalledProcessError as exc:
+        print(f"note: installing postgresql failed ({exc}); the Postgres tests will be skipped")
+
+
 def test(extra: list[str]) -> None:
     setup()
     browser()
+    postgres()
     run(BIN / "ruff", "check", "akd", "akctl", "tests", "bench", "examples", "dev.py")
     run(BIN / "mypy", "akd", "akctl")
     run(BIN / "mypy", "bench")  # its own run: the benches import each other as top-level modules

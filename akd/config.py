@@ -150,6 +150,9 @@ class EventsConfig:
 
 @dataclass(frozen=True)
 class StoreConfig:
+    # Empty: SQLite in the data dir (akd.db). "postgresql://user:pass@host:port/db" (or
+    # postgres://): akd's state in that Postgres database instead (docs/postgres.md).
+    url: str = ""
     # Start with a new, empty akd.db although temporal.db or builds/ show an earlier one
     # existed (it was deleted or moved). Meant for one start (`akd --allow-new-database`).
     allow_new_database: bool = False
@@ -352,6 +355,7 @@ def load_config(
         cfg = replace(cfg, server=replace(cfg.server, port=port))
     _check_server(cfg.server)
     _check_temporal(cfg.temporal)
+    _check_store(cfg.store)
     return cfg
 
 
@@ -365,6 +369,14 @@ def _check_temporal(temporal: TemporalConfig) -> None:
         raise InvalidArgument(
             "config [temporal]: TLS and api_key settings are for an external cluster; set [temporal] address"
             " (the embedded dev server speaks plain gRPC on 127.0.0.1)"
+        )
+
+
+def _check_store(store: StoreConfig) -> None:
+    if store.url and not store.url.startswith(("postgresql://", "postgres://")):
+        scheme = store.url.split("://", 1)[0] if "://" in store.url else store.url[:20]
+        raise InvalidArgument(
+            f"config [store] url: expected empty (SQLite in the data dir) or a postgresql:// URL, got {scheme!r}..."
         )
 
 

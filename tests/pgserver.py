@@ -129,9 +129,10 @@ class PgServer:
             try:
                 psycopg.connect(self.url, connect_timeout=2).close()
                 return
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"postgres did not accept connections in {START_TIMEOUT}s: {self.log_tail()}")
+                    tail = self.log_tail()
+                    raise RuntimeError(f"postgres did not accept connections in {START_TIMEOUT}s: {tail}") from exc
                 time.sleep(0.05)
 
     def log_tail(self) -> str:

@@ -12,6 +12,7 @@ from typing import TypeVar
 import psycopg
 import pytest
 
+from akd.config import load_config
 from akd.errors import InvalidArgument, Unavailable
 from akd.store.db import Database, Store, open_database
 from akd.store.migrations import MIGRATIONS
@@ -90,8 +91,8 @@ def test_migrations_build_the_sqlite_schema_once_and_a_second_run_is_a_no_op(pg:
         conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
         try:
             first, second = await schema.apply_migrations(conn), await schema.apply_migrations(conn)
-            recorded = [r[0] for r in await (await conn.execute("SELECT name FROM _migrations ORDER BY name")).fetchall()]
-            return first, second, recorded
+            cur = await conn.execute("SELECT name FROM _migrations ORDER BY name")
+            return first, second, [r[0] for r in await cur.fetchall()]
         finally:
             await conn.close()
 
@@ -141,7 +142,8 @@ def test_rows_read_like_sqlite_rows(pg: PgServer) -> None:
         assert row is not None
         assert (row[0], row["key"], row["KEY"], row[-1]) == ("p", "k", "k", 1.5)
         assert row.keys() == ["project_id", "key", "value", "updated_at"]  # unquoted names fold to lower case
-        assert dict(zip(row.keys(), row, strict=True)) == {"project_id": "p", "key": "k", "value": "v", "updated_at": 1.5}
+        assert dict(zip(row.keys(), row, strict=True)) == {"project_id": "p", "key": "k", "value": "v",
+                                                           "updated_at": 1.5}  # fmt: skip
         assert tuple(row) == ("p", "k", "v", 1.5) and len(row) == 4
         with pytest.raises(IndexError):
             row["nope"]
@@ -190,8 +192,9 @@ def test_insert_or_ignore_keeps_the_first_row(pg: PgServer) -> None:
 
 
 def test_insert_or_replace_replaces_the_whole_row(pg: PgServer) -> None:
-    sql = "INSERT OR REPLACE INTO oauth_apps (integration, client_id, client_secret, scopes, updated_at) VALUES (?,?,?,?,?)"
-    partial = "INSERT OR REPLACE INTO oauth_apps (integration, client_id, client_secret, updated_at) VALUES (?,?,?,?)"
+    into = "INSERT OR REPLACE INTO oauth_apps (integration, client_id, client_secret"
+    sql = f"{into}, scopes, updated_at) VALUES (?,?,?,?,?)"
+    partial = f"{into}, updated_at) VALUES (?,?,?,?)"
 
     async def scenario(db: PgDatabase) -> list[tuple[str, str, bytes, str]]:
         await db.execute(sql, ("github", "one", b"s1", "repo", 1.0))
@@ -223,10 +226,10 @@ def test_functions_flags_and_sums_come_back_as_on_sqlite(pg: PgServer) -> None:
             await conn.execute(KV, ("p", "k", "1", 0))
             await conn.execute("UPDATE kv SET published = ?", (True,))
         logs = await db.fetchall("SELECT id, json_extract(data, '$.text') AS text FROM session_log ORDER BY id")
-        joined = await db.fetchone("SELECT group_concat(session_id, ';') AS ids, IFNULL(NULL, 7) AS seven FROM session_log")
-        sums = await db.fetchone("SELECT SUM(id) AS ids, SUM(t) AS ts, (SELECT published FROM kv) AS flag FROM session_log")
+        joined = await db.fetchone("SELECT group_concat(session_id, ';') AS ids, IFNULL(NULL, 7) AS n FROM session_log")
+        sums = await db.fetchone("SELECT SUM(id) AS ids, SUM(t) AS ts, (SELECT published FROM kv) f FROM session_log")
         assert joined is not None and sums is not None
-        return [(r["id"], r["text"]) for r in logs], joined["ids"], joined["seven"], sums["ids"], sums["ts"], sums["flag"]
+        return [(r["id"], r["text"]) for r in logs], joined["ids"], joined["n"], sums["ids"], sums["ts"], sums["f"]
 
     logs, ids, seven, id_sum, t_sum, flag = _run(pg.new_database(), scenario)
     assert logs == [(1, "one"), (2, "two")]  # ids grow from 1, as SQLite's rowids
@@ -294,3 +297,14 @@ def test_the_store_url_picks_the_backend(tmp_path: Path) -> None:
     assert isinstance(open_database("postgres://h/db", tmp_path), PgDatabase)
     with pytest.raises(InvalidArgument, match="not a Postgres URL"):
         open_database("mysql://h/db", tmp_path)
+
+
+def test_the_store_url_setting_takes_postgres_urls_only(tmp_path: Path) -> None:
+    toml = tmp_path / "akd.toml"
+    toml.write_text('[store]\nurl = "postgres://akd@db.internal/akd"\n')
+    assert load_config(toml, environ={}).store.url == "postgres://akd@db.internal/akd"
+    assert load_config(data_dir=tmp_path / "none", environ={}).store.url == ""  # SQLite by default
+    env = {"AKD_STORE_URL": "postgresql://akd@127.0.0.1/akd"}
+    assert load_config(data_dir=tmp_path / "none", environ=env).store.url == env["AKD_STORE_URL"]
+    with pytest.raises(InvalidArgument, match=r"\[store\] url: expected empty .* got 'mysql'"):
+        load_config(data_dir=tmp_path / "none", environ={"AKD_STORE_URL": "mysql://h/db"})

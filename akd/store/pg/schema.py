@@ -35,9 +35,13 @@ _TYPES = {"INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION", "BLOB": "BYTEA", "TEX
 _TYPE_WORD = re.compile(r"\b(INTEGER|REAL|BLOB|TEXT)\b")
 _ROWID_ALIAS = re.compile(r"\bINTEGER\s+PRIMARY\s+KEY\b", re.I)
 _WITHOUT_ROWID = re.compile(r"\)\s*WITHOUT\s+ROWID\s*$", re.I)
-_CREATE_TABLE = re.compile(r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)\s*\((.*)\)(?:\s*WITHOUT\s+ROWID)?\s*$", re.I | re.S)
+_CREATE_TABLE = re.compile(
+    r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)\s*\((.*)\)(?:\s*WITHOUT\s+ROWID)?\s*$", re.I | re.S
+)
 _ADD_COLUMN = re.compile(r"^\s*ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)", re.I)
-_UNIQUE_INDEX = re.compile(r"^\s*CREATE\s+UNIQUE\s+INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?\w+\s+ON\s+(\w+)\s*\(([^)]*)\)", re.I)
+_UNIQUE_INDEX = re.compile(
+    r"^\s*CREATE\s+UNIQUE\s+INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?\w+\s+ON\s+(\w+)\s*\(([^)]*)\)", re.I
+)
 _CONSTRAINT = re.compile(r"^(PRIMARY\s+KEY|UNIQUE)\s*\(([^)]*)\)", re.I)
 
 
