@@ -180,6 +180,18 @@ def test_placeholders_and_percent_signs(pg: PgServer) -> None:
     assert translate("SELECT '?' || ? FROM t WHERE a LIKE 'x%'") == "SELECT '?' || %s FROM t WHERE a LIKE 'x%%'"
 
 
+def test_blob_literals_become_bytea(pg: PgServer) -> None:
+    sql = "INSERT INTO oauth_apps (integration, client_id, client_secret, updated_at) VALUES (?, ?, x'00ff', 0)"
+
+    async def scenario(db: PgDatabase) -> list[bytes]:
+        await db.execute(sql, ("github", "id"))
+        return [r["client_secret"] for r in await db.fetchall("SELECT client_secret FROM oauth_apps")]
+
+    assert _run(pg.new_database(), scenario) == [b"\x00\xff"]
+    with pytest.raises(UnsupportedSql, match="not a blob literal"):
+        translate("SELECT x'abc'")
+
+
 def test_insert_or_ignore_keeps_the_first_row(pg: PgServer) -> None:
     async def scenario(db: PgDatabase) -> tuple[int, int, str]:
         sql = "INSERT OR IGNORE INTO revoked_ui_cookies (digest, expires_at) VALUES (?, ?)"

@@ -9,6 +9,7 @@
   ``DEFAULT``: SQLite's REPLACE deletes the old row and inserts a whole new one. Refused
   for a table with another unique key (SQLite would delete the rows conflicting on that
   one too, which an upsert cannot express);
+- ``x'00ff'`` (a blob literal) -> ``CAST('\\x00ff' AS BYTEA)``;
 - ``group_concat(x[, sep])`` -> ``string_agg(CAST(x AS TEXT), sep or ',')``;
   ``IFNULL(`` -> ``COALESCE(``;
 - ``json_extract(x, '$.a.b')`` -> ``(CAST(x AS JSONB) #>> '{a,b}')``: the same value for a
@@ -34,6 +35,8 @@ _RETURNING = re.compile(r"\bRETURNING\b", re.I)
 _FUNCTION = re.compile(r"\b(group_concat|json_extract)\s*\(", re.I)
 _IFNULL = re.compile(r"\bIFNULL\s*\(", re.I)
 _JSON_PATH = re.compile(r"^\$(\.\w+)+$")
+_BLOB_LITERAL = re.compile(r"\b[xX]\x00(\d+)\x00")
+_HEX = re.compile(r"^'([0-9a-fA-F]{2})*'$")
 
 
 class UnsupportedSql(ValueError):
@@ -50,11 +53,19 @@ def translate(sql: str) -> str:
         return _MASK.format(len(literals) - 1)
 
     code = _LITERAL.sub(mask, sql)
+    code = _BLOB_LITERAL.sub(lambda m: _blob(literals[int(m.group(1))]), code)
     code = _functions(code, literals)
     code = _IFNULL.sub("COALESCE(", code)
     code = _insert_or(code)
     code = code.replace("%", "%%").replace("?", "%s")
     return _MASKED.sub(lambda m: literals[int(m.group(1))].replace("%", "%%"), code)
+
+
+def _blob(literal: str) -> str:
+    """A SQLite blob literal (``x'00ff'``) as a bytea value."""
+    if not _HEX.match(literal):
+        raise UnsupportedSql(f"not a blob literal: x{literal}")
+    return f"CAST('\\x{literal[1:-1]}' AS BYTEA)"
 
 
 def _insert_or(code: str) -> str:
