@@ -249,6 +249,18 @@ def test_functions_flags_and_sums_come_back_as_on_sqlite(pg: PgServer) -> None:
     assert type(id_sum) is int and type(flag) is int
 
 
+def test_subqueries_in_from_get_the_alias_postgres_wants(pg: PgServer) -> None:
+    async def scenario(db: PgDatabase) -> str | None:
+        for key in ("b", "a", "c"):
+            await db.execute(KV, ("p", key, "1", 0))
+        row = await db.fetchone("SELECT (SELECT group_concat(key) FROM (SELECT key FROM kv ORDER BY key)) AS keys")
+        assert row is not None
+        return row["keys"]  # type: ignore[no-any-return]
+
+    assert _run(pg.new_database(), scenario) == "a,b,c"
+    assert translate("SELECT * FROM (SELECT 1) x") == "SELECT * FROM (SELECT 1) x"  # one it has stays
+
+
 def test_text_for_a_bytes_column_is_refused_not_converted(pg: PgServer) -> None:
     async def scenario(db: PgDatabase) -> None:
         with pytest.raises(psycopg.errors.DatatypeMismatch):

@@ -10,6 +10,7 @@
   for a table with another unique key (SQLite would delete the rows conflicting on that
   one too, which an upsert cannot express);
 - ``x'00ff'`` (a blob literal) -> ``CAST('\\x00ff' AS BYTEA)``;
+- a subquery in FROM or JOIN without an alias gets one (``AS _sub1``);
 - ``group_concat(x[, sep])`` -> ``string_agg(CAST(x AS TEXT), sep or ',')``;
   ``IFNULL(`` -> ``COALESCE(``;
 - ``json_extract(x, '$.a.b')`` -> ``(CAST(x AS JSONB) #>> '{a,b}')``: the same value for a
@@ -35,6 +36,12 @@ _RETURNING = re.compile(r"\bRETURNING\b", re.I)
 _FUNCTION = re.compile(r"\b(group_concat|json_extract)\s*\(", re.I)
 _IFNULL = re.compile(r"\bIFNULL\s*\(", re.I)
 _JSON_PATH = re.compile(r"^\$(\.\w+)+$")
+_FROM_SUBQUERY = re.compile(r"\b(FROM|JOIN)\s*\(\s*SELECT\b", re.I)
+_ALIAS = re.compile(r"\s*(AS\s+)?(\w+)", re.I)
+_NOT_ALIASES = frozenset({
+    "WHERE", "GROUP", "ORDER", "LIMIT", "OFFSET", "HAVING", "WINDOW", "UNION", "EXCEPT", "INTERSECT", "JOIN", "LEFT",
+    "RIGHT", "FULL", "INNER", "CROSS", "NATURAL", "ON", "USING", "RETURNING",
+})  # fmt: skip
 _BLOB_LITERAL = re.compile(r"\b[xX]\x00(\d+)\x00")
 _HEX = re.compile(r"^'([0-9a-fA-F]{2})*'$")
 
@@ -56,9 +63,24 @@ def translate(sql: str) -> str:
     code = _BLOB_LITERAL.sub(lambda m: _blob(literals[int(m.group(1))]), code)
     code = _functions(code, literals)
     code = _IFNULL.sub("COALESCE(", code)
+    code = _alias_subqueries(code)
     code = _insert_or(code)
     code = code.replace("%", "%%").replace("?", "%s")
     return _MASKED.sub(lambda m: literals[int(m.group(1))].replace("%", "%%"), code)
+
+
+def _alias_subqueries(code: str) -> str:
+    """An alias for each subquery in FROM or JOIN that has none (SQLite allows that,
+    Postgres before 16 does not)."""
+    start, n = 0, 0
+    while m := _FROM_SUBQUERY.search(code, start):
+        end = _closing_paren(code, code.index("(", m.start()) + 1)
+        alias = _ALIAS.match(code, end + 1)
+        if alias is None or alias.group(2).upper() in _NOT_ALIASES:
+            n += 1
+            code = f"{code[: end + 1]} AS _sub{n}{code[end + 1 :]}"
+        start = code.index("(", m.start()) + 1
+    return code
 
 
 def _blob(literal: str) -> str:
