@@ -35,11 +35,11 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Generator, Iterable
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from akd.errors import InvalidArgument, Unavailable
 from akd.store.migrations import apply_migrations
@@ -351,11 +351,20 @@ def _rollback(conn: sqlite3.Connection) -> None:
 # The surface every backend offers the stores (SQLite here, Postgres in akd.store.pg).
 # Typing only: code typed with ``Database`` and ``Row`` keeps working as it is.
 class RowLike(Protocol):
-    """A result row: by index or column name, and its column names (``sqlite3.Row``)."""
+    """A result row as ``sqlite3.Row``: by index, column name or slice; its column names;
+    its values in order."""
 
+    @overload
     def __getitem__(self, key: int | str, /) -> Any: ...
 
+    @overload
+    def __getitem__(self, key: slice, /) -> tuple[Any, ...]: ...
+
     def keys(self) -> list[str]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __len__(self) -> int: ...
 
 
 class CursorLike(Protocol):

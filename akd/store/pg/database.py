@@ -237,8 +237,19 @@ class PgDatabase:
         try:
             conn = await self._usable(conn)
             return await (await run_statement(conn, sql, params, self.where)).fetchall()
+        except asyncio.CancelledError:
+            # Cancelled mid-statement, the connection may still owe a result: use a new one.
+            if conn is not None:
+                await conn.close()
+            raise
         finally:
-            self._readers.put_nowait(conn)
+            await self._give_back(conn)
+
+    async def _give_back(self, conn: AsyncConnection[PgRow] | None) -> None:
+        if not self._open and conn is not None:
+            await conn.close()  # the database was closed while this read ran
+            conn = None
+        self._readers.put_nowait(conn)
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> PgRow | None:
         found = await self.fetchall(sql, params)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, overload
 
 from psycopg import AsyncConnection, postgres
 from psycopg.adapt import Buffer, Dumper, Loader
@@ -20,6 +20,12 @@ class PgRow:
         self._names = names
         self._index = index
         self._values = values
+
+    @overload
+    def __getitem__(self, key: int | str) -> Any: ...
+
+    @overload
+    def __getitem__(self, key: slice) -> tuple[Any, ...]: ...
 
     def __getitem__(self, key: int | str | slice) -> Any:
         if isinstance(key, str):
