@@ -38,7 +38,7 @@ from akd.services.context import AppContext
 from akd.services.dispatch import Dispatcher
 from akd.services.quota import EventQuota
 from akd.services.socket_mode import SocketMode
-from akd.store.db import Database
+from akd.store.db import Database, open_database
 from akd.temporal_server import ExternalTemporal, TemporalDevServer
 
 log = logging.getLogger(__name__)
@@ -179,9 +179,9 @@ class Daemon:
         (self.data_dir / "daemon.json").unlink(missing_ok=True)
         # 2. API token and database (migrations run before anything reads it).
         token = ensure_token(self.data_dir, self.config.server.token)
-        if not self.config.store.allow_new_database:
-            refuse_new_database(self.data_dir)
-        self._db = db = Database(self.data_dir / "akd.db")
+        if not self.config.store.allow_new_database and not self.config.store.url:
+            refuse_new_database(self.data_dir)  # the SQLite file's traces; Postgres is not in the data dir
+        self._db = db = open_database(self.config.store.url, self.data_dir / "akd.db")
         await db.open()
         if stored := await store_missing_files(db, self.data_dir):
             log.info("kept the files of %d earlier builds in the store", stored)

@@ -1,11 +1,30 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.e2e import harness
 from tests.e2e.harness import Akd
+
+
+@pytest.fixture(scope="session", autouse=True)
+def store_backend() -> Iterator[None]:
+    """``AKD_TEST_STORE=postgres``: every daemon of the run keeps its state in a database of
+    its own on one throwaway Postgres (tests/pgserver.py) instead of SQLite."""
+    if os.environ.get("AKD_TEST_STORE", "sqlite") != "postgres":
+        yield
+        return
+    from tests.pgserver import pg_server
+
+    with pg_server() as pg:
+        harness.STORE_URLS = pg.new_database
+        try:
+            yield
+        finally:
+            harness.STORE_URLS = None
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ import threading
 import time
 from pathlib import Path
 
-from akd.store.db import Database
+from akd.store.db import SqliteDatabase
 
 
 def test_a_foreign_write_lock_does_not_stall_the_loop(tmp_path: Path) -> None:
     async def scenario() -> tuple[int, float]:
-        db = Database(tmp_path / "akd.db")
+        db = SqliteDatabase(tmp_path / "akd.db")
         await db.open()
         try:
             other = sqlite3.connect(tmp_path / "akd.db", isolation_level=None, check_same_thread=False)
@@ -46,7 +46,7 @@ def test_a_foreign_write_lock_does_not_stall_the_loop(tmp_path: Path) -> None:
 
 def test_reads_see_every_commit_even_with_reads_interleaved(tmp_path: Path) -> None:
     async def scenario() -> list[int]:
-        db = Database(tmp_path / "akd.db")
+        db = SqliteDatabase(tmp_path / "akd.db")
         await db.open()
         seen: list[int] = []
         try:
@@ -68,7 +68,7 @@ def test_reads_see_every_commit_even_with_reads_interleaved(tmp_path: Path) -> N
 
 def test_bulk_reads_run_off_the_loop_and_agree_with_the_reader(tmp_path: Path) -> None:
     async def scenario() -> tuple[int, int]:
-        db = Database(tmp_path / "akd.db")
+        db = SqliteDatabase(tmp_path / "akd.db")
         await db.open()
         try:
             async with db.tx() as conn:

@@ -15,14 +15,14 @@ import pytest
 
 from akd.daemon import refuse_new_database
 from akd.errors import FailedPrecondition, Unavailable
-from akd.store.db import Database
+from akd.store.db import SqliteDatabase
 
 INSERT = "INSERT INTO kv (project_id, key, value, updated_at) VALUES ('p', ?, '1', 0)"
 
 
 def test_a_deleted_database_refuses_writes_naming_the_file(tmp_path: Path) -> None:
     async def scenario() -> None:
-        db = Database(tmp_path / "akd.db")
+        db = SqliteDatabase(tmp_path / "akd.db")
         await db.open()
         try:
             await db.execute(INSERT, ("before",))
@@ -41,7 +41,7 @@ def test_a_replaced_database_refuses_writes_until_the_file_is_back(tmp_path: Pat
     path = tmp_path / "akd.db"
 
     async def scenario() -> None:
-        db = Database(path)
+        db = SqliteDatabase(path)
         await db.open()
         try:
             await db.execute(INSERT, ("before",))
@@ -63,7 +63,7 @@ def test_a_replaced_database_refuses_writes_until_the_file_is_back(tmp_path: Pat
 
 def test_the_checkpointer_notices_a_deleted_wal(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> None:
-        db = Database(tmp_path / "akd.db")
+        db = SqliteDatabase(tmp_path / "akd.db")
         await db.open()
         try:
             await db.execute(INSERT, ("before",))

@@ -12,7 +12,7 @@ from akd.models import Concurrency, Dedupe, FlowControl, RateLimit
 from akd.services.flow import Candidate, decide, duration_text
 from akd.store import flow as flow_store
 from akd.store import sessions as sessions_store
-from akd.store.db import Database
+from akd.store.db import Database, SqliteDatabase
 from akd.store.sessions import QUEUED, NewSession
 
 T = TypeVar("T")
@@ -20,7 +20,7 @@ T = TypeVar("T")
 
 def _run(tmp_path: Path, scenario: Callable[[Database], Awaitable[T]]) -> T:
     async def main() -> T:
-        db = Database(tmp_path / "akd.db")
+        db = SqliteDatabase(tmp_path / "akd.db")
         await db.open()
         try:
             return await scenario(db)

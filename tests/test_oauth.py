@@ -17,7 +17,7 @@ from akd.config import OAuthEndpointConfig, load_config
 from akd.errors import InvalidArgument
 from akd.store import connections as conns_store
 from akd.store import oauth_apps
-from akd.store.db import Database
+from akd.store.db import SqliteDatabase
 from akd.store.projects import upsert_project
 
 
@@ -78,7 +78,7 @@ def test_bad_oauth_settings_are_named(tmp_path: Path, toml: str, words: str) -> 
 
 def test_states_are_single_use_expiring_and_bound_to_an_integration(tmp_path: Path) -> None:
     async def scenario() -> None:
-        db = Database(tmp_path / "akd.db")
+        db = SqliteDatabase(tmp_path / "akd.db")
         await db.open()
         try:
             async with db.tx() as tx:

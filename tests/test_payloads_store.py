@@ -9,11 +9,11 @@ from pathlib import Path
 from akd.store import events as events_store
 from akd.store import payloads
 from akd.store import projects as projects_store
-from akd.store.db import Database
+from akd.store.db import Database, SqliteDatabase
 
 
 async def _db_with_project(path: Path) -> Database:
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.open()
     async with db.tx() as conn:
         await projects_store.upsert_project(conn, "prj_1", "one", "", "")

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from akd.services.retention import sweep
-from akd.store.db import Database
+from akd.store.db import Database, SqliteDatabase
 
 DAY = 86400.0
 
@@ -41,7 +41,7 @@ async def _populate(db: Database, now: float) -> None:
 
 
 async def _run(path: Path) -> tuple[list[str], list[str], int, int]:
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.open()
     now = time.time()
     await _populate(db, now)

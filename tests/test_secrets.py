@@ -13,7 +13,7 @@ from akd.errors import FailedPrecondition
 from akd.manifest import parse_manifest
 from akd.secrets import MASK, SecretBox
 from akd.services.deploy import deploy, redact_secrets
-from akd.store.db import Database
+from akd.store.db import SqliteDatabase
 from akd.store.vars import load_env_vars
 
 
@@ -107,7 +107,7 @@ def test_deploy_keeps_secrets_out_of_the_database_and_the_build(tmp_path: Path) 
     files = {"autokitteh.yaml": b"\xef\xbb\xbf" + text.encode(), "program.py": b"x = 1\n"}
 
     async def run() -> dict[str, str]:
-        db = Database(tmp_path / "akd.db")
+        db = SqliteDatabase(tmp_path / "akd.db")
         await db.open()
         try:
             result = await deploy(db, tmp_path, "http://akd", text, files)

@@ -24,6 +24,8 @@ async def health(request: Request) -> JSONResponse:
             "uptime": round(time.time() - c.started_at, 3),
             "temporal": "ok" if temporal_ok else "down",
             "runners": c.hub.live_count,
+            "store": "postgres" if c.config.store.url else "sqlite",
+            "node": c.engine.ctx.node,
         }
     )
 

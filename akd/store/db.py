@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Row = sqlite3.Row
+SqliteRow = sqlite3.Row
 
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -101,7 +101,7 @@ class Cursor:
 
 
 class _Executed:
-    """What ``Connection.execute`` returns: await it for the cursor, or ``async with`` it."""
+    """What ``SqliteConnection.execute`` returns: await it for the cursor, or ``async with`` it."""
 
     __slots__ = ("_cursor",)
 
@@ -120,8 +120,8 @@ class _Executed:
         await self._cursor.close()
 
 
-class Connection:
-    """The writer inside ``Database.tx()``: statements run at once, on the loop thread."""
+class SqliteConnection:
+    """The writer inside ``SqliteDatabase.tx()``: statements run at once, on the loop thread."""
 
     def __init__(self, raw: sqlite3.Connection) -> None:
         self.raw = raw
@@ -161,7 +161,7 @@ def file_identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-class Database:
+class SqliteDatabase:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.wal_path = Path(f"{path}-wal")
@@ -169,7 +169,7 @@ class Database:
         self._identities: dict[Path, tuple[int, int] | None] = {}
         # What became of one of them ("" while both are the files opened).
         self._lost = ""
-        self._writer: Connection | None = None
+        self._writer: SqliteConnection | None = None
         self._reader: sqlite3.Connection | None = None
         self._bulk: sqlite3.Connection | None = None
         self._bulk_pool: ThreadPoolExecutor | None = None
@@ -183,7 +183,7 @@ class Database:
         """Open the connections and apply pending migrations before anything else."""
         try:
             writer = _connect(self.path)
-            self._writer = Connection(writer)
+            self._writer = SqliteConnection(writer)
             await apply_migrations(self._writer)
             writer.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
             writer.execute("PRAGMA busy_timeout=0")  # see WRITE_LOCK_TIMEOUT
@@ -269,7 +269,7 @@ class Database:
             )
 
     @asynccontextmanager
-    async def tx(self) -> AsyncIterator[Connection]:
+    async def tx(self) -> AsyncIterator[SqliteConnection]:
         """A write transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error).
 
         Refused while the database file is gone; a transaction whose file was deleted or
@@ -347,9 +347,7 @@ def _rollback(conn: sqlite3.Connection) -> None:
         pass  # no transaction was open (BEGIN itself failed)
 
 
-
 # The surface every backend offers the stores (SQLite here, Postgres in akd.store.pg).
-# Typing only: code typed with ``Database`` and ``Row`` keeps working as it is.
 class RowLike(Protocol):
     """A result row as ``sqlite3.Row``: by index, column name or slice; its column names;
     its values in order."""
@@ -371,9 +369,9 @@ class CursorLike(Protocol):
     @property
     def rowcount(self) -> int: ...
 
-    async def fetchone(self) -> Any: ...
+    async def fetchone(self) -> RowLike | None: ...
 
-    async def fetchall(self) -> list[Any]: ...
+    async def fetchall(self) -> list[RowLike]: ...
 
 
 class ExecutedLike(Protocol):
@@ -393,7 +391,7 @@ class TxLike(Protocol):
 
     def executemany(self, sql: str, seq: Iterable[Iterable[Any]]) -> ExecutedLike: ...
 
-    async def execute_fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]: ...
+    async def execute_fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[RowLike]: ...
 
 
 class Store(Protocol):
@@ -409,27 +407,33 @@ class Store(Protocol):
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int: ...
 
-    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]: ...
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[RowLike]: ...
 
-    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Any: ...
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> RowLike | None: ...
 
-    async def fetch_page(self, sql: str, params: Iterable[Any], limit: int) -> list[Any]: ...
+    async def fetch_page(self, sql: str, params: Iterable[Any], limit: int) -> list[RowLike]: ...
 
-    async def fetchall_bulk(self, sql: str, params: Iterable[Any] = ()) -> list[Any]: ...
+    async def fetchall_bulk(self, sql: str, params: Iterable[Any] = ()) -> list[RowLike]: ...
 
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-def open_database(url: str, sqlite_path: Path) -> Database | PgDatabase:
+def open_database(url: str, sqlite_path: Path) -> SqliteDatabase | PgDatabase:
     """The backend ``[store] url`` names: empty = SQLite at ``sqlite_path``, else Postgres.
 
     Not opened yet (call ``open()``). psycopg is imported only for Postgres.
     """
     if not url:
-        return Database(sqlite_path)
+        return SqliteDatabase(sqlite_path)
     if not url.startswith(POSTGRES_SCHEMES):
         raise InvalidArgument(f"[store] url: not a Postgres URL: {url.split(':', 1)[0]}://...")
     from akd.store.pg.database import PgDatabase
 
     return PgDatabase(url)
+
+
+# What the stores, and everything above them, are typed with: either backend.
+Row = RowLike
+Database = Store
+Connection = TxLike

@@ -15,7 +15,7 @@ from akd.store.states import LIVE, ORDER, sql_set
 # Rows read with their session count per state as ``n_<state>``, one column per state.
 _WITH_COUNTS = (
     "SELECT d.*, p.name AS project, "
-    + ", ".join(f"COALESCE(SUM(s.state='{state.value}'), 0) AS n_{state.value}" for state in ORDER)
+    + ", ".join(f"SUM(CASE WHEN s.state='{state.value}' THEN 1 ELSE 0 END) AS n_{state.value}" for state in ORDER)
     + " FROM deployments d JOIN projects p USING (project_id)"
     " LEFT JOIN sessions s ON s.deployment_id=d.deployment_id"
 )
@@ -37,19 +37,22 @@ async def deployments_listed(db: Database, project_id: str = "", state: str = ""
         params.append(state)
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     return await db.fetchall(
-        f"{_WITH_COUNTS}{clause} GROUP BY d.deployment_id ORDER BY d.created_at DESC, d.deployment_id DESC", params
+        f"{_WITH_COUNTS}{clause} GROUP BY d.deployment_id, p.name ORDER BY d.created_at DESC, d.deployment_id DESC",
+        params,
     )
 
 
 async def deployment_counted(db: Database, deployment_id: str) -> Row | None:
     """One deployment with its session counts."""
-    return await db.fetchone(f"{_WITH_COUNTS} WHERE d.deployment_id=? GROUP BY d.deployment_id", (deployment_id,))
+    return await db.fetchone(
+        f"{_WITH_COUNTS} WHERE d.deployment_id=? GROUP BY d.deployment_id, p.name", (deployment_id,)
+    )
 
 
 async def active_counted(db: Database, project_id: str) -> Row | None:
     """The project's active deployment with its session counts."""
     return await db.fetchone(
-        f"{_WITH_COUNTS} WHERE d.project_id=? AND d.state='active' GROUP BY d.deployment_id", (project_id,)
+        f"{_WITH_COUNTS} WHERE d.project_id=? AND d.state='active' GROUP BY d.deployment_id, p.name", (project_id,)
     )
 
 

@@ -90,7 +90,8 @@ async def footprint(db: Database, project_id: str) -> Footprint:
 
 async def session_size(db: Database, session_id: str) -> SessionSize:
     log = await db.fetchone(
-        "SELECT COALESCE(SUM(kind='print'), 0) AS prints, COUNT(*) AS n FROM session_log WHERE session_id=?",
+        "SELECT COALESCE(SUM(CASE WHEN kind='print' THEN 1 ELSE 0 END), 0) AS prints, COUNT(*) AS n FROM session_log"
+        " WHERE session_id=?",
         (session_id,),
     )
     journal = await db.fetchone("SELECT COUNT(*) AS n FROM journal WHERE session_id=?", (session_id,))

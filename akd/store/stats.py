@@ -6,6 +6,7 @@ percentiles need the values themselves, two floats per ended session.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,12 +72,14 @@ async def first_session_since(db: Database, since: float, project_id: str = "") 
 
 async def state_buckets(db: Database, start: float, step: float, project_id: str = "") -> list[StateBucket]:
     """Sessions created per (interval of ``step`` seconds, state) since ``start``."""
-    rows = await db.fetchall(
-        "SELECT CAST((created_at - ?) / ? AS INTEGER) AS bucket, state, COUNT(*) AS n FROM sessions"
-        " WHERE created_at >= ? AND (?='' OR project_id=?) GROUP BY bucket, state",
-        (start, step, start, project_id, project_id),
+    # Bucketed here, not in SQL: casting to an integer truncates on SQLite but rounds on
+    # Postgres, which would move sessions into the next interval there.
+    rows = await db.fetchall_bulk(
+        "SELECT created_at, state FROM sessions WHERE created_at >= ? AND (?='' OR project_id=?)",
+        (start, project_id, project_id),
     )
-    return [StateBucket(int(r["bucket"]), str(r["state"]), int(r["n"])) for r in rows]
+    counts = Counter((int((float(r["created_at"]) - start) // step), str(r["state"])) for r in rows)
+    return [StateBucket(bucket, state, n) for (bucket, state), n in sorted(counts.items())]
 
 
 async def durations(db: Database, start: float, project_id: str = "") -> list[DurationPoint]:

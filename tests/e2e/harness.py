@@ -18,6 +18,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 AKCTL = [sys.executable, "-m", "akctl.main"]
+# Set by tests/conftest.py when the suite runs on Postgres (AKD_TEST_STORE=postgres): each
+# daemon gets an empty database of its own from it.
+STORE_URLS: Callable[[], str] | None = None
 T = TypeVar("T")
 
 
@@ -83,6 +86,8 @@ class Akd:
         self.env["AKD_RUNTIME_DIR"] = str(self.data_dir.parent / f"{self.data_dir.name}-run")
         self.env.pop("AKD_URL", None)
         self.env.pop("AKD_TOKEN", None)
+        if STORE_URLS is not None and "AKD_STORE_URL" not in self.env:
+            self.env["AKD_STORE_URL"] = STORE_URLS()
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -91,6 +96,9 @@ class Akd:
         assert res.returncode == 0, res.stderr
         info: dict[str, Any] = json.loads(res.stdout)
         self.pids.append(int(info["pid"]))
+        if self.env.get("AKD_STORE_URL"):  # a run on Postgres must really be on it
+            store = httpx.get(f"{self.url}/api/v1/health", timeout=10).json()["store"]
+            assert store == "postgres", f"akd runs on {store}, not on the Postgres it was given"
         return info
 
     def info(self) -> dict[str, Any]:

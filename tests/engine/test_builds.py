@@ -16,7 +16,7 @@ from akd.errors import BuildError
 from akd.store import builds as builds_store
 from akd.store import projects as projects_store
 from akd.store.builds import NewBuild
-from akd.store.db import Database
+from akd.store.db import Database, SqliteDatabase
 
 FILES = {"autokitteh.yaml": b"version: v1\nproject:\n  name: p\n", "program.py": b"def run(e):\n    pass\n",
          "lib/util.py": b"X = 1\n"}  # fmt: skip
@@ -38,7 +38,7 @@ def test_unpack_refuses_paths_outside_the_build() -> None:
 
 
 async def _db_with_build(tmp_path: Path, digest: str) -> Database:
-    db = Database(tmp_path / "akd.db")
+    db = SqliteDatabase(tmp_path / "akd.db")
     await db.open()
     async with db.tx() as conn:
         await projects_store.upsert_project(conn, "prj_1", "p", "", "")

@@ -13,7 +13,7 @@ from akd.store import builds, deployments, triggers
 from akd.store import projects as projects_store
 from akd.store import sessions as sessions_store
 from akd.store import vars as vars_store
-from akd.store.db import Database
+from akd.store.db import Database, SqliteDatabase
 from akd.store.states import ORDER, SessionState
 
 Scenario = Callable[[Database], Awaitable[None]]
@@ -23,7 +23,7 @@ def _run(tmp_path: Path, scenario: Scenario) -> None:
     """``scenario`` against a fresh database holding one project, ``prj_1`` named ``one``."""
 
     async def main() -> None:
-        db = Database(tmp_path / "akd.db")
+        db = SqliteDatabase(tmp_path / "akd.db")
         await db.open()
         try:
             async with db.tx() as conn:

@@ -10,12 +10,12 @@ from akd.outbox import Outbox
 from akd.store import connections as connections_store
 from akd.store import events
 from akd.store import projects as projects_store
-from akd.store.db import Database
+from akd.store.db import Database, SqliteDatabase
 from akd.store.events import Ingested, NewEvent
 
 
 async def _db(path: Path) -> Database:
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.open()
     async with db.tx() as conn:
         await projects_store.upsert_project(conn, "prj_a", "alpha", "", "")

@@ -14,7 +14,7 @@ import pytest
 
 from akd.config import load_config
 from akd.errors import InvalidArgument, Unavailable
-from akd.store.db import Database, Store, open_database
+from akd.store.db import SqliteDatabase, Store, open_database
 from akd.store.migrations import MIGRATIONS
 from akd.store.pg import schema
 from akd.store.pg.database import PgDatabase
@@ -70,7 +70,7 @@ def _columns_on_postgres(url: str) -> dict[str, list[tuple[str, bool]]]:
 
 def _columns_on_sqlite(path: Path) -> dict[str, list[tuple[str, bool]]]:
     async def migrate() -> None:
-        db = Database(path)
+        db = SqliteDatabase(path)
         await db.open()
         await db.close()
 
@@ -316,7 +316,7 @@ def test_opening_a_database_on_a_server_that_is_down_is_unavailable(own_pg: PgSe
 def test_the_store_url_picks_the_backend(tmp_path: Path) -> None:
     sqlite: Store = open_database("", tmp_path / "akd.db")
     postgres: Store = open_database("postgresql://akd@127.0.0.1:1/akd", tmp_path / "akd.db")
-    assert isinstance(sqlite, Database) and sqlite.path == tmp_path / "akd.db"
+    assert isinstance(sqlite, SqliteDatabase) and sqlite.path == tmp_path / "akd.db"
     assert isinstance(postgres, PgDatabase) and postgres.where == "127.0.0.1:1/akd"
     assert isinstance(open_database("postgres://h/db", tmp_path), PgDatabase)
     with pytest.raises(InvalidArgument, match="not a Postgres URL"):

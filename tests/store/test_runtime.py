@@ -11,7 +11,7 @@ from typing import TypeVar
 from akd.store import flow as flow_store
 from akd.store import inbox, kv, published, runtime_lookups, subscriptions
 from akd.store import sessions as sessions_store
-from akd.store.db import Database
+from akd.store.db import Database, SqliteDatabase
 from akd.store.flow import TriggerTarget
 from akd.store.runtime_lookups import LiveDeployment
 from akd.store.sessions import NewSession
@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 def _run(tmp_path: Path, scenario: Callable[[Database], Awaitable[T]]) -> T:
     async def main() -> T:
-        db = Database(tmp_path / "akd.db")
+        db = SqliteDatabase(tmp_path / "akd.db")
         await db.open()
         try:
             return await scenario(db)

@@ -13,7 +13,7 @@ import pytest
 
 from akd.store import projects as projects_store
 from akd.store import sessions
-from akd.store.db import Database
+from akd.store.db import Database, SqliteDatabase
 from akd.store.sessions import NewSession, SessionRecord
 from akd.store.states import SessionState
 
@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 def _run(tmp_path: Path, scenario: Callable[[Database], Awaitable[T]]) -> T:
     async def main() -> T:
-        db = Database(tmp_path / "akd.db")
+        db = SqliteDatabase(tmp_path / "akd.db")
         await db.open()
         try:
             async with db.tx() as conn:

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from akd.store import events, project_data, session_lists, sessions, stats
 from akd.store import projects as projects_store
-from akd.store.db import Database
+from akd.store.db import Database, SqliteDatabase
 from akd.store.sessions import LogRecord, NewSession
 from akd.store.states import SessionState
 
@@ -20,7 +20,7 @@ T = TypeVar("T")
 
 def _run(tmp_path: Path, scenario: Callable[[Database], Awaitable[T]]) -> T:
     async def main() -> T:
-        db = Database(tmp_path / "akd.db")
+        db = SqliteDatabase(tmp_path / "akd.db")
         await db.open()
         try:
             async with db.tx() as conn:

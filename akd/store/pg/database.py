@@ -35,7 +35,7 @@ from akd.store.pg.rows import PgRow
 from akd.store.stalls import Stalls
 
 if TYPE_CHECKING:
-    from akd.store.db import Store
+    from akd.store.db import RowLike, Store
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class PgCursor:
 
     __slots__ = ("_next", "_rows", "rowcount")
 
-    def __init__(self, rows: list[PgRow], rowcount: int) -> None:
+    def __init__(self, rows: list[RowLike], rowcount: int) -> None:
         self._rows = rows
         self._next = 0
         self.rowcount = rowcount
@@ -60,13 +60,13 @@ class PgCursor:
     def lastrowid(self) -> None:
         return None  # no rowid on Postgres; no store reads it
 
-    async def fetchone(self) -> PgRow | None:
+    async def fetchone(self) -> RowLike | None:
         if self._next >= len(self._rows):
             return None
         self._next += 1
         return self._rows[self._next - 1]
 
-    async def fetchall(self) -> list[PgRow]:
+    async def fetchall(self) -> list[RowLike]:
         rest, self._next = self._rows[self._next :], len(self._rows)
         return rest
 
@@ -115,7 +115,7 @@ class PgConnection:
         except _LOST as exc:
             lost(exc, self._where)
 
-    async def execute_fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[PgRow]:
+    async def execute_fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[RowLike]:
         return await (await self.execute(sql, params)).fetchall()
 
 
@@ -123,7 +123,7 @@ async def run_statement(conn: AsyncConnection[PgRow], sql: str, params: Iterable
     """One statement, its rows read at once; a lost connection raises ``Unavailable``."""
     try:
         cur = await conn.execute(translate(sql), tuple(params))
-        found = await cur.fetchall() if cur.description is not None else []
+        found: list[RowLike] = list(await cur.fetchall()) if cur.description is not None else []
         return PgCursor(found, cur.rowcount)
     except _LOST as exc:
         lost(exc, where)
@@ -229,7 +229,7 @@ class PgDatabase:
         async with self.tx() as conn:
             return (await conn.execute(sql, params)).rowcount
 
-    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[PgRow]:
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[RowLike]:
         """A read on one of the reader connections."""
         if not self._open:
             raise Unavailable("the database is closed")
@@ -251,15 +251,15 @@ class PgDatabase:
             conn = None
         self._readers.put_nowait(conn)
 
-    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> PgRow | None:
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> RowLike | None:
         found = await self.fetchall(sql, params)
         return found[0] if found else None
 
-    async def fetch_page(self, sql: str, params: Iterable[Any], limit: int) -> list[PgRow]:
+    async def fetch_page(self, sql: str, params: Iterable[Any], limit: int) -> list[RowLike]:
         """A page of at most ``limit`` rows (any length: Postgres reads it off the loop)."""
         return await self.fetchall(sql, params)
 
-    async def fetchall_bulk(self, sql: str, params: Iterable[Any] = ()) -> list[PgRow]:
+    async def fetchall_bulk(self, sql: str, params: Iterable[Any] = ()) -> list[RowLike]:
         """A read that may touch many rows: the same as ``fetchall`` here."""
         return await self.fetchall(sql, params)
 
