@@ -10,6 +10,14 @@ from tests.e2e import harness
 from tests.e2e.harness import Akd
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("AKD_TEST_STORE", "sqlite") == "postgres":
+        skip = pytest.mark.skip(reason="checks akd.db itself; this run keeps akd's state in Postgres")
+        for item in items:
+            if item.get_closest_marker("sqlite_file"):
+                item.add_marker(skip)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def store_backend() -> Iterator[None]:
     """``AKD_TEST_STORE=postgres``: every daemon of the run keeps its state in a database of

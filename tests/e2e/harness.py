@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -116,6 +117,29 @@ class Akd:
     @property
     def token(self) -> str:
         return (self.data_dir / "token").read_text().strip()
+
+    @property
+    def on_postgres(self) -> bool:
+        return bool(self.env.get("AKD_STORE_URL"))
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` (SQLite's dialect, ``?`` placeholders) read from this akd's store, whichever it is."""
+        if self.on_postgres:
+            import psycopg
+
+            from akd.store.pg.dialect import translate
+
+            with psycopg.connect(self.env["AKD_STORE_URL"]) as conn:
+                return [tuple(r) for r in conn.execute(translate(sql), params).fetchall()]
+        with sqlite3.connect(f"file:{self.data_dir / 'akd.db'}?mode=ro", uri=True) as db:
+            return [tuple(r) for r in db.execute(sql, params).fetchall()]
+
+    def store_is_whole(self) -> bool:
+        """SQLite's integrity check of akd.db (Postgres keeps its own: nothing to check here)."""
+        if self.on_postgres:
+            return True
+        with sqlite3.connect(self.data_dir / "akd.db") as db:
+            return bool(db.execute("PRAGMA integrity_check").fetchone() == ("ok",))
 
     def kill9(self) -> int:
         pid = self.pid

@@ -6,7 +6,6 @@ connection declaration deploys. Durable (v1) and non-durable (v2) projects alike
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -114,8 +113,7 @@ def test_sessions_use_slack_and_github_clients(
         assert any("chat_postMessage" in s for s in steps) and any("get_repo" in s for s in steps), steps
         assert not any("_client" in s for s in steps), steps
         # Journaled vendor results keep no credentials: the token and PAT are var names there.
-        with sqlite3.connect(f"file:{akd_module.data_dir / 'akd.db'}?mode=ro", uri=True) as db:
-            blobs = [bytes(b) for (b,) in db.execute("SELECT outcome FROM journal WHERE session_id=?", (sid,))]
+        blobs = [bytes(b) for (b,) in akd_module.query("SELECT outcome FROM journal WHERE session_id=?", (sid,))]
         leaks = [b[b.find(t) - 100 : b.find(t) + 30] for b in blobs for t in (BOT.encode(), PAT.encode()) if t in b]
         assert blobs and not leaks, leaks
         assert any(b"slack_conn__private_bot_token" in b for b in blobs) and any(b"gh__pat" in b for b in blobs)

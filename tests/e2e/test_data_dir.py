@@ -108,6 +108,7 @@ def test_readable_data_dir_is_made_private_with_a_warning(tmp_path: Path) -> Non
         akd.down()
 
 
+@pytest.mark.sqlite_file
 def test_files_akd_creates_in_the_data_dir_are_private(tmp_path: Path) -> None:
     data = tmp_path / "data"
     akd = Akd(data)

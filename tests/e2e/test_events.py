@@ -101,10 +101,7 @@ def test_kill9_during_ingestion_loses_no_acknowledged_event(akd: Akd, tmp_path: 
 
     counts = wait_for(sessions_per_event, 60, interval=0.5, what="one session per acknowledged event")
     assert len(counts) == len(got)
-    import sqlite3
-
-    with sqlite3.connect(akd.data_dir / "akd.db") as db:  # killed during heavy writes, still whole
-        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert akd.store_is_whole()  # killed during heavy writes, still whole
     wait_for(lambda: all(s["state"] == "completed" for s in akd.sessions(project="ingest", limit=1000)), 60)
 
 
@@ -171,7 +168,6 @@ def run(event):
 def test_temporal_dev_server_killed_under_akd(akd: Akd, tmp_path: Path) -> None:
     import os
     import signal
-    import sqlite3
 
     root = write_project(tmp_path / "p", {"autokitteh.yaml": SLOW, "program.py": SURVIVOR})
     url = akd.deploy(root)["webhooks"]["go"]
@@ -191,5 +187,4 @@ def test_temporal_dev_server_killed_under_akd(akd: Akd, tmp_path: Path) -> None:
     done = akd.wait_session(sid, timeout=60)
     assert done["state"] == "completed" and akd.prints(sid) == ["before", "after"]
     # The stores stayed whole.
-    with sqlite3.connect(akd.data_dir / "akd.db") as db:
-        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert akd.store_is_whole()

@@ -314,6 +314,7 @@ def test_var_commands(akd_module: Akd, tmp_path: Path) -> None:
     assert ak.akctl_json("var", "get", "FROM_STDIN", "--project", "vars")["value"] == "piped-value"
 
 
+@pytest.mark.sqlite_file
 def test_secrets_never_leak(akd_module: Akd, tmp_path: Path) -> None:
     ak = akd_module
     root = project(tmp_path / "p", manifest("leaky", vars_=SECRET_VARS))

@@ -18,7 +18,7 @@ import pytest
 from tests.e2e import test_disk
 from tests.e2e.harness import ROOT, Akd, wait_for, write_project
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.sqlite_file]
 
 small_disk = test_disk.small_disk  # the tmpfs fixture (needs root; skipped elsewhere)
 

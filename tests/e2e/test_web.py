@@ -477,6 +477,7 @@ def session_rows(html: str) -> list[str]:
     return re.findall(r'<td class="mono"><a href="/sessions/(ses_[0-9a-z]{26})">', html)
 
 
+@pytest.mark.sqlite_file
 def test_session_pages_stay_responsive_with_10000_sessions(akd: Akd, tmp_path: Path) -> None:
     manifest = "version: v2\nproject:\n  name: many\n  triggers:\n    - name: hook\n      type: webhook\n"
     akd.deploy(write_project(tmp_path / "p", {"autokitteh.yaml": manifest, "program.py": "def f(event):\n  pass\n"}))
