@@ -66,6 +66,10 @@ class TemporalConfig:
     # An API key (Temporal Cloud), sent as a bearer token; it turns TLS on. Better given as
     # $AKD_TEMPORAL_API_KEY than written into akd.toml.
     api_key: str = ""
+    # Seconds before a workflow task that got no answer (its akd was killed) is given to a
+    # worker again: another akd on the same task queue takes a dead one's sessions over
+    # after this. 0: 5 s on the embedded server, 2.5 s on a cluster.
+    workflow_task_timeout: float = 0.0
     # Keep the embedded server's history in <data_dir>/temporal.db (false: in memory).
     persistent: bool = True
     # Port of the embedded server's web UI; 0 disables the UI.
@@ -360,6 +364,8 @@ def load_config(
 
 
 def _check_temporal(temporal: TemporalConfig) -> None:
+    if temporal.workflow_task_timeout != 0 and not 1 <= temporal.workflow_task_timeout <= 60:
+        raise InvalidArgument("config [temporal] workflow_task_timeout: 0 (the default) or 1 to 60 seconds")
     if bool(temporal.tls_cert_file) != bool(temporal.tls_key_file):
         raise InvalidArgument(
             "config [temporal]: tls_cert_file and tls_key_file go together (mutual TLS needs both)"

@@ -25,7 +25,7 @@ from akd.app import create_app
 from akd.config import Config
 from akd.engine.activities import EngineContext
 from akd.engine.builds import store_missing_files
-from akd.engine.connect import embedded_target, external_target
+from akd.engine.connect import embedded_target, external_target, task_timeout
 from akd.engine.reconcile import Reconciler
 from akd.engine.runners import RunnerHub
 from akd.engine.worker import Engine
@@ -242,8 +242,9 @@ class Daemon:
             node=self.config.server.node or f"{socket.gethostname()}:{port}",
         )  # fmt: skip
         self._engine = engine = Engine(
-            engine_ctx, target=target, task_queue=temporal_cfg.task_queue, eager_start=temporal_cfg.eager_start
-        )
+            engine_ctx, target=target, task_queue=temporal_cfg.task_queue, eager_start=temporal_cfg.eager_start,
+            task_timeout=task_timeout(temporal_cfg),
+        )  # fmt: skip
         await engine.start()
         self._dispatcher = dispatcher = Dispatcher(db, engine, outbox)
         self.ctx = ctx = AppContext(

@@ -9,6 +9,7 @@ the first connection attempt with a transport error.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.service import TLSConfig
@@ -56,3 +57,10 @@ def external_target(cfg: TemporalConfig) -> TemporalTarget:
 
 def embedded_target(address: str, namespace: str) -> TemporalTarget:
     return TemporalTarget(address, namespace)
+
+
+def task_timeout(cfg: TemporalConfig) -> timedelta:
+    """``[temporal] workflow_task_timeout``, or its default for the embedded server or a cluster."""
+    if cfg.workflow_task_timeout > 0:
+        return timedelta(seconds=cfg.workflow_task_timeout)
+    return timedelta(seconds=2.5 if cfg.address else 5.0)

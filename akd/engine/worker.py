@@ -27,8 +27,11 @@ from akd.errors import Unavailable
 log = logging.getLogger(__name__)
 
 # A short workflow-task timeout bounds how long a session waits after akd was killed
-# in the middle of a segment: its unfinished task is retried after this much time.
-# Shorter (2 s was tried) re-ran healthy segments when an overloaded dev server was slow.
+# in the middle of a segment: its unfinished task is retried after this much time, by
+# this akd once it is back or by another one on the same task queue. On the embedded
+# server 5 s: shorter (2 s was tried) re-ran healthy segments when an overloaded dev
+# server was slow. On a cluster, where another akd can take over, 2.5 s
+# ([temporal] workflow_task_timeout).
 WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 # Retention deletes workflow histories this many at a time, and at most this many tick
 # workflows per sweep (the rest go at the next sweep).
@@ -38,9 +41,16 @@ FORGET_TICKS_PER_SWEEP = 2000
 
 class Engine:
     def __init__(
-        self, ctx: EngineContext, *, target: TemporalTarget, task_queue: str, eager_start: bool = True
+        self,
+        ctx: EngineContext,
+        *,
+        target: TemporalTarget,
+        task_queue: str,
+        eager_start: bool = True,
+        task_timeout: timedelta = WORKFLOW_TASK_TIMEOUT,
     ) -> None:
         self.ctx = ctx
+        self.task_timeout = task_timeout
         self.target = target
         self.address = target.address
         self.namespace = target.namespace
@@ -90,6 +100,9 @@ class Engine:
             # mode gives up, deadlock detection, guards user workflow code; ours is fixed.
             debug_mode=True,
             graceful_shutdown_timeout=timedelta(seconds=1),
+            # A task for a worker that died (a timer of a parked session, a signal) waits this
+            # long on its sticky queue before any worker may take it: no longer than a task.
+            sticky_queue_schedule_to_start_timeout=self.task_timeout,
         )
         self._worker_task = asyncio.create_task(self._worker.run(), name="temporal-worker")
 
@@ -108,7 +121,7 @@ class Engine:
                 id=session_id,
                 task_queue=self.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                task_timeout=WORKFLOW_TASK_TIMEOUT,
+                task_timeout=self.task_timeout,
                 request_eager_start=self.eager_start,
             )
         except WorkflowAlreadyStartedError:

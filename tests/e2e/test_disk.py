@@ -35,6 +35,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         unmount(mnt)
 
 
+@pytest.mark.sqlite_file
 def test_full_disk_refuses_events_with_503_and_recovers(small_disk: Path) -> None:
     akd = Akd(small_disk / "data")
     akd.up()
@@ -94,6 +95,7 @@ def run(event):
 """
 
 
+@pytest.mark.sqlite_file  # the data dir's disk holds the store only when it is SQLite
 def test_full_disk_holds_a_durable_session_without_rerunning_its_steps(small_disk: Path, tmp_path: Path) -> None:
     side = tmp_path / "side-effects.txt"  # outside the small disk
     project = tmp_path / "proj"

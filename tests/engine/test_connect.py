@@ -62,3 +62,15 @@ def test_a_client_certificate_needs_its_key(tmp_path: Path) -> None:
 def test_tls_settings_need_an_external_address(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match=r"set \[temporal\] address"):
         _load(tmp_path, "[temporal]\napi_key = 'k'\n")
+
+
+def test_the_workflow_task_timeout_is_short_on_a_cluster(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from akd.engine.connect import task_timeout
+
+    assert task_timeout(_load(tmp_path, "[temporal]\n")) == timedelta(seconds=5)
+    assert task_timeout(_load(tmp_path, '[temporal]\naddress = "t:7233"\n')) == timedelta(seconds=2.5)
+    assert task_timeout(_load(tmp_path, "[temporal]\nworkflow_task_timeout = 3\n")) == timedelta(seconds=3)
+    with pytest.raises(InvalidArgument, match="workflow_task_timeout"):
+        _load(tmp_path, "[temporal]\nworkflow_task_timeout = 0.2\n")

@@ -1,0 +1,145 @@
+"""Several akd nodes on one Postgres and one Temporal (issue 19, steps 4 and 5).
+
+Two akd processes with their own data dirs and ports share a store (a throwaway Postgres
+from tests/pgserver.py), a Temporal (a separate dev server standing in for the cluster),
+the API token and the secret key. Each serves the API and webhooks and runs a worker on
+the shared task queue. A session whose node is killed with ``kill -9`` goes on on the
+other one, repeating at most the one step it was in.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.cluster import NAMESPACE, temporal_cluster
+from tests.e2e.harness import Akd, wait_for, write_project
+from tests.pgserver import find_bin_dir, pg_server
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(find_bin_dir() is None, reason="initdb is not installed (dev.py test installs postgresql)"),
+]
+
+TOKEN = "multi-node-token-0123456789abcdef"
+
+MANIFEST = """\
+version: v2
+project:
+  name: shared
+  vars:
+    - name: GREETING
+      value: hi
+      secret: true
+  triggers:
+    - name: go
+      type: webhook
+      call: program.py:run
+      is_durable: true
+"""
+
+PROGRAM = """\
+import os
+import time
+import autokitteh as ak
+
+MARKS = {marks!r}
+
+@ak.activity
+def mark(what):
+    with open(MARKS, "a") as f:
+        f.write(what + "\\n")
+    return what
+
+def run(event, session_id):
+    body = event.data.body.json or dict()
+    for i in range(int(body.get("steps", 1))):
+        mark(f"{{session_id}} {{i}} {{os.environ['GREETING']}}")
+        time.sleep(float(body.get("pause", 0)))
+"""
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator[tuple[object, str]]:
+    with pg_server() as pg, temporal_cluster() as address:
+        yield pg, address
+
+
+def _node(root: Path, name: str, store_url: str, address: str, key_from: Akd | None = None) -> Akd:
+    node = Akd(root / name)
+    node.env.update({
+        "AKD_STORE_URL": store_url, "AKD_TEMPORAL_ADDRESS": address, "AKD_TEMPORAL_NAMESPACE": NAMESPACE,
+        "AKD_SERVER_TOKEN": TOKEN, "AKD_SERVER_NODE": name,
+    })  # fmt: skip
+    if key_from is not None:  # every node of one store decrypts its secrets with the same key
+        node.data_dir.mkdir(parents=True)
+        shutil.copy2(key_from.data_dir / "secret.key", node.data_dir / "secret.key")
+    node.up()
+    return node
+
+
+def _post(node: Akd, slug: str, **body: object) -> str:
+    res = httpx.post(f"{node.url}/webhooks/{slug}", json=body, timeout=10)
+    assert res.status_code == 202, res.text
+    event: str = res.headers["AutoKitteh-Event-ID"]
+    ids: list[str] = wait_for(lambda: node.api("GET", f"/events/{event}").json().get("session_ids"), 30)
+    return ids[0]
+
+
+@pytest.fixture
+def two_nodes(shared: tuple[object, str], tmp_path: Path) -> Iterator[tuple[Akd, Akd, Path, str]]:
+    pg, address = shared
+    url = pg.new_database()  # type: ignore[attr-defined]
+    a = _node(tmp_path, "node-a", url, address)
+    b = None
+    try:
+        marks = tmp_path / "marks.txt"
+        files = {"autokitteh.yaml": MANIFEST, "program.py": PROGRAM.format(marks=str(marks))}
+        project = write_project(tmp_path / "p", files)
+        slug = a.deploy(project)["webhooks"]["go"].rsplit("/webhooks/", 1)[1]  # makes node-a's secret key
+        b = _node(tmp_path, "node-b", url, address, key_from=a)
+        yield a, b, marks, slug
+    finally:
+        for node in (a, b):
+            if node is not None:
+                node.down()
+
+
+def test_two_nodes_share_the_work_and_the_state(two_nodes: tuple[Akd, Akd, Path, str]) -> None:
+    a, b, marks, slug = two_nodes
+    sids = [_post(node, slug) for node in (a, b) * 6]
+    for sid in sids:
+        done = a.wait_session(sid, timeout=60)
+        assert done["state"] == "completed", done
+    # One store: each node lists every session, and every session ran once.
+    assert {s["session_id"] for s in b.sessions(project="shared", limit=100)} == set(sids)
+    lines = marks.read_text().splitlines()
+    assert sorted(lines) == sorted(f"{sid} 0 hi" for sid in sids)  # the secret var, decrypted on both
+    workers = {b.session(sid)["worker"] for sid in sids}
+    assert workers == {"node-a", "node-b"}, workers
+
+
+def test_a_session_goes_on_on_the_other_node_after_kill9(two_nodes: tuple[Akd, Akd, Path, str]) -> None:
+    a, b, marks, slug = two_nodes
+    steps = 8
+    sid = _post(a, slug, steps=steps, pause=0.4)
+    assert wait_for(lambda: a.session(sid).get("worker"), 30) == "node-a"
+    wait_for(lambda: marks.exists() and len(marks.read_text().splitlines()) >= 3, 30, what="three steps on node-a")
+    a.kill9()
+    killed_at, before = time.monotonic(), len(marks.read_text().splitlines())
+    wait_for(lambda: len(marks.read_text().splitlines()) > before, 60, what="node-b to go on")
+    took = time.monotonic() - killed_at
+    done = b.wait_session(sid, timeout=90)
+    assert done["state"] == "completed", done
+    assert done["worker"] == "node-b"
+    lines = marks.read_text().splitlines()
+    counts = {i: lines.count(f"{sid} {i} hi") for i in range(steps)}
+    # Every step ran; only the one in flight when node-a died may have run twice.
+    assert all(n >= 1 for n in counts.values()), counts
+    assert sum(n - 1 for n in counts.values()) <= 1, counts
+    print(f"node-b went on {took:.1f} s after kill -9 of node-a")
