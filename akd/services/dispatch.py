@@ -259,6 +259,8 @@ class Dispatcher:
         payload = pickle.dumps(events_store.payload(event)) if subs else b""
         now = time.time()
         async with self.db.tx() as conn:
+            if not await events_store.claim_pending(conn, event["event_id"]):
+                return None  # dispatched meanwhile, here or by another akd
             decision = await flow.decide(conn, candidates, event["event_id"], now)
             created = await sessions_store.insert_sessions(conn, decision.news)
             admitted = await self._admit_in(conn, decision.queued_triggers)

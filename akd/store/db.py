@@ -123,6 +123,8 @@ class _Executed:
 class SqliteConnection:
     """The writer inside ``SqliteDatabase.tx()``: statements run at once, on the loop thread."""
 
+    dialect = "sqlite"
+
     def __init__(self, raw: sqlite3.Connection) -> None:
         self.raw = raw
 
@@ -386,6 +388,8 @@ class ExecutedLike(Protocol):
 
 class TxLike(Protocol):
     """The connection inside ``tx()``."""
+
+    dialect: str  # "sqlite" or "postgres", for the few statements that differ in meaning
 
     def execute(self, sql: str, params: Iterable[Any] = ()) -> ExecutedLike: ...
 

@@ -84,6 +84,19 @@ async def event_of_delivery(db: Database, connection_id: str, delivery_id: str) 
     return None if row is None else str(row["event_id"])
 
 
+async def claim_pending(conn: Connection, event_id: str) -> bool:
+    """Whether ``event_id`` is still pending, claiming it for the caller's transaction.
+
+    On SQLite the transaction holds the one write lock already. On Postgres another akd
+    may be dispatching the same event right now (its sweeper found it, or a delivery and
+    a recovery raced): the row is locked for this transaction, and one locked by another
+    is skipped, so exactly one akd dispatches each event.
+    """
+    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgres" else ""
+    rows = await conn.execute_fetchall(f"SELECT state FROM events WHERE event_id=?{lock}", (event_id,))
+    return bool(rows) and rows[0]["state"] == "pending"
+
+
 async def mark_dispatched(conn: Connection, event_id: str, skip_reason: str, now: float) -> bool:
     """A pending event is dispatched, or skipped with ``skip_reason`` when it is not "";
     False when another dispatch got there first."""

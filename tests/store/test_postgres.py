@@ -332,3 +332,31 @@ def test_the_store_url_setting_takes_postgres_urls_only(tmp_path: Path) -> None:
     assert load_config(data_dir=tmp_path / "none", environ=env).store.url == env["AKD_STORE_URL"]
     with pytest.raises(InvalidArgument, match=r"\[store\] url: expected empty .* got 'mysql'"):
         load_config(data_dir=tmp_path / "none", environ={"AKD_STORE_URL": "mysql://h/db"})
+
+
+def test_one_akd_claims_a_pending_event_and_another_skips_it(pg: PgServer) -> None:
+    """Two handles on one database stand for two akd nodes dispatching the same event."""
+    url = pg.new_database()
+
+    async def scenario(first: PgDatabase) -> list[bool]:
+        second = PgDatabase(url)
+        await second.open()
+        try:
+            async with first.tx() as conn:
+                await conn.execute("INSERT INTO projects VALUES ('prj_1','p','','',0,0)")
+            from akd.store.events import NewEvent, claim_pending, ingest_event, mark_dispatched
+
+            await ingest_event(first, NewEvent("prj_1", "post", "webhook", b"", event_id="evt_1"))
+            seen = []
+            async with first.tx() as mine:
+                seen.append(await claim_pending(mine, "evt_1"))
+                async with second.tx() as theirs:  # while the first holds it
+                    seen.append(await claim_pending(theirs, "evt_1"))
+                await mark_dispatched(mine, "evt_1", "", 1.0)
+            async with second.tx() as theirs:  # after the first committed
+                seen.append(await claim_pending(theirs, "evt_1"))
+            return seen
+        finally:
+            await second.close()
+
+    assert _run(url, scenario) == [True, False, False]

@@ -97,6 +97,8 @@ class _Executed:
 class PgConnection:
     """The writer inside ``PgDatabase.tx()``, with the SQLite writer's statement methods."""
 
+    dialect = "postgres"
+
     def __init__(self, raw: AsyncConnection[PgRow], where: str) -> None:
         self.raw = raw
         self._where = where
