@@ -35,6 +35,10 @@ class ServerConfig:
     # holds this one, for akctl): the nodes of one deployment share it. Better given as
     # $AKD_SERVER_TOKEN than written into akd.toml.
     token: str = ""
+    # false: an API-only akd (API, webhooks, web UI, dispatch), which runs no session itself;
+    # it needs a shared store ([store] url) and Temporal ([temporal] address) with akd
+    # nodes that do.
+    worker: bool = True
     # This akd's name among several on one store (shown as a session's worker); empty:
     # <host name>:<port>.
     node: str = ""
@@ -360,6 +364,11 @@ def load_config(
     _check_server(cfg.server)
     _check_temporal(cfg.temporal)
     _check_store(cfg.store)
+    if not cfg.server.worker and not (cfg.store.url and cfg.temporal.address):
+        raise InvalidArgument(
+            "config [server] worker = false makes an API-only akd, which runs no session: it needs a shared"
+            " store ([store] url) and Temporal ([temporal] address) that akd nodes with workers use too"
+        )
     return cfg
 
 

@@ -206,7 +206,8 @@ class Daemon:
             # Read the TLS files now: a bad path stops akd naming it, before anything starts.
             target = external_target(temporal_cfg)
             temporal = ExternalTemporal(temporal_cfg.address)
-            await hub.start(use_forkserver=runner_cfg.fork_server)
+            if self.config.server.worker:  # an API-only akd runs no runner, hence no fork server
+                await hub.start(use_forkserver=runner_cfg.fork_server)
         else:
             self._temporal = temporal = TemporalDevServer(
                 self.data_dir,
@@ -243,7 +244,7 @@ class Daemon:
         )  # fmt: skip
         self._engine = engine = Engine(
             engine_ctx, target=target, task_queue=temporal_cfg.task_queue, eager_start=temporal_cfg.eager_start,
-            task_timeout=task_timeout(temporal_cfg),
+            task_timeout=task_timeout(temporal_cfg), worker=self.config.server.worker,
         )  # fmt: skip
         await engine.start()
         self._dispatcher = dispatcher = Dispatcher(db, engine, outbox)

@@ -394,3 +394,11 @@ def test_a_short_server_token_is_refused(tmp_path: Path) -> None:
 def test_the_server_token_comes_from_the_environment(tmp_path: Path) -> None:
     cfg = load_config(environ={"AKD_DATA_DIR": str(tmp_path), "AKD_SERVER_TOKEN": "x" * 32})
     assert cfg.server.token == "x" * 32
+
+
+def test_an_api_only_akd_needs_a_shared_store_and_temporal(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgument, match="API-only akd"):
+        load_config(environ={"AKD_DATA_DIR": str(tmp_path), "AKD_SERVER_WORKER": "false"})
+    shared = {"AKD_STORE_URL": "postgresql://h/db", "AKD_TEMPORAL_ADDRESS": "t:7233"}
+    cfg = load_config(environ={"AKD_DATA_DIR": str(tmp_path), "AKD_SERVER_WORKER": "false", **shared})
+    assert cfg.server.worker is False

@@ -48,9 +48,13 @@ class Engine:
         task_queue: str,
         eager_start: bool = True,
         task_timeout: timedelta = WORKFLOW_TASK_TIMEOUT,
+        worker: bool = True,
     ) -> None:
         self.ctx = ctx
         self.task_timeout = task_timeout
+        # False: an API-only akd ([server] worker = false) starts workflows, sends signals and
+        # reads Temporal, but runs no session: the other akd on the task queue do.
+        self.runs_sessions = worker
         self.target = target
         self.address = target.address
         self.namespace = target.namespace
@@ -86,6 +90,8 @@ class Engine:
 
     async def start(self) -> None:
         self._client = await self._connect()
+        if not self.runs_sessions:
+            return
         self._worker = Worker(
             self._client,
             task_queue=self.task_queue,
@@ -113,7 +119,8 @@ class Engine:
         request spends most of its time waiting for the server, and the segment then only
         has to tell the runner to go.
         """
-        self.activities.preload(session_id)
+        if self.runs_sessions:
+            self.activities.preload(session_id)
         try:
             await self.client.start_workflow(
                 SessionWorkflow.run,
@@ -122,7 +129,7 @@ class Engine:
                 task_queue=self.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 task_timeout=self.task_timeout,
-                request_eager_start=self.eager_start,
+                request_eager_start=self.eager_start and self.runs_sessions,  # eager: to this worker
             )
         except WorkflowAlreadyStartedError:
             self.ctx.hub.drop_prespawned(session_id)  # its segment runs (or ran) elsewhere

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.e2e.cluster import NAMESPACE, temporal_cluster
-from tests.e2e.harness import Akd, wait_for, write_project
+from tests.e2e.harness import Akd, children_of, wait_for, write_project
 from tests.pgserver import find_bin_dir, pg_server
 
 pytestmark = [
@@ -143,3 +143,37 @@ def test_a_session_goes_on_on_the_other_node_after_kill9(two_nodes: tuple[Akd, A
     assert all(n >= 1 for n in counts.values()), counts
     assert sum(n - 1 for n in counts.values()) <= 1, counts
     print(f"node-b went on {took:.1f} s after kill -9 of node-a")
+
+
+def test_an_api_only_node_takes_events_that_the_workers_run(shared: tuple[object, str], tmp_path: Path) -> None:
+    pg, address = shared
+    url = pg.new_database()  # type: ignore[attr-defined]
+    worker = _node(tmp_path, "node-a", url, address)
+    api = None
+    try:
+        marks = tmp_path / "marks.txt"
+        files = {"autokitteh.yaml": MANIFEST, "program.py": PROGRAM.format(marks=str(marks))}
+        slug = worker.deploy(write_project(tmp_path / "p", files))["webhooks"]["go"].rsplit("/webhooks/", 1)[1]
+        (tmp_path / "api").mkdir()
+        shutil.copy2(worker.data_dir / "secret.key", tmp_path / "api" / "secret.key")
+        api = Akd(tmp_path / "api")
+        api.env.update({
+            "AKD_STORE_URL": url, "AKD_TEMPORAL_ADDRESS": address, "AKD_TEMPORAL_NAMESPACE": NAMESPACE,
+            "AKD_SERVER_TOKEN": TOKEN, "AKD_SERVER_NODE": "api", "AKD_SERVER_WORKER": "false",
+        })  # fmt: skip
+        api.up()
+        sids = [_post(api, slug) for _ in range(3)]
+        for sid in sids:
+            done = api.wait_session(sid, timeout=60)
+            assert done["state"] == "completed" and done["worker"] == "node-a", done
+        assert sorted(marks.read_text().splitlines()) == sorted(f"{sid} 0 hi" for sid in sids)
+        # It runs no session, hence no runner and no fork server of its own.
+        assert api.api("GET", "/health").json()["runners"] == 0
+        def runners(node: Akd) -> list[int]:
+            return [p for p in children_of(node.pid) if b"akd.runner" in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+        assert runners(worker) and not runners(api)  # the worker node has its fork server
+    finally:
+        for node in (worker, api):
+            if node is not None:
+                node.down()
