@@ -26,6 +26,7 @@ from akd.config import Config
 from akd.engine.activities import EngineContext
 from akd.engine.builds import store_missing_files
 from akd.engine.connect import embedded_target, external_target, task_timeout
+from akd.engine.outcomes import OutcomeRegistry
 from akd.engine.reconcile import Reconciler
 from akd.engine.runners import RunnerHub
 from akd.engine.worker import Engine
@@ -241,6 +242,7 @@ class Daemon:
             down_since=down_since,
             replay_each_step=self.config.sessions.replay_each_step,
             node=self.config.server.node or f"{socket.gethostname()}:{port}",
+            outcomes=OutcomeRegistry(shared=bool(self.config.store.url)),
         )  # fmt: skip
         self._engine = engine = Engine(
             engine_ctx, target=target, task_queue=temporal_cfg.task_queue, eager_start=temporal_cfg.eager_start,

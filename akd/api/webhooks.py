@@ -20,6 +20,7 @@ from akd.engine.outcomes import Outcome
 from akd.errors import BadGateway, GatewayTimeout, NotFound, Unauthenticated
 from akd.services.context import AppContext
 from akd.signatures import verify
+from akd.store import outcomes as outcomes_store
 from akd.store import projects as projects_store
 from akd.store import sessions as sessions_store
 from akd.store.db import Row
@@ -28,6 +29,8 @@ from akd.store.sessions import FINAL_STATES
 from akd.store.vars import load_env_vars
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# How often a sync webhook on a shared store looks for outcomes stored by other akd.
+REMOTE_POLL = 0.05
 
 
 def canonical_header(name: str) -> str:
@@ -133,41 +136,75 @@ async def sync_response(c: AppContext, ev: NewEvent) -> Response:
     event_id = ev.event_id
     outcomes = c.engine.ctx.outcomes
     queue = outcomes.expect(event_id)  # before the sessions start: none of their outcomes is missed
+    remote = RemoteOutcomes(c, event_id, queue) if outcomes.shared else None
     headers = {"AutoKitteh-Event-ID": event_id}
+
+    def done() -> None:
+        outcomes.forget(event_id)
+        if remote is not None:
+            remote.stop()
+
     try:
         session_ids = (await c.dispatcher.ingest(ev, wait=True)).session_ids or []
         if not session_ids:
+            done()
             return JSONResponse(BadGateway("the event started no session").to_dict(), 502, headers=headers)
-        first = await next_outcome(c, queue, session_ids, c.config.sessions.sync_timeout)
+        first = await next_outcome(c, queue, session_ids, c.config.sessions.sync_timeout, remote)
     except BaseException:
-        outcomes.forget(event_id)
+        done()
         raise
     if isinstance(first, Response):
-        outcomes.forget(event_id)
+        done()
         first.headers.update(headers)
         return first
     if not first.more:
-        outcomes.forget(event_id)
+        done()
         return Response(first.body, first.status, headers={**first.headers, **headers})
 
     async def chunks() -> AsyncIterator[bytes]:
         try:
             yield first.body
             while True:
-                nxt = await next_outcome(c, queue, session_ids, c.config.sessions.sync_timeout)
+                nxt = await next_outcome(c, queue, session_ids, c.config.sessions.sync_timeout, remote)
                 if isinstance(nxt, Response):
                     return
                 yield nxt.body
                 if not nxt.more:
                     return
         finally:
-            outcomes.forget(event_id)
+            done()
 
     return StreamingResponse(chunks(), first.status, headers={**first.headers, **headers})
 
 
-async def next_outcome(c: AppContext, queue: asyncio.Queue[Outcome], session_ids: list[str], timeout: float
-                       ) -> Outcome | Response:  # fmt: skip
+class RemoteOutcomes:
+    """Outcomes of sessions running on other akd of a shared store, read from the store
+    (``akd.store.outcomes``) into the waiter's queue every REMOTE_POLL seconds."""
+
+    def __init__(self, c: AppContext, event_id: str, queue: asyncio.Queue[Outcome]) -> None:
+        self.c, self.event_id, self.queue, self.seq = c, event_id, queue, 0
+        self._task = asyncio.create_task(self._poll(), name=f"outcomes-{event_id}")
+
+    async def pull(self) -> None:
+        for got in await outcomes_store.after(self.c.db, self.event_id, self.seq):
+            self.seq = got.seq
+            self.queue.put_nowait(Outcome(got.status, got.headers, got.body, got.more))
+
+    async def _poll(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(REMOTE_POLL)
+                await self.pull()
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(outcomes_store.forget(self.c.db, self.event_id))
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+
+async def next_outcome(c: AppContext, queue: asyncio.Queue[Outcome], session_ids: list[str], timeout: float,
+                       remote: RemoteOutcomes | None = None) -> Outcome | Response:  # fmt: skip
     """Wait for an outcome; answer 204/500 at once when every session ended without one, 504 on timeout."""
     deadline = time.monotonic() + timeout
     while True:
@@ -175,6 +212,8 @@ async def next_outcome(c: AppContext, queue: asyncio.Queue[Outcome], session_ids
             return queue.get_nowait()
         states = await sessions_store.states_of(c.db, session_ids)
         if states and all(state in FINAL_STATES for state in states):
+            if remote is not None:  # an outcome stored by another akd just before its session ended
+                await remote.pull()
             if not queue.empty():
                 return queue.get_nowait()
             return Response(status_code=500 if "error" in states else 204)

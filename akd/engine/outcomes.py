@@ -16,10 +16,15 @@ class Outcome:
 
 
 class OutcomeRegistry:
-    """One queue of outcomes per event whose HTTP caller is still waiting."""
+    """One queue of outcomes per event whose HTTP caller is still waiting here.
 
-    def __init__(self) -> None:
+    ``shared``: the store is shared with other akd, whose waiters read outcomes from it
+    (``akd.store.outcomes``) when the session runs here and the request waits there.
+    """
+
+    def __init__(self, shared: bool = False) -> None:
         self._queues: dict[str, asyncio.Queue[Outcome]] = {}
+        self.shared = shared
 
     def expect(self, event_id: str) -> asyncio.Queue[Outcome]:
         queue: asyncio.Queue[Outcome] = asyncio.Queue()

@@ -27,6 +27,7 @@ from akd.oauth import rfc3339
 from akd.runner.errors import AutoKittehError
 from akd.store import events as events_store
 from akd.store import inbox, kv, published, runtime_lookups, subscriptions
+from akd.store import outcomes as outcomes_store
 from akd.store import sessions as sessions_store
 from akd.store.db import Connection, Database
 from akd.store.sessions import LogRecord, NewSession, SessionRecord
@@ -375,7 +376,10 @@ async def _outcome_event(calls: Request, s: SessionRecord, p: dict[str, Any]) ->
 async def http_outcome(calls: Request, conn: Connection, s: SessionRecord, p: dict[str, Any]) -> Any:
     event_id = await _outcome_event(calls, s, p)
     if event_id:
-        calls.outcomes.deliver(event_id, outcome_from_payload(p))
+        outcome = outcome_from_payload(p)
+        if not calls.outcomes.deliver(event_id, outcome) and calls.outcomes.shared:
+            # No waiter here: the request may wait on another akd of the store.
+            await outcomes_store.put(conn, event_id, outcome.status, outcome.headers, outcome.body, outcome.more)
     return None
 
 

@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from akd.store import events as events_store
+from akd.store import outcomes as outcomes_store
 from akd.store import sessions as sessions_store
 from akd.store.db import Database
 
 log = logging.getLogger(__name__)
+
+UNREAD_OUTCOMES_SECONDS = 3600.0
 
 # Sessions per delete transaction: writes run on the event loop, so keep each one short.
 BATCH = 100
@@ -122,6 +125,8 @@ async def run_forever(
                     await forget_before(swept.cutoff)
                 if code_cache is not None:
                     await asyncio.to_thread(prune_files, code_cache, swept.cutoff)
+            # Sync-webhook outcomes stored for another akd that never read them (it gave up).
+            await outcomes_store.forget_before(db, time.time() - UNREAD_OUTCOMES_SECONDS)
             if logs_dir is not None:
                 for name in await asyncio.to_thread(cap_logs, logs_dir, log_max_bytes):
                     log.info("retention: %s grew past %d bytes; its content moved to %s.1", name, log_max_bytes, name)

@@ -362,6 +362,23 @@ MIGRATIONS: list[tuple[str, str]] = [
         "0016_session_worker",
         "ALTER TABLE sessions ADD COLUMN worker TEXT",
     ),
+    (
+        # http_outcome()s of sessions whose sync webhook waits on another akd of a shared
+        # store (akd.store.outcomes): the waiting akd reads them here.
+        "0017_http_outcomes",
+        """
+        CREATE TABLE http_outcomes (
+            event_id    TEXT NOT NULL,
+            seq         INTEGER NOT NULL,
+            status      INTEGER NOT NULL,
+            headers     TEXT NOT NULL,
+            body        BLOB NOT NULL,
+            more        INTEGER NOT NULL,
+            created_at  REAL NOT NULL,
+            PRIMARY KEY (event_id, seq)
+        )
+        """,
+    ),
 ]
 
 

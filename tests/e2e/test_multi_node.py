@@ -177,3 +177,51 @@ def test_an_api_only_node_takes_events_that_the_workers_run(shared: tuple[object
         for node in (worker, api):
             if node is not None:
                 node.down()
+
+
+SYNC_MANIFEST = """\
+version: v2
+project:
+  name: answers
+  triggers:
+    - name: ask
+      type: webhook
+      call: program.py:answer
+      is_sync: true
+"""
+
+SYNC_PROGRAM = """\
+import autokitteh as ak
+
+def answer(event):
+    name = (event.data.body.json or dict()).get("name", "?")
+    ak.http_outcome(status_code=201, json={"hello": name})
+"""
+
+
+def test_a_sync_webhook_on_an_api_node_gets_the_answer_of_a_session_on_a_worker(
+    shared: tuple[object, str], tmp_path: Path
+) -> None:
+    pg, address = shared
+    url = pg.new_database()  # type: ignore[attr-defined]
+    worker = _node(tmp_path, "node-a", url, address)
+    api = None
+    try:
+        project = write_project(tmp_path / "p", {"autokitteh.yaml": SYNC_MANIFEST, "program.py": SYNC_PROGRAM})
+        slug = worker.deploy(project)["webhooks"]["ask"].rsplit("/webhooks/", 1)[1]
+        api = Akd(tmp_path / "api")
+        api.env.update({
+            "AKD_STORE_URL": url, "AKD_TEMPORAL_ADDRESS": address, "AKD_TEMPORAL_NAMESPACE": NAMESPACE,
+            "AKD_SERVER_TOKEN": TOKEN, "AKD_SERVER_NODE": "api", "AKD_SERVER_WORKER": "false",
+        })  # fmt: skip
+        api.up()
+        for name in ("Ada", "Grace"):
+            res = httpx.post(f"{api.url}/webhooks/{slug}", json={"name": name}, timeout=30)
+            assert res.status_code == 201, res.text
+            assert res.json() == {"hello": name}
+            sid = api.api("GET", f"/events/{res.headers['AutoKitteh-Event-ID']}").json()["session_ids"][0]
+            assert api.session(sid)["worker"] == "node-a"  # answered across akd nodes
+    finally:
+        for node in (worker, api):
+            if node is not None:
+                node.down()
