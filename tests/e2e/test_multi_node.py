@@ -60,6 +60,8 @@ def run(event, session_id):
     body = event.data.body.json or dict()
     for i in range(int(body.get("steps", 1))):
         mark(f"{{session_id}} {{i}} {{os.environ['GREETING']}}")
+        print(f"after step {{i}}")
+        ak.add_values(session_id, 1)
         time.sleep(float(body.get("pause", 0)))
 """
 
@@ -142,6 +144,9 @@ def test_a_session_goes_on_on_the_other_node_after_kill9(two_nodes: tuple[Akd, A
     # Every step ran; only the one in flight when node-a died may have run twice.
     assert all(n >= 1 for n in counts.values()), counts
     assert sum(n - 1 for n in counts.values()) <= 1, counts
+    # Prints and the KV counter, recorded with the journal, are not repeated by the take-over.
+    assert b.prints(sid) == [f"after step {i}" for i in range(steps)]
+    assert b.api("GET", f"/store/{sid}", params={"project": "shared"}).json()["value"] == steps
     print(f"node-b went on {took:.1f} s after kill -9 of node-a")
 
 
