@@ -12,13 +12,22 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from akd.errors import Unavailable
+
 # SQLite's words for a write the storage refused (SQLITE_FULL, SQLITE_IOERR, SQLITE_READONLY).
 _SQLITE_STORAGE = ("database or disk is full", "disk i/o error", "readonly database", "read-only")
 _OS_STORAGE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
 
 
+class StoreUnreachable(Unavailable):
+    """The store's server cannot be reached (Postgres stopped, restarting, network gone)."""
+
+
 def is_storage_error(exc: BaseException) -> bool:
-    """Whether ``exc`` says the disk (not the query) refused the write; worth retrying later."""
+    """Whether ``exc`` says the storage (not the query) refused the write; worth retrying
+    later: a full or read-only disk under SQLite, an unreachable Postgres."""
+    if isinstance(exc, StoreUnreachable):
+        return True
     if isinstance(exc, sqlite3.OperationalError):
         text = str(exc).lower()
         return any(words in text for words in _SQLITE_STORAGE)

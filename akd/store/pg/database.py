@@ -32,7 +32,7 @@ from akd.errors import Unavailable
 from akd.store.pg import rows, schema
 from akd.store.pg.dialect import translate
 from akd.store.pg.rows import PgRow
-from akd.store.stalls import Stalls
+from akd.store.stalls import Stalls, StoreUnreachable
 
 if TYPE_CHECKING:
     from akd.store.db import RowLike, Store
@@ -132,7 +132,7 @@ async def run_statement(conn: AsyncConnection[PgRow], sql: str, params: Iterable
 
 
 def lost(exc: Exception, where: str) -> NoReturn:
-    raise Unavailable(
+    raise StoreUnreachable(
         f"akd's Postgres database {where} cannot be used ({str(exc).strip() or type(exc).__name__}); nothing was "
         "accepted. akd reconnects by itself when the server is back"
     ) from exc
