@@ -9,7 +9,9 @@ other one, repeating at most the one step it was in.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -230,3 +232,28 @@ def test_a_sync_webhook_on_an_api_node_gets_the_answer_of_a_session_on_a_worker(
         for node in (worker, api):
             if node is not None:
                 node.down()
+
+
+def test_a_frozen_node_is_taken_over_and_repeats_nothing_when_it_thaws(two_nodes: tuple[Akd, Akd, Path, str]) -> None:
+    a, b, marks, slug = two_nodes
+    steps = 8
+    sid = _post(a, slug, steps=steps, pause=0.4)
+    assert wait_for(lambda: a.session(sid).get("worker"), 30) == "node-a"
+    wait_for(lambda: marks.exists() and len(marks.read_text().splitlines()) >= 3, 30, what="three steps on node-a")
+    frozen = [a.pid, *children_of(a.pid)]  # akd and its runners, as a stalled machine would be
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        before = len(marks.read_text().splitlines())
+        wait_for(lambda: len(marks.read_text().splitlines()) > before, 60, what="node-b to go on")
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+    done = b.wait_session(sid, timeout=90)
+    assert done["state"] == "completed", done
+    time.sleep(2)  # node-a, thawed, must not go on with the session it lost
+    lines = marks.read_text().splitlines()
+    counts = {i: lines.count(f"{sid} {i} hi") for i in range(steps)}
+    assert all(n >= 1 for n in counts.values()), counts
+    assert sum(n - 1 for n in counts.values()) <= 1, counts
+    assert b.prints(sid) == [f"after step {i}" for i in range(steps)]
