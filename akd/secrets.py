@@ -13,6 +13,7 @@ Losing the key file makes stored secrets unreadable; they must then be set again
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -50,6 +51,14 @@ class SecretBox:
                 f"a stored secret cannot be decrypted with {self.path} (was the key replaced?); "
                 "set the secret again with `akctl var set NAME VALUE --secret` or redeploy"
             ) from None
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def fingerprint(self) -> str:
+        """A short hash of the key (creating it when missing): tells keys apart, reveals nothing."""
+        _load_or_create(self.path)
+        return hashlib.sha256(_read(self.path)).hexdigest()[:16]
 
     def _key(self) -> Fernet:
         if self._fernet is None:

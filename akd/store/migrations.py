@@ -379,6 +379,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         )
         """,
     ),
+    (
+        # Facts about the store itself, e.g. which secret key its secrets are encrypted
+        # with (a fingerprint), so an akd with another key refuses to start on it.
+        "0018_store_meta",
+        "CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
 ]
 
 

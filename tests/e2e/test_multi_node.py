@@ -216,6 +216,8 @@ def test_a_sync_webhook_on_an_api_node_gets_the_answer_of_a_session_on_a_worker(
     try:
         project = write_project(tmp_path / "p", {"autokitteh.yaml": SYNC_MANIFEST, "program.py": SYNC_PROGRAM})
         slug = worker.deploy(project)["webhooks"]["ask"].rsplit("/webhooks/", 1)[1]
+        (tmp_path / "api").mkdir()
+        shutil.copy2(worker.data_dir / "secret.key", tmp_path / "api" / "secret.key")
         api = Akd(tmp_path / "api")
         api.env.update({
             "AKD_STORE_URL": url, "AKD_TEMPORAL_ADDRESS": address, "AKD_TEMPORAL_NAMESPACE": NAMESPACE,
@@ -257,3 +259,25 @@ def test_a_frozen_node_is_taken_over_and_repeats_nothing_when_it_thaws(two_nodes
     assert all(n >= 1 for n in counts.values()), counts
     assert sum(n - 1 for n in counts.values()) <= 1, counts
     assert b.prints(sid) == [f"after step {i}" for i in range(steps)]
+
+
+def test_a_node_without_the_stores_secret_key_refuses_to_start(shared: tuple[object, str], tmp_path: Path) -> None:
+    pg, address = shared
+    url = pg.new_database()  # type: ignore[attr-defined]
+    first = _node(tmp_path, "node-a", url, address)
+    try:
+        for name, key in (("no-key", None), ("other-key", b"x" * 43 + b"=")):
+            other = Akd(tmp_path / name)
+            other.env.update({"AKD_STORE_URL": url, "AKD_TEMPORAL_ADDRESS": address,
+                              "AKD_TEMPORAL_NAMESPACE": NAMESPACE, "AKD_SERVER_TOKEN": TOKEN})  # fmt: skip
+            if key is not None:
+                other.data_dir.mkdir(parents=True)
+                (other.data_dir / "secret.key").write_bytes(key)
+            res = other.akctl("up", "--detach", "--port", "0", timeout=120)
+            try:
+                assert res.returncode != 0, f"{name}: started"
+                assert "copy secret.key from an akd of this store" in res.stdout + res.stderr, res.stderr
+            finally:
+                other.down()
+    finally:
+        first.down()
