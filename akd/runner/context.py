@@ -265,7 +265,7 @@ class Session:
         elif ok:  # a repr of a large value would cost more than the step: its size says enough
             msg["result"] = f"<{type(value).__name__}: {len(blob)} bytes once pickled>"
         else:
-            msg["error"] = mask(f"{type(value).__name__}: {_words(value)}", self.secrets)
+            msg["error"] = mask(f"{type(value).__name__}: {safe_str(value)}", self.secrets)
         self.chan.send(msg, blob)
         self._expect("ack")
         return _unwrap(outcome)
@@ -418,11 +418,12 @@ def _settle_write(fn: Any) -> None:
             owner.flush()
 
 
-def _words(exc: BaseException) -> str:
+def safe_str(exc: BaseException) -> str:
+    """``str(exc)``, or a note saying it could not be had (a broken ``__str__`` must not kill the runner)."""
     try:
         return str(exc)
-    except Exception:
-        return f"<the {type(exc).__name__}'s str() raised>"
+    except BaseException as inner:
+        return f"<the {type(exc).__name__}'s str() raised {type(inner).__name__}>"
 
 
 def _unwrap(outcome: tuple[bool, Any]) -> Any:

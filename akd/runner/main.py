@@ -26,6 +26,7 @@ from typing import Any
 
 from akd.procs import set_child_subreaper, yield_on_wakeup
 from akd.runner import compact, context, hook, watchdog
+from akd.runner.context import safe_str
 from akd.runner.protocol import SyncChannel
 from akd.runner.retry import RetryPolicy
 from akd.runner.values import AttrDict, Event
@@ -142,14 +143,6 @@ def user_traceback(exc: BaseException, build_prefix: str) -> str:
 
 # A stored traceback keeps its first and last parts within this many characters.
 MAX_TRACEBACK_CHARS = 32 * 1024
-
-
-def safe_str(exc: BaseException) -> str:
-    """``str(exc)``, or a note saying it could not be had (a broken ``__str__`` must not kill the runner)."""
-    try:
-        return str(exc)
-    except BaseException as inner:
-        return f"<the {type(exc).__name__}'s str() raised {type(inner).__name__}>"
 
 
 def error_info(exc: BaseException, build_prefix: str, message: str = "") -> dict[str, str]:
