@@ -421,11 +421,10 @@ async def copy_journal(
     again what was printed before a journaled step, hence the copied prints."""
     now = time.time()
     kept = len(entries)
-    for seq, (kind, name, outcome) in enumerate(entries):
-        await conn.execute(
-            "INSERT INTO journal (session_id, seq, kind, name, outcome, t) VALUES (?,?,?,?,?,?)",
-            (target_id, seq, kind, name, outcome, now),
-        )
+    await conn.executemany(
+        "INSERT INTO journal (session_id, seq, kind, name, outcome, t) VALUES (?,?,?,?,?,?)",
+        [(target_id, seq, kind, name, outcome, now) for seq, (kind, name, outcome) in enumerate(entries)],
+    )
     cur = await conn.execute(
         f"SELECT kind, dedupe, t, data FROM session_log WHERE session_id=? AND kind IN ('print',"
         f" {','.join('?' * len(_JOURNALED_KINDS))}) ORDER BY id",
