@@ -9,6 +9,7 @@ other one, repeating at most the one step it was in.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -19,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.cluster import NAMESPACE, temporal_cluster
+from tests.e2e.cluster import NAMESPACE, connect, temporal_cluster
 from tests.e2e.harness import Akd, children_of, wait_for, write_project
 from tests.pgserver import find_bin_dir, pg_server
 
@@ -46,6 +47,7 @@ project:
 """
 
 PROGRAM = """\
+import asyncio
 import os
 import time
 import autokitteh as ak
@@ -281,3 +283,53 @@ def test_a_node_without_the_stores_secret_key_refuses_to_start(shared: tuple[obj
                 other.down()
     finally:
         first.down()
+
+
+TICK_MANIFEST = """\
+version: v2
+project:
+  name: ticks
+  triggers:
+    - name: yearly
+      type: schedule
+      schedule: "0 0 1 1 *"
+      call: program.py:tick
+"""
+
+TICK_PROGRAM = """\
+def tick(event):
+    print("tick")
+"""
+
+
+def test_a_schedule_of_two_nodes_exists_once_and_each_fire_starts_one_session(
+    shared: tuple[object, str], tmp_path: Path
+) -> None:
+    pg, address = shared
+    url = pg.new_database()  # type: ignore[attr-defined]
+    a = _node(tmp_path, "node-a", url, address)
+    b: Akd | None = None
+    try:
+        a.deploy(write_project(tmp_path / "p", {"autokitteh.yaml": TICK_MANIFEST, "program.py": TICK_PROGRAM}))
+        b = _node(tmp_path, "node-b", url, address, key_from=a)  # its start reconciles the schedules too
+
+        async def schedules() -> list[str]:
+            client = await connect(address)
+            return [s.id async for s in await client.list_schedules()]
+
+        assert len(wait_for(lambda: asyncio.run(schedules()), 30)) == 1
+        for firing in (a, b, a):
+            fired = firing.akctl("trigger", "fire", "ticks/yearly")
+            assert fired.returncode == 0, fired.stderr
+            time.sleep(1.1)  # a tick's id is its trigger's and its second: one a second
+        wait_for(lambda: len(b.sessions(project="ticks", limit=100)) >= 3, 60, what="three ticks' sessions")
+        time.sleep(2)  # a duplicate would show up by now
+        ticks = b.sessions(project="ticks", limit=100)
+        assert len(ticks) == 3, ticks
+        for s in ticks:
+            assert b.wait_session(s["session_id"], timeout=60)["state"] == "completed"
+        assert len(asyncio.run(schedules())) == 1
+    finally:
+        for node in (a, b):
+            if node is not None:
+                node.down()
