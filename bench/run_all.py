@@ -34,6 +34,7 @@ BENCHES = [
     "bench_deliveries",
     "bench_queue",
     "bench_rerun",
+    "bench_scale",
 ]
 BENCH_TIMEOUT = 1500.0
 OBSERVATIONS = BENCH_DIR / "OBSERVATIONS.md"
