@@ -156,11 +156,11 @@ class DbosChain:
     def __init__(self, url: str) -> None:
         from dbos import DBOS
 
-        @DBOS.step()
+        @DBOS.step()  # type: ignore[untyped-decorator, unused-ignore]  # typed only where dbos is installed
         def now() -> float:
             return time.time()
 
-        @DBOS.workflow()
+        @DBOS.workflow()  # type: ignore[untyped-decorator, unused-ignore]
         def chain(n: int) -> int:
             for _ in range(n):
                 now()
