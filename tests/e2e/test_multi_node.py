@@ -76,11 +76,13 @@ def shared() -> Iterator[tuple[object, str]]:
         yield pg, address
 
 
-def _node(root: Path, name: str, store_url: str, address: str, key_from: Akd | None = None) -> Akd:
+def _node(
+    root: Path, name: str, store_url: str, address: str, key_from: Akd | None = None, *, worker: bool = True
+) -> Akd:
     node = Akd(root / name)
     node.env.update({
         "AKD_STORE_URL": store_url, "AKD_TEMPORAL_ADDRESS": address, "AKD_TEMPORAL_NAMESPACE": NAMESPACE,
-        "AKD_SERVER_TOKEN": TOKEN, "AKD_SERVER_NODE": name,
+        "AKD_SERVER_TOKEN": TOKEN, "AKD_SERVER_NODE": name, "AKD_SERVER_WORKER": "true" if worker else "false",
     })  # fmt: skip
     if key_from is not None:  # every node of one store decrypts its secrets with the same key
         node.data_dir.mkdir(parents=True)
@@ -163,14 +165,7 @@ def test_an_api_only_node_takes_events_that_the_workers_run(shared: tuple[object
         marks = tmp_path / "marks.txt"
         files = {"autokitteh.yaml": MANIFEST, "program.py": PROGRAM.format(marks=str(marks))}
         slug = worker.deploy(write_project(tmp_path / "p", files))["webhooks"]["go"].rsplit("/webhooks/", 1)[1]
-        (tmp_path / "api").mkdir()
-        shutil.copy2(worker.data_dir / "secret.key", tmp_path / "api" / "secret.key")
-        api = Akd(tmp_path / "api")
-        api.env.update({
-            "AKD_STORE_URL": url, "AKD_TEMPORAL_ADDRESS": address, "AKD_TEMPORAL_NAMESPACE": NAMESPACE,
-            "AKD_SERVER_TOKEN": TOKEN, "AKD_SERVER_NODE": "api", "AKD_SERVER_WORKER": "false",
-        })  # fmt: skip
-        api.up()
+        api = _node(tmp_path, "api", url, address, key_from=worker, worker=False)
         sids = [_post(api, slug) for _ in range(3)]
         for sid in sids:
             done = api.wait_session(sid, timeout=60)
@@ -218,14 +213,7 @@ def test_a_sync_webhook_on_an_api_node_gets_the_answer_of_a_session_on_a_worker(
     try:
         project = write_project(tmp_path / "p", {"autokitteh.yaml": SYNC_MANIFEST, "program.py": SYNC_PROGRAM})
         slug = worker.deploy(project)["webhooks"]["ask"].rsplit("/webhooks/", 1)[1]
-        (tmp_path / "api").mkdir()
-        shutil.copy2(worker.data_dir / "secret.key", tmp_path / "api" / "secret.key")
-        api = Akd(tmp_path / "api")
-        api.env.update({
-            "AKD_STORE_URL": url, "AKD_TEMPORAL_ADDRESS": address, "AKD_TEMPORAL_NAMESPACE": NAMESPACE,
-            "AKD_SERVER_TOKEN": TOKEN, "AKD_SERVER_NODE": "api", "AKD_SERVER_WORKER": "false",
-        })  # fmt: skip
-        api.up()
+        api = _node(tmp_path, "api", url, address, key_from=worker, worker=False)
         for name in ("Ada", "Grace"):
             res = httpx.post(f"{api.url}/webhooks/{slug}", json={"name": name}, timeout=30)
             assert res.status_code == 201, res.text
