@@ -165,6 +165,3 @@ class ExternalTemporal:
     @property
     def running(self) -> bool:
         return True  # as far as akd knows; the engine's calls report an unreachable cluster
-
-    async def stop(self) -> None:
-        return None

@@ -13,7 +13,8 @@ from akd.services.flow import Candidate, decide, duration_text
 from akd.store import flow as flow_store
 from akd.store import sessions as sessions_store
 from akd.store.db import Database, SqliteDatabase
-from akd.store.sessions import QUEUED, NewSession
+from akd.store.sessions import NewSession
+from akd.store.states import SessionState
 
 T = TypeVar("T")
 
@@ -33,7 +34,8 @@ def _run(tmp_path: Path, scenario: Callable[[Database], Awaitable[T]]) -> T:
 def _session(n: int, key: str = "", trigger: str = "trg_a") -> NewSession:
     return NewSession(
         session_id=f"ses_{n:02d}", project_id="prj_p", deployment_id="dep_d", build_id="bld_b", trigger_id=trigger,
-        event_id=f"evt_{n:02d}", entrypoint="a.py:f", durable=False, state=QUEUED, flow_key=key, flow_limit=2,
+        event_id=f"evt_{n:02d}", entrypoint="a.py:f", durable=False, state=SessionState.QUEUED, flow_key=key,
+        flow_limit=2,
     )  # fmt: skip
 
 
@@ -108,7 +110,7 @@ def test_a_concurrency_limit_queues_the_candidate_in_its_group(tmp_path: Path) -
         return decision.news
 
     (queued,) = _run(tmp_path, scenario)
-    assert (queued.state, queued.flow_key, queued.flow_limit) == (QUEUED, "alice", 3)
+    assert (queued.state, queued.flow_key, queued.flow_limit) == (SessionState.QUEUED, "alice", 3)
 
 
 def test_durations_read_like_the_manifest() -> None:

@@ -13,8 +13,9 @@ from starlette.responses import JSONResponse
 
 from akd.errors import InvalidArgument, NotFound, PayloadTooLarge
 from akd.services.context import AppContext
-from akd.store.sessions import FINAL_STATES, SessionRecord
+from akd.store.sessions import SessionRecord
 from akd.store.stalls import Stall
+from akd.store.states import FINAL
 
 T = TypeVar("T")
 
@@ -128,7 +129,7 @@ def waiting_json(s: SessionRecord) -> dict[str, Any] | None:
     """What a live session waits on: ``{"kind": "sleep", "until"}``, ``{"kind": "event",
     "subscriptions": [{"source", "filter"}], "until"}`` or ``{"kind": "signal", "names",
     "until"}`` (``until`` null: no timeout), each with ``since``; None when it waits on nothing."""
-    if not s.waiting or s.state in FINAL_STATES:
+    if not s.waiting or s.state in FINAL:
         return None
     data: dict[str, Any] = json.loads(s.waiting)
     data.pop("seq", None)  # the journal position akd resumes it at: internal

@@ -16,7 +16,8 @@ from akd.services import sessions as services
 from akd.store import projects as projects_store
 from akd.store import sessions as store
 from akd.store.db import Row
-from akd.store.sessions import FINAL_STATES, SessionRecord
+from akd.store.sessions import SessionRecord
+from akd.store.states import FINAL
 
 
 async def resolve_session(request: Request, ident: str) -> SessionRecord:
@@ -51,14 +52,14 @@ async def get_session(request: Request) -> JSONResponse:
     row = await resolve_session(request, request.path_params["id"])
     wait = request.query_params.get("wait", "")
     if wait:
-        states = set(FINAL_STATES) | (set() if wait == "final" else set(wait.split(",")))
+        states = set(FINAL) | (set() if wait == "final" else set(wait.split(",")))
         timeout = int_param(request, "timeout", 30, lo=0, hi=3600)
         sid = row.session_id
         c = ctx(request)
 
         async def reached() -> SessionRecord | None:
             current = await store.get(c.db, sid)
-            return current if current is None or current.state in states or current.state in FINAL_STATES else None
+            return current if current is None or current.state in states or current.state in FINAL else None
 
         row = await c.notifier.wait_for(reached, timeout) or must(await store.get(c.db, sid), "session", sid)
     data = session_json(row, ctx(request).db.stalls.get(row.session_id))

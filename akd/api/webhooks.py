@@ -25,7 +25,7 @@ from akd.store import projects as projects_store
 from akd.store import sessions as sessions_store
 from akd.store.db import Row
 from akd.store.events import NewEvent
-from akd.store.sessions import FINAL_STATES
+from akd.store.states import FINAL
 from akd.store.vars import load_env_vars
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -211,7 +211,7 @@ async def next_outcome(c: AppContext, queue: asyncio.Queue[Outcome], session_ids
         if not queue.empty():
             return queue.get_nowait()
         states = await sessions_store.states_of(c.db, session_ids)
-        if states and all(state in FINAL_STATES for state in states):
+        if states and all(state in FINAL for state in states):
             if remote is not None:  # an outcome stored by another akd just before its session ended
                 await remote.pull()
             if not queue.empty():

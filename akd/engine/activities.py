@@ -29,8 +29,8 @@ from akd.store import connections as connections_store
 from akd.store import events as events_store
 from akd.store import inbox, projects, sessions
 from akd.store.db import Database
-from akd.store.sessions import FINAL_STATES, LogRecord, SessionRecord
-from akd.store.states import SessionState
+from akd.store.sessions import LogRecord, SessionRecord
+from akd.store.states import FINAL, SessionState
 from akd.store.vars import list_vars, load_env_vars
 from akd.vendor_layers import runner_site_dirs
 
@@ -102,7 +102,7 @@ class SessionActivities:
         row = await sessions.get(self.ctx.db, inp.session_id)
         if row is None:
             return SegmentResult(kind="done", state="deleted")
-        if row.state in FINAL_STATES:
+        if row.state in FINAL:
             return SegmentResult(kind="done", state=row.state, error=json.loads(row.error or "{}"))
         if self.ctx.hub.closing:  # a retry while akd stops would run the code once more, then die
             raise SegmentAborted("akd is shutting down; the session resumes after the restart")

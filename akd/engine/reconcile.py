@@ -26,8 +26,8 @@ from temporalio.service import RPCError
 from akd.engine.worker import Engine
 from akd.engine.workflows import SESSION_WORKFLOW
 from akd.store import sessions as sessions_store
-from akd.store.sessions import FINAL_STATES, LogRecord
-from akd.store.states import SessionState
+from akd.store.sessions import LogRecord
+from akd.store.states import FINAL, SessionState
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class Reconciler:
     async def _settle(self, session_id: str, status: str) -> bool:
         """Final state first (so the runner's death reads as expected), then the runner."""
         row = await sessions_store.get(self.ctx.db, session_id)
-        if row is None or row.state in FINAL_STATES:
+        if row is None or row.state in FINAL:
             return False
         # A stop akd itself asked for (cancel, then terminate with --force) keeps its reason.
         reason = row.stop_reason or f"the workflow was {status} outside akd"

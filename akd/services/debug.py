@@ -22,7 +22,8 @@ from akd.store import inbox
 from akd.store import projects as projects_store
 from akd.store import sessions as store
 from akd.store.db import Row
-from akd.store.sessions import FINAL_STATES, LogRecord, NewSession, SessionRecord
+from akd.store.sessions import LogRecord, NewSession, SessionRecord
+from akd.store.states import FINAL
 
 
 class _Plain(pickle.Unpickler):
@@ -90,7 +91,7 @@ async def rerun(ctx: AppContext, row: SessionRecord, from_step: int, *, result: 
 
 async def _current_sleep(ctx: AppContext, row: SessionRecord) -> tuple[int, float] | None:
     """The journal position and deadline of the durable sleep ``row`` is in, if it sleeps."""
-    if row.state in FINAL_STATES or not row.durable:
+    if row.state in FINAL or not row.durable:
         return None
     last = await store.last_journal_entry(ctx.db, row.session_id)
     if last is None or last[1] != "sleep":
@@ -108,7 +109,7 @@ async def sleeping_until(ctx: AppContext, row: SessionRecord) -> float | None:
 async def wake(ctx: AppContext, row: SessionRecord) -> dict[str, Any]:
     """End the durable sleep ``row`` is parked in now, as if it had elapsed."""
     sid = row.session_id
-    if row.state in FINAL_STATES:
+    if row.state in FINAL:
         raise FailedPrecondition(f"session {sid} is {row.state}: there is no sleep to end")
     current = await _current_sleep(ctx, row)
     if current is None:
@@ -128,7 +129,7 @@ async def signal(ctx: AppContext, row: SessionRecord, name: str, payload: Any = 
     sid = row.session_id
     if not name:
         raise InvalidArgument("a signal needs a name (what the session's next_signal() waits for)")
-    if row.state in FINAL_STATES:
+    if row.state in FINAL:
         raise FailedPrecondition(f"session {sid} is {row.state}: a signal to it would never be read")
     async with ctx.db.tx() as conn:
         await inbox.deliver(conn, sid, "signal", name, pickle.dumps({"name": name, "payload": payload}))

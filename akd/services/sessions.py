@@ -16,8 +16,8 @@ from akd.services.context import AppContext
 from akd.store import events as events_store
 from akd.store import projects as projects_store
 from akd.store import sessions as store
-from akd.store.sessions import FINAL_STATES, LogRecord, NewSession, SessionRecord
-from akd.store.states import SessionState
+from akd.store.sessions import LogRecord, NewSession, SessionRecord
+from akd.store.states import FINAL, SessionState
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ async def restart(ctx: AppContext, row: SessionRecord) -> str:
 async def stop(ctx: AppContext, row: SessionRecord, reason: str, force: bool, delay: float) -> None:
     """Cancel the session's workflow; with ``force``, terminate it if still running after ``delay``."""
     sid = row.session_id
-    if row.state in FINAL_STATES:
+    if row.state in FINAL:
         raise FailedPrecondition(f"session {sid} already ended ({row.state}); only running sessions can be stopped")
     reason = reason or "stopped by user"
     async with ctx.db.tx() as conn:
@@ -102,7 +102,7 @@ async def stop(ctx: AppContext, row: SessionRecord, reason: str, force: bool, de
 async def _force_after(ctx: AppContext, sid: str, reason: str, delay: float) -> None:
     async def ended() -> bool | None:
         row = await store.get(ctx.db, sid)
-        return True if row is None or row.state in FINAL_STATES else None
+        return True if row is None or row.state in FINAL else None
 
     if await ctx.notifier.wait_for(ended, delay):
         return
@@ -124,7 +124,7 @@ async def _mark_stopped(ctx: AppContext, sid: str, reason: str, forced: bool = F
 
 async def delete(ctx: AppContext, row: SessionRecord) -> None:
     sid = row.session_id
-    if row.state not in FINAL_STATES:
+    if row.state not in FINAL:
         raise FailedPrecondition(f"session {sid} is {row.state}; stop it before deleting it")
     await store.delete_session(ctx.db, sid)
 

@@ -11,10 +11,6 @@ from typing import Any
 from akd.store.db import Connection, Database, Row
 from akd.store.states import FINAL, LIVE, STARTED, SessionState, sql_set
 
-# Kept for the modules that import it from here; the type lives in akd.store.states.
-FINAL_STATES = FINAL
-QUEUED = SessionState.QUEUED
-
 
 @dataclass(frozen=True)
 class NewSession:
@@ -29,7 +25,7 @@ class NewSession:
     parent_id: str = ""
     inputs: bytes | None = None
     memo: str = "{}"
-    state: str = SessionState.CREATED  # or QUEUED
+    state: str = SessionState.CREATED  # or SessionState.QUEUED
     flow_key: str | None = None  # the concurrency group's key value (with trigger_id)
     flow_limit: int | None = None
 
