@@ -203,7 +203,8 @@ class Daemon:
         token = ensure_token(self.data_dir, self.config.server.token)
         if not self.config.store.allow_new_database and not self.config.store.url:
             refuse_new_database(self.data_dir)  # the SQLite file's traces; Postgres is not in the data dir
-        self._db = db = open_database(self.config.store.url, self.data_dir / "akd.db")
+        node = self.config.server.node or socket.gethostname()
+        self._db = db = open_database(self.config.store.url, self.data_dir / "akd.db", name=f"akd {node}")
         await db.open()
         if self.config.store.url:
             await check_secret_key(db, self.data_dir)

@@ -29,13 +29,16 @@ from akd.store import connections as connections_store
 from akd.store import events as events_store
 from akd.store import inbox, projects, sessions
 from akd.store.db import Database
-from akd.store.sessions import LogRecord, SessionRecord
+from akd.store.sessions import LogRecord, SessionMoved, SessionRecord
 from akd.store.states import FINAL, SessionState
 from akd.store.vars import list_vars, load_env_vars
 from akd.vendor_layers import runner_site_dirs
 
 log = logging.getLogger(__name__)
 PARK_SECONDS = 1.0  # a parked segment's timer (see SessionActivities._park)
+# A segment whose session another node took over waits this long for Temporal to take the
+# segment back (it cancels it once this akd learns its workflow task is gone) before failing.
+MOVED_WAIT = 30.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,14 @@ class SessionActivities:
             return await self._run_segment(inp)
         except SegmentAborted:
             return self._park(inp.session_id)
+        except SessionMoved as exc:
+            # This akd stalled (a frozen machine, a stopped process) past Temporal's timeouts
+            # and another node runs the session now: this segment's runner is gone and
+            # nothing more of it was stored. Retrying here at once would take the session
+            # back from the node Temporal gave it to.
+            log.warning("%s; this akd's segment of it ends", exc)
+            await asyncio.sleep(MOVED_WAIT)
+            raise
 
     def _park(self, session_id: str) -> SegmentResult:
         """akd is stopping: end the segment as a short sleep, so the next akd runs it again.
@@ -111,7 +122,7 @@ class SessionActivities:
             self.ctx.hub.spawn(inp.session_id)
         )
         try:
-            await sessions.set_running(self.ctx.db, inp.session_id, self.ctx.node)
+            await sessions.set_running(self.ctx.db, inp.session_id, self.ctx.node, inp.epoch)
             self.ctx.notifier.changed()
             conn = await spawning
             spec = conn.prepared or await self._spec(row)
@@ -122,7 +133,7 @@ class SessionActivities:
         try:
             segment = SegmentRun(
                 self.ctx.db, self.ctx.hub, self.sdk, self.ctx.notifier, spec, row,
-                replay_each_step=self.ctx.replay_each_step,
+                node=self.ctx.node, replay_each_step=self.ctx.replay_each_step,
             )  # fmt: skip
             result = await segment.run(conn)
         finally:

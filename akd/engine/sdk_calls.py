@@ -113,11 +113,13 @@ class SdkCalls:
         payload: dict[str, Any],
         journal: bool = True,
         waited: float | None = None,
+        worker: str | None = None,
     ) -> Reply | Park:
         """Perform one request; journal its outcome (durable sessions) with the change.
 
         ``waited``: how long the session waited for this answer (a next_event or
-        next_signal that parked), kept in its log record."""
+        next_signal that parked), kept in its log record. ``worker``: the node running the
+        session; the journaled change holds only while the session is still its own."""
         handler, io = _HANDLERS.get(name), _IO_HANDLERS.get(name)
         req = Request(self, [])
         early: Any = None
@@ -141,7 +143,7 @@ class SdkCalls:
                 outcome = (False, value) if isinstance(value, AutoKittehError) else (True, value)
             if journal and seq >= 0:
                 blob = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
-                await sessions_store.journal_insert(conn, session.session_id, seq, "call", name, blob)
+                await sessions_store.journal_insert(conn, session.session_id, seq, "call", name, blob, worker=worker)
                 record = {"seq": seq, "name": name, "ok": outcome[0]}
                 if waited is not None:
                     record["waited"] = round(waited, 3)

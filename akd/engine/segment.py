@@ -25,7 +25,7 @@ from akd.notify import Notifier
 from akd.runner import watchdog
 from akd.store import sessions as store
 from akd.store.db import Database
-from akd.store.sessions import LogRecord, SessionRecord
+from akd.store.sessions import LogRecord, SessionMoved, SessionRecord
 from akd.store.stalls import is_storage_error
 from akd.store.states import SessionState
 
@@ -60,9 +60,13 @@ class SegmentRun:
         spec: SegmentSpec,
         row: SessionRecord,
         *,
+        node: str | None = None,
         replay_each_step: bool = False,
     ) -> None:
         self.db = db
+        # The akd node running the segment: its writes hold only while the session is
+        # still this node's (``SessionMoved`` else: another node took it over).
+        self.node = node
         self.hub = hub
         self.sdk = sdk
         self.notifier = notifier
@@ -119,8 +123,20 @@ class SegmentRun:
                     return parked
             elif op == "done":
                 return await self._done(msg)
+            elif op == "lease":
+                await self._check_lease()
+                await conn.send({"op": "ack"})
             else:
                 raise RuntimeError(f"runner sent an unknown message {op!r}")
+
+    async def _check_lease(self) -> None:
+        """The runner has heard nothing from akd for a while (it computed, or the machine
+        stalled): before its next step, make sure the session is still this node's."""
+        if self.node is None:
+            return
+        moved = await self._stored(lambda: store.moved_from(self.db, self.sid, self.node or ""), "a lease check")
+        if moved is not None:
+            raise SessionMoved(moved)
 
     async def _recv(self, conn: RunnerConn) -> tuple[dict[str, Any], bytes]:
         """The next frame; while prints are buffered, flush them on time without losing a read.
@@ -153,7 +169,9 @@ class SegmentRun:
             since = waited or (self._parked if self._parked.get("seq") == seq else {})
             took = time.time() - float(since["since"]) if since else None
             journal = bool(msg.get("journal", True))
-            result = await self.sdk.handle(self.row, seq, name, payload, journal=journal, waited=took)
+            result = await self.sdk.handle(
+                self.row, seq, name, payload, journal=journal, waited=took, worker=self.node
+            )
             if isinstance(result, Reply):
                 if waited:
                     await self._set_waiting(None)
@@ -220,7 +238,8 @@ class SegmentRun:
         self.buffer = []
         seq, kind, name = int(msg["seq"]), str(msg.get("kind", "step")), str(msg["name"])
         await self._stored(
-            lambda: store.record_step(self.db, self.sid, seq, kind, name, blob, records), f"step #{seq} {name}"
+            lambda: store.record_step(self.db, self.sid, seq, kind, name, blob, records, worker=self.node),
+            f"step #{seq} {name}",
         )
 
     async def _done(self, msg: dict[str, Any]) -> SegmentResult:
@@ -229,7 +248,9 @@ class SegmentRun:
         value = msg.get("value") if state == SessionState.COMPLETED else None
         error = msg.get("error") if state == "error" else None
         await self._stored(
-            lambda: store.finish(self.db, self.sid, state, return_value=value, error=error, records=records),
+            lambda: store.finish(
+                self.db, self.sid, state, return_value=value, error=error, records=records, worker=self.node
+            ),
             "the session's end",
         )
         self.notifier.changed()  # waiters (sync webhooks, watch, wait=final) learn at once
@@ -285,7 +306,9 @@ class SegmentRun:
             "message": f"the runner process ended unexpectedly ({reason})",
             "traceback": "",
         }
-        await self._stored(lambda: store.finish(self.db, self.sid, "error", error=error), "the session's end")
+        await self._stored(
+            lambda: store.finish(self.db, self.sid, "error", error=error, worker=self.node), "the session's end"
+        )
         return SegmentResult(kind="done", state="error", error=error)
 
 

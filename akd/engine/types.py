@@ -12,6 +12,9 @@ class SessionInput:
 @dataclass
 class SegmentInput:
     session_id: str
+    # When the workflow task that schedules this segment began (Temporal's clock, seconds):
+    # a newer segment's node keeps the session from an older one's (sessions.set_running).
+    epoch: float = 0.0
     # The outcome of the wait the previous segment ended on, journaled at this position
     # before the runner starts (e.g. the event that ended a next_event wait).
     resume_seq: int = -1

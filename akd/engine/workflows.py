@@ -61,10 +61,11 @@ class SessionWorkflow:
 
     @workflow.run
     async def run(self, inp: SessionInput) -> str:
-        segment = SegmentInput(inp.session_id)
         try:
             while True:
                 seen, early = self._wakeups, self._early
+                # The epoch: when this workflow task began, on Temporal's clock (see SegmentInput).
+                segment = SegmentInput(inp.session_id, epoch=workflow.now().timestamp())
                 result: SegmentResult = await workflow.execute_local_activity(
                     "akd.run_segment",
                     segment,
@@ -80,7 +81,6 @@ class SessionWorkflow:
                         await self._sleep(delay, early)
                 elif result.kind == "wait":
                     await self._wait(result, seen)
-                segment = SegmentInput(inp.session_id)
         except BaseException as exc:
             # A cancel during a segment arrives as an ActivityError caused by the cancel.
             if not is_cancelled_exception(exc):

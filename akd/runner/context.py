@@ -39,6 +39,11 @@ from akd.runner.retry import current as retry_current
 REPR_RESULT_BYTES = 64 * 1024
 # Remaining sleep below which the runner just sleeps instead of parking the session.
 LOCAL_SLEEP_LIMIT = 2.0
+# A live step that starts this long after akd last answered asks akd first whether the
+# session is still its node's: a machine that stalled (frozen, stopped) may have lost it
+# to another akd meanwhile, and the step's side effect must not run twice. Runners that
+# hear from akd more often never ask.
+LEASE_SECONDS = 1.0
 _real_sleep = time.sleep
 _real_print = builtins.print
 # Builtin functions named in user code run directly; the objects they return (an open
@@ -117,6 +122,7 @@ class Session:
         # Attempts after the first (non-durable code run again from the top) keep their prints apart.
         self.print_prefix = ""
         self._lock = threading.RLock()
+        self._heard = time.monotonic()  # when akd last answered (see LEASE_SECONDS)
 
     # -- classification -------------------------------------------------------------
 
@@ -206,6 +212,7 @@ class Session:
             seq, entry = self._next_seq("step", name)
             if entry is not None:
                 return _unwrap(pickle.loads(entry.blob))
+            self._check_lease()
             started = time.monotonic()
             self.in_step += 1
             try:
@@ -224,6 +231,7 @@ class Session:
             seq, entry = self._next_seq("step", name)
             if entry is not None:
                 return _unwrap(pickle.loads(entry.blob))
+            self._check_lease()
             started = time.monotonic()
             self.in_step += 1
             try:
@@ -297,9 +305,21 @@ class Session:
             blob, outcome = round_trip((False, too_big))
         return blob, outcome
 
+    def heard(self) -> None:
+        """akd just spoke to this runner (a reply, an ack, the go of a held runner)."""
+        self._heard = time.monotonic()
+
+    def _check_lease(self) -> None:
+        """Before a live step: if akd has been silent for LEASE_SECONDS, ask it whether the
+        session is still this node's (akd ends this runner if it is not)."""
+        if time.monotonic() - self._heard > LEASE_SECONDS:
+            self.chan.send({"op": "lease"})
+            self._expect("ack")
+
     def _expect(self, op: str) -> tuple[dict[str, Any], bytes]:
         try:
             msg, blob = self.chan.recv()
+            self.heard()
         except EOFError:
             _exit_now()
         if msg.get("op") == "exit":

@@ -214,6 +214,7 @@ def run(chan: SyncChannel, session_id: str) -> None:
             chan.recv()
         except EOFError:
             return  # akd gave the segment up (its workflow did not start here)
+        session.heard()
     try:
         fn = load_entry(session, init["entrypoint"], str(init.get("code_cache", "")))
         value = call_entry(fn, make_event(payload["event"], session_id))

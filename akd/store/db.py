@@ -423,8 +423,9 @@ class Store(Protocol):
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-def open_database(url: str, sqlite_path: Path) -> SqliteDatabase | PgDatabase:
-    """The backend ``[store] url`` names: empty = SQLite at ``sqlite_path``, else Postgres.
+def open_database(url: str, sqlite_path: Path, name: str = "akd") -> SqliteDatabase | PgDatabase:
+    """The backend ``[store] url`` names: empty = SQLite at ``sqlite_path``, else Postgres
+    (its connections named ``name`` on the server).
 
     Not opened yet (call ``open()``). psycopg is imported only for Postgres.
     """
@@ -434,7 +435,7 @@ def open_database(url: str, sqlite_path: Path) -> SqliteDatabase | PgDatabase:
         raise InvalidArgument(f"[store] url: not a Postgres URL: {url.split(':', 1)[0]}://...")
     from akd.store.pg.database import PgDatabase
 
-    return PgDatabase(url)
+    return PgDatabase(url, name=name)
 
 
 # What the stores, and everything above them, are typed with: either backend.

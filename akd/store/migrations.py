@@ -385,6 +385,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         "0018_store_meta",
         "CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ),
+    (
+        # When (Temporal's clock) the workflow task that started the session's current
+        # segment began: a segment of an older task (handed to an akd that stalled) cannot
+        # take the session back from a newer one (akd.store.sessions.set_running).
+        "0019_session_worker_epoch",
+        "ALTER TABLE sessions ADD COLUMN worker_epoch REAL NOT NULL DEFAULT 0",
+    ),
 ]
 
 

@@ -64,6 +64,7 @@ class SessionRecord:
     flow_limit: int | None
     waiting: str | None
     worker: str | None  # the akd ([server] node) that runs or last ran its segment
+    worker_epoch: float  # when the workflow task of that segment began (Temporal's clock)
     project: str  # the project's name; "" when the row was read without it or it is gone
 
 
@@ -137,23 +138,33 @@ async def append_log(conn: Connection, session_id: str, records: Sequence[LogRec
         await _log(conn, session_id, rec)
 
 
-async def set_running(db: Database, session_id: str, worker: str) -> None:
+async def set_running(db: Database, session_id: str, worker: str, epoch: float = 0.0) -> None:
     """A segment starts on ``worker``: a created session becomes running; a running one
-    (resumed, maybe on another akd) names its new worker."""
+    (resumed, maybe on another akd) names its new worker.
+
+    ``epoch`` is when the workflow task that started the segment began (Temporal's clock).
+    A segment of an older task than the one that started the session's current segment
+    is stale (Temporal gave the task to an akd that stalled, then to another one): it
+    gets ``SessionMoved`` and the session stays with the newer segment's node.
+    """
     now = time.time()
     async with db.tx() as conn:
         cur = await conn.execute(
-            "UPDATE sessions SET state='running', updated_at=?, started_at=COALESCE(started_at, ?), worker=?"
-            " WHERE session_id=? AND state='created'",
-            (now, now, worker, session_id),
+            "UPDATE sessions SET state='running', updated_at=?, started_at=COALESCE(started_at, ?), worker=?,"
+            " worker_epoch=? WHERE session_id=? AND state='created'",
+            (now, now, worker, epoch, session_id),
         )
         if cur.rowcount:
             await _log(conn, session_id, LogRecord("state", {"state": SessionState.RUNNING}, t=now))
-        else:
-            await conn.execute(
-                "UPDATE sessions SET worker=? WHERE session_id=? AND state='running' AND (worker IS NULL OR worker<>?)",
-                (worker, session_id, worker),
-            )
+            return
+        cur = await conn.execute(
+            "UPDATE sessions SET worker=?, worker_epoch=? WHERE session_id=? AND state='running' AND worker_epoch<=?",
+            (worker, epoch, session_id, epoch),
+        )
+        if not cur.rowcount:
+            found = await conn.execute_fetchall("SELECT worker, state FROM sessions WHERE session_id=?", (session_id,))
+            if found and found[0][1] == SessionState.RUNNING:
+                raise SessionMoved(_moved(session_id, found, worker) + " (a newer segment of it started there)")
 
 
 async def set_waiting(db: Database, session_id: str, waiting: dict[str, Any] | None) -> None:
@@ -188,13 +199,50 @@ async def begin_attempt(db: Database, session_id: str, why: str, now: float | No
     return attempt
 
 
-async def journal_insert(conn: Connection, session_id: str, seq: int, kind: str, name: str, outcome: bytes) -> None:
+class SessionMoved(Exception):
+    """The session is no longer this akd's to run: another node took it over (this one
+    stalled past Temporal's timeouts), or it was deleted. Nothing was written."""
+
+
+async def _count_step(conn: Connection, session_id: str, now: float, worker: str | None) -> None:
+    """Count a journaled step; with ``worker``, only while that node still runs the session
+    (else ``SessionMoved``, and the caller's transaction, the step with it, rolls back)."""
+    if worker is None:
+        await conn.execute("UPDATE sessions SET steps=steps+1, updated_at=? WHERE session_id=?", (now, session_id))
+        return
+    cur = await conn.execute(
+        "UPDATE sessions SET steps=steps+1, updated_at=? WHERE session_id=? AND worker=?", (now, session_id, worker)
+    )
+    if not cur.rowcount:
+        raise SessionMoved(_moved(session_id, await conn.execute_fetchall(_WORKER, (session_id,)), worker))
+
+
+_WORKER = "SELECT worker FROM sessions WHERE session_id=?"
+
+
+def _moved(session_id: str, found: Sequence[Row], worker: str) -> str:
+    if not found:
+        return f"session {session_id} was deleted"
+    return f"session {session_id} is now run by akd node {found[0][0]!r}, not by {worker!r}"
+
+
+async def moved_from(db: Database, session_id: str, worker: str) -> str | None:
+    """None while ``worker`` runs the session; else why not (what ``SessionMoved`` says)."""
+    row = await db.fetchone(_WORKER, (session_id,))
+    if row is not None and row[0] == worker:
+        return None
+    return _moved(session_id, [row] if row is not None else [], worker)
+
+
+async def journal_insert(
+    conn: Connection, session_id: str, seq: int, kind: str, name: str, outcome: bytes, *, worker: str | None = None
+) -> None:
     now = time.time()
     await conn.execute(
         "INSERT OR REPLACE INTO journal (session_id, seq, kind, name, outcome, t) VALUES (?,?,?,?,?,?)",
         (session_id, seq, kind, name, outcome, now),
     )
-    await conn.execute("UPDATE sessions SET steps=steps+1, updated_at=? WHERE session_id=?", (now, session_id))
+    await _count_step(conn, session_id, now, worker)
 
 
 async def record_step(
@@ -205,17 +253,15 @@ async def record_step(
     name: str,
     outcome: bytes,
     records: Sequence[LogRecord],
+    *,
+    worker: str | None = None,
 ) -> None:
-    """Journal one step outcome together with the log records that preceded it."""
-    now = time.time()
+    """Journal one step outcome together with the log records that preceded it (with
+    ``worker``: only while that node runs the session, else ``SessionMoved``)."""
     async with db.tx() as conn:
         for rec in records:
             await _log(conn, session_id, rec)
-        await conn.execute(
-            "INSERT OR REPLACE INTO journal (session_id, seq, kind, name, outcome, t) VALUES (?,?,?,?,?,?)",
-            (session_id, seq, kind, name, outcome, now),
-        )
-        await conn.execute("UPDATE sessions SET steps=steps+1, updated_at=? WHERE session_id=?", (now, session_id))
+        await journal_insert(conn, session_id, seq, kind, name, outcome, worker=worker)
 
 
 async def finish(
@@ -226,18 +272,25 @@ async def finish(
     return_value: Any = None,
     error: dict[str, Any] | None = None,
     records: Sequence[LogRecord] = (),
+    worker: str | None = None,
 ) -> bool:
-    """Move a session to a final state once; returns whether this call did it."""
+    """Move a session to a final state once; returns whether this call did it. With
+    ``worker`` (the end its code reached): only while that node runs it, else ``SessionMoved``."""
     now = time.time()
     async with db.tx() as conn:
         for rec in records:
             await _log(conn, session_id, rec)
+        fence, args = ("", ()) if worker is None else (" AND worker=?", (worker,))
         cur = await conn.execute(
             "UPDATE sessions SET state=?, return_value=?, error=?, updated_at=?, ended_at=?, waiting=NULL"
-            " WHERE session_id=? AND state NOT IN " + sql_set(FINAL),
-            (state, json.dumps(return_value), json.dumps(error) if error else None, now, now, session_id),
+            " WHERE session_id=? AND state NOT IN " + sql_set(FINAL) + fence,
+            (state, json.dumps(return_value), json.dumps(error) if error else None, now, now, session_id, *args),
         )
         if not cur.rowcount:
+            if worker is not None:
+                found = await conn.execute_fetchall(_WORKER, (session_id,))
+                if not found or found[0][0] != worker:
+                    raise SessionMoved(_moved(session_id, found, worker))
             return False
         data: dict[str, Any] = {"state": state}
         if error:

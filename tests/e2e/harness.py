@@ -49,6 +49,16 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
+def descendants_of(pid: int) -> list[int]:
+    """Every process below ``pid`` (children first), as a machine's freeze would stop them."""
+    out, todo = [], [pid]
+    while todo:
+        found = children_of(todo.pop(0))
+        out += found
+        todo += found
+    return out
+
+
 def children_of(pid: int) -> list[int]:
     out = []
     for entry in Path("/proc").iterdir():

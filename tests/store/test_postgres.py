@@ -360,3 +360,53 @@ def test_one_akd_claims_a_pending_event_and_another_skips_it(pg: PgServer) -> No
             await second.close()
 
     assert _run(url, scenario) == [True, False, False]
+
+
+def test_a_stalled_node_inside_a_transaction_loses_its_locks_and_recovers(pg: PgServer) -> None:
+    """An akd frozen between two statements of a transaction (a stopped process, a stalled
+    machine) must not block the other nodes for ever: the server ends the transaction once
+    it has sat idle long enough, its row lock goes, and the stalled handle, going on, gets
+    ``Unavailable`` (a storage stall: akd tries the write again) and then works again."""
+    url = pg.new_database()
+
+    async def scenario(stalled: PgDatabase) -> tuple[float, list[str], str]:
+        other = PgDatabase(url, name="akd other")
+        await other.open()
+        try:
+            await stalled.execute(KV, ("p", "k", "before", 0))
+            names = [r[0] for r in await other.fetchall("SELECT application_name FROM pg_stat_activity")]
+            stuck: list[str] = []
+            async with stalled.tx() as conn:  # holds the row's lock, then stalls
+                await conn.execute("UPDATE kv SET value='stalled' WHERE key='k'")
+                start = asyncio.get_running_loop().time()
+                await other.execute("UPDATE kv SET value='other' WHERE key='k'")  # waits for the lock
+                waited = asyncio.get_running_loop().time() - start
+                with pytest.raises(Unavailable, match="Postgres") as caught:
+                    await conn.execute("UPDATE kv SET value='late' WHERE key='k'")
+                stuck.append(type(caught.value.__cause__).__name__)
+                raise _Abandon
+        except _Abandon:
+            pass
+        finally:
+            await other.close()
+        await stalled.execute("UPDATE kv SET value=value || '+again' WHERE key='k'")  # connects anew
+        value = (await stalled.fetchone("SELECT value FROM kv WHERE key='k'"))["value"]  # type: ignore[index]
+        assert stuck == ["IdleInTransactionSessionTimeout"], stuck
+        assert "akd other" in names and "akd stalled" in names, names  # who is who in pg_stat_activity
+        return waited, names, str(value)
+
+    async def main() -> tuple[float, list[str], str]:
+        db = PgDatabase(url, name="akd stalled", idle_in_transaction=1.0)
+        await db.open()
+        try:
+            return await scenario(db)
+        finally:
+            await db.close()
+
+    waited, _, value = asyncio.run(main())
+    assert 0.9 <= waited < 30, waited  # released by the server's timeout, not by the stalled handle
+    assert value == "other+again"
+
+
+class _Abandon(Exception):
+    """Leaves a transaction whose connection the server has already ended."""

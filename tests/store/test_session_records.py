@@ -117,3 +117,62 @@ def test_a_session_resumed_on_another_akd_names_its_new_worker(tmp_path: Path) -
         return seen
 
     assert _run(tmp_path, scenario) == ["node-a", "node-a", "node-b"]
+
+
+def test_a_node_that_lost_its_session_writes_nothing_more_of_it(tmp_path: Path) -> None:
+    """The fence of several akd nodes: steps, journaled calls and the end of a session are
+    stored only while the writing node is the one that runs it (the last ``set_running``)."""
+
+    async def scenario(db: Database) -> tuple[list[str], list[int], SessionRecord | None]:
+        await _insert(db, "ses_1")
+        await sessions.set_running(db, "ses_1", "node-a")
+        await sessions.record_step(db, "ses_1", 0, "step", "mark", b"0", [], worker="node-a")
+        assert await sessions.moved_from(db, "ses_1", "node-a") is None
+        await sessions.set_running(db, "ses_1", "node-b")  # node-a stalled; Temporal gave it to node-b
+        refused = []
+        with pytest.raises(sessions.SessionMoved) as step:
+            await sessions.record_step(db, "ses_1", 1, "step", "mark", b"a", [], worker="node-a")
+        refused.append(str(step.value))
+        with pytest.raises(sessions.SessionMoved):
+            async with db.tx() as conn:  # a journaled SDK call: its change rolls back with it
+                await conn.execute("INSERT INTO kv (project_id, key, value, updated_at) VALUES ('prj_a','k','v',0)")
+                await sessions.journal_insert(conn, "ses_1", 1, "call", "set_value", b"a", worker="node-a")
+        with pytest.raises(sessions.SessionMoved):
+            await sessions.finish(db, "ses_1", SessionState.COMPLETED, worker="node-a")
+        refused.append(str(await sessions.moved_from(db, "ses_1", "node-a")))
+        assert await db.fetchall("SELECT * FROM kv") == []
+        await sessions.record_step(db, "ses_1", 1, "step", "mark", b"b", [], worker="node-b")
+        assert await sessions.finish(db, "ses_1", SessionState.COMPLETED, worker="node-b")
+        assert not await sessions.finish(db, "ses_1", SessionState.COMPLETED, worker="node-b")  # once
+        refused.append(str(await sessions.moved_from(db, "gone", "node-a")))
+        seqs = [int(r["seq"]) for r in await db.fetchall("SELECT seq FROM journal WHERE session_id='ses_1'")]
+        blobs = await db.fetchall("SELECT outcome FROM journal WHERE session_id='ses_1' AND seq=1")
+        assert bytes(blobs[0][0]) == b"b"
+        return refused, seqs, await sessions.get(db, "ses_1")
+
+    refused, seqs, row = _run(tmp_path, scenario)
+    assert refused[:2] == ["session ses_1 is now run by akd node 'node-b', not by 'node-a'"] * 2
+    assert refused[2] == "session gone was deleted"
+    assert seqs == [0, 1]
+    assert row is not None and row.state is SessionState.COMPLETED and row.steps == 2 and row.worker == "node-b"
+
+
+def test_a_segment_of_an_older_workflow_task_cannot_take_the_session_back(tmp_path: Path) -> None:
+    """Temporal handed a task to node-a (stalled), then a newer one to node-b; node-a, thawed,
+    starts the segment of its older task: the session stays with node-b."""
+
+    async def scenario(db: Database) -> tuple[str, SessionRecord | None]:
+        await _insert(db, "ses_1")
+        await sessions.set_running(db, "ses_1", "node-a", 100.0)
+        await sessions.set_running(db, "ses_1", "node-b", 107.5)  # took over
+        with pytest.raises(sessions.SessionMoved) as stale:
+            await sessions.set_running(db, "ses_1", "node-a", 102.5)
+        await sessions.set_running(db, "ses_1", "node-b", 107.5)  # a retry in the same task
+        await sessions.set_running(db, "ses_1", "node-a", 120.0)  # a newer task: node-a's again
+        return str(stale.value), await sessions.get(db, "ses_1")
+
+    message, row = _run(tmp_path, scenario)
+    assert message == (
+        "session ses_1 is now run by akd node 'node-b', not by 'node-a' (a newer segment of it started there)"
+    )
+    assert row is not None and row.worker == "node-a" and row.worker_epoch == 120.0

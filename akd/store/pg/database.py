@@ -14,6 +14,12 @@ transaction, ``fetchall``/``fetchone``/``fetch_page``/``fetchall_bulk`` for read
 A lost server (stopped, restarted, network gone) fails every statement with
 ``Unavailable`` (503) and rolls back the transaction it was in; the next statement
 connects again, so akd recovers by itself when the server is back.
+
+A stalled akd (its machine frozen, the process stopped) must not hold row locks the
+other nodes wait on: the server ends any of akd's transactions left idle for
+``IDLE_IN_TRANSACTION_SECONDS``, which releases its locks. akd's own transactions never
+pause between statements for anywhere near that long; if one ever does, it fails as a
+lost connection does (a storage stall: the write is tried again).
 """
 
 from __future__ import annotations
@@ -41,9 +47,11 @@ log = logging.getLogger(__name__)
 
 READERS = 4
 CONNECT_TIMEOUT = 5
+IDLE_IN_TRANSACTION_SECONDS = 5.0
 # What a lost server or connection raises (OperationalError also covers a server that
-# refuses work it could do later: shutting down, out of disk, a serialization retry).
-_LOST = (psycopg.OperationalError, psycopg.InterfaceError)
+# refuses work it could do later: shutting down, out of disk, a serialization retry; the
+# server ending a transaction left idle too long is one too).
+_LOST = (psycopg.OperationalError, psycopg.InterfaceError, psycopg.errors.IdleInTransactionSessionTimeout)
 
 
 class PgCursor:
@@ -138,19 +146,37 @@ def lost(exc: Exception, where: str) -> NoReturn:
     ) from exc
 
 
+def _params(url: str) -> dict[str, Any] | None:
+    try:
+        return conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return None
+
+
 def describe(url: str) -> str:
     """``host:port/dbname`` of a connection URL (never its password)."""
-    try:
-        info = conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
+    info = _params(url)
+    if info is None:
         return "(unparsable URL)"
     return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
 
 
 class PgDatabase:
-    def __init__(self, url: str, readers: int = READERS) -> None:
+    def __init__(
+        self,
+        url: str,
+        readers: int = READERS,
+        *,
+        name: str = "akd",
+        idle_in_transaction: float = IDLE_IN_TRANSACTION_SECONDS,
+    ) -> None:
         self.url = url
         self.where = describe(url)
+        # Connection settings: the name pg_stat_activity shows (unless the URL gives one)
+        # and how long the server lets one of akd's transactions sit idle.
+        named = "application_name" in (_params(url) or {})
+        self._settings: dict[str, Any] = {} if named else {"application_name": name}
+        self._idle_ms = max(1, round(idle_in_transaction * 1000))
         self._writer: AsyncConnection[PgRow] | None = None
         self._readers: asyncio.Queue[AsyncConnection[PgRow] | None] = asyncio.Queue()
         self._reader_count = readers
@@ -162,8 +188,13 @@ class PgDatabase:
     async def _connect(self) -> AsyncConnection[PgRow]:
         try:
             conn = await AsyncConnection.connect(
-                self.url, autocommit=True, row_factory=rows.ROW_FACTORY, connect_timeout=CONNECT_TIMEOUT
+                self.url,
+                autocommit=True,
+                row_factory=rows.ROW_FACTORY,
+                connect_timeout=CONNECT_TIMEOUT,
+                **self._settings,
             )
+            await conn.execute(f"SET idle_in_transaction_session_timeout = {self._idle_ms}")
         except _LOST as exc:
             lost(exc, self.where)
         rows.configure(conn)
