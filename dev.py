@@ -106,6 +106,7 @@ def test(extra: list[str]) -> None:
     browser()
     postgres()
     run(BIN / "ruff", "check", "akd", "akctl", "tests", "bench", "examples", "dev.py")
+    run(BIN / "ruff", "format", "--check", "akd", "akctl", "tests", "bench")
     run(BIN / "mypy", "akd", "akctl")
     run(BIN / "mypy", "bench")  # its own run: the benches import each other as top-level modules
     run(BIN / "ruff", "check", "vscode")

@@ -136,9 +136,17 @@ def create_app(ctx: AppContext) -> Starlette:
         *triggers.routes, *payloads.routes,
     ]  # fmt: skip
     app = Starlette(
-        routes=[Mount("/api/v1", routes=api_routes), Route("/mcp", mcp_http.endpoint), *webhooks.routes,
-                *github.routes, *slack.routes, *vendor_hooks.routes, *published.routes, *oauth.public_routes,
-                *web.routes],
+        routes=[
+            Mount("/api/v1", routes=api_routes),
+            Route("/mcp", mcp_http.endpoint),
+            *webhooks.routes,
+            *github.routes,
+            *slack.routes,
+            *vendor_hooks.routes,
+            *published.routes,
+            *oauth.public_routes,
+            *web.routes,
+        ],
         middleware=[Middleware(TokenAuth, token=ctx.token)],
         exception_handlers={
             AkdError: on_akd_error,

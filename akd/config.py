@@ -271,9 +271,7 @@ def _apply(cfg: Config, data: dict[str, Any], origin: str) -> Config:
     return cfg
 
 
-def _apply_oauth(
-    base: dict[str, OAuthEndpointConfig], tables: Any, origin: str
-) -> dict[str, OAuthEndpointConfig]:
+def _apply_oauth(base: dict[str, OAuthEndpointConfig], tables: Any, origin: str) -> dict[str, OAuthEndpointConfig]:
     """``[oauth.<integration>]`` tables; the integration must be one akd knows."""
     if not isinstance(tables, dict):
         raise InvalidArgument(f"{origin}: [oauth] must hold tables like [oauth.github]")
@@ -376,9 +374,7 @@ def _check_temporal(temporal: TemporalConfig) -> None:
     if temporal.workflow_task_timeout != 0 and not 1 <= temporal.workflow_task_timeout <= 60:
         raise InvalidArgument("config [temporal] workflow_task_timeout: 0 (the default) or 1 to 60 seconds")
     if bool(temporal.tls_cert_file) != bool(temporal.tls_key_file):
-        raise InvalidArgument(
-            "config [temporal]: tls_cert_file and tls_key_file go together (mutual TLS needs both)"
-        )
+        raise InvalidArgument("config [temporal]: tls_cert_file and tls_key_file go together (mutual TLS needs both)")
     external = ("tls", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name", "api_key")
     if not temporal.address and any(getattr(temporal, name) for name in external):
         raise InvalidArgument(

@@ -189,17 +189,26 @@ def _client_credentials(
 
 _INTEGRATIONS = (
     Integration(
-        "slack", "Slack",
+        "slack",
+        "Slack",
         (
-            AuthMode("socketMode", "Socket Mode app (bot token + app-level token; no public URL)", (
-                VarDef("private_bot_token", "bot token (xoxb-...)"),
-                VarDef("private_app_token", "app-level token (xapp-...)"),
-            )),
+            AuthMode(
+                "socketMode",
+                "Socket Mode app (bot token + app-level token; no public URL)",
+                (
+                    VarDef("private_bot_token", "bot token (xoxb-...)"),
+                    VarDef("private_app_token", "app-level token (xapp-...)"),
+                ),
+            ),
             # An akd extension: AutoKitteh has no such auth_type (its private apps are oauthPrivate).
-            AuthMode("botToken", "bot token (+ signing secret for Events API deliveries; akd only)", (
-                VarDef("private_bot_token", "bot token (xoxb-...)"),
-                _opt("private_signing_secret", "signing secret", secret=True),
-            )),
+            AuthMode(
+                "botToken",
+                "bot token (+ signing secret for Events API deliveries; akd only)",
+                (
+                    VarDef("private_bot_token", "bot token (xoxb-...)"),
+                    _opt("private_signing_secret", "signing secret", secret=True),
+                ),
+            ),
             _oauth(),
             _private(VarDef("private_signing_secret", "signing secret")),
         ),
@@ -207,43 +216,75 @@ _INTEGRATIONS = (
         events=True,
     ),
     Integration(
-        "github", "GitHub",
+        "github",
+        "GitHub",
         (
-            AuthMode("pat", "personal access token (+ webhook secret for events)", (
-                VarDef("pat", "personal access token"),
-                _opt("pat_secret", "webhook secret", secret=True),
-                _opt("pat_key", "webhook path key (/github/webhook/<key>)"),
-            )),
+            AuthMode(
+                "pat",
+                "personal access token (+ webhook secret for events)",
+                (
+                    VarDef("pat", "personal access token"),
+                    _opt("pat_secret", "webhook secret", secret=True),
+                    _opt("pat_key", "webhook path key (/github/webhook/<key>)"),
+                ),
+            ),
             # AutoKitteh's own-app installation: app and installation ids; JWTs are signed with
             # the key in env GITHUB_PRIVATE_KEY (encode_jwt), no token is kept.
-            AuthMode("oauthDefault", "GitHub App installation (key in env GITHUB_PRIVATE_KEY)", (
-                VarDef("app_id", "app id", secret=False), VarDef("install_id", "installation id", secret=False),
-            )),
+            AuthMode(
+                "oauthDefault",
+                "GitHub App installation (key in env GITHUB_PRIVATE_KEY)",
+                (
+                    VarDef("app_id", "app id", secret=False),
+                    VarDef("install_id", "installation id", secret=False),
+                ),
+            ),
             # akd's browser flow with your own OAuth app (akctl integration configure github).
-            AuthMode("oauth", "OAuth (your own OAuth app)", (
-                VarDef("oauth_access_token", "access token"),
-                _opt("oauth_refresh_token", "refresh token", secret=True),
-                _opt("oauth_expiry", "expiry"),
-            ), oauth=True),
-            AuthMode("oauthPrivate", "your own GitHub App (app id, installation id, private key)", (
-                VarDef("app_id", "app id", secret=False),
-                VarDef("install_id", "installation id", secret=False),
-                VarDef("private_key", "app private key (PEM file)", file=True),
-                _opt("webhook_secret", "webhook secret", secret=True),
-                _opt("client_id", "client id"), _opt("client_secret", "client secret", secret=True),
-                _opt("app_name", "app name"),
-            )),
+            AuthMode(
+                "oauth",
+                "OAuth (your own OAuth app)",
+                (
+                    VarDef("oauth_access_token", "access token"),
+                    _opt("oauth_refresh_token", "refresh token", secret=True),
+                    _opt("oauth_expiry", "expiry"),
+                ),
+                oauth=True,
+            ),
+            AuthMode(
+                "oauthPrivate",
+                "your own GitHub App (app id, installation id, private key)",
+                (
+                    VarDef("app_id", "app id", secret=False),
+                    VarDef("install_id", "installation id", secret=False),
+                    VarDef("private_key", "app private key (PEM file)", file=True),
+                    _opt("webhook_secret", "webhook secret", secret=True),
+                    _opt("client_id", "client id"),
+                    _opt("client_secret", "client secret", secret=True),
+                    _opt("app_name", "app name"),
+                ),
+            ),
         ),
         Check("GET", "/user", "https://api.github.com", "token", "pat"),
         extra_vars=(_opt("enterprise_url", "GitHub Enterprise URL"),),
         events=True,
     ),
-    Integration("chatgpt", "OpenAI ChatGPT", (_key("apiKey", "API key", "initialized"),),
-                Check("GET", "/models", "https://api.openai.com/v1", "bearer", "apiKey")),
-    Integration("anthropic", "Anthropic Claude", (_key(),),
-                Check("GET", "/v1/models", "https://api.anthropic.com", "x-api-key", "api_key")),
-    Integration("googlegemini", "Google Gemini", (_key(),),
-                Check("GET", "/v1beta/models", "https://generativelanguage.googleapis.com", "query-key", "api_key")),
+    Integration(
+        "chatgpt",
+        "OpenAI ChatGPT",
+        (_key("apiKey", "API key", "initialized"),),
+        Check("GET", "/models", "https://api.openai.com/v1", "bearer", "apiKey"),
+    ),
+    Integration(
+        "anthropic",
+        "Anthropic Claude",
+        (_key(),),
+        Check("GET", "/v1/models", "https://api.anthropic.com", "x-api-key", "api_key"),
+    ),
+    Integration(
+        "googlegemini",
+        "Google Gemini",
+        (_key(),),
+        Check("GET", "/v1beta/models", "https://generativelanguage.googleapis.com", "query-key", "api_key"),
+    ),
     _google("gmail", "Gmail"),
     _google("googlesheets", "Google Sheets"),
     _google("googlecalendar", "Google Calendar"),
@@ -254,102 +295,306 @@ _INTEGRATIONS = (
     _atlassian("jira", "Atlassian Jira"),
     _atlassian("confluence", "Atlassian Confluence"),
     Integration(
-        "twilio", "Twilio",
+        "twilio",
+        "Twilio",
         # Username/Password are what the client sends: the account SID and auth token, or an API key pair.
-        (AuthMode("apiToken", "account SID + auth token", (
-            VarDef("AccountSID", "account SID", secret=False), VarDef("Username", "account SID (again)", secret=False),
-            VarDef("Password", "auth token"),
-        )), AuthMode("apiKey", "account SID + API key", (
-            VarDef("AccountSID", "account SID", secret=False), VarDef("Username", "API key SID", secret=False),
-            VarDef("Password", "API key secret"),
-        ))),
+        (
+            AuthMode(
+                "apiToken",
+                "account SID + auth token",
+                (
+                    VarDef("AccountSID", "account SID", secret=False),
+                    VarDef("Username", "account SID (again)", secret=False),
+                    VarDef("Password", "auth token"),
+                ),
+            ),
+            AuthMode(
+                "apiKey",
+                "account SID + API key",
+                (
+                    VarDef("AccountSID", "account SID", secret=False),
+                    VarDef("Username", "API key SID", secret=False),
+                    VarDef("Password", "API key secret"),
+                ),
+            ),
+        ),
         Check("GET", "/2010-04-01/Accounts.json", "https://api.twilio.com", "basic", "Password", "Username"),
         # Twilio signs webhooks with the account's auth token (Password in apiToken mode).
         extra_vars=(_opt("auth_token", "auth token (verifies webhooks; default: Password)", secret=True),),
         events=True,
     ),
-    Integration("discord", "Discord", (AuthMode("initialized", "bot token", (
-        VarDef("BotToken", "bot token"), _opt("BotID", "bot id"),
-    )),), Check("GET", "/api/v10/users/@me", "https://discord.com", "bot", "BotToken"),
-                # An akd extension: interactions over HTTP, signed with the application's key.
-                extra_vars=(_opt("public_key", "application public key (interactions endpoint)"),), events=True),
-    Integration("telegram", "Telegram", (AuthMode("botToken", "bot token", (
-        VarDef("BotToken", "bot token"), _opt("SecretToken", "webhook secret token", secret=True),
-        _opt("BotID", "bot id"), _opt("WebhookURL", "webhook URL"),
-    )),), Check("GET", "/getMe", "https://api.telegram.org", "bot-path", "BotToken"), events=True),
-    Integration("hubspot", "HubSpot", (
-        _legacy_oauth(_opt("portal_id", "portal id")),
-        # An akd extension: a private app's token, used as is (AutoKitteh's client only refreshes OAuth).
-        AuthMode("privateApp", "private app token (akd only)", (VarDef("private_app_token", "private app token"),)),
-    ), Check("GET", "/account-info/v3/details", "https://api.hubapi.com", "bearer", "oauth_AccessToken"), events=True),
-    Integration("asana", "Asana", (_pat(),),
-                Check("GET", "/api/1.0/users/me", "https://app.asana.com", "bearer", "pat")),
-    Integration("notion", "Notion", (_key("api_key", "internal integration secret"), _oauth()),
-                Check("GET", "/v1/users/me", "https://api.notion.com", "bearer", "api_key")),
-    Integration("linear", "Linear", (_key(), _oauth("oauthDefault", _opt("actor", "actor (user or app)")),
-                                     _private(_opt("private_webhook_secret", "webhook secret", secret=True))),
-                Check("POST", "/graphql", "https://api.linear.app", "raw", "api_key"), events=True),
-    Integration("airtable", "Airtable", (_pat(), _oauth()),
-                Check("GET", "/v0/meta/whoami", "https://api.airtable.com", "bearer", "pat")),
-    Integration("pipedrive", "Pipedrive", (AuthMode("apiKey", "API token + company domain", (
-        VarDef("api_key", "API token"), VarDef("company_domain", "company domain", secret=False),
-    )),), Check("GET", "/api/v1/users/me", "", "query-token", "api_key")),
+    Integration(
+        "discord",
+        "Discord",
+        (
+            AuthMode(
+                "initialized",
+                "bot token",
+                (
+                    VarDef("BotToken", "bot token"),
+                    _opt("BotID", "bot id"),
+                ),
+            ),
+        ),
+        Check("GET", "/api/v10/users/@me", "https://discord.com", "bot", "BotToken"),
+        # An akd extension: interactions over HTTP, signed with the application's key.
+        extra_vars=(_opt("public_key", "application public key (interactions endpoint)"),),
+        events=True,
+    ),
+    Integration(
+        "telegram",
+        "Telegram",
+        (
+            AuthMode(
+                "botToken",
+                "bot token",
+                (
+                    VarDef("BotToken", "bot token"),
+                    _opt("SecretToken", "webhook secret token", secret=True),
+                    _opt("BotID", "bot id"),
+                    _opt("WebhookURL", "webhook URL"),
+                ),
+            ),
+        ),
+        Check("GET", "/getMe", "https://api.telegram.org", "bot-path", "BotToken"),
+        events=True,
+    ),
+    Integration(
+        "hubspot",
+        "HubSpot",
+        (
+            _legacy_oauth(_opt("portal_id", "portal id")),
+            # An akd extension: a private app's token, used as is (AutoKitteh's client only refreshes OAuth).
+            AuthMode("privateApp", "private app token (akd only)", (VarDef("private_app_token", "private app token"),)),
+        ),
+        Check("GET", "/account-info/v3/details", "https://api.hubapi.com", "bearer", "oauth_AccessToken"),
+        events=True,
+    ),
+    Integration(
+        "asana", "Asana", (_pat(),), Check("GET", "/api/1.0/users/me", "https://app.asana.com", "bearer", "pat")
+    ),
+    Integration(
+        "notion",
+        "Notion",
+        (_key("api_key", "internal integration secret"), _oauth()),
+        Check("GET", "/v1/users/me", "https://api.notion.com", "bearer", "api_key"),
+    ),
+    Integration(
+        "linear",
+        "Linear",
+        (
+            _key(),
+            _oauth("oauthDefault", _opt("actor", "actor (user or app)")),
+            _private(_opt("private_webhook_secret", "webhook secret", secret=True)),
+        ),
+        Check("POST", "/graphql", "https://api.linear.app", "raw", "api_key"),
+        events=True,
+    ),
+    Integration(
+        "airtable",
+        "Airtable",
+        (_pat(), _oauth()),
+        Check("GET", "/v0/meta/whoami", "https://api.airtable.com", "bearer", "pat"),
+    ),
+    Integration(
+        "pipedrive",
+        "Pipedrive",
+        (
+            AuthMode(
+                "apiKey",
+                "API token + company domain",
+                (
+                    VarDef("api_key", "API token"),
+                    VarDef("company_domain", "company domain", secret=False),
+                ),
+            ),
+        ),
+        Check("GET", "/api/v1/users/me", "", "query-token", "api_key"),
+    ),
     # AutoKitteh calls a script app's credentials "oauthPrivate"; they are entered by hand, no flow.
-    Integration("reddit", "Reddit", (AuthMode("oauthPrivate", "script app (client id and secret)", (
-        VarDef("client_id", "client id"), VarDef("client_secret", "client secret"),
-        VarDef("user_agent", "user agent"),
-        _opt("username", "username (for a read-write client)", secret=True),
-        _opt("password", "password (for a read-write client)", secret=True),
-    )),), Check("POST", "/api/v1/access_token", "https://www.reddit.com", "basic", "client_secret", "client_id",
-                ok_field="access_token", form=(("grant_type", "client_credentials"),))),
-    Integration("auth0", "Auth0", (_legacy_oauth(
-        VarDef("auth0_domain", "domain (<tenant>.auth0.com)", secret=False),
-        VarDef("client_id", "client id", secret=False), VarDef("client_secret", "client secret"),
-    ),), Check("POST", "/oauth/token", "https://{auth0_domain}", "none", "client_secret", ok_field="access_token",
-               form=(("grant_type", "client_credentials"), ("client_id", "{client_id}"),
-                     ("client_secret", "{client_secret}"), ("audience", "https://{auth0_domain}/api/v2/")))),
-    Integration("aws", "AWS", (AuthMode("initialized", "access key", (
-        VarDef("Region", "region", secret=False), VarDef("AccessKeyID", "access key id"),
-        VarDef("SecretKey", "secret access key"), _opt("Token", "session token", secret=True),
-    )),), Check("POST", "/", "https://sts.{Region}.amazonaws.com", "aws-sigv4", "SecretKey", "AccessKeyID")),
-    Integration("salesforce", "Salesforce", (
-        _oauth("oauthDefault", VarDef("instance_url", "instance URL", secret=False)),
-        _private(VarDef("instance_url", "instance URL", secret=False)),
-    ), Check("GET", "/services/oauth2/userinfo", "https://login.salesforce.com", "bearer", "oauth_access_token")),
-    Integration("zoom", "Zoom", (AuthMode("serverToServer", "server-to-server OAuth app", (
-        VarDef("private_account_id", "account id", secret=False), VarDef("private_client_id", "client id",
-                                                                         secret=False),
-        VarDef("private_client_secret", "client secret"), _opt("private_secret_token", "webhook secret token",
-                                                               secret=True),
-    )), _oauth(), _private(VarDef("private_account_id", "account id", secret=False),
-                           _opt("private_secret_token", "webhook secret token", secret=True))), events=True,
-                more_checks=(Check("POST", "/oauth/token", "https://zoom.us", "basic", "private_client_secret",
-                                   "private_client_id", ok_field="access_token", modes=("serverToServer",),
-                                   form=(("grant_type", "account_credentials"),
-                                         ("account_id", "{private_account_id}"))),
-                             Check("GET", "/v2/users/me", "https://api.zoom.us", "bearer", "oauth_access_token",
-                                   modes=("oauthDefault", "oauthPrivate")))),
-    Integration("kubernetes", "Kubernetes", (AuthMode("initialized", "kubeconfig", (
-        VarDef("config_file", "kubeconfig file (YAML or JSON)", file=True),
-    )),), Check("GET", "/version", "", "kubeconfig", "config_file")),
+    Integration(
+        "reddit",
+        "Reddit",
+        (
+            AuthMode(
+                "oauthPrivate",
+                "script app (client id and secret)",
+                (
+                    VarDef("client_id", "client id"),
+                    VarDef("client_secret", "client secret"),
+                    VarDef("user_agent", "user agent"),
+                    _opt("username", "username (for a read-write client)", secret=True),
+                    _opt("password", "password (for a read-write client)", secret=True),
+                ),
+            ),
+        ),
+        Check(
+            "POST",
+            "/api/v1/access_token",
+            "https://www.reddit.com",
+            "basic",
+            "client_secret",
+            "client_id",
+            ok_field="access_token",
+            form=(("grant_type", "client_credentials"),),
+        ),
+    ),
+    Integration(
+        "auth0",
+        "Auth0",
+        (
+            _legacy_oauth(
+                VarDef("auth0_domain", "domain (<tenant>.auth0.com)", secret=False),
+                VarDef("client_id", "client id", secret=False),
+                VarDef("client_secret", "client secret"),
+            ),
+        ),
+        Check(
+            "POST",
+            "/oauth/token",
+            "https://{auth0_domain}",
+            "none",
+            "client_secret",
+            ok_field="access_token",
+            form=(
+                ("grant_type", "client_credentials"),
+                ("client_id", "{client_id}"),
+                ("client_secret", "{client_secret}"),
+                ("audience", "https://{auth0_domain}/api/v2/"),
+            ),
+        ),
+    ),
+    Integration(
+        "aws",
+        "AWS",
+        (
+            AuthMode(
+                "initialized",
+                "access key",
+                (
+                    VarDef("Region", "region", secret=False),
+                    VarDef("AccessKeyID", "access key id"),
+                    VarDef("SecretKey", "secret access key"),
+                    _opt("Token", "session token", secret=True),
+                ),
+            ),
+        ),
+        Check("POST", "/", "https://sts.{Region}.amazonaws.com", "aws-sigv4", "SecretKey", "AccessKeyID"),
+    ),
+    Integration(
+        "salesforce",
+        "Salesforce",
+        (
+            _oauth("oauthDefault", VarDef("instance_url", "instance URL", secret=False)),
+            _private(VarDef("instance_url", "instance URL", secret=False)),
+        ),
+        Check("GET", "/services/oauth2/userinfo", "https://login.salesforce.com", "bearer", "oauth_access_token"),
+    ),
+    Integration(
+        "zoom",
+        "Zoom",
+        (
+            AuthMode(
+                "serverToServer",
+                "server-to-server OAuth app",
+                (
+                    VarDef("private_account_id", "account id", secret=False),
+                    VarDef("private_client_id", "client id", secret=False),
+                    VarDef("private_client_secret", "client secret"),
+                    _opt("private_secret_token", "webhook secret token", secret=True),
+                ),
+            ),
+            _oauth(),
+            _private(
+                VarDef("private_account_id", "account id", secret=False),
+                _opt("private_secret_token", "webhook secret token", secret=True),
+            ),
+        ),
+        events=True,
+        more_checks=(
+            Check(
+                "POST",
+                "/oauth/token",
+                "https://zoom.us",
+                "basic",
+                "private_client_secret",
+                "private_client_id",
+                ok_field="access_token",
+                modes=("serverToServer",),
+                form=(("grant_type", "account_credentials"), ("account_id", "{private_account_id}")),
+            ),
+            Check(
+                "GET",
+                "/v2/users/me",
+                "https://api.zoom.us",
+                "bearer",
+                "oauth_access_token",
+                modes=("oauthDefault", "oauthPrivate"),
+            ),
+        ),
+    ),
+    Integration(
+        "kubernetes",
+        "Kubernetes",
+        (AuthMode("initialized", "kubeconfig", (VarDef("config_file", "kubeconfig file (YAML or JSON)", file=True),)),),
+        Check("GET", "/version", "", "kubeconfig", "config_file"),
+    ),
     _microsoft("microsoft", "Microsoft 365"),
     _microsoft("microsoft_teams", "Microsoft Teams"),
-    Integration("azurebot", "Azure Bot Service", (AuthMode("initialized", "bot app id and password", (
-        VarDef("app_id", "app id", secret=False), VarDef("app_password", "app password"),
-        VarDef("tenant_id", "tenant id", secret=False),
-    )),), _client_credentials("/{tenant_id}/oauth2/v2.0/token", "https://login.microsoftonline.com", "app_id",
-                              "app_password", "https://api.botframework.com/.default", modes=()), events=True),
+    Integration(
+        "azurebot",
+        "Azure Bot Service",
+        (
+            AuthMode(
+                "initialized",
+                "bot app id and password",
+                (
+                    VarDef("app_id", "app id", secret=False),
+                    VarDef("app_password", "app password"),
+                    VarDef("tenant_id", "tenant id", secret=False),
+                ),
+            ),
+        ),
+        _client_credentials(
+            "/{tenant_id}/oauth2/v2.0/token",
+            "https://login.microsoftonline.com",
+            "app_id",
+            "app_password",
+            "https://api.botframework.com/.default",
+            modes=(),
+        ),
+        events=True,
+    ),
     # akd only (AutoKitteh has neither): deliveries signed per Stripe's and the Standard
     # Webhooks spec (Svix, Resend, Clerk, ...).
-    Integration("stripe", "Stripe (akd only)", (AuthMode("apiKey", "secret key (+ webhook signing secret)", (
-        VarDef("api_key", "secret key (sk_...)"), _opt("webhook_secret", "webhook signing secret (whsec_...)", True),
-    )),), events=True),
-    Integration("standardwebhooks", "Standard Webhooks / Svix (akd only)", (AuthMode("initialized", "signing secret", (
-        VarDef("webhook_secret", "signing secret (whsec_...)"),
-    )),), events=True),
+    Integration(
+        "stripe",
+        "Stripe (akd only)",
+        (
+            AuthMode(
+                "apiKey",
+                "secret key (+ webhook signing secret)",
+                (
+                    VarDef("api_key", "secret key (sk_...)"),
+                    _opt("webhook_secret", "webhook signing secret (whsec_...)", True),
+                ),
+            ),
+        ),
+        events=True,
+    ),
+    Integration(
+        "standardwebhooks",
+        "Standard Webhooks / Svix (akd only)",
+        (AuthMode("initialized", "signing secret", (VarDef("webhook_secret", "signing secret (whsec_...)"),)),),
+        events=True,
+    ),
     # Removed from AutoKitteh (2025-11); kept so projects that name it still deploy.
-    Integration("height", "Height (removed from AutoKitteh)", (_key(), _oauth(), _private()),
-                Check("GET", "/users/me", "https://api.height.app", "api-key", "api_key")),
+    Integration(
+        "height",
+        "Height (removed from AutoKitteh)",
+        (_key(), _oauth(), _private()),
+        Check("GET", "/users/me", "https://api.height.app", "api-key", "api_key"),
+    ),
 )
 
 REGISTRY: dict[str, Integration] = {i.name: i for i in _INTEGRATIONS}

@@ -285,16 +285,25 @@ def test_invalid_port_in_env() -> None:
 def test_http_limit_defaults_and_overrides(tmp_path: Path) -> None:
     server = load_config(environ={}).server
     assert (server.max_connections, server.header_timeout, server.body_timeout, server.idle_timeout) == (
-        256, 10.0, 30.0, 5.0
+        256,
+        10.0,
+        30.0,
+        5.0,
     )
     path = write_toml(tmp_path, "[server]\nmax_connections = 40\nheader_timeout = 2\nbody_timeout = 7.5\n")
     server = load_config(path, environ={"AKD_SERVER_IDLE_TIMEOUT": "0.5"}).server
     assert (server.max_connections, server.header_timeout, server.body_timeout, server.idle_timeout) == (
-        40, 2.0, 7.5, 0.5
+        40,
+        2.0,
+        7.5,
+        0.5,
     )
     example = load_config(Path(__file__).resolve().parents[1] / "akd.toml.example", environ={}).server
     assert (example.max_connections, example.header_timeout, example.body_timeout, example.idle_timeout) == (
-        256, 10.0, 30.0, 5.0
+        256,
+        10.0,
+        30.0,
+        5.0,
     )
 
 

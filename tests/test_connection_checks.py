@@ -162,14 +162,18 @@ def test_kubernetes_is_tested_as_the_kubeconfigs_current_context() -> None:
         check = integration.check_for(mode.name)
         assert check is not None
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        ok, message = asyncio.run(_ask_vendor(check, mode, {"config_file": KUBECONFIG.format(server=url,
-                                                                                           token="kube-token")}))
+        ok, message = asyncio.run(
+            _ask_vendor(check, mode, {"config_file": KUBECONFIG.format(server=url, token="kube-token")})
+        )
         assert ok, message
-        ok, message = asyncio.run(_ask_vendor(check, mode, {"config_file": KUBECONFIG.format(server=url,
-                                                                                           token="nope")}))
+        ok, message = asyncio.run(
+            _ask_vendor(check, mode, {"config_file": KUBECONFIG.format(server=url, token="nope")})
+        )
         assert not ok and "Unauthorized" in message, message
-        plugin = "current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n" \
-                 "clusters: [{name: c, cluster: {server: x}}]\nusers: [{name: u, user: {exec: {command: aws}}}]\n"
+        plugin = (
+            "current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+            "clusters: [{name: c, cluster: {server: x}}]\nusers: [{name: u, user: {exec: {command: aws}}}]\n"
+        )
         ok, message = asyncio.run(_ask_vendor(check, mode, {"config_file": plugin}))
         assert not ok and "credential plugin" in message
     finally:

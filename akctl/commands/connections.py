@@ -147,8 +147,13 @@ def connection_delete_cmd(app: App, ref: str, yes: bool) -> None:
 @connection_group.command("init")
 @click.argument("ref", metavar="PROJECT/CONN")
 @click.option("--auth-type", default="", help="Which way to authenticate (see `akctl integration list`).")
-@click.option("--var", "pairs", multiple=True, metavar="NAME=VALUE",
-              help="A credential given on the command line instead of prompted (VALUE @FILE reads a file).")
+@click.option(
+    "--var",
+    "pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A credential given on the command line instead of prompted (VALUE @FILE reads a file).",
+)
 @click.option("--no-test", is_flag=True, help="Store the credentials without asking the vendor.")
 @click.option("--oauth", "use_oauth", is_flag=True, help="Authorize in a browser with OAuth 2.0 (your OAuth app: "
               "`akctl integration configure`).")  # fmt: skip

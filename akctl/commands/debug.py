@@ -31,10 +31,20 @@ def register(cli: click.Group) -> None:
 
     @session.command("rerun")
     @click.argument("session_id")
-    @click.option("--from-step", "from_step", type=click.IntRange(min=0), required=True,
-                  help="Replay the steps before this one (numbers as in `session log`), run live from it.")
-    @click.option("--edit-result", "edit_result", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-                  default=None, help="A JSON file: step N's result in the new session (live from N+1).")
+    @click.option(
+        "--from-step",
+        "from_step",
+        type=click.IntRange(min=0),
+        required=True,
+        help="Replay the steps before this one (numbers as in `session log`), run live from it.",
+    )
+    @click.option(
+        "--edit-result",
+        "edit_result",
+        type=click.Path(path_type=Path, exists=True, dir_okay=False),
+        default=None,
+        help="A JSON file: step N's result in the new session (live from N+1).",
+    )
     @click.option("--latest", is_flag=True, help="Run on the project's active deployment instead of the original's.")
     @click.option("--watch", "watch_", is_flag=True, help="Follow the new session's prints until it ends.")
     @common

@@ -170,10 +170,19 @@ def register_events(cli: click.Group) -> None:
     @click.option("--data", "pairs", multiple=True, help="key=value (JSON values allowed); repeatable.")
     @click.option("--file", type=click.Path(path_type=Path, exists=True), default=None, help="JSON object file.")
     @click.option("--as-request", is_flag=True, help="Send the data as the JSON body of a POST to the webhook trigger.")
-    @click.option("--saved", default="", metavar="NAME",
-                  help="Start from the trigger's saved payload NAME (--file and --data keys override).")
-    @click.option("--session", "session_id", default="", metavar="SID",
-                  help="Deliver only to this session's next_event waiters on the trigger; start no session.")
+    @click.option(
+        "--saved",
+        default="",
+        metavar="NAME",
+        help="Start from the trigger's saved payload NAME (--file and --data keys override).",
+    )
+    @click.option(
+        "--session",
+        "session_id",
+        default="",
+        metavar="SID",
+        help="Deliver only to this session's next_event waiters on the trigger; start no session.",
+    )
     @common
     def dispatch_cmd(app: App, trigger: str, project: str, event_type: str, pairs: tuple[str, ...],
                      file: Path | None, as_request: bool, saved: str, session_id: str) -> None:  # fmt: skip

@@ -159,7 +159,7 @@ async def simulate(
     url = str((await INBOUND[rec.integration](request, rec))["webhook_url"])  # the connection's own URL
     sim = simulator.build(rec.integration, event_type, data, key, url)
     # The route's own path: a public_url may put a prefix (a tunnel's) before akd's paths.
-    path = url[len(c.base_url):] if c.base_url and url.startswith(c.base_url) else urlsplit(url).path
+    path = url[len(c.base_url) :] if c.base_url and url.startswith(c.base_url) else urlsplit(url).path
     if sim.route and rec.integration in ROUTE_PATHS:
         path = ROUTE_PATHS[rec.integration](path, sim.route)
     origin = urlsplit(url)

@@ -194,9 +194,7 @@ class SessionActivities:
             ended = {"completed": True, "value": json.loads(row.return_value) if row.return_value else None}
         payload = {"name": session_id, "payload": ended}
         async with self.ctx.db.tx() as conn:
-            await inbox.deliver(
-                conn, row.parent_id, "signal", session_id, pickle.dumps(payload), source_id=session_id
-            )
+            await inbox.deliver(conn, row.parent_id, "signal", session_id, pickle.dumps(payload), source_id=session_id)
         await self.sdk.wake(row.parent_id)
         self.ctx.notifier.changed()
 

@@ -114,5 +114,3 @@ async def _install_layer(data_dir: Path, layer: Layer) -> bool:
         elapsed = time.monotonic() - started
         log.info("installed vendor layer %s: %s in %.1f s", layer.key[:12], layer.describe(), elapsed)
     return installed
-
-

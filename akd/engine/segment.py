@@ -169,9 +169,7 @@ class SegmentRun:
             since = waited or (self._parked if self._parked.get("seq") == seq else {})
             took = time.time() - float(since["since"]) if since else None
             journal = bool(msg.get("journal", True))
-            result = await self.sdk.handle(
-                self.row, seq, name, payload, journal=journal, waited=took, worker=self.node
-            )
+            result = await self.sdk.handle(self.row, seq, name, payload, journal=journal, waited=took, worker=self.node)
             if isinstance(result, Reply):
                 if waited:
                     await self._set_waiting(None)

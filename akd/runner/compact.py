@@ -100,7 +100,11 @@ def _slack_response(obj: Any) -> tuple[Any, tuple[Any, ...]]:
 
 
 def slack_response(
-    module: str, client: Any, auth_form: tuple[Any, ...] | None, fields: tuple[Any, ...], initial: Any,
+    module: str,
+    client: Any,
+    auth_form: tuple[Any, ...] | None,
+    fields: tuple[Any, ...],
+    initial: Any,
     iteration: int | None,
 ) -> Any:
     import importlib

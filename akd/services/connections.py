@@ -271,6 +271,7 @@ def _credential(check: Check, mode: AuthMode, values: dict[str, str]) -> str:
 def _fill(template: str, values: dict[str, str]) -> str:
     """``{var}`` in a check's URL or form replaced by the connection's var (a tenant defaults
     to ``organizations``, Microsoft's name for any work or school tenant)."""
+
     def value(m: re.Match[str]) -> str:
         name = m.group(1)
         return values.get(name) or ("organizations" if name.endswith("tenant_id") else "")

@@ -353,8 +353,11 @@ def _render(manifest: Manifest) -> str:
         project["display_name"] = manifest.display_name
     project["vars"] = [var(v) for v in manifest.vars]
     project["connections"] = [
-        {"name": c.name, "integration": c.integration,
-         "vars": [var(v, v.secret or integrations.is_secret_var(c.integration, v.name)) for v in c.vars]}
+        {
+            "name": c.name,
+            "integration": c.integration,
+            "vars": [var(v, v.secret or integrations.is_secret_var(c.integration, v.name)) for v in c.vars],
+        }
         for c in manifest.connections
     ]
     project["triggers"] = [trigger(t) for t in manifest.triggers]

@@ -35,6 +35,7 @@ from akd.store.sessions import LogRecord
 
 log = logging.getLogger(__name__)
 
+
 class RefreshFailed(FailedPrecondition):
     """The vendor refused a refresh; the connection's status says why and what to run."""
 

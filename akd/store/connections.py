@@ -195,9 +195,7 @@ async def set_vars(db: Database, connection_id: str, values: Iterable[StoredVar]
 
 
 async def delete_var(db: Database, connection_id: str, name: str) -> bool:
-    return bool(
-        await db.execute("DELETE FROM connection_vars WHERE connection_id=? AND name=?", (connection_id, name))
-    )
+    return bool(await db.execute("DELETE FROM connection_vars WHERE connection_id=? AND name=?", (connection_id, name)))
 
 
 async def set_status(db: Database, connection_id: str, status: Status, message: str) -> None:

@@ -94,9 +94,7 @@ async def take_pending(db: Database, digest: str, integration: str, now: float) 
 
 
 async def finish_pending(db: Database, digest: str, outcome: str, message: str) -> None:
-    await db.execute(
-        "UPDATE oauth_states SET outcome=?, message=? WHERE state_digest=?", (outcome, message, digest)
-    )
+    await db.execute("UPDATE oauth_states SET outcome=?, message=? WHERE state_digest=?", (outcome, message, digest))
 
 
 async def outcome_of(db: Database, digest: str) -> AuthOutcome | None:

@@ -171,6 +171,4 @@ async def trigger_by_id(db: Database, trigger_id: str) -> Row | None:
 
 async def triggers_named(db: Database, name: str, project: str = "") -> list[Row]:
     """Triggers called ``name`` (in ``project`` when given), with their project's name."""
-    return await db.fetchall(
-        f"{_TRIGGER_WITH_PROJECT} WHERE t.name=? AND (?='' OR p.name=?)", (name, project, project)
-    )
+    return await db.fetchall(f"{_TRIGGER_WITH_PROJECT} WHERE t.name=? AND (?='' OR p.name=?)", (name, project, project))

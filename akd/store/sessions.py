@@ -554,9 +554,7 @@ async def ended_before(db: Database, cutoff: float, limit: int) -> list[str]:
 
 async def sessions_of_event(db: Database, event_id: str) -> list[Row]:
     """The (session_id, state) of each session an event started, by id."""
-    return await db.fetchall(
-        "SELECT session_id, state FROM sessions WHERE event_id=? ORDER BY session_id", (event_id,)
-    )
+    return await db.fetchall("SELECT session_id, state FROM sessions WHERE event_id=? ORDER BY session_id", (event_id,))
 
 
 # -- lookups of the SDK's requests and of dispatch (akd.engine.sdk_calls, akd.services.dispatch) --

@@ -65,7 +65,7 @@ async def init(request: Request) -> Response:
     c = ctx(request)
     rec = await _record(request)
     fields = await form_fields(request)
-    values = {k[len(FIELD_PREFIX):]: v for k, v in fields.items() if k.startswith(FIELD_PREFIX) and v}
+    values = {k[len(FIELD_PREFIX) :]: v for k, v in fields.items() if k.startswith(FIELD_PREFIX) and v}
     result = await service.init(c.db, c.config.data_dir, rec, fields.get("auth_type", ""), values)
     return redirect(f"/projects/{rec.project}", "connection_saved" if result.ok else "connection_failed")
 

@@ -160,6 +160,7 @@ def test_wake_ends_a_durable_sleep_now(akd_module: Akd, project: tuple[dict[str,
 def test_fire_runs_a_schedule_now(akd_module: Akd, project: tuple[dict[str, str], Path]) -> None:
     fired = akd_module.akctl_json("trigger", "fire", "dbg/hourly")
     assert fired["fired"] is True
+
     def tick_session() -> dict[str, Any] | None:
         return next((s for s in akd_module.sessions(project="dbg", limit=200) if s["entrypoint"] == "program.py:tick"),
                     None)  # fmt: skip

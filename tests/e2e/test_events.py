@@ -41,6 +41,7 @@ def test_schedule_pace_and_deactivation(akd_module: Akd, tmp_path: Path) -> None
     assert len(events) >= 3
     assert akd_module.akctl("deployment", "deactivate", dep).returncode == 0
     settled = count()
+
     # Deactivation pauses the schedule: no more ticks (not even skipped ones), no next fire times.
     def ticks() -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = akd_module.akctl_json("event", "list", "--project", "ticks", "--limit", "1000")

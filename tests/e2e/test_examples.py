@@ -238,8 +238,15 @@ def test_github_to_slack_announces_signed_deliveries(akd_module: Akd, tmp_path: 
 
 def _mention(n: int, text: str) -> dict[str, Any]:
     event = {"type": "app_mention", "channel": "C42", "user": "U7", "text": text, "ts": f"3.{n}", "event_ts": f"3.{n}"}
-    payload = {"team_id": "T1", "api_app_id": "A1", "type": "event_callback", "event": event, "event_id": f"EvX{n}",
-               "event_time": 1700000000, "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}]}
+    payload = {
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "type": "event_callback",
+        "event": event,
+        "event_id": f"EvX{n}",
+        "event_time": 1700000000,
+        "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}],
+    }
     return {"envelope_id": f"env-{n}", "type": "events_api", "accepts_response_payload": False, "retry_attempt": 0,
             "retry_reason": "", "payload": payload}  # fmt: skip
 

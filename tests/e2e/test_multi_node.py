@@ -174,6 +174,7 @@ def test_an_api_only_node_takes_events_that_the_workers_run(shared: tuple[object
         assert sorted(marks.read_text().splitlines()) == sorted(f"{sid} 0 hi" for sid in sids)
         # It runs no session, hence no runner and no fork server of its own.
         assert api.api("GET", "/health").json()["runners"] == 0
+
         def runners(node: Akd) -> list[int]:
             return [p for p in children_of(node.pid) if b"akd.runner" in Path(f"/proc/{p}/cmdline").read_bytes()]
 

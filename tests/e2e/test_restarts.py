@@ -85,9 +85,7 @@ def test_a_non_durable_session_run_again_after_a_restart_says_so(akd: Akd, tmp_p
     assert 'id="attempt"' in page.text and "attempt 2" in page.text
 
 
-def test_a_durable_session_resumed_after_a_restart_logs_the_replay_and_the_downtime(
-    akd: Akd, tmp_path: Path
-) -> None:
+def test_a_durable_session_resumed_after_a_restart_logs_the_replay_and_the_downtime(akd: Akd, tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", {"autokitteh.yaml": MANIFEST.format(version="v1", name="durre"),
                                              "program.py": DURABLE})  # fmt: skip
     sid = _start(akd, project)

@@ -174,7 +174,10 @@ def _session_of(akd: Akd, event_id: str) -> str:
 
 def test_a_local_user_racing_akd_at_start_gets_nothing(akd: Akd, project: Path) -> None:
     attacker = subprocess.Popen(
-        [sys.executable, "-c", ATTACKER, "25", str(akd.data_dir)], cwd="/", stdout=subprocess.PIPE, **_as_other_user()  # type: ignore[call-overload]
+        [sys.executable, "-c", ATTACKER, "25", str(akd.data_dir)],
+        cwd="/",
+        stdout=subprocess.PIPE,
+        **_as_other_user(),  # type: ignore[call-overload]
     )
     try:
         akd.up()

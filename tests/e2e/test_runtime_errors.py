@@ -113,4 +113,3 @@ def test_moderately_nested_json_is_still_json(akd_module: Akd, hooks: dict[str, 
     for _ in range(49):
         expected = f"[{expected}]"
     assert akd_module.prints(str(s["session_id"])) == [f"100 {expected}"]
-

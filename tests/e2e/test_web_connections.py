@@ -49,7 +49,10 @@ def _bot_token_form(driver: WebDriver) -> WebElement:
 
 
 def test_init_and_test_a_connection_from_the_project_page(
-    browser: WebDriver, akd_module: Akd, vendor: str, tmp_path: Path  # noqa: F811
+    browser: WebDriver,  # noqa: F811
+    akd_module: Akd,
+    vendor: str,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     akd_module.deploy(write_project(tmp_path / "p", {"autokitteh.yaml": MANIFEST,
                                                      "program.py": "def run(event):\n    pass\n"}))  # fmt: skip
@@ -88,7 +91,8 @@ def test_connect_with_oauth_from_the_project_page(browser: WebDriver, tmp_path: 
         akd.up()
         try:
             manifest = MANIFEST.replace("name: webconns", "name: weboauth").replace(
-                "name: slack_conn\n      integration: slack", "name: gh\n      integration: github")
+                "name: slack_conn\n      integration: slack", "name: gh\n      integration: github"
+            )
             akd.deploy(write_project(tmp_path / "p", {"autokitteh.yaml": manifest,
                                                       "program.py": "def run(event):\n    pass\n"}))  # fmt: skip
             res = akd.akctl("integration", "configure", "github", "--client-id", CLIENT_ID, "--client-secret", "-",
@@ -146,7 +150,9 @@ def _simulate_form(driver: WebDriver, event_type: str, data: str) -> None:
 
 
 def test_connection_page_lists_deliveries_and_simulates_one(
-    browser: WebDriver, akd_module: Akd, tmp_path: Path  # noqa: F811
+    browser: WebDriver,  # noqa: F811
+    akd_module: Akd,
+    tmp_path: Path,
 ) -> None:
     program = "def on_comment(event):\n    print('web', event.data.comment.body)\n"
     akd_module.deploy(write_project(tmp_path / "p", {"autokitteh.yaml": DELIVERIES_MANIFEST, "program.py": program}))

@@ -16,8 +16,9 @@ def height_client(connection: str) -> Any:
     from ._http import OAuth2Session
 
     if var(connection, "api_key"):
-        return OAuth2Session("height", connection, base_url(connection) or API, var(connection, "api_key"), "api-key",
-                             oauth=False)
+        return OAuth2Session(
+            "height", connection, base_url(connection) or API, var(connection, "api_key"), "api-key", oauth=False
+        )
     return OAuth2Session("height", connection, base_url(connection) or API, var(connection, "oauth_access_token"))
 
 

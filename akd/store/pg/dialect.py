@@ -92,11 +92,11 @@ def _blob(literal: str) -> str:
 
 def _insert_or(code: str) -> str:
     if m := _OR_IGNORE.match(code):
-        return _append_clause(f"{m.group(1)}INSERT INTO{code[m.end():]}", "ON CONFLICT DO NOTHING")
+        return _append_clause(f"{m.group(1)}INSERT INTO{code[m.end() :]}", "ON CONFLICT DO NOTHING")
     if m := _OR_REPLACE.match(code):
         listed = [c.strip() for c in m.group(4).split(",")] if m.group(4) else None
         clause = _upsert(m.group(2), listed)
-        return _append_clause(f"{m.group(1)}INSERT INTO {m.group(2)} {m.group(3) or ''}{code[m.end():]}", clause)
+        return _append_clause(f"{m.group(1)}INSERT INTO {m.group(2)} {m.group(3) or ''}{code[m.end() :]}", clause)
     return code
 
 
@@ -121,7 +121,7 @@ def _append_clause(code: str, clause: str) -> str:
     """``clause`` at the end of an INSERT, before its RETURNING if it has one."""
     body = code.rstrip().rstrip(";").rstrip()
     if m := _RETURNING.search(body):
-        return f"{body[: m.start()].rstrip()} {clause} {body[m.start():]}"
+        return f"{body[: m.start()].rstrip()} {clause} {body[m.start() :]}"
     return f"{body} {clause}"
 
 
