@@ -34,13 +34,11 @@ from akd.errors import FailedPrecondition, Unavailable
 from akd.heartbeat import Heartbeat
 from akd.notify import Notifier
 from akd.outbox import Outbox
-from akd.secrets import SecretBox
-from akd.services import oauth, retention
+from akd.services import nodes, oauth, retention
 from akd.services.context import AppContext
 from akd.services.dispatch import Dispatcher
 from akd.services.quota import EventQuota
 from akd.services.socket_mode import SocketMode
-from akd.store import meta as meta_store
 from akd.store.db import Database, open_database
 from akd.temporal_server import ExternalTemporal, TemporalDevServer
 
@@ -117,25 +115,6 @@ def refuse_new_database(data_dir: Path) -> None:
     )
 
 
-async def check_secret_key(db: Database, data_dir: Path) -> None:
-    """On a store shared by several akd, every one must hold the same ``secret.key``: the
-    first registers its key's fingerprint in the store; one with another key, or with none
-    while the store has one, refuses to start (its secrets would not decrypt elsewhere)."""
-    box = SecretBox(data_dir)
-    stored = await meta_store.get(db, meta_store.SECRET_KEY)
-    if stored is not None and not box.exists():
-        raise FailedPrecondition(
-            f"this store's secrets are encrypted with the key of another akd, and {box.path} does not exist: "
-            f"copy secret.key from an akd of this store into {data_dir} and start again"
-        )
-    mine = box.fingerprint()  # made here on the store's first akd
-    if await meta_store.put_first(db, meta_store.SECRET_KEY, mine) != mine:
-        raise FailedPrecondition(
-            f"{box.path} is not the key this store's secrets are encrypted with (another akd's is): "
-            "copy secret.key from an akd of this store and start again"
-        )
-
-
 PORT_FILE = "port"
 
 
@@ -207,7 +186,7 @@ class Daemon:
         self._db = db = open_database(self.config.store.url, self.data_dir / "akd.db", name=f"akd {node}")
         await db.open()
         if self.config.store.url:
-            await check_secret_key(db, self.data_dir)
+            await nodes.check_secret_key(db, self.data_dir)
         if stored := await store_missing_files(db, self.data_dir):
             log.info("kept the files of %d earlier builds in the store", stored)
         # When the previous akd was last seen: resumed sessions log how long akd was down.

@@ -16,11 +16,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from akd.api.common import ctx, public_request_url, read_body
-from akd.engine.outcomes import Outcome
+from akd.engine.outcomes import Outcome, RemoteOutcomes
 from akd.errors import BadGateway, GatewayTimeout, NotFound, Unauthenticated
 from akd.services.context import AppContext
 from akd.signatures import verify
-from akd.store import outcomes as outcomes_store
 from akd.store import projects as projects_store
 from akd.store import sessions as sessions_store
 from akd.store.db import Row
@@ -30,7 +29,6 @@ from akd.store.vars import load_env_vars
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # How often a sync webhook on a shared store looks for outcomes stored by other akd.
-REMOTE_POLL = 0.05
 
 
 def canonical_header(name: str) -> str:
@@ -136,7 +134,7 @@ async def sync_response(c: AppContext, ev: NewEvent) -> Response:
     event_id = ev.event_id
     outcomes = c.engine.ctx.outcomes
     queue = outcomes.expect(event_id)  # before the sessions start: none of their outcomes is missed
-    remote = RemoteOutcomes(c, event_id, queue) if outcomes.shared else None
+    remote = RemoteOutcomes(c.db, event_id, queue) if outcomes.shared else None
     headers = {"AutoKitteh-Event-ID": event_id}
 
     def done() -> None:
@@ -175,32 +173,6 @@ async def sync_response(c: AppContext, ev: NewEvent) -> Response:
             done()
 
     return StreamingResponse(chunks(), first.status, headers={**first.headers, **headers})
-
-
-class RemoteOutcomes:
-    """Outcomes of sessions running on other akd of a shared store, read from the store
-    (``akd.store.outcomes``) into the waiter's queue every REMOTE_POLL seconds."""
-
-    def __init__(self, c: AppContext, event_id: str, queue: asyncio.Queue[Outcome]) -> None:
-        self.c, self.event_id, self.queue, self.seq = c, event_id, queue, 0
-        self._task = asyncio.create_task(self._poll(), name=f"outcomes-{event_id}")
-
-    async def pull(self) -> None:
-        for got in await outcomes_store.after(self.c.db, self.event_id, self.seq):
-            self.seq = got.seq
-            self.queue.put_nowait(Outcome(got.status, got.headers, got.body, got.more))
-
-    async def _poll(self) -> None:
-        try:
-            while True:
-                await asyncio.sleep(REMOTE_POLL)
-                await self.pull()
-        finally:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(outcomes_store.forget(self.c.db, self.event_id))
-
-    def stop(self) -> None:
-        self._task.cancel()
 
 
 async def next_outcome(c: AppContext, queue: asyncio.Queue[Outcome], session_ids: list[str], timeout: float,

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
+
+from akd.store import outcomes as outcomes_store
+from akd.store.db import Database
+
+# How often a waiter reads outcomes other akd of a shared store stored for its event.
+REMOTE_POLL = 0.05
 
 
 @dataclass
@@ -65,3 +72,30 @@ def outcome_from_payload(payload: dict[str, Any]) -> Outcome:
     else:
         body = b""
     return Outcome(int(payload.get("status_code", 200)), headers, body, bool(payload.get("more")))
+
+
+class RemoteOutcomes:
+    """Outcomes of a session running on another akd of a shared store, for the request
+    waiting here: read from the store (``akd.store.outcomes``) into the waiter's queue
+    every REMOTE_POLL seconds; the stored ones go when the waiter stops."""
+
+    def __init__(self, db: Database, event_id: str, queue: asyncio.Queue[Outcome]) -> None:
+        self.db, self.event_id, self.queue, self.seq = db, event_id, queue, 0
+        self._task = asyncio.create_task(self._poll(), name=f"outcomes-{event_id}")
+
+    async def pull(self) -> None:
+        for got in await outcomes_store.after(self.db, self.event_id, self.seq):
+            self.seq = got.seq
+            self.queue.put_nowait(Outcome(got.status, got.headers, got.body, got.more))
+
+    async def _poll(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(REMOTE_POLL)
+                await self.pull()
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(outcomes_store.forget(self.db, self.event_id))
+
+    def stop(self) -> None:
+        self._task.cancel()

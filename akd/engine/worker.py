@@ -56,8 +56,6 @@ class Engine:
         # reads Temporal, but runs no session: the other akd on the task queue do.
         self.runs_sessions = worker
         self.target = target
-        self.address = target.address
-        self.namespace = target.namespace
         self.task_queue = task_queue
         self.eager_start = eager_start
         sdk = SdkCalls(ctx.db, ctx.outcomes, wake=self.wake, start=self.start_session, oauth=ctx.oauth)
@@ -79,12 +77,15 @@ class Engine:
         while True:
             try:
                 return await Client.connect(
-                    self.address, namespace=self.namespace, tls=self.target.tls, api_key=self.target.api_key
+                    self.target.address,
+                    namespace=self.target.namespace,
+                    tls=self.target.tls,
+                    api_key=self.target.api_key,
                 )
             except RuntimeError as exc:
                 if asyncio.get_running_loop().time() + delay > deadline:
-                    raise Unavailable(f"cannot connect to Temporal at {self.address}: {exc}") from None
-                log.info("Temporal at %s is not ready yet (%s); retrying", self.address, exc)
+                    raise Unavailable(f"cannot connect to Temporal at {self.target.address}: {exc}") from None
+                log.info("Temporal at %s is not ready yet (%s); retrying", self.target.address, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
 
@@ -204,7 +205,7 @@ class Engine:
 
     async def _delete_workflow(self, workflow_id: str) -> None:
         request = DeleteWorkflowExecutionRequest(
-            namespace=self.namespace, workflow_execution=WorkflowExecution(workflow_id=workflow_id)
+            namespace=self.target.namespace, workflow_execution=WorkflowExecution(workflow_id=workflow_id)
         )
         try:
             await self.client.workflow_service.delete_workflow_execution(request)
