@@ -1,4 +1,4 @@
-"""Memory of 1,000 parked sessions.
+"""Memory of parked sessions (1,000 by default; ``--sessions N`` for more).
 
 A durable (v1) handler only calls ``time.sleep(3600)``. RSS is the sum of VmRSS over
 akd's pid and all its descendants (the Temporal dev server, the runner fork server,
@@ -7,12 +7,14 @@ webhook requests start 1,000 sessions (16 requests in flight), and the bench wai
 until every session is running and parked (its sleep journaled) and ``/health`` reports
 0 live runners, then takes it again. The whole bench fails after 10 minutes; it also
 gives up early (and fails, reporting what it measured) when nothing has changed for
-90 s while no runner is live, i.e. some sessions will never park.
+90 s while no runner is live, i.e. some sessions will never park. A last sample after
+a quiet WATCH seconds shows what stays once the start-up burst's garbage is collected.
 """
 
 from __future__ import annotations
 
 import asyncio
+import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -35,20 +37,23 @@ from common import (
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-SESSIONS = 1000
+SESSIONS = 1000  # --sessions N
 IN_FLIGHT = 16
-DEADLINE = 600.0
+DEADLINE_PER_1000 = 600.0
 STALL = 90.0
 WATCH = 20.0
+WAKES = 10
 PROJECT = "bench_memory"
 HANDLER = "import time\n\ndef run(event):\n    time.sleep(3600)\n"
-TARGET = {"< 300 MB": 300.0}
+TARGET = {"< 50 MB per 1,000": 50.0}
 
 
 @dataclass
 class Observed:
     before_mb: float = 0.0
     after_mb: float = 0.0
+    settled_mb: float = 0.0
+    breakdown_settled: dict[str, float] = field(default_factory=dict)
     peak_mb: float = 0.0
     peak_procs: int = 0
     peak_live_runners: int = 0
@@ -64,6 +69,8 @@ class Observed:
     watch_max_runners: int = 0
     watch_busy_samples: int = 0
     watch_samples: int = 0
+    wake_oldest: list[float] = field(default_factory=list)
+    wake_newest: list[float] = field(default_factory=list)
 
 
 def comm(pid: int) -> str:
@@ -145,7 +152,7 @@ async def wait_parked(akd: Akd, api: AkdApi, obs: Observed, deadline: float) -> 
 
 
 async def measure(akd: Akd, obs: Observed) -> None:
-    deadline = time.monotonic() + DEADLINE
+    deadline = time.monotonic() + DEADLINE_PER_1000 * max(1.0, SESSIONS / 1000)
     url = deploy_handler(akd, PROJECT, HANDLER, "v1")
     await asyncio.sleep(2.0)
     obs.before_mb, obs.breakdown_before, _ = breakdown(akd.pid)
@@ -162,6 +169,8 @@ async def measure(akd: Akd, obs: Observed) -> None:
         if obs.runner_procs_after:
             obs.notes.append(describe_runners(akd.pid))
         await watch_after(api, obs)
+        obs.settled_mb, obs.breakdown_settled, _ = breakdown(akd.pid)
+        await wake_some(api, obs)
         if obs.states.get("created"):
             obs.notes.append(await probe_created(akd, api))
 
@@ -175,6 +184,28 @@ async def watch_after(api: AkdApi, obs: Observed) -> None:
         obs.watch_busy_samples += live > 0
         obs.watch_max_runners = max(obs.watch_max_runners, live)
         await asyncio.sleep(0.5)
+
+
+async def wake_one(api: AkdApi, session_id: str) -> float:
+    """Seconds from ``POST /sessions/{id}/wake`` (its sleep ends now) to the session completed."""
+    t0 = time.perf_counter()
+    resp = await api.http.post(f"{api.base}/api/v1/sessions/{session_id}/wake")
+    resp.raise_for_status()
+    done = await api.get(f"/sessions/{session_id}", wait="final", timeout=60)
+    if done["state"] != "completed":
+        raise RuntimeError(f"session {session_id} woke into {done['state']}")
+    return time.perf_counter() - t0
+
+
+async def wake_some(api: AkdApi, obs: Observed) -> None:
+    """Wake WAKES of the first-parked sessions (long out of the worker's workflow cache when
+    there are more parked sessions than it holds) and WAKES of the last-parked (still in
+    it), one at a time, alternately."""
+    rows = await api.get("/sessions", project=PROJECT, limit=SESSIONS * 2)
+    rows.sort(key=lambda r: r["created_at"])
+    for old, new in zip(rows[:WAKES], rows[-WAKES:][::-1], strict=False):
+        obs.wake_oldest.append(await wake_one(api, old["session_id"]))
+        obs.wake_newest.append(await wake_one(api, new["session_id"]))
 
 
 def proc_state(pid: int) -> str:
@@ -216,14 +247,22 @@ def report(obs: Observed, result: BenchResult) -> None:
             f"gave up {obs.park_seconds:.0f} s after the first POST"
         )
     growth = obs.after_mb - obs.before_mb
-    result.figures.append(
+    settled = (obs.settled_mb or obs.after_mb) - obs.before_mb
+    per_1000 = settled * 1000 / parked if parked else 0.0
+    result.figures += [
         Figure(f"RSS growth with {parked} of {SESSIONS} sessions parked", growth, "MB",
-               spread=f"{obs.before_mb:.0f} -> {obs.after_mb:.0f} MB", limits=TARGET if parked == SESSIONS else {})
-    )  # fmt: skip
-    if 0 < parked < SESSIONS:
+               spread=f"{obs.before_mb:.0f} -> {obs.after_mb:.0f} MB, 2 s after the last parked"),
+        Figure(f"same, {WATCH:.0f} s later", settled, "MB",
+               spread=f"{obs.before_mb:.0f} -> {obs.settled_mb:.0f} MB"),
+        Figure("RSS growth per 1,000 parked sessions (settled)", per_1000, "MB",
+               spread=f"{per_1000 * 1024 / 1000:.0f} KB per parked session", limits=TARGET if parked else {}),
+    ]  # fmt: skip
+    if obs.wake_oldest:
+        oldest, newest = statistics.median(obs.wake_oldest), statistics.median(obs.wake_newest)
         result.figures.append(
-            Figure(f"same, extrapolated linearly to {SESSIONS} sessions", growth * SESSIONS / parked, "MB",
-                   spread=f"{growth * 1024 / parked:.0f} KB per parked session", limits=TARGET)
+            Figure("wake-up of a first-parked session, to completed", oldest * 1000, "ms", raw=newest * 1000,
+                   raw_name="a last-parked one", spread=f"median of {len(obs.wake_oldest)} each",
+                   limits={"<= 1.5x a last-parked one": 1.5}, target_on="ratio")
         )  # fmt: skip
     result.figures += [
         Figure("runner processes after the wait", float(obs.runner_procs_after), "",
@@ -231,7 +270,8 @@ def report(obs: Observed, result: BenchResult) -> None:
     ]  # fmt: skip
     result.details += [
         f"- RSS by process (MB), before: {roles_text(obs.breakdown_before)}; after: "
-        f"{roles_text(obs.breakdown_after)}. Peak total while starting: {obs.peak_mb:.0f} MB.",
+        f"{roles_text(obs.breakdown_after)}; {WATCH:.0f} s later: {roles_text(obs.breakdown_settled)}. "
+        f"Peak total while starting: {obs.peak_mb:.0f} MB.",
         f"- {SESSIONS} POSTs took {obs.post_seconds:.1f} s; the wait for parked sessions ended "
         f"{obs.park_seconds:.1f} s after the first POST with sessions by state {obs.states}. "
         f"Peak: {obs.peak_live_runners} live runners (/health), {obs.peak_procs} processes "
@@ -259,7 +299,10 @@ def body(result: BenchResult) -> None:
 
 
 def main() -> int:
-    runs = f"1 run of {SESSIONS} sessions (RSS sampled once before and once after)"
+    global SESSIONS
+    if "--sessions" in sys.argv:
+        SESSIONS = int(sys.argv[sys.argv.index("--sessions") + 1])
+    runs = f"1 run of {SESSIONS} sessions (RSS sampled before, 2 s after the last parked and {WATCH:.0f} s later)"
     return finish(run_bench("bench_memory", "Memory of parked sessions", runs, body))
 
 

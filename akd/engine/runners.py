@@ -112,6 +112,7 @@ class RunnerHub:
         # Passed to the fork server (and to runners started without it): SCHED_BATCH.
         self._flags = ["--batch"] if batch else []
         # Back-pressure: at most this many runner processes at once; more segments queue.
+        self.max_live = max_live
         self._slots = asyncio.Semaphore(max_live)
         self.log_path = data_dir / "logs" / "runners.log"
         self._live: dict[str, RunnerConn] = {}

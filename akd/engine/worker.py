@@ -39,6 +39,22 @@ FORGET_CONCURRENCY = 8
 FORGET_TICKS_PER_SWEEP = 2000
 
 
+# Sessions whose workflow state the worker keeps in memory. A parked session (a durable
+# sleep or wait) needs none: when it wakes, its workflow is replayed from its short
+# history (akd's workflow code is fixed, so replay is cheap), and each cached one cost
+# about 65 KB of akd's memory (bench/bench_memory.py: 1,000 parked sessions grew akd by
+# 101 MB with the SDK's default of 1,000 cached, 62 MB with 256). Running segments hold
+# theirs, and so do those waiting for a runner slot (each also holds one of the worker's
+# workflow-task slots): the cache must stay larger than those slots, so there is always
+# an idle workflow to evict, and hold several times [runner] max_live.
+WORKFLOW_TASK_SLOTS = 200
+WORKFLOW_CACHE_MIN = WORKFLOW_TASK_SLOTS + 56
+
+
+def workflow_cache(max_live: int) -> int:
+    return max(WORKFLOW_CACHE_MIN, 4 * max_live)
+
+
 class Engine:
     def __init__(
         self,
@@ -100,7 +116,8 @@ class Engine:
             activities=[self.activities.run_segment, self.activities.finish_stopped, self.activities.record_tick],
             max_concurrent_local_activities=1000,
             no_remote_activities=True,  # every activity of akd's workflows is a local one: no polling for others
-            max_concurrent_workflow_tasks=200,
+            max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
+            max_cached_workflows=workflow_cache(self.ctx.hub.max_live),
             # Activations run inline on the event loop (the SDK's debug mode): each is short
             # and holds the GIL anyway, and handing every one to a thread and back cost a
             # GIL switch each way (throughput +3-4 %, akd CPU -0.5 ms per session). What the
