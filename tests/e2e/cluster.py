@@ -63,6 +63,14 @@ def temporal_cluster() -> Iterator[str]:
             proc.wait()
 
 
+def node_env(name: str, store_url: str, address: str, *, worker: bool = True) -> dict[str, str]:
+    """The settings of the node ``name`` of a cluster: the shared store, Temporal and token, its own name."""
+    return {
+        "AKD_STORE_URL": store_url, "AKD_TEMPORAL_ADDRESS": address, "AKD_TEMPORAL_NAMESPACE": NAMESPACE,
+        "AKD_SERVER_TOKEN": TOKEN, "AKD_SERVER_NODE": name, "AKD_SERVER_WORKER": "true" if worker else "false",
+    }  # fmt: skip
+
+
 def cluster_node(
     root: Path, name: str, store_url: str, address: str, key_from: Akd | None = None, *, worker: bool = True
 ) -> Akd:
@@ -73,10 +81,7 @@ def cluster_node(
     must start with a copy of it, taken from ``key_from``.
     """
     node = Akd(root / name)
-    node.env.update({
-        "AKD_STORE_URL": store_url, "AKD_TEMPORAL_ADDRESS": address, "AKD_TEMPORAL_NAMESPACE": NAMESPACE,
-        "AKD_SERVER_TOKEN": TOKEN, "AKD_SERVER_NODE": name, "AKD_SERVER_WORKER": "true" if worker else "false",
-    })  # fmt: skip
+    node.env.update(node_env(name, store_url, address, worker=worker))
     if key_from is not None:
         node.data_dir.mkdir(parents=True)
         shutil.copy2(key_from.data_dir / "secret.key", node.data_dir / "secret.key")

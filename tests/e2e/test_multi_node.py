@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.cluster import NAMESPACE, TOKEN, cluster_node, connect, temporal_cluster
+from tests.e2e.cluster import cluster_node, connect, node_env, temporal_cluster
 from tests.e2e.harness import Akd, children_of, descendants_of, wait_for, write_project
 from tests.e2e.marking import marking_project, read_marks
 from tests.pgserver import find_bin_dir, pg_server
@@ -329,8 +329,7 @@ def test_a_node_without_the_stores_secret_key_refuses_to_start(shared: tuple[obj
     try:
         for name, key in (("no-key", None), ("other-key", b"x" * 43 + b"=")):
             other = Akd(tmp_path / name)
-            other.env.update({"AKD_STORE_URL": url, "AKD_TEMPORAL_ADDRESS": address,
-                              "AKD_TEMPORAL_NAMESPACE": NAMESPACE, "AKD_SERVER_TOKEN": TOKEN})  # fmt: skip
+            other.env.update(node_env(name, url, address))
             if key is not None:
                 other.data_dir.mkdir(parents=True)
                 (other.data_dir / "secret.key").write_bytes(key)
