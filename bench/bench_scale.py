@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import sys
 import time
@@ -54,7 +53,7 @@ from common import (
     wait_for,
 )
 
-from tests.e2e.cluster import NAMESPACE, temporal_cluster
+from tests.e2e.cluster import cluster_node, temporal_cluster
 from tests.e2e.harness import pid_alive
 from tests.pgserver import PgServer, pg_server
 
@@ -75,7 +74,6 @@ KILL_SPREAD = 2.5
 FAILOVER_TIMEOUT = 30.0
 COMPLETE_TIMEOUT = 180.0
 FINAL = ("completed", "error", "stopped")
-TOKEN = "bench-scale-token-0123456789abcdef"
 TRIVIAL = "def run(event):\n    pass\n"
 MARKING = """\
 import time
@@ -120,20 +118,6 @@ def store_node(root: Path, name: str, store_url: str | None) -> Akd:
     node.env.pop("AKD_STORE_URL", None)
     if store_url:
         node.env["AKD_STORE_URL"] = store_url
-    node.up()
-    return node
-
-
-def cluster_node(root: Path, name: str, store_url: str, address: str, key_from: Akd | None = None) -> Akd:
-    """One node of a shared store and Temporal, started as tests/e2e/test_multi_node.py does."""
-    node = Akd(root / name)
-    node.env.update({
-        "AKD_STORE_URL": store_url, "AKD_TEMPORAL_ADDRESS": address, "AKD_TEMPORAL_NAMESPACE": NAMESPACE,
-        "AKD_SERVER_TOKEN": TOKEN, "AKD_SERVER_NODE": name,
-    })  # fmt: skip
-    if key_from is not None:  # every node of one store decrypts its secrets with the same key
-        node.data_dir.mkdir(parents=True)
-        shutil.copy2(key_from.data_dir / "secret.key", node.data_dir / "secret.key")
     node.up()
     return node
 

@@ -4,7 +4,8 @@ Two akd processes with their own data dirs and ports share a store (a throwaway 
 from tests/pgserver.py), a Temporal (a separate dev server standing in for the cluster),
 the API token and the secret key. Each serves the API and webhooks and runs a worker on
 the shared task queue. A session whose node is killed with ``kill -9`` goes on on the
-other one, repeating at most the one step it was in.
+other one, repeating at most the one step it was in; a session parked (a durable sleep,
+``next_event``) when its node dies wakes on the other one and repeats nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -21,8 +21,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.cluster import NAMESPACE, connect, temporal_cluster
+from tests.e2e.cluster import cluster_node, connect, node_env, temporal_cluster
 from tests.e2e.harness import Akd, children_of, descendants_of, wait_for, write_project
+from tests.e2e.marking import marking_project, read_marks
 from tests.pgserver import find_bin_dir, pg_server
 
 pytestmark = [
@@ -30,66 +31,11 @@ pytestmark = [
     pytest.mark.skipif(find_bin_dir() is None, reason="initdb is not installed (dev.py test installs postgresql)"),
 ]
 
-TOKEN = "multi-node-token-0123456789abcdef"
-
-MANIFEST = """\
-version: v2
-project:
-  name: shared
-  vars:
-    - name: GREETING
-      value: hi
-      secret: true
-  triggers:
-    - name: go
-      type: webhook
-      call: program.py:run
-      is_durable: true
-"""
-
-PROGRAM = """\
-import asyncio
-import os
-import time
-import autokitteh as ak
-
-MARKS = {marks!r}
-
-@ak.activity
-def mark(what):
-    with open(MARKS, "a") as f:
-        f.write(what + "\\n")
-    return what
-
-def run(event, session_id):
-    body = event.data.body.json or dict()
-    for i in range(int(body.get("steps", 1))):
-        mark(f"{{session_id}} {{i}} {{os.environ['GREETING']}}")
-        print(f"after step {{i}}")
-        ak.add_values(session_id, 1)
-        time.sleep(float(body.get("pause", 0)))
-"""
-
 
 @pytest.fixture(scope="module")
 def shared() -> Iterator[tuple[object, str]]:
     with pg_server() as pg, temporal_cluster() as address:
         yield pg, address
-
-
-def _node(
-    root: Path, name: str, store_url: str, address: str, key_from: Akd | None = None, *, worker: bool = True
-) -> Akd:
-    node = Akd(root / name)
-    node.env.update({
-        "AKD_STORE_URL": store_url, "AKD_TEMPORAL_ADDRESS": address, "AKD_TEMPORAL_NAMESPACE": NAMESPACE,
-        "AKD_SERVER_TOKEN": TOKEN, "AKD_SERVER_NODE": name, "AKD_SERVER_WORKER": "true" if worker else "false",
-    })  # fmt: skip
-    if key_from is not None:  # every node of one store decrypts its secrets with the same key
-        node.data_dir.mkdir(parents=True)
-        shutil.copy2(key_from.data_dir / "secret.key", node.data_dir / "secret.key")
-    node.up()
-    return node
 
 
 def _post(node: Akd, slug: str, **body: object) -> str:
@@ -104,14 +50,13 @@ def _post(node: Akd, slug: str, **body: object) -> str:
 def two_nodes(shared: tuple[object, str], tmp_path: Path) -> Iterator[tuple[Akd, Akd, Path, str]]:
     pg, address = shared
     url = pg.new_database()  # type: ignore[attr-defined]
-    a = _node(tmp_path, "node-a", url, address)
+    a = cluster_node(tmp_path, "node-a", url, address)
     b = None
     try:
         marks = tmp_path / "marks.txt"
-        files = {"autokitteh.yaml": MANIFEST, "program.py": PROGRAM.format(marks=str(marks))}
-        project = write_project(tmp_path / "p", files)
+        project = marking_project(tmp_path / "p", "shared", marks, greeting="hi", count=True)
         slug = a.deploy(project)["webhooks"]["go"].rsplit("/webhooks/", 1)[1]  # makes node-a's secret key
-        b = _node(tmp_path, "node-b", url, address, key_from=a)
+        b = cluster_node(tmp_path, "node-b", url, address, key_from=a)
         yield a, b, marks, slug
     finally:
         for node in (a, b):
@@ -157,16 +102,108 @@ def test_a_session_goes_on_on_the_other_node_after_kill9(two_nodes: tuple[Akd, A
     print(f"node-b went on {took:.1f} s after kill -9 of node-a")
 
 
+def _parked_on(node: Akd, sid: str, kind: str) -> dict[str, object]:
+    """Wait until the session waits on ``kind`` with no runner of ``node`` left: parked,
+    its workflow waiting on Temporal alone. Its ``waiting``."""
+    waiting: dict[str, object] = wait_for(lambda: node.session(sid).get("waiting"), 30, what=f"a {kind} wait")
+    assert waiting["kind"] == kind, waiting
+    wait_for(lambda: node.api("GET", "/health").json()["runners"] == 0, 30, what="no runner while parked")
+    return waiting
+
+
+def _kill9_while_parked(node: Akd, other: Akd, sid: str) -> None:
+    """``kill -9`` of ``node`` while its session is parked; it is parked still after."""
+    assert node.session(sid)["worker"] == node.env["AKD_SERVER_NODE"]
+    node.kill9()
+    after = other.session(sid)
+    assert after["state"] == "running" and after["waiting"], f"the wait ended before the kill: {after}"
+
+
+def test_a_session_parked_on_a_timer_wakes_on_the_other_node_after_kill9(two_nodes: tuple[Akd, Akd, Path, str]) -> None:
+    """node-a dies while its session sleeps durably (a Temporal timer, no runner); the
+    timer's workflow task goes to node-b, which replays the journal and runs the rest:
+    nothing was in flight, so every step runs exactly once."""
+    a, b, marks, slug = two_nodes
+    steps = 4
+    sid = _post(a, slug, steps=steps, sleep=6)
+    _parked_on(a, sid, "sleep")
+    assert read_marks(marks) == [f"{sid} 0 hi"]
+    _kill9_while_parked(a, b, sid)
+    done = b.wait_session(sid, timeout=90)
+    assert done["state"] == "completed", done
+    assert done["worker"] == "node-b"
+    assert read_marks(marks) == [f"{sid} {i} hi" for i in range(steps)]
+    assert b.prints(sid) == [f"after step {i}" for i in range(steps)]
+    assert b.api("GET", f"/store/{sid}", params={"project": "shared"}).json()["value"] == steps
+
+
+WAITER_MANIFEST = """\
+version: v2
+project:
+  name: waiter
+  triggers:
+    - name: start
+      type: webhook
+      call: program.py:wait
+      is_durable: true
+    - name: poke
+      type: webhook
+"""
+
+WAITER_PROGRAM = """\
+import autokitteh as ak
+
+MARKS = {marks!r}
+
+@ak.activity
+def mark(what):
+    with open(MARKS, "a") as f:
+        f.write(what + "\\n")
+    return what
+
+def wait(event, session_id):
+    sub = ak.subscribe("poke")
+    mark(f"{{session_id}} subscribed")
+    print("waiting")
+    got = ak.next_event(sub, timeout=120)
+    mark(f"{{session_id}} got {{got.body.text}}")
+    print("got", got.body.text)
+"""
+
+
+def test_a_session_parked_on_next_event_gets_an_event_posted_to_the_other_node_after_kill9(
+    two_nodes: tuple[Akd, Akd, Path, str], tmp_path: Path
+) -> None:
+    """node-a dies while its session waits on ``next_event`` (parked); the event, posted to
+    node-b, is delivered to it there, and node-b runs the rest of the session."""
+    a, b, _, _ = two_nodes
+    marks = tmp_path / "waiter-marks.txt"
+    project = write_project(tmp_path / "w", {"autokitteh.yaml": WAITER_MANIFEST,
+                                             "program.py": WAITER_PROGRAM.format(marks=str(marks))})  # fmt: skip
+    hooks = a.deploy(project)["webhooks"]
+    sid = _post(a, hooks["start"].rsplit("/webhooks/", 1)[1])
+    _parked_on(a, sid, "event")
+    assert read_marks(marks) == [f"{sid} subscribed"]
+    _kill9_while_parked(a, b, sid)
+    res = httpx.post(f"{b.url}/webhooks/{hooks['poke'].rsplit('/webhooks/', 1)[1]}", content=b"hello", timeout=10)
+    assert res.status_code == 202, res.text
+    done = b.wait_session(sid, timeout=90)
+    assert done["state"] == "completed", done
+    assert done["worker"] == "node-b"
+    assert read_marks(marks) == [f"{sid} subscribed", f"{sid} got hello"]
+    assert b.prints(sid) == ["waiting", "got hello"]
+
+
 def test_an_api_only_node_takes_events_that_the_workers_run(shared: tuple[object, str], tmp_path: Path) -> None:
     pg, address = shared
     url = pg.new_database()  # type: ignore[attr-defined]
-    worker = _node(tmp_path, "node-a", url, address)
+    worker = cluster_node(tmp_path, "node-a", url, address)
     api = None
     try:
         marks = tmp_path / "marks.txt"
-        files = {"autokitteh.yaml": MANIFEST, "program.py": PROGRAM.format(marks=str(marks))}
-        slug = worker.deploy(write_project(tmp_path / "p", files))["webhooks"]["go"].rsplit("/webhooks/", 1)[1]
-        api = _node(tmp_path, "api", url, address, key_from=worker, worker=False)
+        project = marking_project(tmp_path / "p", "shared", marks, greeting="hi", count=True)
+        slug = worker.deploy(project)["webhooks"]["go"].rsplit("/webhooks/", 1)[1]
+        api = cluster_node(tmp_path, "api", url, address, key_from=worker, worker=False)
         sids = [_post(api, slug) for _ in range(3)]
         for sid in sids:
             done = api.wait_session(sid, timeout=60)
@@ -210,12 +247,12 @@ def test_a_sync_webhook_on_an_api_node_gets_the_answer_of_a_session_on_a_worker(
 ) -> None:
     pg, address = shared
     url = pg.new_database()  # type: ignore[attr-defined]
-    worker = _node(tmp_path, "node-a", url, address)
+    worker = cluster_node(tmp_path, "node-a", url, address)
     api = None
     try:
         project = write_project(tmp_path / "p", {"autokitteh.yaml": SYNC_MANIFEST, "program.py": SYNC_PROGRAM})
         slug = worker.deploy(project)["webhooks"]["ask"].rsplit("/webhooks/", 1)[1]
-        api = _node(tmp_path, "api", url, address, key_from=worker, worker=False)
+        api = cluster_node(tmp_path, "api", url, address, key_from=worker, worker=False)
         for name in ("Ada", "Grace"):
             res = httpx.post(f"{api.url}/webhooks/{slug}", json={"name": name}, timeout=30)
             assert res.status_code == 201, res.text
@@ -288,12 +325,11 @@ def test_a_frozen_node_is_taken_over_and_repeats_nothing_when_it_thaws(two_nodes
 def test_a_node_without_the_stores_secret_key_refuses_to_start(shared: tuple[object, str], tmp_path: Path) -> None:
     pg, address = shared
     url = pg.new_database()  # type: ignore[attr-defined]
-    first = _node(tmp_path, "node-a", url, address)
+    first = cluster_node(tmp_path, "node-a", url, address)
     try:
         for name, key in (("no-key", None), ("other-key", b"x" * 43 + b"=")):
             other = Akd(tmp_path / name)
-            other.env.update({"AKD_STORE_URL": url, "AKD_TEMPORAL_ADDRESS": address,
-                              "AKD_TEMPORAL_NAMESPACE": NAMESPACE, "AKD_SERVER_TOKEN": TOKEN})  # fmt: skip
+            other.env.update(node_env(name, url, address))
             if key is not None:
                 other.data_dir.mkdir(parents=True)
                 (other.data_dir / "secret.key").write_bytes(key)
@@ -329,11 +365,11 @@ def test_a_schedule_of_two_nodes_exists_once_and_each_fire_starts_one_session(
 ) -> None:
     pg, address = shared
     url = pg.new_database()  # type: ignore[attr-defined]
-    a = _node(tmp_path, "node-a", url, address)
+    a = cluster_node(tmp_path, "node-a", url, address)
     b: Akd | None = None
     try:
         a.deploy(write_project(tmp_path / "p", {"autokitteh.yaml": TICK_MANIFEST, "program.py": TICK_PROGRAM}))
-        b = _node(tmp_path, "node-b", url, address, key_from=a)  # its start reconciles the schedules too
+        b = cluster_node(tmp_path, "node-b", url, address, key_from=a)  # its start reconciles the schedules too
 
         async def schedules() -> list[str]:
             client = await connect(address)

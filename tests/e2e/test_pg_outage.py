@@ -14,44 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.harness import Akd, wait_for, write_project
+from tests.e2e.harness import Akd, wait_for
+from tests.e2e.marking import marking_project
 from tests.pgserver import PgServer, find_bin_dir, pg_server
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(find_bin_dir() is None, reason="initdb is not installed (dev.py test installs postgresql)"),
 ]
-
-MANIFEST = """\
-version: v2
-project:
-  name: outage
-  triggers:
-    - name: go
-      type: webhook
-      call: program.py:run
-      is_durable: true
-"""
-
-PROGRAM = """\
-import time
-import autokitteh as ak
-
-MARKS = {marks!r}
-
-@ak.activity
-def mark(what):
-    with open(MARKS, "a") as f:
-        f.write(what + "\\n")
-    return what
-
-def run(event, session_id):
-    body = event.data.body.json or dict()
-    for i in range(int(body.get("steps", 1))):
-        mark(f"{{session_id}} {{i}}")
-        print(f"after step {{i}}")
-        time.sleep(float(body.get("pause", 0)))
-"""
 
 
 @pytest.fixture
@@ -64,8 +34,7 @@ def test_postgres_stopped_and_started_again(pg: PgServer, tmp_path: Path) -> Non
     akd = Akd(tmp_path / "data")
     akd.env["AKD_STORE_URL"] = pg.new_database()
     marks = tmp_path / "marks.txt"
-    files = {"autokitteh.yaml": MANIFEST, "program.py": PROGRAM.format(marks=str(marks))}
-    project = write_project(tmp_path / "p", files)
+    project = marking_project(tmp_path / "p", "outage", marks)
     try:
         akd.up()
         hook = akd.deploy(project)["webhooks"]["go"]

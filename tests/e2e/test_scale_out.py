@@ -20,39 +20,10 @@ from temporalio.service import TLSConfig
 
 from tests.e2e.cluster import NAMESPACE, connect, temporal_cluster
 from tests.e2e.harness import Akd, children_of, pid_alive, wait_for, write_project
+from tests.e2e.marking import marking_project
 from tests.tlsproxy import SERVER_NAME, Pki, TlsProxy, make_pki
 
 pytestmark = pytest.mark.e2e
-
-
-MANIFEST = """\
-version: v2
-project:
-  name: ext
-  triggers:
-    - name: go
-      type: webhook
-      call: program.py:run
-      is_durable: true
-"""
-
-PROGRAM = """\
-import time
-import autokitteh as ak
-
-LOG = {log!r}
-
-@ak.activity
-def mark(what):
-    with open(LOG, "a") as f:
-        f.write(what + "\\n")
-    return what
-
-def run(event):
-    mark("before")
-    time.sleep(float((event.data.body.json or dict()).get("sleep", 0)))
-    mark("after")
-"""
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +39,9 @@ def _configure(akd: Akd, **temporal: str) -> None:
 
 
 def _run(akd: Akd, project: Path, sleep: float = 0) -> str:
+    """Deploy ``project`` and start a session of two steps, ``sleep`` s apart; its id."""
     url = akd.deploy(project)["webhooks"]["go"]
-    event = httpx.post(url, json={"sleep": sleep}, timeout=10).headers["AutoKitteh-Event-ID"]
+    event = httpx.post(url, json={"steps": 2, "sleep": sleep}, timeout=10).headers["AutoKitteh-Event-ID"]
     ids: list[str] = wait_for(lambda: akd.api("GET", f"/events/{event}").json().get("session_ids"), 30)
     return ids[0]
 
@@ -95,7 +67,7 @@ def test_an_external_cluster_runs_sessions_and_a_kill9_repeats_no_step(cluster: 
     akd = Akd(tmp_path / "data")
     _configure(akd, address=cluster, namespace=NAMESPACE)
     log = tmp_path / "marks.txt"
-    project = write_project(tmp_path / "p", {"autokitteh.yaml": MANIFEST, "program.py": PROGRAM.format(log=str(log))})
+    project = marking_project(tmp_path / "p", "ext", log)
     try:
         akd.up()
         assert akd.info()["temporal_address"] == cluster
@@ -104,7 +76,7 @@ def test_an_external_cluster_runs_sessions_and_a_kill9_repeats_no_step(cluster: 
         sid = _run(akd, project, sleep=600)
         # Journaled and asleep: the first step's side effect and its journal entry are in.
         wait_for(lambda: akd.session(sid).get("waiting"), 30, what="the session to sleep")
-        assert log.read_text() == "before\n"
+        assert log.read_text() == f"{sid} 0\n"
         # The workflow lives on the cluster, not in akd.
         assert _status(cluster, sid) == WorkflowExecutionStatus.RUNNING
         akd.kill9()
@@ -115,7 +87,7 @@ def test_an_external_cluster_runs_sessions_and_a_kill9_repeats_no_step(cluster: 
         assert woken.returncode == 0, woken.stderr
         done = akd.wait_session(sid, timeout=90)
         assert done["state"] == "completed", done
-        assert log.read_text() == "before\nafter\n"  # the journaled first step did not run again
+        assert log.read_text() == f"{sid} 0\n{sid} 1\n"  # the journaled first step did not run again
         # The workflow closes on the cluster just after akd records the session's end.
         wait_for(lambda: _status(cluster, sid) == WorkflowExecutionStatus.COMPLETED, 30, what="the workflow to close")
     finally:
@@ -141,9 +113,7 @@ def test_mutual_tls_to_the_cluster(cluster: str, pki: Pki, tmp_path: Path) -> No
             tls_key_file=str(pki.client_key), tls_server_name=SERVER_NAME,
         )  # fmt: skip
         log = tmp_path / "marks.txt"
-        project = write_project(
-            tmp_path / "p", {"autokitteh.yaml": MANIFEST, "program.py": PROGRAM.format(log=str(log))}
-        )
+        project = marking_project(tmp_path / "p", "ext", log)
         try:
             akd.up()
             _no_temporal_child(akd)
@@ -151,7 +121,7 @@ def test_mutual_tls_to_the_cluster(cluster: str, pki: Pki, tmp_path: Path) -> No
             sid = _run(akd, project)
             done = akd.wait_session(sid, timeout=60)
             assert done["state"] == "completed", done
-            assert log.read_text() == "before\nafter\n"
+            assert log.read_text() == f"{sid} 0\n{sid} 1\n"
             with_cert = TLSConfig(
                 server_root_ca_cert=pki.ca.read_bytes(), domain=SERVER_NAME,
                 client_cert=pki.client_cert.read_bytes(), client_private_key=pki.client_key.read_bytes(),
@@ -208,8 +178,7 @@ def test_a_build_lost_from_the_data_dir_is_made_again_from_the_store(tmp_path: P
     """What another akd on the same store sees: a build deployed elsewhere, no builds/ here."""
     akd = Akd(tmp_path / "data")
     log = tmp_path / "marks.txt"
-    project = write_project(tmp_path / "p", {"autokitteh.yaml": MANIFEST, "program.py": PROGRAM.format(log=str(log)),
-                                             "helpers/extra.txt": "kept"})  # fmt: skip
+    project = write_project(marking_project(tmp_path / "p", "ext", log), {"helpers/extra.txt": "kept"})
     try:
         akd.up()
         url = akd.deploy(project)["webhooks"]["go"]
@@ -217,11 +186,11 @@ def test_a_build_lost_from_the_data_dir_is_made_again_from_the_store(tmp_path: P
         shutil.rmtree(akd.data_dir / "builds")
         akd.up()
         hook = f"{akd.url}/webhooks/{url.rsplit('/webhooks/', 1)[1]}"  # the new port, the same slug
-        event = httpx.post(hook, json={}, timeout=10).headers["AutoKitteh-Event-ID"]
+        event = httpx.post(hook, json={"steps": 2}, timeout=10).headers["AutoKitteh-Event-ID"]
         sid = wait_for(lambda: akd.api("GET", f"/events/{event}").json().get("session_ids"), 30)[0]
         done = akd.wait_session(sid, timeout=60)
         assert done["state"] == "completed", done
-        assert log.read_text() == "before\nafter\n"
+        assert log.read_text() == f"{sid} 0\n{sid} 1\n"
         (build,) = list((akd.data_dir / "builds").iterdir())
         assert (build / "helpers" / "extra.txt").read_text() == "kept"
         assert "made from the store's copy" in (akd.data_dir / "logs" / "akd.log").read_text()
@@ -233,7 +202,7 @@ def test_a_session_names_the_akd_that_runs_it(tmp_path: Path) -> None:
     akd = Akd(tmp_path / "data")
     akd.env["AKD_SERVER_NODE"] = "node-7"
     log = tmp_path / "marks.txt"
-    project = write_project(tmp_path / "p", {"autokitteh.yaml": MANIFEST, "program.py": PROGRAM.format(log=str(log))})
+    project = marking_project(tmp_path / "p", "ext", log)
     try:
         akd.up()
         sid = _run(akd, project)

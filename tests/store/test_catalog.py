@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,26 +11,11 @@ from akd.store import builds, deployments, triggers
 from akd.store import projects as projects_store
 from akd.store import sessions as sessions_store
 from akd.store import vars as vars_store
-from akd.store.db import Database, SqliteDatabase
+from akd.store.db import Database
 from akd.store.states import ORDER, SessionState
+from tests.store.util import OnSqlite
 
-Scenario = Callable[[Database], Awaitable[None]]
-
-
-def _run(tmp_path: Path, scenario: Scenario) -> None:
-    """``scenario`` against a fresh database holding one project, ``prj_1`` named ``one``."""
-
-    async def main() -> None:
-        db = SqliteDatabase(tmp_path / "akd.db")
-        await db.open()
-        try:
-            async with db.tx() as conn:
-                await projects_store.upsert_project(conn, "prj_1", "one", "", "/src/one")
-            await scenario(db)
-        finally:
-            await db.close()
-
-    asyncio.run(main())
+_run = OnSqlite(projects=(("prj_1", "one", "/src/one"),))  # each scenario's database holds ``prj_1``, named ``one``
 
 
 def _plain(name: str, value: str, description: str = "") -> vars_store.VarValue:

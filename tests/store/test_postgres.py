@@ -20,6 +20,7 @@ from akd.store.pg import schema
 from akd.store.pg.database import PgDatabase
 from akd.store.pg.dialect import UnsupportedSql, translate
 from tests.pgserver import PgServer, pg_server
+from tests.store.util import run_scenario
 
 T = TypeVar("T")
 KV = "INSERT INTO kv (project_id, key, value, updated_at) VALUES (?, ?, ?, ?)"
@@ -45,15 +46,7 @@ def own_pg() -> Iterator[PgServer]:
 
 
 def _run(url: str, scenario: Callable[[PgDatabase], Awaitable[T]]) -> T:
-    async def main() -> T:
-        db = PgDatabase(url)
-        await db.open()
-        try:
-            return await scenario(db)
-        finally:
-            await db.close()
-
-    return asyncio.run(main())
+    return run_scenario(PgDatabase(url), scenario)
 
 
 def _columns_on_postgres(url: str) -> dict[str, list[tuple[str, bool]]]:

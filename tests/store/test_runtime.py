@@ -3,34 +3,20 @@ subscriptions, the inbox, session and catalog lookups), on a real SQLite databas
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 from akd.store import flow as flow_store
 from akd.store import inbox, kv, published, runtime_lookups, subscriptions
 from akd.store import sessions as sessions_store
-from akd.store.db import Database, SqliteDatabase
+from akd.store.db import Database
 from akd.store.flow import TriggerTarget
 from akd.store.runtime_lookups import LiveDeployment
 from akd.store.sessions import NewSession
 from akd.store.states import SessionState
 from akd.store.subscriptions import Subscription
+from tests.store.util import OnSqlite
 
-T = TypeVar("T")
-
-
-def _run(tmp_path: Path, scenario: Callable[[Database], Awaitable[T]]) -> T:
-    async def main() -> T:
-        db = SqliteDatabase(tmp_path / "akd.db")
-        await db.open()
-        try:
-            return await scenario(db)
-        finally:
-            await db.close()
-
-    return asyncio.run(main())
+_run = OnSqlite()
 
 
 def _session(session_id: str, event_id: str = "", trigger_id: str = "trg_t") -> NewSession:

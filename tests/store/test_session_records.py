@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import pickle
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
-from akd.store import projects as projects_store
 from akd.store import sessions
-from akd.store.db import Database, SqliteDatabase
+from akd.store.db import Database
 from akd.store.sessions import NewSession, SessionRecord
 from akd.store.states import SessionState
+from tests.store.util import OnSqlite
 
-T = TypeVar("T")
-
-
-def _run(tmp_path: Path, scenario: Callable[[Database], Awaitable[T]]) -> T:
-    async def main() -> T:
-        db = SqliteDatabase(tmp_path / "akd.db")
-        await db.open()
-        try:
-            async with db.tx() as conn:
-                await projects_store.upsert_project(conn, "prj_a", "alpha", "", "")
-            return await scenario(db)
-        finally:
-            await db.close()
-
-    return asyncio.run(main())
+_run = OnSqlite(projects=(("prj_a", "alpha", ""),))
 
 
 async def _insert(db: Database, session_id: str, project_id: str = "prj_a", *, durable: bool = True) -> None:

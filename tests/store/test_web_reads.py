@@ -3,34 +3,16 @@ an event started, print tails, per-project counts and the stats page's buckets."
 
 from __future__ import annotations
 
-import asyncio
 import pickle
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 from akd.store import events, project_data, session_lists, sessions, stats
-from akd.store import projects as projects_store
-from akd.store.db import Database, SqliteDatabase
+from akd.store.db import Database
 from akd.store.sessions import LogRecord, NewSession
 from akd.store.states import SessionState
+from tests.store.util import OnSqlite
 
-T = TypeVar("T")
-
-
-def _run(tmp_path: Path, scenario: Callable[[Database], Awaitable[T]]) -> T:
-    async def main() -> T:
-        db = SqliteDatabase(tmp_path / "akd.db")
-        await db.open()
-        try:
-            async with db.tx() as conn:
-                await projects_store.upsert_project(conn, "prj_a", "alpha", "", "")
-                await projects_store.upsert_project(conn, "prj_b", "beta", "", "")
-            return await scenario(db)
-        finally:
-            await db.close()
-
-    return asyncio.run(main())
+_run = OnSqlite(projects=(("prj_a", "alpha", ""), ("prj_b", "beta", "")))
 
 
 async def _event(db: Database, event_id: str, project_id: str = "prj_a") -> None:
