@@ -70,7 +70,7 @@ async def list_events(request: Request) -> JSONResponse:
     project = request.query_params.get("project", "")
     project_id = ""
     if project:
-        project_id = must(await projects_store.project_by_name(c.db, project), "project", project)["project_id"]
+        project_id = must(await projects_store.project_by_name(c.db, project), "project", project).project_id
     rows = await store.list_events(c.db, project_id=project_id, limit=int_param(request, "limit", 50))
     return ok([event_json(r, (r["session_ids"] or "").split(",") if r["session_ids"] else []) for r in rows])
 

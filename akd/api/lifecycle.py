@@ -79,7 +79,7 @@ async def _reconcile(request: Request) -> None:
 async def delete_project(request: Request) -> JSONResponse:
     row = await service.delete_project(ctx(request), request.path_params["name"])
     await _reconcile(request)
-    return ok({"project_id": row["project_id"], "name": row["name"], "deleted": True})
+    return ok({"project_id": row.project_id, "name": row.name, "deleted": True})
 
 
 async def list_builds(request: Request) -> JSONResponse:
@@ -128,17 +128,17 @@ async def delete_deployment(request: Request) -> JSONResponse:
 async def list_vars(request: Request) -> JSONResponse:
     c = ctx(request)
     prj = await service.project(c.db, request.path_params["name"])
-    found = await list_vars_of(c.db, c.config.data_dir, prj["project_id"], reveal=_flag(request, "reveal"))
-    return ok([var_json(v, prj["name"]) for v in found])
+    found = await list_vars_of(c.db, c.config.data_dir, prj.project_id, reveal=_flag(request, "reveal"))
+    return ok([var_json(v, prj.name) for v in found])
 
 
 async def get_var(request: Request) -> JSONResponse:
     c = ctx(request)
     prj = await service.project(c.db, request.path_params["name"])
     var = await service.get_var(
-        c.db, c.config.data_dir, prj["project_id"], request.path_params["var"], reveal=_flag(request, "reveal")
+        c.db, c.config.data_dir, prj.project_id, request.path_params["var"], reveal=_flag(request, "reveal")
     )
-    return ok(var_json(var, prj["name"]))
+    return ok(var_json(var, prj.name))
 
 
 async def put_var(request: Request) -> JSONResponse:
@@ -151,17 +151,17 @@ async def put_var(request: Request) -> JSONResponse:
     c = ctx(request)
     prj = await service.project(c.db, request.path_params["name"])
     var = await service.set_var(
-        c.db, c.config.data_dir, prj["project_id"], request.path_params["var"], value,
+        c.db, c.config.data_dir, prj.project_id, request.path_params["var"], value,
         secret=secret, description=description,
     )  # fmt: skip
-    return ok(var_json(var, prj["name"]))
+    return ok(var_json(var, prj.name))
 
 
 async def delete_var(request: Request) -> JSONResponse:
     c = ctx(request)
     prj = await service.project(c.db, request.path_params["name"])
-    await service.delete_var(c.db, prj["project_id"], request.path_params["var"])
-    return ok({"name": request.path_params["var"], "project": prj["name"], "deleted": True})
+    await service.delete_var(c.db, prj.project_id, request.path_params["var"])
+    return ok({"name": request.path_params["var"], "project": prj.name, "deleted": True})
 
 
 async def get_venv(request: Request) -> JSONResponse:

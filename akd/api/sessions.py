@@ -26,7 +26,7 @@ async def resolve_session(request: Request, ident: str) -> SessionRecord:
     if has_prefix(ident, "ses"):
         return must(await store.get(db, ident), "session", ident)
     project = must(await projects_store.project_by_name(db, ident), "session or project", ident)
-    return must(await store.latest_for_project(db, project["project_id"]), "session of project", ident)
+    return must(await store.latest_for_project(db, project.project_id), "session of project", ident)
 
 
 async def list_sessions(request: Request) -> JSONResponse:
@@ -34,7 +34,7 @@ async def list_sessions(request: Request) -> JSONResponse:
     q = request.query_params
     project_id = ""
     if q.get("project"):
-        project_id = must(await projects_store.project_by_name(db, q["project"]), "project", q["project"])["project_id"]
+        project_id = must(await projects_store.project_by_name(db, q["project"]), "project", q["project"]).project_id
     rows = await store.list_sessions(
         db,
         project_id=project_id,

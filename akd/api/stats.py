@@ -56,7 +56,7 @@ async def stats(request: Request) -> JSONResponse:
     project_id = ""
     if q.get("project"):
         prj = must(await projects_store.project_by_name(c.db, q["project"]), "project", q["project"])
-        project_id = prj["project_id"]
+        project_id = prj.project_id
     since = int_param(request, "since", 0, lo=0, hi=10 * 365 * 86400)
     rows = await stats_store.session_facts(c.db, project_id=project_id, deployment_id=q.get("deployment", ""),
                                            since=time.time() - since if since else 0.0)  # fmt: skip

@@ -24,6 +24,7 @@ from akd.store import deployments as deployments_store
 from akd.store import projects as projects_store
 from akd.store import vars as vars_store
 from akd.store.db import Connection, Database, Row
+from akd.store.projects import ProjectRecord
 from akd.store.states import ORDER, SessionState
 from akd.store.vars import Var
 
@@ -36,7 +37,7 @@ _VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # -- projects --------------------------------------------------------------------------
 
 
-async def project(db: Database, ident: str) -> Row:
+async def project(db: Database, ident: str) -> ProjectRecord:
     """A project by name or id; NotFound otherwise."""
     row = await projects_store.project_by_name_or_id(db, ident)
     if row is None:
@@ -44,7 +45,7 @@ async def project(db: Database, ident: str) -> Row:
     return row
 
 
-async def delete_project(ctx: AppContext, ident: str) -> Row:
+async def delete_project(ctx: AppContext, ident: str) -> ProjectRecord:
     """Delete a project and everything it owns (refused while a session is running).
 
     Gone with it: deployments, builds, triggers (and their schedules), vars, its
@@ -53,9 +54,9 @@ async def delete_project(ctx: AppContext, ident: str) -> Row:
     and stay.
     """
     prj = await project(ctx.db, ident)
-    pid = prj["project_id"]
+    pid = prj.project_id
     async with ctx.db.tx() as conn:
-        await _refuse_live_sessions(conn, pid, f"project {prj['name']!r}")
+        await _refuse_live_sessions(conn, pid, f"project {prj.name!r}")
         await projects_store.delete_project_rows(conn, pid)
     await _after_change(ctx)
     return prj
@@ -79,7 +80,7 @@ async def _after_change(ctx: AppContext) -> None:
 
 
 async def list_builds(db: Database, project_ident: str = "") -> list[Row]:
-    project_id = (await project(db, project_ident))["project_id"] if project_ident else ""
+    project_id = (await project(db, project_ident)).project_id if project_ident else ""
     return await builds_store.builds_listed(db, project_id)
 
 
@@ -104,7 +105,7 @@ def build_files(data_dir: Path, digest: str) -> list[str]:
 
 async def list_deployments(db: Database, project_ident: str = "", state: str = "") -> list[Row]:
     """Deployments, newest first, each with its session count per state (``n_<state>``)."""
-    project_id = (await project(db, project_ident))["project_id"] if project_ident else ""
+    project_id = (await project(db, project_ident)).project_id if project_ident else ""
     return await deployments_store.deployments_listed(db, project_id, state)
 
 
@@ -116,7 +117,7 @@ async def get_deployment(db: Database, ident: str) -> Row:
         prj = await projects_store.project_by_name(db, ident)
         if prj is None:
             raise NotFound(f"no deployment or project {ident!r}; see `akctl deployment list`")
-        row = await deployments_store.active_counted(db, prj["project_id"])
+        row = await deployments_store.active_counted(db, prj.project_id)
     if row is None:
         raise NotFound(f"deployment {ident!r} not found; see `akctl deployment list`")
     return row

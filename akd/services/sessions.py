@@ -30,12 +30,12 @@ async def start_manual(ctx: AppContext, project: str, entrypoint: str, inputs: d
     prj = await projects_store.project_by_name(ctx.db, project)
     if prj is None:
         raise NotFound(f"project {project!r} not found")
-    dep = await projects_store.active_deployment(ctx.db, prj["project_id"])
+    dep = await projects_store.active_deployment(ctx.db, prj.project_id)
     if dep is None:
         raise FailedPrecondition(f"project {project!r} has no active deployment; deploy it first")
-    durable = await _entry_durable(ctx, prj["project_id"], entrypoint, dep["build_id"])
+    durable = await _entry_durable(ctx, prj.project_id, entrypoint, dep["build_id"])
     return await _create(ctx, NewSession(
-        session_id=new_id("ses"), project_id=prj["project_id"], deployment_id=dep["deployment_id"],
+        session_id=new_id("ses"), project_id=prj.project_id, deployment_id=dep["deployment_id"],
         build_id=dep["build_id"], trigger_id="", event_id="", entrypoint=entrypoint, durable=durable,
         inputs=pickle.dumps(inputs),
     ))  # fmt: skip

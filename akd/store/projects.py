@@ -4,24 +4,49 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 
 from akd.store.db import Connection, Database, Row
 from akd.store.states import LIVE, STARTED, sql_set
 
 
-async def project_by_name(db: Database, name: str) -> Row | None:
-    return await db.fetchone("SELECT * FROM projects WHERE name=?", (name,))
+@dataclass(frozen=True, slots=True)
+class ProjectRecord:
+    """One row of ``projects`` as the layers above read it."""
+
+    project_id: str
+    name: str
+    display_name: str
+    root_dir: str
+    created_at: float
+    updated_at: float
+    active_deployment_id: str | None = None  # read by ``list_projects`` only
 
 
-async def project_by_id(db: Database, project_id: str) -> Row | None:
-    return await db.fetchone("SELECT * FROM projects WHERE project_id=?", (project_id,))
+# The stored columns in the record's field order: ``ProjectRecord(*row)`` needs no lookup by name.
+_PROJECT = ", ".join(f"p.{f.name}" for f in fields(ProjectRecord)[:-1])
+_PROJECT_SELECT = f"SELECT {_PROJECT} FROM projects p"
 
 
-async def list_projects(db: Database) -> list[Row]:
-    return await db.fetchall(
-        "SELECT p.*, d.deployment_id AS active_deployment_id FROM projects p"
+def _project(row: Row | None) -> ProjectRecord | None:
+    return None if row is None else ProjectRecord(*row)
+
+
+async def project_by_name(db: Database, name: str) -> ProjectRecord | None:
+    return _project(await db.fetchone(f"{_PROJECT_SELECT} WHERE name=?", (name,)))
+
+
+async def project_by_id(db: Database, project_id: str) -> ProjectRecord | None:
+    return _project(await db.fetchone(f"{_PROJECT_SELECT} WHERE project_id=?", (project_id,)))
+
+
+async def list_projects(db: Database) -> list[ProjectRecord]:
+    """Every project by name, with its active deployment's id (None when it has none)."""
+    rows = await db.fetchall(
+        f"SELECT {_PROJECT}, d.deployment_id AS active_deployment_id FROM projects p"
         " LEFT JOIN deployments d ON d.project_id=p.project_id AND d.state='active' ORDER BY p.name"
     )
+    return [ProjectRecord(*r) for r in rows]
 
 
 async def upsert_project(conn: Connection, project_id: str, name: str, display_name: str, root_dir: str) -> str:
@@ -41,8 +66,8 @@ async def upsert_project(conn: Connection, project_id: str, name: str, display_n
     return project_id
 
 
-async def project_by_name_or_id(db: Database, ident: str) -> Row | None:
-    return await db.fetchone("SELECT * FROM projects WHERE name=? OR project_id=?", (ident, ident))
+async def project_by_name_or_id(db: Database, ident: str) -> ProjectRecord | None:
+    return _project(await db.fetchone(f"{_PROJECT_SELECT} WHERE name=? OR project_id=?", (ident, ident)))
 
 
 async def live_session_count(conn: Connection, project_id: str) -> int:

@@ -136,12 +136,12 @@ async def build_file(request: Request) -> Response:
 async def diff_page(request: Request) -> Response:
     c = ctx(request)
     prj = await lifecycle.project(c.db, request.path_params["name"])
-    deployments = await lifecycle.list_deployments(c.db, prj["project_id"])
+    deployments = await lifecycle.list_deployments(c.db, prj.project_id)
     old = request.query_params.get("from") or (deployments[1]["deployment_id"] if len(deployments) > 1 else "")
     new = request.query_params.get("to") or (deployments[0]["deployment_id"] if deployments else "")
     result = await diff(c.db, c.config.data_dir, old, new) if old and new else None
     return render(
-        request, "diff.html", title=f"Diff · {prj['name']}", nav="projects", p=prj, deployments=deployments,
+        request, "diff.html", title=f"Diff · {prj.name}", nav="projects", p=prj, deployments=deployments,
         old=old, new=new, diff=result,
     )  # fmt: skip
 

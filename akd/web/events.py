@@ -44,7 +44,7 @@ async def event_detail(request: Request) -> Response:
     trigger = await projects_store.trigger_by_id(c.db, row["trigger_id"]) if row["trigger_id"] else None
     return render(
         request, "event.html", title=f"Event {event_id}", nav="events", e=row,
-        project=project["name"] if project is not None else "", data=jsonable(unpickle(row["data"])),
+        project=project.name if project is not None else "", data=jsonable(unpickle(row["data"])),
         sessions=await store.started_sessions(c.db, event_id), notice=notice(request),
         trigger_exists=trigger is not None,
         delivery=await deliveries.delivery_json(request, found) if found is not None else None,

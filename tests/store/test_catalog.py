@@ -204,7 +204,7 @@ def test_a_project_is_found_by_name_or_id_and_counts_live_sessions(tmp_path: Pat
     async def scenario(db: Database) -> None:
         by_name = await projects_store.project_by_name_or_id(db, "one")
         by_id = await projects_store.project_by_name_or_id(db, "prj_1")
-        assert by_name is not None and by_id is not None and by_name["root_dir"] == by_id["root_dir"] == "/src/one"
+        assert by_name is not None and by_id is not None and by_name.root_dir == by_id.root_dir == "/src/one"
         assert await projects_store.project_by_name_or_id(db, "nope") is None
         await _deployment(db, "dep_1", "bld_1")
         for n, state in enumerate(ORDER):
