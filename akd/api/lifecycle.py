@@ -17,6 +17,7 @@ from akd.api.common import ctx, json_body, ok, rfc3339
 from akd.errors import InvalidArgument
 from akd.services import lifecycle as service
 from akd.services.deploy import plan
+from akd.store.builds import BuildRecord
 from akd.store.db import Row
 from akd.store.states import ORDER
 from akd.store.vars import Var
@@ -27,15 +28,15 @@ from akd.venvs import is_ready
 _DEPLOYMENT_STATES = ("active", "draining", "inactive", "testing")
 
 
-def build_json(row: Row) -> dict[str, Any]:
+def build_json(row: BuildRecord) -> dict[str, Any]:
     return {
-        "build_id": row["build_id"],
-        "project": row["project"],
-        "project_id": row["project_id"],
-        "digest": row["digest"],
-        "size": row["size"],
-        "requirements": row["requirements"],
-        "created_at": rfc3339(row["created_at"]),
+        "build_id": row.build_id,
+        "project": row.project,
+        "project_id": row.project_id,
+        "digest": row.digest,
+        "size": row.size,
+        "requirements": row.requirements,
+        "created_at": rfc3339(row.created_at),
     }
 
 
@@ -91,9 +92,9 @@ async def get_build(request: Request) -> JSONResponse:
     c = ctx(request)
     row = await service.get_build(c.db, request.path_params["id"])
     data = build_json(row)
-    data["deployment_ids"] = await service.deployments_of_build(c.db, row["build_id"])
-    data["files"] = service.build_files(c.config.data_dir, row["digest"])
-    data["manifest"] = row["manifest"]  # stored with secret values masked
+    data["deployment_ids"] = await service.deployments_of_build(c.db, row.build_id)
+    data["files"] = service.build_files(c.config.data_dir, row.digest)
+    data["manifest"] = row.manifest  # stored with secret values masked
     return ok(data)
 
 

@@ -205,13 +205,13 @@ class SessionActivities:
         await self.builds.ensure(build)  # made from the store's copy on an akd that lacks it
         journal = await sessions.load_journal(self.ctx.db, row.session_id)
         init = {
-            "build_dir": str(self.ctx.builds_dir / build["digest"]),
+            "build_dir": str(self.ctx.builds_dir / build.digest),
             "code_cache": str(self.ctx.code_cache_dir),
             "entrypoint": row.entrypoint,
             "durable": row.durable,
             "env": await self._env(row.project_id, row.session_id),
             "secret_env": await self._secret_env(row.project_id),
-            "site_dirs": runner_site_dirs(self.ctx.builds_dir.parent, build["requirements"], build["manifest"]),
+            "site_dirs": runner_site_dirs(self.ctx.builds_dir.parent, build.requirements, build.manifest),
             "max_result_bytes": self.ctx.max_result_bytes,
             "limits": self.ctx.limits,
             "max_print_bytes": self.ctx.max_print_bytes,

@@ -23,6 +23,7 @@ from akd.store import builds as builds_store
 from akd.store import deployments as deployments_store
 from akd.store import projects as projects_store
 from akd.store import vars as vars_store
+from akd.store.builds import BuildRecord
 from akd.store.db import Connection, Database, Row
 from akd.store.projects import ProjectRecord
 from akd.store.states import ORDER, SessionState
@@ -79,12 +80,12 @@ async def _after_change(ctx: AppContext) -> None:
 # -- builds ----------------------------------------------------------------------------
 
 
-async def list_builds(db: Database, project_ident: str = "") -> list[Row]:
+async def list_builds(db: Database, project_ident: str = "") -> list[BuildRecord]:
     project_id = (await project(db, project_ident)).project_id if project_ident else ""
     return await builds_store.builds_listed(db, project_id)
 
 
-async def get_build(db: Database, build_id: str) -> Row:
+async def get_build(db: Database, build_id: str) -> BuildRecord:
     row = await builds_store.build_found(db, build_id)
     if row is None:
         raise NotFound(f"build {build_id!r} not found; see `akctl build list`")
@@ -134,7 +135,7 @@ async def activate_deployment(ctx: AppContext, ident: str) -> Row:
     except BuildError as exc:
         raise FailedPrecondition(f"cannot activate {dep['deployment_id']}: {exc.message}") from None
     try:
-        manifest = parse_manifest(build["manifest"], f"manifest of {build['build_id']}")
+        manifest = parse_manifest(build.manifest, f"manifest of {build.build_id}")
     except AkdError as exc:
         raise FailedPrecondition(f"cannot activate {dep['deployment_id']}: {exc.message}") from None
     async with ctx.db.tx() as conn:

@@ -47,7 +47,7 @@ async def _entry_durable(ctx: AppContext, project_id: str, entrypoint: str, buil
         if trg["call"] == entrypoint:
             return bool(trg["is_durable"])
     build = await projects_store.get_build(ctx.db, build_id)
-    return build is not None and "version: v1" in build["manifest"]
+    return build is not None and "version: v1" in build.manifest
 
 
 async def _create(ctx: AppContext, new: NewSession, restart_of: str = "") -> str:

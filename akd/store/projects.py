@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
+from akd.store.builds import BuildRecord, build_by_id
 from akd.store.db import Connection, Database, Row
 from akd.store.states import LIVE, STARTED, sql_set
 
@@ -93,14 +94,8 @@ async def delete_project_rows(conn: Connection, project_id: str) -> None:
     await conn.execute("DELETE FROM projects WHERE project_id=?", (project_id,))
 
 
-async def get_build(db: Database, build_id: str) -> Row | None:
-    return await db.fetchone("SELECT * FROM builds WHERE build_id=?", (build_id,))
-
-
-async def list_builds(db: Database, project_id: str = "") -> list[Row]:
-    if project_id:
-        return await db.fetchall("SELECT * FROM builds WHERE project_id=? ORDER BY created_at DESC", (project_id,))
-    return await db.fetchall("SELECT * FROM builds ORDER BY created_at DESC")
+async def get_build(db: Database, build_id: str) -> BuildRecord | None:
+    return await build_by_id(db, build_id)
 
 
 async def get_deployment(db: Database, deployment_id: str) -> Row | None:

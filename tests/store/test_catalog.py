@@ -148,10 +148,10 @@ def test_builds_carry_their_project_name_newest_first(tmp_path: Path) -> None:
             await builds.insert_build(conn, builds.NewBuild("bld_1", "prj_1", "a" * 64, 5, "m1", None))
             await builds.insert_build(conn, builds.NewBuild("bld_2", "prj_1", "b" * 64, 6, "m2", "req"))
             await builds.insert_build(conn, builds.NewBuild("bld_3", "prj_2", "c" * 64, 7, "m3", None))
-        assert [b["build_id"] for b in await builds.builds_listed(db, "prj_1")] == ["bld_2", "bld_1"]
-        assert {b["build_id"] for b in await builds.builds_listed(db)} == {"bld_1", "bld_2", "bld_3"}
+        assert [b.build_id for b in await builds.builds_listed(db, "prj_1")] == ["bld_2", "bld_1"]
+        assert {b.build_id for b in await builds.builds_listed(db)} == {"bld_1", "bld_2", "bld_3"}
         found = await builds.build_found(db, "bld_2")
-        assert found is not None and (found["project"], found["requirements"], found["size"]) == ("one", "req", 6)
+        assert found is not None and (found.project, found.requirements, found.size) == ("one", "req", 6)
         assert await builds.build_found(db, "bld_9") is None
 
     _run(tmp_path, scenario)
