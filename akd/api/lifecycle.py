@@ -18,7 +18,7 @@ from akd.errors import InvalidArgument
 from akd.services import lifecycle as service
 from akd.services.deploy import plan
 from akd.store.builds import BuildRecord
-from akd.store.db import Row
+from akd.store.deployments import DeploymentRecord
 from akd.store.states import ORDER
 from akd.store.vars import Var
 from akd.store.vars import list_vars as list_vars_of
@@ -40,18 +40,18 @@ def build_json(row: BuildRecord) -> dict[str, Any]:
     }
 
 
-def deployment_json(row: Row) -> dict[str, Any]:
-    counts = {state.value: int(row[f"n_{state.value}"]) for state in ORDER}
+def deployment_json(row: DeploymentRecord) -> dict[str, Any]:
+    counts = {state.value: row.session_counts[state.value] for state in ORDER}
     return {
-        "deployment_id": row["deployment_id"],
-        "project": row["project"],
-        "project_id": row["project_id"],
-        "build_id": row["build_id"],
-        "state": row["state"],
+        "deployment_id": row.deployment_id,
+        "project": row.project,
+        "project_id": row.project_id,
+        "build_id": row.build_id,
+        "state": row.state,
         "sessions": counts,
         "session_count": sum(counts.values()),
-        "created_at": rfc3339(row["created_at"]),
-        "updated_at": rfc3339(row["updated_at"]),
+        "created_at": rfc3339(row.created_at),
+        "updated_at": rfc3339(row.updated_at),
     }
 
 
@@ -123,7 +123,7 @@ async def deactivate_deployment(request: Request) -> JSONResponse:
 
 async def delete_deployment(request: Request) -> JSONResponse:
     row = await service.delete_deployment(ctx(request), request.path_params["id"])
-    return ok({"deployment_id": row["deployment_id"], "deleted": True})
+    return ok({"deployment_id": row.deployment_id, "deleted": True})
 
 
 async def list_vars(request: Request) -> JSONResponse:

@@ -71,7 +71,7 @@ async def rerun(ctx: AppContext, row: SessionRecord, from_step: int, *, result: 
         dep = await projects_store.active_deployment(ctx.db, row.project_id)
         if dep is None:
             raise FailedPrecondition(f"project {row.project} has no active deployment for --latest")
-        deployment_id, build_id = dep["deployment_id"], dep["build_id"]
+        deployment_id, build_id = dep.deployment_id, dep.build_id
     if await projects_store.get_build(ctx.db, build_id) is None:
         raise FailedPrecondition(f"the build {build_id} of session {sid} is gone; rerun with --latest")
     new = NewSession(

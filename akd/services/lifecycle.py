@@ -24,12 +24,13 @@ from akd.store import deployments as deployments_store
 from akd.store import projects as projects_store
 from akd.store import vars as vars_store
 from akd.store.builds import BuildRecord
-from akd.store.db import Connection, Database, Row
+from akd.store.db import Connection, Database
+from akd.store.deployments import DeploymentRecord
 from akd.store.projects import ProjectRecord
 from akd.store.states import ORDER, SessionState
 from akd.store.vars import Var
 
-# The per-state session counts deployments show (the ``n_<state>`` columns the API and
+# The per-state session counts deployments show (``DeploymentRecord.session_counts`` the API and
 # the web pages read); queued sessions are counted by the store but not shown there.
 SESSION_STATES: tuple[SessionState, ...] = tuple(s for s in ORDER if s is not SessionState.QUEUED)
 _VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -104,13 +105,13 @@ def build_files(data_dir: Path, digest: str) -> list[str]:
 # -- deployments -----------------------------------------------------------------------
 
 
-async def list_deployments(db: Database, project_ident: str = "", state: str = "") -> list[Row]:
-    """Deployments, newest first, each with its session count per state (``n_<state>``)."""
+async def list_deployments(db: Database, project_ident: str = "", state: str = "") -> list[DeploymentRecord]:
+    """Deployments, newest first, each with its session count per state (``session_counts``)."""
     project_id = (await project(db, project_ident)).project_id if project_ident else ""
     return await deployments_store.deployments_listed(db, project_id, state)
 
 
-async def get_deployment(db: Database, ident: str) -> Row:
+async def get_deployment(db: Database, ident: str) -> DeploymentRecord:
     """A deployment by id; a project name means its active deployment."""
     if has_prefix(ident, "dep"):
         row = await deployments_store.deployment_counted(db, ident)
@@ -124,48 +125,48 @@ async def get_deployment(db: Database, ident: str) -> Row:
     return row
 
 
-async def activate_deployment(ctx: AppContext, ident: str) -> Row:
+async def activate_deployment(ctx: AppContext, ident: str) -> DeploymentRecord:
     """Make a deployment active again: its build's triggers go live, the current one drains."""
     dep = await get_deployment(ctx.db, ident)
-    build = await projects_store.get_build(ctx.db, dep["build_id"])
+    build = await projects_store.get_build(ctx.db, dep.build_id)
     if build is None:
-        raise FailedPrecondition(f"the build of deployment {dep['deployment_id']} is missing; deploy again")
+        raise FailedPrecondition(f"the build of deployment {dep.deployment_id} is missing; deploy again")
     try:
         await LocalBuilds(ctx.db, ctx.config.data_dir).ensure(build)
     except BuildError as exc:
-        raise FailedPrecondition(f"cannot activate {dep['deployment_id']}: {exc.message}") from None
+        raise FailedPrecondition(f"cannot activate {dep.deployment_id}: {exc.message}") from None
     try:
         manifest = parse_manifest(build.manifest, f"manifest of {build.build_id}")
     except AkdError as exc:
-        raise FailedPrecondition(f"cannot activate {dep['deployment_id']}: {exc.message}") from None
+        raise FailedPrecondition(f"cannot activate {dep.deployment_id}: {exc.message}") from None
     async with ctx.db.tx() as conn:
-        if dep["state"] != "active":
-            await sync_triggers(conn, dep["project_id"], manifest.triggers)
-            await deployments_store.activate(conn, dep["project_id"], dep["deployment_id"])
+        if dep.state != "active":
+            await sync_triggers(conn, dep.project_id, manifest.triggers)
+            await deployments_store.activate(conn, dep.project_id, dep.deployment_id)
     await _after_change(ctx)
-    return await get_deployment(ctx.db, dep["deployment_id"])
+    return await get_deployment(ctx.db, dep.deployment_id)
 
 
-async def deactivate_deployment(ctx: AppContext, ident: str) -> Row:
+async def deactivate_deployment(ctx: AppContext, ident: str) -> DeploymentRecord:
     """active -> draining (sessions still running) or inactive; others are left as they are."""
     dep = await get_deployment(ctx.db, ident)
     async with ctx.db.tx() as conn:
-        await deployments_store.deactivate(conn, dep["deployment_id"])
+        await deployments_store.deactivate(conn, dep.deployment_id)
     await _after_change(ctx)
-    return await get_deployment(ctx.db, dep["deployment_id"])
+    return await get_deployment(ctx.db, dep.deployment_id)
 
 
-async def delete_deployment(ctx: AppContext, ident: str) -> Row:
+async def delete_deployment(ctx: AppContext, ident: str) -> DeploymentRecord:
     """Delete an inactive deployment; its sessions stay in history."""
     dep = await get_deployment(ctx.db, ident)
     async with ctx.db.tx() as conn:
-        state = await deployments_store.state_in_tx(conn, dep["deployment_id"]) or "deleted"
+        state = await deployments_store.state_in_tx(conn, dep.deployment_id) or "deleted"
         if state != "inactive":
             hint = "deactivate it first" if state == "active" else "wait for its sessions to end"
             raise FailedPrecondition(
-                f"deployment {dep['deployment_id']} is {state}; only inactive deployments can be deleted ({hint})"
+                f"deployment {dep.deployment_id} is {state}; only inactive deployments can be deleted ({hint})"
             )
-        await deployments_store.delete_deployment(conn, dep["deployment_id"])
+        await deployments_store.delete_deployment(conn, dep.deployment_id)
     return dep
 
 

@@ -6,9 +6,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
+from akd.store import deployments
 from akd.store.builds import BuildRecord, build_by_id
 from akd.store.db import Connection, Database, Row
-from akd.store.states import LIVE, STARTED, sql_set
+from akd.store.deployments import DeploymentRecord
+from akd.store.states import LIVE, sql_set
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,28 +100,9 @@ async def get_build(db: Database, build_id: str) -> BuildRecord | None:
     return await build_by_id(db, build_id)
 
 
-async def get_deployment(db: Database, deployment_id: str) -> Row | None:
-    return await db.fetchone(
-        "SELECT d.*, p.name AS project FROM deployments d JOIN projects p USING (project_id) WHERE deployment_id=?",
-        (deployment_id,),
-    )
-
-
-async def active_deployment(db: Database, project_id: str) -> Row | None:
-    return await db.fetchone("SELECT * FROM deployments WHERE project_id=? AND state='active'", (project_id,))
-
-
-async def list_deployments(db: Database, project_id: str = "") -> list[Row]:
-    sql = (
-        "SELECT d.*, p.name AS project,"
-        " (SELECT COUNT(*) FROM sessions s WHERE s.deployment_id=d.deployment_id) AS sessions,"
-        " (SELECT COUNT(*) FROM sessions s WHERE s.deployment_id=d.deployment_id"
-        f"   AND s.state IN {sql_set(STARTED)}) AS running"
-        " FROM deployments d JOIN projects p USING (project_id)"
-    )
-    if project_id:
-        return await db.fetchall(sql + " WHERE d.project_id=? ORDER BY d.created_at DESC", (project_id,))
-    return await db.fetchall(sql + " ORDER BY d.created_at DESC")
+async def active_deployment(db: Database, project_id: str) -> DeploymentRecord | None:
+    sql = f"SELECT {deployments.COLUMNS} FROM deployments d WHERE project_id=? AND state='active'"
+    return deployments.plain(await db.fetchone(sql, (project_id,)))
 
 
 async def triggers_of(db: Database, project_id: str) -> list[Row]:

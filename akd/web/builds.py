@@ -91,7 +91,7 @@ def file_changes(old: dict[str, bytes], new: dict[str, bytes]) -> tuple[list[Fil
 async def build_of(db: Database, ident: str) -> BuildRecord:
     """A build by its id, or the build of a deployment id."""
     if has_prefix(ident, "dep"):
-        ident = (await lifecycle.get_deployment(db, ident))["build_id"]
+        ident = (await lifecycle.get_deployment(db, ident)).build_id
     elif not has_prefix(ident, "bld"):
         raise InvalidArgument(f"expected a deployment (dep_...) or build (bld_...) id, got {ident!r}")
     return await lifecycle.get_build(db, ident)
@@ -138,8 +138,8 @@ async def diff_page(request: Request) -> Response:
     c = ctx(request)
     prj = await lifecycle.project(c.db, request.path_params["name"])
     deployments = await lifecycle.list_deployments(c.db, prj.project_id)
-    old = request.query_params.get("from") or (deployments[1]["deployment_id"] if len(deployments) > 1 else "")
-    new = request.query_params.get("to") or (deployments[0]["deployment_id"] if deployments else "")
+    old = request.query_params.get("from") or (deployments[1].deployment_id if len(deployments) > 1 else "")
+    new = request.query_params.get("to") or (deployments[0].deployment_id if deployments else "")
     result = await diff(c.db, c.config.data_dir, old, new) if old and new else None
     return render(
         request, "diff.html", title=f"Diff · {prj.name}", nav="projects", p=prj, deployments=deployments,

@@ -77,20 +77,20 @@ async def project_delete(request: Request) -> Response:
 @page
 async def deployment_confirm(request: Request) -> Response:
     dep = await lifecycle.get_deployment(ctx(request).db, request.path_params["id"])
-    refused = "" if dep["state"] == "inactive" else f"It is {dep['state']}: only inactive deployments can be deleted."
+    refused = "" if dep.state == "inactive" else f"It is {dep.state}: only inactive deployments can be deleted."
     return _confirm(request, Confirmation(
-        f"Delete deployment {dep['deployment_id']}?",
-        [f"deployment {dep['deployment_id']} of project {dep['project']} (it can no longer be activated)"],
-        [f"its {_plural(sum(dep[f'n_{s}'] for s in lifecycle.SESSION_STATES), 'session')} (history)",
-         f"build {dep['build_id']}"],
-        refused=refused, back="/deployments" + query(project=dep["project"]),
+        f"Delete deployment {dep.deployment_id}?",
+        [f"deployment {dep.deployment_id} of project {dep.project} (it can no longer be activated)"],
+        [f"its {_plural(sum(dep.session_counts[s] for s in lifecycle.SESSION_STATES), 'session')} (history)",
+         f"build {dep.build_id}"],
+        refused=refused, back="/deployments" + query(project=dep.project),
     ))  # fmt: skip
 
 
 @action
 async def deployment_delete(request: Request) -> Response:
     dep = await lifecycle.delete_deployment(ctx(request), request.path_params["id"])
-    return redirect("/deployments" + query(project=dep["project"]), "deleted")
+    return redirect("/deployments" + query(project=dep.project), "deleted")
 
 
 # -- sessions --------------------------------------------------------------------------

@@ -185,15 +185,15 @@ def test_deployment_rows_count_their_sessions_per_state(tmp_path: Path) -> None:
         for n, state in enumerate(states):
             await _session(db, f"ses_{n}", "dep_1", state)
         row = await deployments.deployment_counted(db, "dep_1")
-        assert row is not None and row["project"] == "one"
-        counts = {s.value: row[f"n_{s.value}"] for s in ORDER}
+        assert row is not None and row.project == "one"
+        counts = {s.value: row.session_counts[s.value] for s in ORDER}
         assert counts == {"queued": 1, "created": 0, "running": 2, "completed": 0, "error": 1, "stopped": 0}
         active = await deployments.active_counted(db, "prj_1")
-        assert active is not None and tuple(active) == tuple(row)
+        assert active == row
         await _deployment(db, "dep_2", "bld_1")  # dep_1 drains: its sessions are live
         listed = await deployments.deployments_listed(db, "prj_1")
-        assert {r["deployment_id"]: r["n_running"] for r in listed} == {"dep_1": 2, "dep_2": 0}
-        assert [r["deployment_id"] for r in await deployments.deployments_listed(db, state="draining")] == ["dep_1"]
+        assert {r.deployment_id: r.session_counts["running"] for r in listed} == {"dep_1": 2, "dep_2": 0}
+        assert [r.deployment_id for r in await deployments.deployments_listed(db, state="draining")] == ["dep_1"]
         assert await deployments.deployments_listed(db, "prj_1", "inactive") == []
         assert await deployments.deployment_counted(db, "dep_9") is None
 
