@@ -28,6 +28,7 @@ from akd.outbox import Outbox
 from akd.store import connections as connections_store
 from akd.store import events as events_store
 from akd.store import inbox, projects, sessions
+from akd.store.builds import BuildRecord
 from akd.store.db import Database
 from akd.store.sessions import LogRecord, SessionMoved, SessionRecord
 from akd.store.states import FINAL, SessionState
@@ -221,15 +222,15 @@ class SessionActivities:
         payload = {"event": await self._event(row), "journal": journal}
         return SegmentSpec(row.session_id, init, payload)
 
-    def _retry_policy(self, build: Any) -> dict[str, float]:
+    def _retry_policy(self, build: BuildRecord) -> dict[str, float]:
         """The project's default retry policy (manifest ``project.retry_policy``), per build."""
-        cached = self._policies.get(build["build_id"])
+        cached = self._policies.get(build.build_id)
         if cached is None:
             try:
-                cached = parse_manifest(build["manifest"]).retry_policy
+                cached = parse_manifest(build.manifest).retry_policy
             except AkdError:
                 cached = {}
-            self._policies[build["build_id"]] = cached
+            self._policies[build.build_id] = cached
         return cached
 
     async def _env(self, project_id: str, session_id: str) -> dict[str, str]:
