@@ -22,6 +22,7 @@ from akd.store import sessions as sessions_store
 from akd.store.db import Row
 from akd.store.events import NewEvent
 from akd.store.states import FINAL
+from akd.store.triggers import TriggerRecord
 
 
 def jsonable(value: Any) -> Any:
@@ -101,22 +102,24 @@ async def get_event(request: Request) -> JSONResponse:
     return ok(data)
 
 
-async def _trigger_row(request: Request, project: str, trigger: str) -> Row:
+async def _trigger_row(request: Request, project: str, trigger: str) -> TriggerRecord:
     c = ctx(request)
     rows = await projects_store.triggers_named(c.db, trigger, project)
     if not rows:
         where = f" in project {project!r}" if project else ""
         raise NotFound(f"no trigger named {trigger!r}{where}")
     if len(rows) > 1:
-        names = ", ".join(r["project"] for r in rows)
+        names = ", ".join(r.project for r in rows)
         raise InvalidArgument(f"trigger {trigger!r} exists in several projects ({names}); pass --project")
     return rows[0]
 
 
-async def _store_and_dispatch(request: Request, trg: Row, event_type: str, data: Any, source: str) -> JSONResponse:
+async def _store_and_dispatch(
+    request: Request, trg: TriggerRecord, event_type: str, data: Any, source: str
+) -> JSONResponse:
     c = ctx(request)
     ev = NewEvent(
-        project_id=trg["project_id"], trigger_id=trg["trigger_id"], trigger_name=trg["name"],
+        project_id=trg.project_id, trigger_id=trg.trigger_id, trigger_name=trg.name,
         event_type=event_type, source=source, data=pickle.dumps(data),
     )  # fmt: skip
     got = await c.dispatcher.ingest(ev, wait=True)
@@ -136,10 +139,12 @@ async def dispatch_event(request: Request) -> JSONResponse:
     return await _store_and_dispatch(request, trg, str(body.get("event_type") or ""), data, "manual")
 
 
-async def _deliver_to_session(request: Request, trg: Row, session_id: str, event_type: str, data: Any) -> JSONResponse:
+async def _deliver_to_session(
+    request: Request, trg: TriggerRecord, session_id: str, event_type: str, data: Any
+) -> JSONResponse:
     """``session_id``: the event goes to that session's waiters on the trigger only; no session starts."""
     c = ctx(request)
-    ev = SessionEvent(new_id("evt"), trg["project_id"], trg["trigger_id"], trg["name"], event_type, data)
+    ev = SessionEvent(new_id("evt"), trg.project_id, trg.trigger_id, trg.name, event_type, data)
     subs = await c.dispatcher.deliver_to_session(ev, session_id)
     row = must(await store.get_event(c.db, ev.event_id), "event", ev.event_id)
     return ok({**event_json(row, []), "delivered_to": {"session_id": session_id, "subscriptions": subs}}, status=201)

@@ -15,8 +15,8 @@ from akd.api.connections import connection_json
 from akd.errors import InvalidArgument
 from akd.services.deploy import deploy
 from akd.store import projects as store
-from akd.store.db import Row
 from akd.store.projects import ProjectRecord
+from akd.store.triggers import TriggerRecord
 
 
 def _files(body: dict[str, Any]) -> dict[str, bytes]:
@@ -49,20 +49,20 @@ async def post_deploy(request: Request) -> JSONResponse:
     )
 
 
-def trigger_json(row: Row, base_url: str) -> dict[str, Any]:
+def trigger_json(row: TriggerRecord, base_url: str) -> dict[str, Any]:
     return {
-        "trigger_id": row["trigger_id"],
-        "name": row["name"],
-        "type": row["type"],
-        "call": row["call"],
-        "event_type": row["event_type"],
-        "filter": row["filter"],
-        "is_sync": bool(row["is_sync"]),
-        "is_durable": bool(row["is_durable"]),
-        "schedule": row["schedule"],
-        "timezone": row["timezone"],
-        "connection": row["connection"],
-        "webhook_url": f"{base_url}/webhooks/{row['slug']}" if row["slug"] else None,
+        "trigger_id": row.trigger_id,
+        "name": row.name,
+        "type": row.type,
+        "call": row.call,
+        "event_type": row.event_type,
+        "filter": row.filter,
+        "is_sync": bool(row.is_sync),
+        "is_durable": bool(row.is_durable),
+        "schedule": row.schedule,
+        "timezone": row.timezone,
+        "connection": row.connection,
+        "webhook_url": f"{base_url}/webhooks/{row.slug}" if row.slug else None,
     }
 
 

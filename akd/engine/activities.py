@@ -241,8 +241,8 @@ class SessionActivities:
         env.update(await connection_env(self.ctx.db, data_dir, project_id, self.ctx.oauth, session_id))
         env["store_public_url"] = f"{self.ctx.base_url}/store/{project_id}"  # AutoKitteh's name
         for trg in await projects.triggers_of(self.ctx.db, project_id):
-            if trg["slug"]:
-                env[f"{trg['name']}__webhook_url"] = f"{self.ctx.base_url}/webhooks/{trg['slug']}"
+            if trg.slug:
+                env[f"{trg.name}__webhook_url"] = f"{self.ctx.base_url}/webhooks/{trg.slug}"
         return env
 
     async def _secret_env(self, project_id: str) -> list[str]:

@@ -44,8 +44,8 @@ async def start_manual(ctx: AppContext, project: str, entrypoint: str, inputs: d
 async def _entry_durable(ctx: AppContext, project_id: str, entrypoint: str, build_id: str) -> bool:
     """A manual run is durable like the trigger that calls the same function, else per manifest version."""
     for trg in await projects_store.triggers_of(ctx.db, project_id):
-        if trg["call"] == entrypoint:
-            return bool(trg["is_durable"])
+        if trg.call == entrypoint:
+            return bool(trg.is_durable)
     build = await projects_store.get_build(ctx.db, build_id)
     return build is not None and "version: v1" in build.manifest
 

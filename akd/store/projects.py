@@ -6,11 +6,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
-from akd.store import deployments
+from akd.store import deployments, triggers
 from akd.store.builds import BuildRecord, build_by_id
 from akd.store.db import Connection, Database, Row
 from akd.store.deployments import DeploymentRecord
 from akd.store.states import LIVE, sql_set
+from akd.store.triggers import LiveTrigger, ScheduleTrigger, TriggerRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +106,8 @@ async def active_deployment(db: Database, project_id: str) -> DeploymentRecord |
     return deployments.plain(await db.fetchone(sql, (project_id,)))
 
 
-async def triggers_of(db: Database, project_id: str) -> list[Row]:
-    return await db.fetchall("SELECT * FROM triggers WHERE project_id=? ORDER BY name", (project_id,))
+async def triggers_of(db: Database, project_id: str) -> list[TriggerRecord]:
+    return await triggers.project_triggers(db, project_id)
 
 
 async def counts(db: Database, project_id: str) -> dict[str, int]:
@@ -120,41 +121,56 @@ async def counts(db: Database, project_id: str) -> dict[str, int]:
     return {k: int(row[k]) if row else 0 for k in ("sessions", "events", "store_keys")}
 
 
-async def schedule_triggers(db: Database) -> list[Row]:
-    """Every schedule trigger, with ``live``: 1 while its project has an active deployment."""
-    return await db.fetchall(
-        "SELECT t.*, EXISTS (SELECT 1 FROM deployments d WHERE d.project_id=t.project_id AND d.state='active')"
-        " AS live FROM triggers t WHERE t.type='schedule'"
+async def schedule_triggers(db: Database) -> list[ScheduleTrigger]:
+    """Every schedule trigger, ``live`` while its project has an active deployment."""
+    rows = await db.fetchall(
+        f"SELECT {triggers.COLUMNS}, EXISTS (SELECT 1 FROM deployments d WHERE d.project_id=t.project_id"
+        " AND d.state='active') AS live FROM triggers t WHERE t.type='schedule'"
     )
+    return [ScheduleTrigger(triggers.record(list(r)[:-1]), bool(r[-1])) for r in rows]
 
 
-async def trigger_by_slug(db: Database, slug: str) -> Row | None:
-    return await db.fetchone(
-        "SELECT t.*, d.deployment_id, d.build_id FROM triggers t"
+async def trigger_by_slug(db: Database, slug: str) -> LiveTrigger | None:
+    """A webhook by its slug, with its project's active deployment (read per request)."""
+    row = await db.fetchone(
+        f"SELECT {triggers.COLUMNS}, d.deployment_id, d.build_id FROM triggers t"
         " LEFT JOIN deployments d ON d.project_id=t.project_id AND d.state='active' WHERE t.slug=?",
         (slug,),
     )
+    if row is None:
+        return None
+    *values, deployment_id, build_id = row
+    return LiveTrigger(triggers.record(values), deployment_id, build_id)
 
 
 async def vars_of(db: Database, project_id: str) -> list[Row]:
     return await db.fetchall("SELECT * FROM vars WHERE project_id=? ORDER BY name", (project_id,))
 
 
-_TRIGGER_WITH_PROJECT = "SELECT t.*, p.name AS project FROM triggers t JOIN projects p USING (project_id)"
+_TRIGGER_WITH_PROJECT = (
+    f"SELECT {triggers.COLUMNS}, p.name AS project FROM triggers t JOIN projects p USING (project_id)"
+)
 
 
-async def triggers_listed(db: Database, project: str = "") -> list[Row]:
+def _trigger(row: Row | None) -> TriggerRecord | None:
+    return None if row is None else triggers.record(list(row))
+
+
+async def triggers_listed(db: Database, project: str = "") -> list[TriggerRecord]:
     """Every trigger (with its project's name), or one project's, by project then name."""
-    return await db.fetchall(
+    rows = await db.fetchall(
         f"{_TRIGGER_WITH_PROJECT} WHERE ?='' OR p.name=? ORDER BY p.name, t.name", (project, project)
     )
+    return [triggers.record(list(r)) for r in rows]
 
 
-async def trigger_found(db: Database, ident: str, project: str = "") -> Row | None:
+async def trigger_found(db: Database, ident: str, project: str = "") -> TriggerRecord | None:
     """A trigger by id, or by name (within ``project`` when given), with its project's name."""
-    return await db.fetchone(
-        f"{_TRIGGER_WITH_PROJECT} WHERE t.trigger_id=? OR (t.name=? AND (?='' OR p.name=?))",
-        (ident, ident, project, project),
+    return _trigger(
+        await db.fetchone(
+            f"{_TRIGGER_WITH_PROJECT} WHERE t.trigger_id=? OR (t.name=? AND (?='' OR p.name=?))",
+            (ident, ident, project, project),
+        )
     )
 
 
@@ -168,10 +184,11 @@ async def var_names(db: Database, project_id: str, names: Sequence[str]) -> set[
     return {str(r["name"]) for r in rows}
 
 
-async def trigger_by_id(db: Database, trigger_id: str) -> Row | None:
-    return await db.fetchone("SELECT * FROM triggers WHERE trigger_id=?", (trigger_id,))
+async def trigger_by_id(db: Database, trigger_id: str) -> TriggerRecord | None:
+    return _trigger(await db.fetchone(f"SELECT {triggers.COLUMNS} FROM triggers t WHERE trigger_id=?", (trigger_id,)))
 
 
-async def triggers_named(db: Database, name: str, project: str = "") -> list[Row]:
+async def triggers_named(db: Database, name: str, project: str = "") -> list[TriggerRecord]:
     """Triggers called ``name`` (in ``project`` when given), with their project's name."""
-    return await db.fetchall(f"{_TRIGGER_WITH_PROJECT} WHERE t.name=? AND (?='' OR p.name=?)", (name, project, project))
+    rows = await db.fetchall(f"{_TRIGGER_WITH_PROJECT} WHERE t.name=? AND (?='' OR p.name=?)", (name, project, project))
+    return [triggers.record(list(r)) for r in rows]

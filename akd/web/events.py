@@ -15,6 +15,7 @@ from akd.store import events as store
 from akd.store import projects as projects_store
 from akd.store.db import Row
 from akd.store.events import NewEvent
+from akd.store.triggers import TriggerRecord
 from akd.web.auth import action, page
 from akd.web.common import id_param, notice, project_id_param, query, redirect, unpickle
 from akd.web.render import render
@@ -61,10 +62,10 @@ async def redispatch(request: Request) -> Response:
     return redirect(f"/events/{await _dispatch_copy(c, old, trg)}", "redispatched")
 
 
-async def _dispatch_copy(c: AppContext, old: Row, trg: Row) -> str:
+async def _dispatch_copy(c: AppContext, old: Row, trg: TriggerRecord) -> str:
     """Like ``akctl event redispatch``: a new event with the old one's type and data."""
     ev = NewEvent(
-        project_id=trg["project_id"], trigger_id=trg["trigger_id"], trigger_name=trg["name"],
+        project_id=trg.project_id, trigger_id=trg.trigger_id, trigger_name=trg.name,
         event_type=old["event_type"], source="redispatch", data=bytes(old["data"]),
     )  # fmt: skip
     return (await c.dispatcher.ingest(ev, wait=True)).event_id

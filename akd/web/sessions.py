@@ -112,7 +112,7 @@ async def _trigger_name(request: Request, row: SessionRecord) -> str:
     if not row.trigger_id:
         return ""
     trg = await projects_store.trigger_by_id(ctx(request).db, row.trigger_id)
-    return str(trg["name"]) if trg is not None else row.trigger_id
+    return str(trg.name) if trg is not None else row.trigger_id
 
 
 async def _inputs(request: Request, row: SessionRecord) -> dict[str, Any]:
