@@ -20,7 +20,7 @@ from akd.store import events as store
 from akd.store import projects as projects_store
 from akd.store import sessions as sessions_store
 from akd.store.db import Row
-from akd.store.events import NewEvent
+from akd.store.events import EventRecord, NewEvent
 from akd.store.states import FINAL
 from akd.store.triggers import TriggerRecord
 
@@ -39,21 +39,21 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def event_json(row: Row, session_ids: list[str], *, with_data: bool = False) -> dict[str, Any]:
+def event_json(row: EventRecord, session_ids: list[str], *, with_data: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "event_id": row["event_id"],
-        "event_type": row["event_type"],
-        "trigger": row["trigger_name"],
-        "trigger_id": row["trigger_id"],
-        "project_id": row["project_id"],
-        "source": row["source"],
-        "state": row["state"],
-        "skip_reason": row["skip_reason"],  # why a skipped event started nothing; null otherwise
+        "event_id": row.event_id,
+        "event_type": row.event_type,
+        "trigger": row.trigger_name,
+        "trigger_id": row.trigger_id,
+        "project_id": row.project_id,
+        "source": row.source,
+        "state": row.state,
+        "skip_reason": row.skip_reason,  # why a skipped event started nothing; null otherwise
         "session_ids": session_ids,
-        "created_at": rfc3339(row["created_at"]),
+        "created_at": rfc3339(row.created_at),
     }
     if with_data:
-        data["data"] = jsonable(pickle.loads(row["data"]))
+        data["data"] = jsonable(pickle.loads(row.data))
     return data
 
 
@@ -73,7 +73,7 @@ async def list_events(request: Request) -> JSONResponse:
     if project:
         project_id = must(await projects_store.project_by_name(c.db, project), "project", project).project_id
     rows = await store.list_events(c.db, project_id=project_id, limit=int_param(request, "limit", 50))
-    return ok([event_json(r, (r["session_ids"] or "").split(",") if r["session_ids"] else []) for r in rows])
+    return ok([event_json(r, (r.session_ids or "").split(",") if r.session_ids else []) for r in rows])
 
 
 async def get_event(request: Request) -> JSONResponse:
@@ -86,7 +86,7 @@ async def get_event(request: Request) -> JSONResponse:
 
         async def settled() -> bool | None:
             ev = await store.get_event(c.db, event_id)
-            if ev is None or ev["state"] == "pending":
+            if ev is None or ev.state == "pending":
                 return None
             rows = await _sessions_of(request, event_id)
             return True if all(r["state"] in FINAL for r in rows) else None
@@ -95,7 +95,7 @@ async def get_event(request: Request) -> JSONResponse:
         row = must(await store.get_event(c.db, event_id), "event", event_id)
     sessions = await _sessions_of(request, event_id)
     data = event_json(row, [r["session_id"] for r in sessions], with_data=True)
-    if row["connection_id"]:
+    if row.connection_id:
         found = await store.get_delivery(c.db, event_id)
         if found is not None:
             data["delivery"] = await deliveries.delivery_json(request, found)
@@ -154,10 +154,10 @@ async def redispatch_event(request: Request) -> JSONResponse:
     """A new event with the same trigger, type and data as an earlier one, dispatched now."""
     c = ctx(request)
     old = must(await store.get_event(c.db, request.path_params["id"]), "event", request.path_params["id"])
-    trg = await projects_store.trigger_by_id(c.db, old["trigger_id"])
+    trg = await projects_store.trigger_by_id(c.db, old.trigger_id or "")
     if trg is None:
-        raise FailedPrecondition(f"the trigger of event {old['event_id']} no longer exists")
-    return await _store_and_dispatch(request, trg, old["event_type"], pickle.loads(old["data"]), "redispatch")
+        raise FailedPrecondition(f"the trigger of event {old.event_id} no longer exists")
+    return await _store_and_dispatch(request, trg, old.event_type, pickle.loads(old.data), "redispatch")
 
 
 routes = [
