@@ -19,8 +19,8 @@ from akd.services.dispatch import SessionEvent
 from akd.store import events as store
 from akd.store import projects as projects_store
 from akd.store import sessions as sessions_store
-from akd.store.db import Row
 from akd.store.events import EventRecord, NewEvent
+from akd.store.sessions import SessionOfEvent
 from akd.store.states import FINAL
 from akd.store.triggers import TriggerRecord
 
@@ -57,7 +57,7 @@ def event_json(row: EventRecord, session_ids: list[str], *, with_data: bool = Fa
     return data
 
 
-async def _sessions_of(request: Request, event_id: str) -> list[Row]:
+async def _sessions_of(request: Request, event_id: str) -> list[SessionOfEvent]:
     return await sessions_store.sessions_of_event(ctx(request).db, event_id)
 
 
@@ -89,12 +89,12 @@ async def get_event(request: Request) -> JSONResponse:
             if ev is None or ev.state == "pending":
                 return None
             rows = await _sessions_of(request, event_id)
-            return True if all(r["state"] in FINAL for r in rows) else None
+            return True if all(r.state in FINAL for r in rows) else None
 
         await c.engine_notifier().wait_for(settled, timeout)
         row = must(await store.get_event(c.db, event_id), "event", event_id)
     sessions = await _sessions_of(request, event_id)
-    data = event_json(row, [r["session_id"] for r in sessions], with_data=True)
+    data = event_json(row, [r.session_id for r in sessions], with_data=True)
     if row.connection_id:
         found = await store.get_delivery(c.db, event_id)
         if found is not None:
