@@ -143,10 +143,6 @@ async def trigger_by_slug(db: Database, slug: str) -> LiveTrigger | None:
     return LiveTrigger(triggers.record(values), deployment_id, build_id)
 
 
-async def vars_of(db: Database, project_id: str) -> list[Row]:
-    return await db.fetchall("SELECT * FROM vars WHERE project_id=? ORDER BY name", (project_id,))
-
-
 _TRIGGER_WITH_PROJECT = (
     f"SELECT {triggers.COLUMNS}, p.name AS project FROM triggers t JOIN projects p USING (project_id)"
 )
