@@ -96,7 +96,7 @@ async def list_connections(request: Request) -> JSONResponse:
     prj = await projects_store.project_by_name(c.db, project)
     if prj is None:
         raise NotFound(f"project {project!r} not found; see `akctl project list`")
-    return ok([connection_json(r) for r in await store.list_for_project(c.db, prj["project_id"])])
+    return ok([connection_json(r) for r in await store.list_for_project(c.db, prj.project_id)])
 
 
 async def get_connection(request: Request) -> JSONResponse:

@@ -49,10 +49,10 @@ async def fire_trigger(request: Request) -> JSONResponse:
     c = ctx(request)
     project, name = request.path_params["project"], request.path_params["name"]
     prj = must(await projects_store.project_by_name(c.db, project), "project", project)
-    triggers = {t["name"]: t for t in await projects_store.triggers_of(c.db, prj["project_id"])}
+    triggers = {t.name: t for t in await projects_store.triggers_of(c.db, prj.project_id)}
     trigger = must(triggers.get(name), "trigger", f"{project}/{name}")
     await debug.fire(c, trigger)
-    return ok({"project": project, "trigger": name, "trigger_id": trigger["trigger_id"], "fired": True}, 202)
+    return ok({"project": project, "trigger": name, "trigger_id": trigger.trigger_id, "fired": True}, 202)
 
 
 routes = [

@@ -109,7 +109,7 @@ async def _settled(request: Request, event_id: str) -> DeliveryRecord | None:
 
     async def dispatched() -> bool | None:
         ev = await events_store.get_event(c.db, event_id)
-        return True if ev is None or ev["state"] != "pending" else None
+        return True if ev is None or ev.state != "pending" else None
 
     await c.engine_notifier().wait_for(dispatched, DISPATCH_WAIT)
     return await events_store.get_delivery(c.db, event_id)

@@ -19,9 +19,10 @@ from akd.services.dispatch import SessionEvent
 from akd.store import events as store
 from akd.store import projects as projects_store
 from akd.store import sessions as sessions_store
-from akd.store.db import Row
-from akd.store.events import NewEvent
+from akd.store.events import EventRecord, NewEvent
+from akd.store.sessions import SessionOfEvent
 from akd.store.states import FINAL
+from akd.store.triggers import TriggerRecord
 
 
 def jsonable(value: Any) -> Any:
@@ -38,25 +39,25 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def event_json(row: Row, session_ids: list[str], *, with_data: bool = False) -> dict[str, Any]:
+def event_json(row: EventRecord, session_ids: list[str], *, with_data: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "event_id": row["event_id"],
-        "event_type": row["event_type"],
-        "trigger": row["trigger_name"],
-        "trigger_id": row["trigger_id"],
-        "project_id": row["project_id"],
-        "source": row["source"],
-        "state": row["state"],
-        "skip_reason": row["skip_reason"],  # why a skipped event started nothing; null otherwise
+        "event_id": row.event_id,
+        "event_type": row.event_type,
+        "trigger": row.trigger_name,
+        "trigger_id": row.trigger_id,
+        "project_id": row.project_id,
+        "source": row.source,
+        "state": row.state,
+        "skip_reason": row.skip_reason,  # why a skipped event started nothing; null otherwise
         "session_ids": session_ids,
-        "created_at": rfc3339(row["created_at"]),
+        "created_at": rfc3339(row.created_at),
     }
     if with_data:
-        data["data"] = jsonable(pickle.loads(row["data"]))
+        data["data"] = jsonable(pickle.loads(row.data))
     return data
 
 
-async def _sessions_of(request: Request, event_id: str) -> list[Row]:
+async def _sessions_of(request: Request, event_id: str) -> list[SessionOfEvent]:
     return await sessions_store.sessions_of_event(ctx(request).db, event_id)
 
 
@@ -70,9 +71,9 @@ async def list_events(request: Request) -> JSONResponse:
     project = request.query_params.get("project", "")
     project_id = ""
     if project:
-        project_id = must(await projects_store.project_by_name(c.db, project), "project", project)["project_id"]
+        project_id = must(await projects_store.project_by_name(c.db, project), "project", project).project_id
     rows = await store.list_events(c.db, project_id=project_id, limit=int_param(request, "limit", 50))
-    return ok([event_json(r, (r["session_ids"] or "").split(",") if r["session_ids"] else []) for r in rows])
+    return ok([event_json(r, (r.session_ids or "").split(",") if r.session_ids else []) for r in rows])
 
 
 async def get_event(request: Request) -> JSONResponse:
@@ -85,38 +86,40 @@ async def get_event(request: Request) -> JSONResponse:
 
         async def settled() -> bool | None:
             ev = await store.get_event(c.db, event_id)
-            if ev is None or ev["state"] == "pending":
+            if ev is None or ev.state == "pending":
                 return None
             rows = await _sessions_of(request, event_id)
-            return True if all(r["state"] in FINAL for r in rows) else None
+            return True if all(r.state in FINAL for r in rows) else None
 
         await c.engine_notifier().wait_for(settled, timeout)
         row = must(await store.get_event(c.db, event_id), "event", event_id)
     sessions = await _sessions_of(request, event_id)
-    data = event_json(row, [r["session_id"] for r in sessions], with_data=True)
-    if row["connection_id"]:
+    data = event_json(row, [r.session_id for r in sessions], with_data=True)
+    if row.connection_id:
         found = await store.get_delivery(c.db, event_id)
         if found is not None:
             data["delivery"] = await deliveries.delivery_json(request, found)
     return ok(data)
 
 
-async def _trigger_row(request: Request, project: str, trigger: str) -> Row:
+async def _trigger_row(request: Request, project: str, trigger: str) -> TriggerRecord:
     c = ctx(request)
     rows = await projects_store.triggers_named(c.db, trigger, project)
     if not rows:
         where = f" in project {project!r}" if project else ""
         raise NotFound(f"no trigger named {trigger!r}{where}")
     if len(rows) > 1:
-        names = ", ".join(r["project"] for r in rows)
+        names = ", ".join(r.project for r in rows)
         raise InvalidArgument(f"trigger {trigger!r} exists in several projects ({names}); pass --project")
     return rows[0]
 
 
-async def _store_and_dispatch(request: Request, trg: Row, event_type: str, data: Any, source: str) -> JSONResponse:
+async def _store_and_dispatch(
+    request: Request, trg: TriggerRecord, event_type: str, data: Any, source: str
+) -> JSONResponse:
     c = ctx(request)
     ev = NewEvent(
-        project_id=trg["project_id"], trigger_id=trg["trigger_id"], trigger_name=trg["name"],
+        project_id=trg.project_id, trigger_id=trg.trigger_id, trigger_name=trg.name,
         event_type=event_type, source=source, data=pickle.dumps(data),
     )  # fmt: skip
     got = await c.dispatcher.ingest(ev, wait=True)
@@ -136,10 +139,12 @@ async def dispatch_event(request: Request) -> JSONResponse:
     return await _store_and_dispatch(request, trg, str(body.get("event_type") or ""), data, "manual")
 
 
-async def _deliver_to_session(request: Request, trg: Row, session_id: str, event_type: str, data: Any) -> JSONResponse:
+async def _deliver_to_session(
+    request: Request, trg: TriggerRecord, session_id: str, event_type: str, data: Any
+) -> JSONResponse:
     """``session_id``: the event goes to that session's waiters on the trigger only; no session starts."""
     c = ctx(request)
-    ev = SessionEvent(new_id("evt"), trg["project_id"], trg["trigger_id"], trg["name"], event_type, data)
+    ev = SessionEvent(new_id("evt"), trg.project_id, trg.trigger_id, trg.name, event_type, data)
     subs = await c.dispatcher.deliver_to_session(ev, session_id)
     row = must(await store.get_event(c.db, ev.event_id), "event", ev.event_id)
     return ok({**event_json(row, []), "delivered_to": {"session_id": session_id, "subscriptions": subs}}, status=201)
@@ -149,10 +154,10 @@ async def redispatch_event(request: Request) -> JSONResponse:
     """A new event with the same trigger, type and data as an earlier one, dispatched now."""
     c = ctx(request)
     old = must(await store.get_event(c.db, request.path_params["id"]), "event", request.path_params["id"])
-    trg = await projects_store.trigger_by_id(c.db, old["trigger_id"])
+    trg = await projects_store.trigger_by_id(c.db, old.trigger_id or "")
     if trg is None:
-        raise FailedPrecondition(f"the trigger of event {old['event_id']} no longer exists")
-    return await _store_and_dispatch(request, trg, old["event_type"], pickle.loads(old["data"]), "redispatch")
+        raise FailedPrecondition(f"the trigger of event {old.event_id} no longer exists")
+    return await _store_and_dispatch(request, trg, old.event_type, pickle.loads(old.data), "redispatch")
 
 
 routes = [

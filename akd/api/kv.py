@@ -19,7 +19,7 @@ from akd.store import projects as projects_store
 async def _project_id(request: Request, name: str) -> str:
     if not name:
         raise InvalidArgument("--project is required")
-    return str(must(await projects_store.project_by_name(ctx(request).db, name), "project", name)["project_id"])
+    return str(must(await projects_store.project_by_name(ctx(request).db, name), "project", name).project_id)
 
 
 async def list_keys(request: Request) -> JSONResponse:

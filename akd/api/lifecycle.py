@@ -17,7 +17,8 @@ from akd.api.common import ctx, json_body, ok, rfc3339
 from akd.errors import InvalidArgument
 from akd.services import lifecycle as service
 from akd.services.deploy import plan
-from akd.store.db import Row
+from akd.store.builds import BuildRecord
+from akd.store.deployments import DeploymentRecord
 from akd.store.states import ORDER
 from akd.store.vars import Var
 from akd.store.vars import list_vars as list_vars_of
@@ -27,30 +28,30 @@ from akd.venvs import is_ready
 _DEPLOYMENT_STATES = ("active", "draining", "inactive", "testing")
 
 
-def build_json(row: Row) -> dict[str, Any]:
+def build_json(row: BuildRecord) -> dict[str, Any]:
     return {
-        "build_id": row["build_id"],
-        "project": row["project"],
-        "project_id": row["project_id"],
-        "digest": row["digest"],
-        "size": row["size"],
-        "requirements": row["requirements"],
-        "created_at": rfc3339(row["created_at"]),
+        "build_id": row.build_id,
+        "project": row.project,
+        "project_id": row.project_id,
+        "digest": row.digest,
+        "size": row.size,
+        "requirements": row.requirements,
+        "created_at": rfc3339(row.created_at),
     }
 
 
-def deployment_json(row: Row) -> dict[str, Any]:
-    counts = {state.value: int(row[f"n_{state.value}"]) for state in ORDER}
+def deployment_json(row: DeploymentRecord) -> dict[str, Any]:
+    counts = {state.value: row.session_counts[state.value] for state in ORDER}
     return {
-        "deployment_id": row["deployment_id"],
-        "project": row["project"],
-        "project_id": row["project_id"],
-        "build_id": row["build_id"],
-        "state": row["state"],
+        "deployment_id": row.deployment_id,
+        "project": row.project,
+        "project_id": row.project_id,
+        "build_id": row.build_id,
+        "state": row.state,
         "sessions": counts,
         "session_count": sum(counts.values()),
-        "created_at": rfc3339(row["created_at"]),
-        "updated_at": rfc3339(row["updated_at"]),
+        "created_at": rfc3339(row.created_at),
+        "updated_at": rfc3339(row.updated_at),
     }
 
 
@@ -79,7 +80,7 @@ async def _reconcile(request: Request) -> None:
 async def delete_project(request: Request) -> JSONResponse:
     row = await service.delete_project(ctx(request), request.path_params["name"])
     await _reconcile(request)
-    return ok({"project_id": row["project_id"], "name": row["name"], "deleted": True})
+    return ok({"project_id": row.project_id, "name": row.name, "deleted": True})
 
 
 async def list_builds(request: Request) -> JSONResponse:
@@ -91,9 +92,9 @@ async def get_build(request: Request) -> JSONResponse:
     c = ctx(request)
     row = await service.get_build(c.db, request.path_params["id"])
     data = build_json(row)
-    data["deployment_ids"] = await service.deployments_of_build(c.db, row["build_id"])
-    data["files"] = service.build_files(c.config.data_dir, row["digest"])
-    data["manifest"] = row["manifest"]  # stored with secret values masked
+    data["deployment_ids"] = await service.deployments_of_build(c.db, row.build_id)
+    data["files"] = service.build_files(c.config.data_dir, row.digest)
+    data["manifest"] = row.manifest  # stored with secret values masked
     return ok(data)
 
 
@@ -122,23 +123,23 @@ async def deactivate_deployment(request: Request) -> JSONResponse:
 
 async def delete_deployment(request: Request) -> JSONResponse:
     row = await service.delete_deployment(ctx(request), request.path_params["id"])
-    return ok({"deployment_id": row["deployment_id"], "deleted": True})
+    return ok({"deployment_id": row.deployment_id, "deleted": True})
 
 
 async def list_vars(request: Request) -> JSONResponse:
     c = ctx(request)
     prj = await service.project(c.db, request.path_params["name"])
-    found = await list_vars_of(c.db, c.config.data_dir, prj["project_id"], reveal=_flag(request, "reveal"))
-    return ok([var_json(v, prj["name"]) for v in found])
+    found = await list_vars_of(c.db, c.config.data_dir, prj.project_id, reveal=_flag(request, "reveal"))
+    return ok([var_json(v, prj.name) for v in found])
 
 
 async def get_var(request: Request) -> JSONResponse:
     c = ctx(request)
     prj = await service.project(c.db, request.path_params["name"])
     var = await service.get_var(
-        c.db, c.config.data_dir, prj["project_id"], request.path_params["var"], reveal=_flag(request, "reveal")
+        c.db, c.config.data_dir, prj.project_id, request.path_params["var"], reveal=_flag(request, "reveal")
     )
-    return ok(var_json(var, prj["name"]))
+    return ok(var_json(var, prj.name))
 
 
 async def put_var(request: Request) -> JSONResponse:
@@ -151,17 +152,17 @@ async def put_var(request: Request) -> JSONResponse:
     c = ctx(request)
     prj = await service.project(c.db, request.path_params["name"])
     var = await service.set_var(
-        c.db, c.config.data_dir, prj["project_id"], request.path_params["var"], value,
+        c.db, c.config.data_dir, prj.project_id, request.path_params["var"], value,
         secret=secret, description=description,
     )  # fmt: skip
-    return ok(var_json(var, prj["name"]))
+    return ok(var_json(var, prj.name))
 
 
 async def delete_var(request: Request) -> JSONResponse:
     c = ctx(request)
     prj = await service.project(c.db, request.path_params["name"])
-    await service.delete_var(c.db, prj["project_id"], request.path_params["var"])
-    return ok({"name": request.path_params["var"], "project": prj["name"], "deleted": True})
+    await service.delete_var(c.db, prj.project_id, request.path_params["var"])
+    return ok({"name": request.path_params["var"], "project": prj.name, "deleted": True})
 
 
 async def get_venv(request: Request) -> JSONResponse:

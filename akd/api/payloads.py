@@ -24,9 +24,9 @@ async def _scope(request: Request) -> tuple[str, str, str]:
     c = ctx(request)
     project, trigger = request.path_params["project"], request.path_params["trigger"]
     prj = must(await projects_store.project_by_name(c.db, project), "project", project)
-    if not await store.trigger_exists(c.db, prj["project_id"], trigger):
+    if not await store.trigger_exists(c.db, prj.project_id, trigger):
         raise NotFound(f"project {project!r} has no trigger named {trigger!r}")
-    return prj["project_id"], project, trigger
+    return prj.project_id, project, trigger
 
 
 def _saved_json(project: str, p: store.SavedPayload) -> dict[str, Any]:

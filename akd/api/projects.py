@@ -15,7 +15,8 @@ from akd.api.connections import connection_json
 from akd.errors import InvalidArgument
 from akd.services.deploy import deploy
 from akd.store import projects as store
-from akd.store.db import Row
+from akd.store.projects import ProjectRecord
+from akd.store.triggers import TriggerRecord
 
 
 def _files(body: dict[str, Any]) -> dict[str, bytes]:
@@ -48,32 +49,32 @@ async def post_deploy(request: Request) -> JSONResponse:
     )
 
 
-def trigger_json(row: Row, base_url: str) -> dict[str, Any]:
+def trigger_json(row: TriggerRecord, base_url: str) -> dict[str, Any]:
     return {
-        "trigger_id": row["trigger_id"],
-        "name": row["name"],
-        "type": row["type"],
-        "call": row["call"],
-        "event_type": row["event_type"],
-        "filter": row["filter"],
-        "is_sync": bool(row["is_sync"]),
-        "is_durable": bool(row["is_durable"]),
-        "schedule": row["schedule"],
-        "timezone": row["timezone"],
-        "connection": row["connection"],
-        "webhook_url": f"{base_url}/webhooks/{row['slug']}" if row["slug"] else None,
+        "trigger_id": row.trigger_id,
+        "name": row.name,
+        "type": row.type,
+        "call": row.call,
+        "event_type": row.event_type,
+        "filter": row.filter,
+        "is_sync": bool(row.is_sync),
+        "is_durable": bool(row.is_durable),
+        "schedule": row.schedule,
+        "timezone": row.timezone,
+        "connection": row.connection,
+        "webhook_url": f"{base_url}/webhooks/{row.slug}" if row.slug else None,
     }
 
 
-def project_json(row: Row) -> dict[str, Any]:
+def project_json(row: ProjectRecord) -> dict[str, Any]:
     return {
-        "project_id": row["project_id"],
-        "name": row["name"],
-        "display_name": row["display_name"],
-        "root_dir": row["root_dir"],
-        "active_deployment_id": row["active_deployment_id"] if "active_deployment_id" in row.keys() else None,  # noqa: SIM118
-        "created_at": rfc3339(row["created_at"]),
-        "updated_at": rfc3339(row["updated_at"]),
+        "project_id": row.project_id,
+        "name": row.name,
+        "display_name": row.display_name,
+        "root_dir": row.root_dir,
+        "active_deployment_id": row.active_deployment_id,
+        "created_at": rfc3339(row.created_at),
+        "updated_at": rfc3339(row.updated_at),
     }
 
 
@@ -84,11 +85,11 @@ async def list_projects(request: Request) -> JSONResponse:
 async def get_project(request: Request) -> JSONResponse:
     c = ctx(request)
     name = request.path_params["name"]
-    rows = [r for r in await store.list_projects(c.db) if name in (r["name"], r["project_id"])]
+    rows = [r for r in await store.list_projects(c.db) if name in (r.name, r.project_id)]
     row = must(rows[0] if rows else None, "project", name)
     data = project_json(row)
-    data["triggers"] = [trigger_json(t, c.base_url) for t in await store.triggers_of(c.db, row["project_id"])]
-    data["counts"] = await store.counts(c.db, row["project_id"])
+    data["triggers"] = [trigger_json(t, c.base_url) for t in await store.triggers_of(c.db, row.project_id)]
+    data["counts"] = await store.counts(c.db, row.project_id)
     return ok(data)
 
 

@@ -15,8 +15,7 @@ from akd.ids import has_prefix
 from akd.services import sessions as services
 from akd.store import projects as projects_store
 from akd.store import sessions as store
-from akd.store.db import Row
-from akd.store.sessions import SessionRecord
+from akd.store.sessions import LogEntry, SessionRecord
 from akd.store.states import FINAL
 
 
@@ -26,7 +25,7 @@ async def resolve_session(request: Request, ident: str) -> SessionRecord:
     if has_prefix(ident, "ses"):
         return must(await store.get(db, ident), "session", ident)
     project = must(await projects_store.project_by_name(db, ident), "session or project", ident)
-    return must(await store.latest_for_project(db, project["project_id"]), "session of project", ident)
+    return must(await store.latest_for_project(db, project.project_id), "session of project", ident)
 
 
 async def list_sessions(request: Request) -> JSONResponse:
@@ -34,7 +33,7 @@ async def list_sessions(request: Request) -> JSONResponse:
     q = request.query_params
     project_id = ""
     if q.get("project"):
-        project_id = must(await projects_store.project_by_name(db, q["project"]), "project", q["project"])["project_id"]
+        project_id = must(await projects_store.project_by_name(db, q["project"]), "project", q["project"]).project_id
     rows = await store.list_sessions(
         db,
         project_id=project_id,
@@ -104,8 +103,8 @@ async def delete_session(request: Request) -> JSONResponse:
     return ok({"session_id": row.session_id, "deleted": True})
 
 
-def log_json(row: Row) -> dict[str, Any]:
-    return {"id": row["id"], "t": rfc3339(row["t"]), "kind": row["kind"], **json.loads(row["data"])}
+def log_json(row: LogEntry) -> dict[str, Any]:
+    return {"id": row.id, "t": rfc3339(row.t), "kind": row.kind, **json.loads(row.data)}
 
 
 async def get_prints(request: Request) -> JSONResponse:
@@ -118,7 +117,7 @@ async def get_prints(request: Request) -> JSONResponse:
         {
             "session_id": row.session_id,
             "state": row.state.value,
-            "prints": [{"id": r["id"], "t": rfc3339(r["t"]), "text": r["text"]} for r in rows],
+            "prints": [{"id": r.id, "t": rfc3339(r.t), "text": r.text} for r in rows],
         }
     )
 

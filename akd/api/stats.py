@@ -13,6 +13,7 @@ from akd.api.common import ctx, int_param, must, ok, rfc3339
 from akd.store import projects as projects_store
 from akd.store import stats as stats_store
 from akd.store.states import FINAL, ORDER, SessionState
+from akd.store.stats import SessionFact
 
 STATES = tuple(s.value for s in ORDER if s != SessionState.QUEUED)
 
@@ -25,15 +26,15 @@ def percentile(values: list[float], q: float) -> float | None:
     return values[rank - 1]
 
 
-def summarize(rows: list[Any]) -> dict[str, Any]:
+def summarize(rows: list[SessionFact]) -> dict[str, Any]:
     by_state = {s: 0 for s in STATES}
     durations: list[float] = []
     steps: list[int] = []
     for r in rows:
-        by_state[r["state"]] = by_state.get(r["state"], 0) + 1
-        if r["ended_at"] is not None:
-            durations.append(r["ended_at"] - (r["started_at"] or r["created_at"]))
-            steps.append(r["steps"])
+        by_state[r.state] = by_state.get(r.state, 0) + 1
+        if r.ended_at is not None:
+            durations.append(r.ended_at - (r.started_at or r.created_at))
+            steps.append(r.steps)
     durations.sort()
     ended = sum(by_state[s] for s in FINAL)
     return {
@@ -56,21 +57,21 @@ async def stats(request: Request) -> JSONResponse:
     project_id = ""
     if q.get("project"):
         prj = must(await projects_store.project_by_name(c.db, q["project"]), "project", q["project"])
-        project_id = prj["project_id"]
+        project_id = prj.project_id
     since = int_param(request, "since", 0, lo=0, hi=10 * 365 * 86400)
     rows = await stats_store.session_facts(c.db, project_id=project_id, deployment_id=q.get("deployment", ""),
                                            since=time.time() - since if since else 0.0)  # fmt: skip
     return ok(_report(rows, since))
 
 
-def _report(rows: list[Any], since: int) -> dict[str, Any]:
-    groups: dict[str, dict[str, list[Any]]] = {"project": {}, "deployment": {}}
+def _report(rows: list[SessionFact], since: int) -> dict[str, Any]:
+    groups: dict[str, dict[str, list[SessionFact]]] = {"project": {}, "deployment": {}}
     triggers: dict[str, int] = {}
     for r in rows:
-        groups["project"].setdefault(r["project"] or "?", []).append(r)
-        groups["deployment"].setdefault(r["deployment_id"] or "-", []).append(r)
-        if r["trigger"]:
-            key = f"{r['project']}/{r['trigger']}"
+        groups["project"].setdefault(r.project or "?", []).append(r)
+        groups["deployment"].setdefault(r.deployment_id or "-", []).append(r)
+        if r.trigger:
+            key = f"{r.project}/{r.trigger}"
             triggers[key] = triggers.get(key, 0) + 1
     busiest = sorted(triggers.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
     return {

@@ -16,7 +16,7 @@ from akd.api.projects import trigger_json
 from akd.engine.schedules import next_fire_times
 from akd.services.context import AppContext
 from akd.store import projects as projects_store
-from akd.store.db import Row
+from akd.store.triggers import TriggerRecord
 
 
 def cron_next(expr: str, tz: str, count: int = 3) -> list[float]:
@@ -28,15 +28,15 @@ def cron_next(expr: str, tz: str, count: int = 3) -> list[float]:
     return [float(it.get_next(float)) for _ in range(count)]
 
 
-async def _with_schedule(c: AppContext, row: Row) -> dict[str, Any]:
+async def _with_schedule(c: AppContext, row: TriggerRecord) -> dict[str, Any]:
     data = trigger_json(row, c.base_url)
-    data["project"] = row["project"]
-    if row["type"] == "schedule":
+    data["project"] = row.project
+    if row.type == "schedule":
         # A project without an active deployment has its schedules paused: nothing fires next.
-        paused = await projects_store.active_deployment(c.db, row["project_id"]) is None
-        times = [] if paused else cron_next(row["schedule"], row["timezone"])
+        paused = await projects_store.active_deployment(c.db, row.project_id) is None
+        times = [] if paused else cron_next(row.schedule, row.timezone)
         if not times and not paused:
-            times = await next_fire_times(c.engine.client, row["trigger_id"])
+            times = await next_fire_times(c.engine.client, row.trigger_id)
         data["next_fire_times"] = [rfc3339(t) for t in times]
         data["paused"] = paused
     return data

@@ -22,9 +22,9 @@ from akd.services.context import AppContext
 from akd.signatures import verify
 from akd.store import projects as projects_store
 from akd.store import sessions as sessions_store
-from akd.store.db import Row
 from akd.store.events import NewEvent
 from akd.store.states import FINAL
+from akd.store.triggers import TriggerRecord
 from akd.store.vars import load_env_vars
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -99,32 +99,33 @@ async def webhook(request: Request) -> Response:
     c = ctx(request)
     slug = request.path_params["slug"]
     suffix = request.path_params.get("suffix", "")
-    trg = await projects_store.trigger_by_slug(c.db, slug)
-    if trg is None or trg["deployment_id"] is None:
+    live = await projects_store.trigger_by_slug(c.db, slug)
+    if live is None or live.deployment_id is None:
         raise NotFound(f"no active webhook at /webhooks/{slug}")
+    trg = live.trigger
     raw = await read_body(request, c.config.sessions.max_body_bytes)
     await check_signature(c, trg, request, raw)
     data = pickle.dumps(event_data(request, slug, suffix, raw))
-    c.quota.admit(trg["trigger_id"], len(data))
+    c.quota.admit(trg.trigger_id, len(data))
     ev = NewEvent(
-        project_id=trg["project_id"], trigger_id=trg["trigger_id"], trigger_name=trg["name"],
+        project_id=trg.project_id, trigger_id=trg.trigger_id, trigger_name=trg.name,
         event_type=request.method.lower(), source="webhook", data=data,
     )  # fmt: skip
-    if trg["is_sync"]:
+    if trg.is_sync:
         return await sync_response(c, ev)
     event_id = (await c.dispatcher.ingest(ev)).event_id
     return JSONResponse({"event_id": event_id}, status_code=202, headers={"AutoKitteh-Event-ID": event_id})
 
 
-async def check_signature(c: AppContext, trg: Row, request: Request, raw: bytes) -> None:
+async def check_signature(c: AppContext, trg: TriggerRecord, request: Request, raw: bytes) -> None:
     """Triggers with ``<name>__signature`` and ``<name>__signing_secret`` vars need signed requests."""
-    names = (f"{trg['name']}__signature", f"{trg['name']}__signing_secret")
-    if not await projects_store.var_names(c.db, trg["project_id"], names):
+    names = (f"{trg.name}__signature", f"{trg.name}__signing_secret")
+    if not await projects_store.var_names(c.db, trg.project_id, names):
         return
-    env = await load_env_vars(c.db, c.config.data_dir, trg["project_id"])
+    env = await load_env_vars(c.db, c.config.data_dir, trg.project_id)
     scheme, secret = env.get(names[0], ""), env.get(names[1], "")
     if not scheme or not secret:
-        raise Unauthenticated(f"webhook {trg['name']} needs both {names[0]} and {names[1]} set to accept requests")
+        raise Unauthenticated(f"webhook {trg.name} needs both {names[0]} and {names[1]} set to accept requests")
     verify(scheme.strip().lower(), secret, request.headers, raw, url=public_request_url(request))
 
 

@@ -28,6 +28,7 @@ from akd.outbox import Outbox
 from akd.store import connections as connections_store
 from akd.store import events as events_store
 from akd.store import inbox, projects, sessions
+from akd.store.builds import BuildRecord
 from akd.store.db import Database
 from akd.store.sessions import LogRecord, SessionMoved, SessionRecord
 from akd.store.states import FINAL, SessionState
@@ -205,13 +206,13 @@ class SessionActivities:
         await self.builds.ensure(build)  # made from the store's copy on an akd that lacks it
         journal = await sessions.load_journal(self.ctx.db, row.session_id)
         init = {
-            "build_dir": str(self.ctx.builds_dir / build["digest"]),
+            "build_dir": str(self.ctx.builds_dir / build.digest),
             "code_cache": str(self.ctx.code_cache_dir),
             "entrypoint": row.entrypoint,
             "durable": row.durable,
             "env": await self._env(row.project_id, row.session_id),
             "secret_env": await self._secret_env(row.project_id),
-            "site_dirs": runner_site_dirs(self.ctx.builds_dir.parent, build["requirements"], build["manifest"]),
+            "site_dirs": runner_site_dirs(self.ctx.builds_dir.parent, build.requirements, build.manifest),
             "max_result_bytes": self.ctx.max_result_bytes,
             "limits": self.ctx.limits,
             "max_print_bytes": self.ctx.max_print_bytes,
@@ -221,15 +222,15 @@ class SessionActivities:
         payload = {"event": await self._event(row), "journal": journal}
         return SegmentSpec(row.session_id, init, payload)
 
-    def _retry_policy(self, build: Any) -> dict[str, float]:
+    def _retry_policy(self, build: BuildRecord) -> dict[str, float]:
         """The project's default retry policy (manifest ``project.retry_policy``), per build."""
-        cached = self._policies.get(build["build_id"])
+        cached = self._policies.get(build.build_id)
         if cached is None:
             try:
-                cached = parse_manifest(build["manifest"]).retry_policy
+                cached = parse_manifest(build.manifest).retry_policy
             except AkdError:
                 cached = {}
-            self._policies[build["build_id"]] = cached
+            self._policies[build.build_id] = cached
         return cached
 
     async def _env(self, project_id: str, session_id: str) -> dict[str, str]:
@@ -240,8 +241,8 @@ class SessionActivities:
         env.update(await connection_env(self.ctx.db, data_dir, project_id, self.ctx.oauth, session_id))
         env["store_public_url"] = f"{self.ctx.base_url}/store/{project_id}"  # AutoKitteh's name
         for trg in await projects.triggers_of(self.ctx.db, project_id):
-            if trg["slug"]:
-                env[f"{trg['name']}__webhook_url"] = f"{self.ctx.base_url}/webhooks/{trg['slug']}"
+            if trg.slug:
+                env[f"{trg.name}__webhook_url"] = f"{self.ctx.base_url}/webhooks/{trg.slug}"
         return env
 
     async def _secret_env(self, project_id: str) -> list[str]:

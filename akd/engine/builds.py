@@ -18,7 +18,8 @@ from akd.build import Snapshot, normalized_requirements, pack, read_snapshot, un
 from akd.errors import BuildError
 from akd.manifest import parse_manifest
 from akd.store import builds as builds_store
-from akd.store.db import Database, Row
+from akd.store.builds import BuildRecord
+from akd.store.db import Database
 from akd.vendor_layers import Layer, layer_for, layer_home
 from akd.venvs import ensure_venv, is_ready
 
@@ -34,9 +35,9 @@ class LocalBuilds:
         self._ready: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def ensure(self, build: Row) -> None:
+    async def ensure(self, build: BuildRecord) -> None:
         """Make ``build``'s directory and environments here unless they are ready."""
-        build_id = str(build["build_id"])
+        build_id = build.build_id
         if build_id in self._ready:
             return
         async with self._locks.setdefault(build_id, asyncio.Lock()):
@@ -44,19 +45,17 @@ class LocalBuilds:
                 await self._make(build)
                 self._ready.add(build_id)
 
-    async def _make(self, build: Row) -> None:
-        digest, req_hash = str(build["digest"]), build["requirements"]
+    async def _make(self, build: BuildRecord) -> None:
+        digest, req_hash = build.digest, build.requirements
         root = self.data_dir / "builds" / digest
         if not root.is_dir():
             archive = await builds_store.files_of(self.db, digest)
             if archive is None:
-                raise BuildError(
-                    f"build {build['build_id']}'s files are neither in {root} nor in the store; deploy again"
-                )
+                raise BuildError(f"build {build.build_id}'s files are neither in {root} nor in the store; deploy again")
             files = await asyncio.to_thread(unpack, archive)
-            await asyncio.to_thread(write_snapshot, Snapshot(files, digest, int(build["size"])), root)
-            log.info("build %s made from the store's copy (%d files)", build["build_id"], len(files))
-        layer = layer_for(parse_manifest(str(build["manifest"])))
+            await asyncio.to_thread(write_snapshot, Snapshot(files, digest, build.size), root)
+            log.info("build %s made from the store's copy (%d files)", build.build_id, len(files))
+        layer = layer_for(parse_manifest(build.manifest))
         own_missing = bool(req_hash) and not is_ready(self.data_dir, req_hash)
         if own_missing or (layer.lines and not is_ready(layer_home(), layer.key)):
             snapshot = await asyncio.to_thread(read_snapshot, root, digest)

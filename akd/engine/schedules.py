@@ -36,7 +36,8 @@ from temporalio.service import RPCError
 
 from akd.engine.types import TickInput
 from akd.store import projects
-from akd.store.db import Database, Row
+from akd.store.db import Database
+from akd.store.triggers import ScheduleTrigger
 
 log = logging.getLogger(__name__)
 
@@ -59,21 +60,21 @@ class TickWorkflow:
         )
 
 
-def schedule_for(trigger: Row, task_queue: str) -> Schedule:
-    """The trigger's schedule (a row of ``projects.schedule_triggers``: paused unless ``live``)."""
-    spec = ScheduleSpec(cron_expressions=[trigger["schedule"]], time_zone_name=trigger["timezone"] or None)
+def schedule_for(scheduled: ScheduleTrigger, task_queue: str) -> Schedule:
+    """The trigger's schedule (one of ``projects.schedule_triggers``: paused unless ``live``)."""
+    trigger, live = scheduled.trigger, scheduled.live
+    spec = ScheduleSpec(cron_expressions=[trigger.schedule], time_zone_name=trigger.timezone or None)
     action = ScheduleActionStartWorkflow(
-        TICK_WORKFLOW, TickInput(trigger["trigger_id"]), id=f"tick-{trigger['trigger_id']}", task_queue=task_queue
+        TICK_WORKFLOW, TickInput(trigger.trigger_id), id=f"tick-{trigger.trigger_id}", task_queue=task_queue
     )
     policy = SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL, catchup_window=CATCHUP_WINDOW)
-    live = bool(trigger["live"])
     state = ScheduleState(paused=not live, note="" if live else PAUSED_NOTE)
     return Schedule(action=action, spec=spec, policy=policy, state=state)
 
 
 async def reconcile(client: Client, db: Database, task_queue: str) -> None:
     """Create, update or delete Temporal Schedules so they match the schedule triggers."""
-    triggers = {PREFIX + r["trigger_id"]: r for r in await projects.schedule_triggers(db)}
+    triggers = {PREFIX + r.trigger.trigger_id: r for r in await projects.schedule_triggers(db)}
     existing = set()
     async for listed in await client.list_schedules():
         if listed.id.startswith(PREFIX):

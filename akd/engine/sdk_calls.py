@@ -369,7 +369,7 @@ async def _outcome_event(calls: Request, s: SessionRecord, p: dict[str, Any]) ->
     if not event_id or event_id == s.event_id:
         return s.event_id
     row = await events_store.get_event(calls.sdk.db, event_id)
-    if row is None or row["project_id"] != s.project_id:
+    if row is None or row.project_id != s.project_id:
         raise AutoKittehError(f"outcome: no event {event_id!r} in this project")
     return event_id
 

@@ -35,7 +35,7 @@ async def record_tick(db: Database, outbox: Outbox, trigger_id: str, workflow_id
         return None
     millis = int(scheduled_at(workflow_id, trigger_id) * 1000)
     ev = NewEvent(
-        project_id=trg["project_id"], trigger_id=trigger_id, trigger_name=trg["name"], event_type="tick",
+        project_id=trg.project_id, trigger_id=trigger_id, trigger_name=trg.name, event_type="tick",
         source="schedule", data=pickle.dumps({}), event_id=derived_id("evt", millis, workflow_id),
     )  # fmt: skip
     got = await ingest_event(db, ev)

@@ -67,9 +67,9 @@ async def resolve(db: Database, ref: str) -> ConnectionRecord:
     prj = await projects_store.project_by_name(db, project)
     if prj is None:
         raise NotFound(f"project {project!r} not found; see `akctl project list`")
-    found = await store.by_name(db, prj["project_id"], name)
+    found = await store.by_name(db, prj.project_id, name)
     if found is None:
-        known = ", ".join(c.name for c in await store.list_for_project(db, prj["project_id"])) or "none"
+        known = ", ".join(c.name for c in await store.list_for_project(db, prj.project_id)) or "none"
         raise NotFound(f"project {project!r} has no connection {name!r} (its connections: {known})")
     return found
 

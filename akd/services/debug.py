@@ -21,9 +21,9 @@ from akd.services.sessions import event_inputs
 from akd.store import inbox
 from akd.store import projects as projects_store
 from akd.store import sessions as store
-from akd.store.db import Row
 from akd.store.sessions import LogRecord, NewSession, SessionRecord
 from akd.store.states import FINAL
+from akd.store.triggers import TriggerRecord
 
 
 class _Plain(pickle.Unpickler):
@@ -71,7 +71,7 @@ async def rerun(ctx: AppContext, row: SessionRecord, from_step: int, *, result: 
         dep = await projects_store.active_deployment(ctx.db, row.project_id)
         if dep is None:
             raise FailedPrecondition(f"project {row.project} has no active deployment for --latest")
-        deployment_id, build_id = dep["deployment_id"], dep["build_id"]
+        deployment_id, build_id = dep.deployment_id, dep.build_id
     if await projects_store.get_build(ctx.db, build_id) is None:
         raise FailedPrecondition(f"the build {build_id} of session {sid} is gone; rerun with --latest")
     new = NewSession(
@@ -138,11 +138,11 @@ async def signal(ctx: AppContext, row: SessionRecord, name: str, payload: Any = 
     return {"session_id": sid, "name": name, "delivered": True}
 
 
-async def fire(ctx: AppContext, trigger: Row) -> None:
+async def fire(ctx: AppContext, trigger: TriggerRecord) -> None:
     """Run a schedule trigger now: its schedule's own action, so a real tick event."""
-    if trigger["type"] != "schedule":
+    if trigger.type != "schedule":
         raise InvalidArgument(
-            f"trigger {trigger['name']} is a {trigger['type']} trigger; only schedule triggers fire "
+            f"trigger {trigger.name} is a {trigger.type} trigger; only schedule triggers fire "
             "(send other triggers an event with `akctl event dispatch`)"
         )
-    await ctx.engine.fire_schedule(trigger["trigger_id"])
+    await ctx.engine.fire_schedule(trigger.trigger_id)

@@ -91,7 +91,7 @@ async def delivery(db: Database, event_id: str) -> DeliveryRecord:
     if event is None:
         raise NotFound(f"event {event_id} not found; see `akctl event list`")
     raise InvalidArgument(
-        f"event {event_id} is not a vendor delivery to a connection (its source is {event['source']!r}); "
+        f"event {event_id} is not a vendor delivery to a connection (its source is {event.source!r}); "
         f"only deliveries can be replayed: use `akctl event redispatch {event_id}` for trigger events"
     )
 

@@ -124,7 +124,7 @@ async def refuse_move(db: Database, name: str, root_dir: str) -> None:
     """Two projects that share a name must not silently become one: a deploy from another
     directory than the project's last one needs ``force`` (``akctl deploy --force``)."""
     project = await projects_store.project_by_name(db, name)
-    previous = moved_from(project["root_dir"], root_dir) if project else ""
+    previous = moved_from(project.root_dir, root_dir) if project else ""
     if previous:
         raise FailedPrecondition(
             f"project {name} was deployed from {previous}, not from {root_dir}: deploying would replace its"
@@ -202,11 +202,11 @@ async def plan(db: Database, data_dir: Path, manifest_text: str, root_dir: str =
     """
     manifest = parse_manifest(manifest_text)
     project = await projects_store.project_by_name(db, manifest.name)
-    project_id = project["project_id"] if project else ""
+    project_id = project.project_id if project else ""
     triggers = {t.name: t for t in await triggers_store.project_triggers(db, project_id)}
     stored_vars = {v.name: v for v in await vars_store.project_vars(db, project_id)}
-    project_changes = ["display_name"] if project and project["display_name"] != manifest.display_name else []
-    previous = moved_from(project["root_dir"], root_dir) if project else ""
+    project_changes = ["display_name"] if project and project.display_name != manifest.display_name else []
+    previous = moved_from(project.root_dir, root_dir) if project else ""
     if previous:
         project_changes.append("root_dir")
     result: dict[str, Any] = {

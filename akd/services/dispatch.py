@@ -27,8 +27,8 @@ from akd.store import events as events_store
 from akd.store import flow as flow_store
 from akd.store import inbox, subscriptions
 from akd.store import sessions as sessions_store
-from akd.store.db import Connection, Database, Row
-from akd.store.events import NewEvent
+from akd.store.db import Connection, Database
+from akd.store.events import EventRecord, NewEvent
 from akd.store.flow import TriggerTarget
 from akd.store.sessions import NewSession
 from akd.store.states import FINAL, SessionState
@@ -129,7 +129,7 @@ class Dispatcher:
             await asyncio.sleep(interval)
             try:
                 for event in await events_store.pending_events(self.db, older_than=interval):
-                    await self._dispatch_logged(event["event_id"])
+                    await self._dispatch_logged(event.event_id)
                 await self._start_stuck(older_than=5 * interval)
                 await self._forget_marks()
             except Exception:
@@ -242,7 +242,7 @@ class Dispatcher:
         event = await events_store.get_event(self.db, event_id)
         if event is None:
             return []
-        if event["state"] == "pending":
+        if event.state == "pending":
             created = await self._create_sessions(event)
             if created is not None:  # the usual path: no need to read back what was just written
                 for session_id in created:
@@ -252,23 +252,23 @@ class Dispatcher:
             await self.engine.start_session(session_id)
         return await sessions_store.ids_of_event(self.db, event_id)
 
-    async def _create_sessions(self, event: Row) -> list[str] | None:
+    async def _create_sessions(self, event: EventRecord) -> list[str] | None:
         """Insert the event's sessions; the ids to start now, or None if another dispatch got there first."""
         candidates, reasons = await self._match(event)
         subs = await self._subscribers(event)
         payload = pickle.dumps(events_store.payload(event)) if subs else b""
         now = time.time()
         async with self.db.tx() as conn:
-            if not await events_store.claim_pending(conn, event["event_id"]):
+            if not await events_store.claim_pending(conn, event.event_id):
                 return None  # dispatched meanwhile, here or by another akd
-            decision = await flow.decide(conn, candidates, event["event_id"], now)
+            decision = await flow.decide(conn, candidates, event.event_id, now)
             created = await sessions_store.insert_sessions(conn, decision.news)
             admitted = await self._admit_in(conn, decision.queued_triggers)
             for sub in subs:
-                await inbox.deliver(conn, sub.session_id, "event", sub.sub_id, payload, source_id=event["event_id"])
+                await inbox.deliver(conn, sub.session_id, "event", sub.sub_id, payload, source_id=event.event_id)
             started = bool(decision.news or subs or decision.deferred)
             skip = "" if started else _skip_text(event, reasons + decision.reasons)
-            first = await events_store.mark_dispatched(conn, event["event_id"], skip, now)
+            first = await events_store.mark_dispatched(conn, event.event_id, skip, now)
         self.notifier.changed()
         if decision.deferred:
             self._kick_debouncer()
@@ -329,38 +329,40 @@ class Dispatcher:
             admitted += await sessions_store.admit_queued(conn, trigger_id)
         return admitted
 
-    async def _subscribers(self, event: Row) -> list[Subscription]:
+    async def _subscribers(self, event: EventRecord) -> list[Subscription]:
         """Active subscriptions on the event's trigger whose own filter matches."""
-        if not event["project_id"] or not event["trigger_name"]:
+        if not event.project_id or not event.trigger_name:
             return []
-        subs = await subscriptions.active_on(self.db, event["project_id"], event["trigger_name"])
+        subs = await subscriptions.active_on(self.db, event.project_id, event.trigger_name)
         return [s for s in subs if not s.filter or self._filter_matches(s.filter, event)]
 
-    async def _match(self, event: Row) -> tuple[list[flow.Candidate], list[str]]:
+    async def _match(self, event: EventRecord) -> tuple[list[flow.Candidate], list[str]]:
         """The candidate sessions of the event's trigger(s), and why the other triggers start none."""
-        if event["connection_id"] and not event["trigger_id"]:
+        if event.connection_id and not event.trigger_id:
             # A vendor delivery: every trigger on its connection may start a session.
-            triggers = await flow_store.connection_targets(self.db, event["project_id"], event["trigger_name"])
+            triggers = await flow_store.connection_targets(self.db, event.project_id or "", event.trigger_name)
             if not triggers:
                 return [], [await self._no_trigger_reason(event)]
-        elif not event["trigger_id"]:
+        elif not event.trigger_id:
             return [], ["the event names no trigger"]
         else:
-            trg = await flow_store.active_trigger(self.db, event["trigger_id"])
+            trg = await flow_store.active_trigger(self.db, event.trigger_id)
             if trg is None:
                 return [], [await self._no_trigger_reason(event)]
             triggers = [trg]
         found = [await self._candidate(t, event) for t in triggers]
         return [c for c in found if isinstance(c, flow.Candidate)], [r for r in found if isinstance(r, str)]
 
-    async def _no_trigger_reason(self, event: Row) -> str:
-        if not event["project_id"] or not await flow_store.has_active_deployment(self.db, event["project_id"]):
+    async def _no_trigger_reason(self, event: EventRecord) -> str:
+        if not event.project_id or not await flow_store.has_active_deployment(self.db, event.project_id):
             return NO_DEPLOYMENT
-        if event["trigger_id"] and not await flow_store.trigger_exists(self.db, event["trigger_id"]):
-            return f"trigger {event['trigger_name']} no longer exists"
-        return f"connection {event['trigger_name']} has no triggers"
+        if event.trigger_id and not await flow_store.trigger_exists(self.db, event.trigger_id):
+            return f"trigger {event.trigger_name} no longer exists"
+        return f"connection {event.trigger_name} has no triggers"
 
-    async def _candidate(self, trg: TriggerTarget, event: Row, *, filtered: bool = True) -> flow.Candidate | str:
+    async def _candidate(
+        self, trg: TriggerTarget, event: EventRecord, *, filtered: bool = True
+    ) -> flow.Candidate | str:
         """The session ``trg`` would start for ``event``, or why it starts none (``filtered``:
         check its call, event type and filter; a debounced event passed them on arrival)."""
         rejected = self._rejection(trg, event) if filtered else ""
@@ -373,24 +375,24 @@ class Dispatcher:
             return f"trigger {trg.name}: {exc}"
         return flow.Candidate(_new_session(trg, event), trg.name, rules, keys)
 
-    def _rejection(self, trg: TriggerTarget, event: Row) -> str:
+    def _rejection(self, trg: TriggerTarget, event: EventRecord) -> str:
         """Why ``trg`` starts no session for ``event`` before flow control ("" when it does)."""
         name = trg.name
         if not trg.call:
             return f"trigger {name} has no call"
-        if trg.event_type and trg.event_type != event["event_type"]:
-            return f"trigger {name} expects event_type {trg.event_type!r}, not {event['event_type']!r}"
+        if trg.event_type and trg.event_type != event.event_type:
+            return f"trigger {name} expects event_type {trg.event_type!r}, not {event.event_type!r}"
         if trg.filter and not self._filter_matches(trg.filter, event):
             return f"the filter of trigger {name} was false: {trg.filter}"
         return ""
 
-    def _filter_matches(self, expr: str, event: Row) -> bool:
+    def _filter_matches(self, expr: str, event: EventRecord) -> bool:
         try:
-            data = pickle.loads(event["data"])
+            data = pickle.loads(event.data)
         except Exception as exc:
-            log.info("filter %r did not match event %s: %s", expr, event["event_id"], exc)
+            log.info("filter %r did not match event %s: %s", expr, event.event_id, exc)
             return False
-        return self._filter_true(expr, data, event["event_type"], event["event_id"])
+        return self._filter_true(expr, data, event.event_type, event.event_id)
 
     def _filter_true(self, expr: str, data: Any, event_type: str, event_id: str = "") -> bool:
         program = self._programs.get(expr)
@@ -405,7 +407,7 @@ class Dispatcher:
     async def recover(self) -> None:
         """At start-up: dispatch events stored but not dispatched, start created sessions."""
         for event in await events_store.pending_events(self.db):
-            await self.dispatch(event["event_id"])
+            await self.dispatch(event.event_id)
         for ses in await sessions_store.unfinished(self.db):
             await self.engine.start_session(ses.session_id)
             status = await self.engine.closed_status(ses.session_id)
@@ -433,10 +435,10 @@ class Dispatcher:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def _skip_text(event: Row, reasons: list[str]) -> str:
+def _skip_text(event: EventRecord, reasons: list[str]) -> str:
     """The stored reason of a skipped event: each trigger's, after a summary for vendor deliveries."""
     text = "; ".join(reasons) or "no trigger matched"
-    if event["connection_id"] and not event["trigger_id"] and text != NO_DEPLOYMENT:
+    if event.connection_id and not event.trigger_id and text != NO_DEPLOYMENT:
         return f"no trigger on this connection matched and no session subscribed ({text})"
     return text
 
@@ -448,14 +450,14 @@ def _to_start(created: list[str], news: list[NewSession], admitted: list[str]) -
     return ready + [sid for sid in admitted if sid not in ready]
 
 
-def _new_session(trg: TriggerTarget, event: Row) -> NewSession:
+def _new_session(trg: TriggerTarget, event: EventRecord) -> NewSession:
     return NewSession(
         session_id=new_id("ses"),
         project_id=trg.project_id,
         deployment_id=trg.deployment_id,
         build_id=trg.build_id,
         trigger_id=trg.trigger_id,
-        event_id=event["event_id"],
+        event_id=event.event_id,
         entrypoint=trg.call,
         durable=trg.is_durable,
     )

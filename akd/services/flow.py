@@ -22,7 +22,8 @@ from akd.manifest import parse_manifest
 from akd.models import FlowControl
 from akd.store import events as events_store
 from akd.store import flow as flow_store
-from akd.store.db import Connection, Database, Row
+from akd.store.db import Connection, Database
+from akd.store.events import EventRecord
 from akd.store.sessions import NewSession
 from akd.store.states import SessionState
 
@@ -86,20 +87,20 @@ class FlowRules:
             manifest = None
         return {} if manifest is None else {t.name: t.flow for t in manifest.triggers if t.flow}
 
-    def keys(self, flow: FlowControl, event: Row) -> dict[str, str]:
+    def keys(self, flow: FlowControl, event: EventRecord) -> dict[str, str]:
         """The key value of each of the trigger's rules for ``event``."""
         rules = {"concurrency": flow.concurrency, "debounce": flow.debounce, "dedupe": flow.dedupe,
                  "rate_limit": flow.rate_limit}  # fmt: skip
         return {name: self.key(rule.key, event, name) for name, rule in rules.items() if rule is not None}
 
-    def key(self, expr: str, event: Row, rule: str) -> str:
+    def key(self, expr: str, event: EventRecord, rule: str) -> str:
         if not expr:
             return ""
         try:
             program = self._programs.get(expr)
             if program is None:
                 program = self._programs[expr] = cel.compile(expr)
-            value = program.execute({"data": pickle.loads(event["data"]), "event_type": event["event_type"]})
+            value = program.execute({"data": pickle.loads(event.data), "event_type": event.event_type})
         except Exception as exc:
             raise FlowKeyError(f"its {rule} key {expr!r} did not evaluate: {exc}") from None
         return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)

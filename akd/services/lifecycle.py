@@ -23,11 +23,14 @@ from akd.store import builds as builds_store
 from akd.store import deployments as deployments_store
 from akd.store import projects as projects_store
 from akd.store import vars as vars_store
-from akd.store.db import Connection, Database, Row
+from akd.store.builds import BuildRecord
+from akd.store.db import Connection, Database
+from akd.store.deployments import DeploymentRecord
+from akd.store.projects import ProjectRecord
 from akd.store.states import ORDER, SessionState
 from akd.store.vars import Var
 
-# The per-state session counts deployments show (the ``n_<state>`` columns the API and
+# The per-state session counts deployments show (``DeploymentRecord.session_counts`` the API and
 # the web pages read); queued sessions are counted by the store but not shown there.
 SESSION_STATES: tuple[SessionState, ...] = tuple(s for s in ORDER if s is not SessionState.QUEUED)
 _VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -36,7 +39,7 @@ _VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # -- projects --------------------------------------------------------------------------
 
 
-async def project(db: Database, ident: str) -> Row:
+async def project(db: Database, ident: str) -> ProjectRecord:
     """A project by name or id; NotFound otherwise."""
     row = await projects_store.project_by_name_or_id(db, ident)
     if row is None:
@@ -44,7 +47,7 @@ async def project(db: Database, ident: str) -> Row:
     return row
 
 
-async def delete_project(ctx: AppContext, ident: str) -> Row:
+async def delete_project(ctx: AppContext, ident: str) -> ProjectRecord:
     """Delete a project and everything it owns (refused while a session is running).
 
     Gone with it: deployments, builds, triggers (and their schedules), vars, its
@@ -53,9 +56,9 @@ async def delete_project(ctx: AppContext, ident: str) -> Row:
     and stay.
     """
     prj = await project(ctx.db, ident)
-    pid = prj["project_id"]
+    pid = prj.project_id
     async with ctx.db.tx() as conn:
-        await _refuse_live_sessions(conn, pid, f"project {prj['name']!r}")
+        await _refuse_live_sessions(conn, pid, f"project {prj.name!r}")
         await projects_store.delete_project_rows(conn, pid)
     await _after_change(ctx)
     return prj
@@ -78,12 +81,12 @@ async def _after_change(ctx: AppContext) -> None:
 # -- builds ----------------------------------------------------------------------------
 
 
-async def list_builds(db: Database, project_ident: str = "") -> list[Row]:
-    project_id = (await project(db, project_ident))["project_id"] if project_ident else ""
+async def list_builds(db: Database, project_ident: str = "") -> list[BuildRecord]:
+    project_id = (await project(db, project_ident)).project_id if project_ident else ""
     return await builds_store.builds_listed(db, project_id)
 
 
-async def get_build(db: Database, build_id: str) -> Row:
+async def get_build(db: Database, build_id: str) -> BuildRecord:
     row = await builds_store.build_found(db, build_id)
     if row is None:
         raise NotFound(f"build {build_id!r} not found; see `akctl build list`")
@@ -102,13 +105,13 @@ def build_files(data_dir: Path, digest: str) -> list[str]:
 # -- deployments -----------------------------------------------------------------------
 
 
-async def list_deployments(db: Database, project_ident: str = "", state: str = "") -> list[Row]:
-    """Deployments, newest first, each with its session count per state (``n_<state>``)."""
-    project_id = (await project(db, project_ident))["project_id"] if project_ident else ""
+async def list_deployments(db: Database, project_ident: str = "", state: str = "") -> list[DeploymentRecord]:
+    """Deployments, newest first, each with its session count per state (``session_counts``)."""
+    project_id = (await project(db, project_ident)).project_id if project_ident else ""
     return await deployments_store.deployments_listed(db, project_id, state)
 
 
-async def get_deployment(db: Database, ident: str) -> Row:
+async def get_deployment(db: Database, ident: str) -> DeploymentRecord:
     """A deployment by id; a project name means its active deployment."""
     if has_prefix(ident, "dep"):
         row = await deployments_store.deployment_counted(db, ident)
@@ -116,54 +119,54 @@ async def get_deployment(db: Database, ident: str) -> Row:
         prj = await projects_store.project_by_name(db, ident)
         if prj is None:
             raise NotFound(f"no deployment or project {ident!r}; see `akctl deployment list`")
-        row = await deployments_store.active_counted(db, prj["project_id"])
+        row = await deployments_store.active_counted(db, prj.project_id)
     if row is None:
         raise NotFound(f"deployment {ident!r} not found; see `akctl deployment list`")
     return row
 
 
-async def activate_deployment(ctx: AppContext, ident: str) -> Row:
+async def activate_deployment(ctx: AppContext, ident: str) -> DeploymentRecord:
     """Make a deployment active again: its build's triggers go live, the current one drains."""
     dep = await get_deployment(ctx.db, ident)
-    build = await projects_store.get_build(ctx.db, dep["build_id"])
+    build = await projects_store.get_build(ctx.db, dep.build_id)
     if build is None:
-        raise FailedPrecondition(f"the build of deployment {dep['deployment_id']} is missing; deploy again")
+        raise FailedPrecondition(f"the build of deployment {dep.deployment_id} is missing; deploy again")
     try:
         await LocalBuilds(ctx.db, ctx.config.data_dir).ensure(build)
     except BuildError as exc:
-        raise FailedPrecondition(f"cannot activate {dep['deployment_id']}: {exc.message}") from None
+        raise FailedPrecondition(f"cannot activate {dep.deployment_id}: {exc.message}") from None
     try:
-        manifest = parse_manifest(build["manifest"], f"manifest of {build['build_id']}")
+        manifest = parse_manifest(build.manifest, f"manifest of {build.build_id}")
     except AkdError as exc:
-        raise FailedPrecondition(f"cannot activate {dep['deployment_id']}: {exc.message}") from None
+        raise FailedPrecondition(f"cannot activate {dep.deployment_id}: {exc.message}") from None
     async with ctx.db.tx() as conn:
-        if dep["state"] != "active":
-            await sync_triggers(conn, dep["project_id"], manifest.triggers)
-            await deployments_store.activate(conn, dep["project_id"], dep["deployment_id"])
+        if dep.state != "active":
+            await sync_triggers(conn, dep.project_id, manifest.triggers)
+            await deployments_store.activate(conn, dep.project_id, dep.deployment_id)
     await _after_change(ctx)
-    return await get_deployment(ctx.db, dep["deployment_id"])
+    return await get_deployment(ctx.db, dep.deployment_id)
 
 
-async def deactivate_deployment(ctx: AppContext, ident: str) -> Row:
+async def deactivate_deployment(ctx: AppContext, ident: str) -> DeploymentRecord:
     """active -> draining (sessions still running) or inactive; others are left as they are."""
     dep = await get_deployment(ctx.db, ident)
     async with ctx.db.tx() as conn:
-        await deployments_store.deactivate(conn, dep["deployment_id"])
+        await deployments_store.deactivate(conn, dep.deployment_id)
     await _after_change(ctx)
-    return await get_deployment(ctx.db, dep["deployment_id"])
+    return await get_deployment(ctx.db, dep.deployment_id)
 
 
-async def delete_deployment(ctx: AppContext, ident: str) -> Row:
+async def delete_deployment(ctx: AppContext, ident: str) -> DeploymentRecord:
     """Delete an inactive deployment; its sessions stay in history."""
     dep = await get_deployment(ctx.db, ident)
     async with ctx.db.tx() as conn:
-        state = await deployments_store.state_in_tx(conn, dep["deployment_id"]) or "deleted"
+        state = await deployments_store.state_in_tx(conn, dep.deployment_id) or "deleted"
         if state != "inactive":
             hint = "deactivate it first" if state == "active" else "wait for its sessions to end"
             raise FailedPrecondition(
-                f"deployment {dep['deployment_id']} is {state}; only inactive deployments can be deleted ({hint})"
+                f"deployment {dep.deployment_id} is {state}; only inactive deployments can be deleted ({hint})"
             )
-        await deployments_store.delete_deployment(conn, dep["deployment_id"])
+        await deployments_store.delete_deployment(conn, dep.deployment_id)
     return dep
 
 

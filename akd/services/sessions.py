@@ -30,13 +30,13 @@ async def start_manual(ctx: AppContext, project: str, entrypoint: str, inputs: d
     prj = await projects_store.project_by_name(ctx.db, project)
     if prj is None:
         raise NotFound(f"project {project!r} not found")
-    dep = await projects_store.active_deployment(ctx.db, prj["project_id"])
+    dep = await projects_store.active_deployment(ctx.db, prj.project_id)
     if dep is None:
         raise FailedPrecondition(f"project {project!r} has no active deployment; deploy it first")
-    durable = await _entry_durable(ctx, prj["project_id"], entrypoint, dep["build_id"])
+    durable = await _entry_durable(ctx, prj.project_id, entrypoint, dep.build_id)
     return await _create(ctx, NewSession(
-        session_id=new_id("ses"), project_id=prj["project_id"], deployment_id=dep["deployment_id"],
-        build_id=dep["build_id"], trigger_id="", event_id="", entrypoint=entrypoint, durable=durable,
+        session_id=new_id("ses"), project_id=prj.project_id, deployment_id=dep.deployment_id,
+        build_id=dep.build_id, trigger_id="", event_id="", entrypoint=entrypoint, durable=durable,
         inputs=pickle.dumps(inputs),
     ))  # fmt: skip
 
@@ -44,10 +44,10 @@ async def start_manual(ctx: AppContext, project: str, entrypoint: str, inputs: d
 async def _entry_durable(ctx: AppContext, project_id: str, entrypoint: str, build_id: str) -> bool:
     """A manual run is durable like the trigger that calls the same function, else per manifest version."""
     for trg in await projects_store.triggers_of(ctx.db, project_id):
-        if trg["call"] == entrypoint:
-            return bool(trg["is_durable"])
+        if trg.call == entrypoint:
+            return bool(trg.is_durable)
     build = await projects_store.get_build(ctx.db, build_id)
-    return build is not None and "version: v1" in build["manifest"]
+    return build is not None and "version: v1" in build.manifest
 
 
 async def _create(ctx: AppContext, new: NewSession, restart_of: str = "") -> str:
@@ -72,7 +72,7 @@ async def event_inputs(ctx: AppContext, row: SessionRecord) -> bytes | None:
 async def restart(ctx: AppContext, row: SessionRecord) -> str:
     """A new session with the same entry point and inputs, on the active deployment's code."""
     dep = await projects_store.active_deployment(ctx.db, row.project_id)
-    deployment_id, build_id = (dep["deployment_id"], dep["build_id"]) if dep else (row.deployment_id, row.build_id)
+    deployment_id, build_id = (dep.deployment_id, dep.build_id) if dep else (row.deployment_id, row.build_id)
     inputs = await event_inputs(ctx, row)
     return await _create(ctx, NewSession(
         session_id=new_id("ses"), project_id=row.project_id, deployment_id=deployment_id, build_id=build_id,

@@ -4,11 +4,33 @@ of each snapshot's files (``build_files``, one per digest) for the nodes that la
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from akd.store.db import Connection, Database, Row
 
-_WITH_PROJECT = "SELECT b.*, p.name AS project FROM builds b JOIN projects p USING (project_id)"
+
+@dataclass(frozen=True, slots=True)
+class BuildRecord:
+    """One row of ``builds`` as the layers above read it."""
+
+    build_id: str
+    project_id: str
+    digest: str  # the snapshot's directory under builds/
+    size: int
+    manifest: str  # with secret values masked
+    requirements: str | None
+    created_at: float
+    project: str = ""  # the project's name, when read with it
+
+
+# The stored columns in the record's field order: ``BuildRecord(*row)`` needs no lookup by name.
+_COLUMNS = ", ".join(f"b.{f.name}" for f in fields(BuildRecord)[:-1])
+_SELECT = f"SELECT {_COLUMNS} FROM builds b"
+_WITH_PROJECT = f"SELECT {_COLUMNS}, p.name AS project FROM builds b JOIN projects p USING (project_id)"
+
+
+def _build(row: Row | None) -> BuildRecord | None:
+    return None if row is None else BuildRecord(*row)
 
 
 @dataclass(frozen=True)
@@ -29,15 +51,21 @@ async def insert_build(conn: Connection, build: NewBuild) -> None:
     )
 
 
-async def builds_listed(db: Database, project_id: str = "") -> list[Row]:
+async def builds_listed(db: Database, project_id: str = "") -> list[BuildRecord]:
     """Every build (or one project's), newest first, with its project's name as ``project``."""
     where, params = (" WHERE b.project_id=?", [project_id]) if project_id else ("", [])
-    return await db.fetchall(f"{_WITH_PROJECT}{where} ORDER BY b.created_at DESC, b.build_id DESC", params)
+    rows = await db.fetchall(f"{_WITH_PROJECT}{where} ORDER BY b.created_at DESC, b.build_id DESC", params)
+    return [BuildRecord(*r) for r in rows]
 
 
-async def build_found(db: Database, build_id: str) -> Row | None:
+async def build_found(db: Database, build_id: str) -> BuildRecord | None:
     """A build with its project's name as ``project``."""
-    return await db.fetchone(f"{_WITH_PROJECT} WHERE build_id=?", (build_id,))
+    return _build(await db.fetchone(f"{_WITH_PROJECT} WHERE build_id=?", (build_id,)))
+
+
+async def build_by_id(db: Database, build_id: str) -> BuildRecord | None:
+    """A build without its project's name (``project`` is "")."""
+    return _build(await db.fetchone(f"{_SELECT} WHERE build_id=?", (build_id,)))
 
 
 async def save_files(conn: Connection, digest: str, archive: bytes) -> None:

@@ -8,13 +8,35 @@ to ``inactive``; ``akd.store.sessions.finish`` ends the draining.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 
 from akd.store.db import Connection, Database, Row
 from akd.store.states import LIVE, ORDER, sql_set
 
+
+@dataclass(frozen=True, slots=True)
+class DeploymentRecord:
+    """One row of ``deployments`` as the layers above read it."""
+
+    deployment_id: str
+    project_id: str
+    build_id: str
+    state: str  # active | draining | inactive
+    created_at: float
+    updated_at: float
+    project: str = ""  # the project's name, when read with it
+    # Its sessions per state (every state in ``ORDER``), when read with them; else empty.
+    session_counts: Mapping[str, int] = field(default_factory=dict)
+
+
+# The stored columns in the record's field order: the record is built by position.
+COLUMNS = ", ".join(f"d.{f.name}" for f in fields(DeploymentRecord)[:-2])
+_STATES = tuple(state.value for state in ORDER)
+
 # Rows read with their session count per state as ``n_<state>``, one column per state.
 _WITH_COUNTS = (
-    "SELECT d.*, p.name AS project, "
+    f"SELECT {COLUMNS}, p.name AS project, "
     + ", ".join(f"SUM(CASE WHEN s.state='{state.value}' THEN 1 ELSE 0 END) AS n_{state.value}" for state in ORDER)
     + " FROM deployments d JOIN projects p USING (project_id)"
     " LEFT JOIN sessions s ON s.deployment_id=d.deployment_id"
@@ -26,7 +48,18 @@ _DRAINED = (
 )
 
 
-async def deployments_listed(db: Database, project_id: str = "", state: str = "") -> list[Row]:
+def _counted(row: Row) -> DeploymentRecord:
+    deployment_id, project_id, build_id, state, created_at, updated_at, project, *counts = row
+    counted = dict(zip(_STATES, map(int, counts), strict=True))
+    return DeploymentRecord(deployment_id, project_id, build_id, state, created_at, updated_at, project, counted)
+
+
+def plain(row: Row | None) -> DeploymentRecord | None:
+    """A record of a row read as ``SELECT {COLUMNS}`` (no project name, no counts)."""
+    return None if row is None else DeploymentRecord(*row)
+
+
+async def deployments_listed(db: Database, project_id: str = "", state: str = "") -> list[DeploymentRecord]:
     """Deployments (of one project, in one state, when given), newest first, with counts."""
     where, params = [], []
     if project_id:
@@ -36,24 +69,27 @@ async def deployments_listed(db: Database, project_id: str = "", state: str = ""
         where.append("d.state=?")
         params.append(state)
     clause = f" WHERE {' AND '.join(where)}" if where else ""
-    return await db.fetchall(
+    rows = await db.fetchall(
         f"{_WITH_COUNTS}{clause} GROUP BY d.deployment_id, p.name ORDER BY d.created_at DESC, d.deployment_id DESC",
         params,
     )
+    return [_counted(r) for r in rows]
 
 
-async def deployment_counted(db: Database, deployment_id: str) -> Row | None:
+async def deployment_counted(db: Database, deployment_id: str) -> DeploymentRecord | None:
     """One deployment with its session counts."""
-    return await db.fetchone(
+    row = await db.fetchone(
         f"{_WITH_COUNTS} WHERE d.deployment_id=? GROUP BY d.deployment_id, p.name", (deployment_id,)
     )
+    return None if row is None else _counted(row)
 
 
-async def active_counted(db: Database, project_id: str) -> Row | None:
+async def active_counted(db: Database, project_id: str) -> DeploymentRecord | None:
     """The project's active deployment with its session counts."""
-    return await db.fetchone(
+    row = await db.fetchone(
         f"{_WITH_COUNTS} WHERE d.project_id=? AND d.state='active' GROUP BY d.deployment_id, p.name", (project_id,)
     )
+    return None if row is None else _counted(row)
 
 
 async def deployment_ids_of_build(db: Database, build_id: str) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pickle
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from akd.ids import new_id
@@ -116,30 +116,62 @@ async def mark_superseded(conn: Connection, event_id: str, reason: str) -> None:
     )
 
 
-def payload(row: Row) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One row of ``events`` as the layers above read it."""
+
+    event_id: str
+    project_id: str | None
+    trigger_id: str | None
+    trigger_name: str  # a connection's delivery holds the connection's name here
+    event_type: str
+    source: str
+    data: bytes  # the pickled ``event.data``
+    state: str  # pending | dispatched | skipped
+    created_at: float
+    dispatched_at: float | None
+    connection_id: str | None
+    delivery_id: str | None
+    raw: bytes | None
+    skip_reason: str | None
+    # The ids of the sessions it started, comma-separated, when read by ``list_events``; else None.
+    session_ids: str | None = None
+
+
+# The stored columns in the record's field order: ``EventRecord(*row)`` needs no lookup by
+# name (the dispatcher reads each event it dispatches).
+_EVENT = ", ".join(f"e.{f.name}" for f in fields(EventRecord)[:-1])
+
+
+def payload(event: EventRecord) -> dict[str, Any]:
     """What a session (or a next_event) receives for a stored event."""
-    return {"data": pickle.loads(row["data"]), "event_id": row["event_id"], "event_type": row["event_type"]}
+    return {"data": pickle.loads(event.data), "event_id": event.event_id, "event_type": event.event_type}
 
 
-async def get_event(db: Database, event_id: str) -> Row | None:
-    return await db.fetchone("SELECT * FROM events WHERE event_id=?", (event_id,))
+async def get_event(db: Database, event_id: str) -> EventRecord | None:
+    row = await db.fetchone(f"SELECT {_EVENT} FROM events e WHERE event_id=?", (event_id,))
+    return None if row is None else EventRecord(*row)
 
 
-async def pending_events(db: Database, older_than: float = 0.0) -> list[Row]:
-    return await db.fetchall(
-        "SELECT * FROM events WHERE state='pending' AND created_at <= ? ORDER BY event_id LIMIT 1000",
+async def pending_events(db: Database, older_than: float = 0.0) -> list[EventRecord]:
+    rows = await db.fetchall(
+        f"SELECT {_EVENT} FROM events e WHERE state='pending' AND created_at <= ? ORDER BY event_id LIMIT 1000",
         (time.time() - older_than,),
     )
+    return [EventRecord(*r) for r in rows]
 
 
-async def list_events(db: Database, *, project_id: str = "", limit: int = 50) -> list[Row]:
+async def list_events(db: Database, *, project_id: str = "", limit: int = 50) -> list[EventRecord]:
+    """The newest events (of one project, when given), each with the ids of the sessions it started."""
     sql = (
-        "SELECT e.*, (SELECT group_concat(session_id) FROM sessions s WHERE s.event_id=e.event_id)"
+        f"SELECT {_EVENT}, (SELECT group_concat(session_id) FROM sessions s WHERE s.event_id=e.event_id)"
         " AS session_ids FROM events e"
     )
     if project_id:
-        return await db.fetchall(sql + " WHERE e.project_id=? ORDER BY e.event_id DESC LIMIT ?", (project_id, limit))
-    return await db.fetchall(sql + " ORDER BY e.event_id DESC LIMIT ?", (limit,))
+        rows = await db.fetchall(sql + " WHERE e.project_id=? ORDER BY e.event_id DESC LIMIT ?", (project_id, limit))
+    else:
+        rows = await db.fetchall(sql + " ORDER BY e.event_id DESC LIMIT ?", (limit,))
+    return [EventRecord(*r) for r in rows]
 
 
 @dataclass(frozen=True)

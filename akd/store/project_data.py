@@ -115,8 +115,8 @@ async def print_count(db: Database, session_id: str) -> int:
     return int(row["n"]) if row else 0
 
 
-def _print_line(r: Row) -> PrintLine:
-    return PrintLine(int(r["id"]), float(r["t"]), str(json.loads(r["data"]).get("text", "")))
+def _print_line(r: sessions.LogEntry) -> PrintLine:
+    return PrintLine(int(r.id), float(r.t), str(json.loads(r.data).get("text", "")))
 
 
 async def print_tail(db: Database, session_id: str, limit: int) -> tuple[list[PrintLine], int]:

@@ -414,15 +414,39 @@ async def unfinished_ids(db: Database) -> set[str]:
     return {row["session_id"] for row in rows}
 
 
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One row of ``session_log`` as the layers above read it."""
+
+    id: int
+    session_id: str
+    kind: str
+    dedupe: str | None
+    t: float
+    data: str  # a JSON object, parsed by the few readers that show it
+
+
+@dataclass(frozen=True, slots=True)
+class PrintText:
+    """A print record's id, time and text."""
+
+    id: int
+    t: float
+    text: str | None  # None only for a print record stored without text
+
+
+_LOG_COLUMNS = ", ".join(f.name for f in fields(LogEntry))
+
+
 async def list_prints(
     db: Database, session_id: str, *, after: int = 0, limit: int = 1000, descending: bool = False
-) -> list[Row]:
-    """Print records as (id, t, text): the text is taken out of the JSON by SQLite itself."""
+) -> list[PrintText]:
+    """Print records: the text is taken out of the JSON by SQLite itself."""
     sql = (
         "SELECT id, t, json_extract(data, '$.text') AS text FROM session_log"
         f" WHERE session_id=? AND kind='print' AND id > ? ORDER BY id {'DESC' if descending else 'ASC'} LIMIT ?"
     )
-    return await db.fetch_page(sql, (session_id, after, limit), limit)
+    return [PrintText(*r) for r in await db.fetch_page(sql, (session_id, after, limit), limit)]
 
 
 async def list_log(
@@ -433,7 +457,8 @@ async def list_log(
     after: int = 0,
     limit: int = 1000,
     descending: bool = False,
-) -> list[Row]:
+) -> list[LogEntry]:
+    """The session's log records (of ``kinds``, when given) after the one with id ``after``."""
     where = "session_id=? AND id > ?"
     params: list[Any] = [session_id, after]
     if kinds:
@@ -441,7 +466,8 @@ async def list_log(
         params.extend(kinds)
     order = "DESC" if descending else "ASC"
     params.append(limit)
-    return await db.fetch_page(f"SELECT * FROM session_log WHERE {where} ORDER BY id {order} LIMIT ?", params, limit)
+    sql = f"SELECT {_LOG_COLUMNS} FROM session_log WHERE {where} ORDER BY id {order} LIMIT ?"
+    return [LogEntry(*r) for r in await db.fetch_page(sql, params, limit)]
 
 
 # -- reruns and early wakes (akctl session rerun / wake) ------------------------------------
@@ -552,9 +578,16 @@ async def ended_before(db: Database, cutoff: float, limit: int) -> list[str]:
     return [str(r["session_id"]) for r in rows]
 
 
-async def sessions_of_event(db: Database, event_id: str) -> list[Row]:
-    """The (session_id, state) of each session an event started, by id."""
-    return await db.fetchall("SELECT session_id, state FROM sessions WHERE event_id=? ORDER BY session_id", (event_id,))
+@dataclass(frozen=True, slots=True)
+class SessionOfEvent:
+    session_id: str
+    state: str
+
+
+async def sessions_of_event(db: Database, event_id: str) -> list[SessionOfEvent]:
+    """The id and state of each session an event started, by id."""
+    sql = "SELECT session_id, state FROM sessions WHERE event_id=? ORDER BY session_id"
+    return [SessionOfEvent(*r) for r in await db.fetchall(sql, (event_id,))]
 
 
 # -- lookups of the SDK's requests and of dispatch (akd.engine.sdk_calls, akd.services.dispatch) --

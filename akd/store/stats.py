@@ -10,12 +10,28 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from akd.store.db import Database, Row
+from akd.store.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFact:
+    """What the stats count of one session."""
+
+    state: str
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    steps: int
+    project_id: str
+    deployment_id: str
+    trigger_id: str
+    project: str | None  # None once its project is gone
+    trigger: str | None  # the trigger's name; None for a manual run or a trigger that is gone
 
 
 async def session_facts(
     db: Database, *, project_id: str = "", deployment_id: str = "", since: float = 0.0
-) -> list[Row]:
+) -> list[SessionFact]:
     """Each matching session's state, times, steps, project and trigger (name), in bulk."""
     where, params = ["1=1"], list[Any]()
     for column, value in (("s.project_id", project_id), ("s.deployment_id", deployment_id)):
@@ -25,12 +41,13 @@ async def session_facts(
     if since:
         where.append("s.created_at >= ?")
         params.append(since)
-    return await db.fetchall_bulk(
+    rows = await db.fetchall_bulk(
         "SELECT s.state, s.created_at, s.started_at, s.ended_at, s.steps, s.project_id, s.deployment_id,"
         " s.trigger_id, p.name AS project, t.name AS trigger FROM sessions s"
         " LEFT JOIN projects p USING (project_id) LEFT JOIN triggers t ON t.trigger_id = s.trigger_id"
         f" WHERE {' AND '.join(where)}", params,
     )  # fmt: skip
+    return [SessionFact(*r) for r in rows]
 
 
 async def counts_by_state(db: Database) -> dict[str, int]:

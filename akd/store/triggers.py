@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from akd.store.db import Connection, Database, Row
@@ -12,8 +12,10 @@ from akd.store.db import Connection, Database, Row
 FIELDS = ("type", "call", "event_type", "filter", "is_sync", "is_durable", "schedule", "timezone", "connection")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TriggerRecord:
+    """One row of ``triggers`` as the layers above read it."""
+
     trigger_id: str
     project_id: str
     name: str
@@ -29,6 +31,7 @@ class TriggerRecord:
     slug: str | None  # webhooks only
     created_at: float
     updated_at: float
+    project: str = ""  # the project's name, when read with it
 
     def value_of(self, name: str) -> Any:
         """The value of one of ``FIELDS``."""
@@ -37,12 +40,38 @@ class TriggerRecord:
         return getattr(self, name)
 
 
+@dataclass(frozen=True, slots=True)
+class LiveTrigger:
+    """A trigger with its project's active deployment (both None while it has none)."""
+
+    trigger: TriggerRecord
+    deployment_id: str | None
+    build_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTrigger:
+    """A schedule trigger; ``live`` while its project has an active deployment."""
+
+    trigger: TriggerRecord
+    live: bool
+
+
+# The stored columns in the record's field order (``project`` last, when read): a record
+# is built by position, as webhook ingestion reads one per request.
+_STORED = tuple(f.name for f in fields(TriggerRecord))[:-1]
+COLUMNS = ", ".join(f"t.{name}" for name in _STORED)
+_SYNC, _DURABLE = _STORED.index("is_sync"), _STORED.index("is_durable")
+
+
+def record(values: list[Any]) -> TriggerRecord:
+    """A record of a row's values read as ``SELECT {COLUMNS}`` (and the project's name, if any)."""
+    values[_SYNC], values[_DURABLE] = bool(values[_SYNC]), bool(values[_DURABLE])
+    return TriggerRecord(*values)
+
+
 def _record(row: Row) -> TriggerRecord:
-    return TriggerRecord(
-        row["trigger_id"], row["project_id"], row["name"], row["type"], row["call"], row["event_type"],
-        row["filter"], bool(row["is_sync"]), bool(row["is_durable"]), row["schedule"], row["timezone"],
-        row["connection"], row["slug"], row["created_at"], row["updated_at"],
-    )  # fmt: skip
+    return record(list(row))
 
 
 def _bound(values: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -51,13 +80,13 @@ def _bound(values: Mapping[str, Any]) -> tuple[Any, ...]:
 
 async def project_triggers(db: Database, project_id: str) -> list[TriggerRecord]:
     """The project's triggers by name."""
-    rows = await db.fetchall("SELECT * FROM triggers WHERE project_id=? ORDER BY name", (project_id,))
+    rows = await db.fetchall(f"SELECT {COLUMNS} FROM triggers t WHERE project_id=? ORDER BY name", (project_id,))
     return [_record(r) for r in rows]
 
 
 async def triggers_in_tx(conn: Connection, project_id: str) -> list[TriggerRecord]:
     """``project_triggers`` inside a write transaction that is about to change them."""
-    async with conn.execute("SELECT * FROM triggers WHERE project_id=? ORDER BY name", (project_id,)) as cur:
+    async with conn.execute(f"SELECT {COLUMNS} FROM triggers t WHERE project_id=? ORDER BY name", (project_id,)) as cur:
         return [_record(r) for r in await cur.fetchall()]
 
 

@@ -18,7 +18,8 @@ from akd.api.common import ctx
 from akd.errors import InvalidArgument, NotFound
 from akd.ids import has_prefix
 from akd.services import lifecycle
-from akd.store.db import Database, Row
+from akd.store.builds import BuildRecord
+from akd.store.db import Database
 from akd.web.auth import page
 from akd.web.render import render
 
@@ -36,16 +37,16 @@ class FileChange:
 
 @dataclass(frozen=True)
 class Diff:
-    old: Row  # builds row (+ project)
-    new: Row
+    old: BuildRecord  # with its project
+    new: BuildRecord
     manifest: list[tuple[str, str]]
     files: list[FileChange]
     unchanged: int
 
 
-def _snapshot(data_dir: Path, build: Row) -> dict[str, bytes]:
-    root = data_dir / "builds" / build["digest"]
-    return {rel: (root / rel).read_bytes() for rel in lifecycle.build_files(data_dir, build["digest"])}
+def _snapshot(data_dir: Path, build: BuildRecord) -> dict[str, bytes]:
+    root = data_dir / "builds" / build.digest
+    return {rel: (root / rel).read_bytes() for rel in lifecycle.build_files(data_dir, build.digest)}
 
 
 def _text(content: bytes) -> str | None:
@@ -87,10 +88,10 @@ def file_changes(old: dict[str, bytes], new: dict[str, bytes]) -> tuple[list[Fil
     return changes, same
 
 
-async def build_of(db: Database, ident: str) -> Row:
+async def build_of(db: Database, ident: str) -> BuildRecord:
     """A build by its id, or the build of a deployment id."""
     if has_prefix(ident, "dep"):
-        ident = (await lifecycle.get_deployment(db, ident))["build_id"]
+        ident = (await lifecycle.get_deployment(db, ident)).build_id
     elif not has_prefix(ident, "bld"):
         raise InvalidArgument(f"expected a deployment (dep_...) or build (bld_...) id, got {ident!r}")
     return await lifecycle.get_build(db, ident)
@@ -99,7 +100,7 @@ async def build_of(db: Database, ident: str) -> Row:
 async def diff(db: Database, data_dir: Path, old_ident: str, new_ident: str) -> Diff:
     old, new = await build_of(db, old_ident), await build_of(db, new_ident)
     files, same = file_changes(_snapshot(data_dir, old), _snapshot(data_dir, new))
-    manifest = unified(old["manifest"], new["manifest"], f"{old['build_id']}/manifest", f"{new['build_id']}/manifest")
+    manifest = unified(old.manifest, new.manifest, f"{old.build_id}/manifest", f"{new.build_id}/manifest")
     return Diff(old, new, manifest, files, same)
 
 
@@ -111,9 +112,9 @@ async def build_page(request: Request) -> Response:
     c = ctx(request)
     build = await lifecycle.get_build(c.db, request.path_params["id"])
     return render(
-        request, "build.html", title=f"Build {build['build_id']}", nav="projects", b=build,
-        files=lifecycle.build_files(c.config.data_dir, build["digest"]),
-        deployments=await lifecycle.deployments_of_build(c.db, build["build_id"]),
+        request, "build.html", title=f"Build {build.build_id}", nav="projects", b=build,
+        files=lifecycle.build_files(c.config.data_dir, build.digest),
+        deployments=await lifecycle.deployments_of_build(c.db, build.build_id),
     )  # fmt: skip
 
 
@@ -122,12 +123,12 @@ async def build_file(request: Request) -> Response:
     c = ctx(request)
     build = await lifecycle.get_build(c.db, request.path_params["id"])
     rel = request.path_params["path"]
-    if rel not in lifecycle.build_files(c.config.data_dir, build["digest"]):
-        raise NotFound(f"build {build['build_id']} has no file {rel!r}")
-    content = (c.config.data_dir / "builds" / build["digest"] / rel).read_bytes()
+    if rel not in lifecycle.build_files(c.config.data_dir, build.digest):
+        raise NotFound(f"build {build.build_id} has no file {rel!r}")
+    content = (c.config.data_dir / "builds" / build.digest / rel).read_bytes()
     text = _text(content[:MAX_SHOWN_BYTES])
     return render(
-        request, "build_file.html", title=f"{rel} · {build['build_id']}", nav="projects", b=build, path=rel,
+        request, "build_file.html", title=f"{rel} · {build.build_id}", nav="projects", b=build, path=rel,
         text=text, size=len(content), cut=len(content) > MAX_SHOWN_BYTES,
     )  # fmt: skip
 
@@ -136,12 +137,12 @@ async def build_file(request: Request) -> Response:
 async def diff_page(request: Request) -> Response:
     c = ctx(request)
     prj = await lifecycle.project(c.db, request.path_params["name"])
-    deployments = await lifecycle.list_deployments(c.db, prj["project_id"])
-    old = request.query_params.get("from") or (deployments[1]["deployment_id"] if len(deployments) > 1 else "")
-    new = request.query_params.get("to") or (deployments[0]["deployment_id"] if deployments else "")
+    deployments = await lifecycle.list_deployments(c.db, prj.project_id)
+    old = request.query_params.get("from") or (deployments[1].deployment_id if len(deployments) > 1 else "")
+    new = request.query_params.get("to") or (deployments[0].deployment_id if deployments else "")
     result = await diff(c.db, c.config.data_dir, old, new) if old and new else None
     return render(
-        request, "diff.html", title=f"Diff · {prj['name']}", nav="projects", p=prj, deployments=deployments,
+        request, "diff.html", title=f"Diff · {prj.name}", nav="projects", p=prj, deployments=deployments,
         old=old, new=new, diff=result,
     )  # fmt: skip
 

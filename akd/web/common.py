@@ -53,7 +53,7 @@ async def project_id_param(request: Request) -> str:
     name = request.query_params.get("project", "")
     if not name:
         return ""
-    return str(must(await projects_store.project_by_name(ctx(request).db, name), "project", name)["project_id"])
+    return str(must(await projects_store.project_by_name(ctx(request).db, name), "project", name).project_id)
 
 
 def time_param(request: Request, name: str) -> float | None:

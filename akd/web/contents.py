@@ -21,9 +21,9 @@ async def vars_page(request: Request) -> Response:
     c = ctx(request)
     prj = await lifecycle.project(c.db, request.path_params["name"])
     # reveal=False: a secret's value is replaced by the mask before the template sees it.
-    found = await vars_store.list_vars(c.db, c.config.data_dir, prj["project_id"], reveal=False)
+    found = await vars_store.list_vars(c.db, c.config.data_dir, prj.project_id, reveal=False)
     return render(
-        request, "vars.html", title=f"Vars · {prj['name']}", nav="projects", p=prj, vars=found,
+        request, "vars.html", title=f"Vars · {prj.name}", nav="projects", p=prj, vars=found,
         notice=notice(request),
     )  # fmt: skip
 
@@ -33,8 +33,8 @@ async def store_page(request: Request) -> Response:
     c = ctx(request)
     prj = await lifecycle.project(c.db, request.path_params["name"])
     return render(
-        request, "store.html", title=f"Store · {prj['name']}", nav="projects", p=prj,
-        entries=await project_data.store_entries(c.db, prj["project_id"]), notice=notice(request),
+        request, "store.html", title=f"Store · {prj.name}", nav="projects", p=prj,
+        entries=await project_data.store_entries(c.db, prj.project_id), notice=notice(request),
     )  # fmt: skip
 
 

@@ -51,17 +51,17 @@ def _confirm(request: Request, c: Confirmation) -> Response:
 async def project_confirm(request: Request) -> Response:
     db = ctx(request).db
     prj = await lifecycle.project(db, request.path_params["name"])
-    f = await project_data.footprint(db, prj["project_id"])
+    f = await project_data.footprint(db, prj.project_id)
     live = f.live_sessions
     return _confirm(request, Confirmation(
-        f"Delete project {prj['name']}?",
+        f"Delete project {prj.name}?",
         [_plural(f.sessions, "session") + " with their prints, timelines and journals", _plural(f.events, "event"),
          _plural(f.store_keys, "store key"), _plural(f.vars, "var"), _plural(f.triggers, "trigger")
          + " (webhook URLs stop answering, schedules stop)", _plural(f.deployments, "deployment"),
          _plural(f.builds, "build")],
         ["the project's directory and files on disk"],
         refused=f"It has {_plural(live, 'live session')} (queued or running): stop them first." if live else "",
-        back=f"/projects/{prj['name']}",
+        back=f"/projects/{prj.name}",
     ))  # fmt: skip
 
 
@@ -77,20 +77,20 @@ async def project_delete(request: Request) -> Response:
 @page
 async def deployment_confirm(request: Request) -> Response:
     dep = await lifecycle.get_deployment(ctx(request).db, request.path_params["id"])
-    refused = "" if dep["state"] == "inactive" else f"It is {dep['state']}: only inactive deployments can be deleted."
+    refused = "" if dep.state == "inactive" else f"It is {dep.state}: only inactive deployments can be deleted."
     return _confirm(request, Confirmation(
-        f"Delete deployment {dep['deployment_id']}?",
-        [f"deployment {dep['deployment_id']} of project {dep['project']} (it can no longer be activated)"],
-        [f"its {_plural(sum(dep[f'n_{s}'] for s in lifecycle.SESSION_STATES), 'session')} (history)",
-         f"build {dep['build_id']}"],
-        refused=refused, back="/deployments" + query(project=dep["project"]),
+        f"Delete deployment {dep.deployment_id}?",
+        [f"deployment {dep.deployment_id} of project {dep.project} (it can no longer be activated)"],
+        [f"its {_plural(sum(dep.session_counts[s] for s in lifecycle.SESSION_STATES), 'session')} (history)",
+         f"build {dep.build_id}"],
+        refused=refused, back="/deployments" + query(project=dep.project),
     ))  # fmt: skip
 
 
 @action
 async def deployment_delete(request: Request) -> Response:
     dep = await lifecycle.delete_deployment(ctx(request), request.path_params["id"])
-    return redirect("/deployments" + query(project=dep["project"]), "deleted")
+    return redirect("/deployments" + query(project=dep.project), "deleted")
 
 
 # -- sessions --------------------------------------------------------------------------
@@ -127,12 +127,12 @@ async def session_delete(request: Request) -> Response:
 async def var_confirm(request: Request) -> Response:
     c = ctx(request)
     prj = await lifecycle.project(c.db, request.path_params["name"])
-    var = await lifecycle.get_var(c.db, c.config.data_dir, prj["project_id"], request.path_params["var"])
+    var = await lifecycle.get_var(c.db, c.config.data_dir, prj.project_id, request.path_params["var"])
     comes_back = ["it comes back with the next deploy (the manifest declares it)"] if var.origin == "manifest" else []
     return _confirm(request, Confirmation(
-        f"Delete var {var.name} of {prj['name']}?",
+        f"Delete var {var.name} of {prj.name}?",
         [f"{'secret ' if var.secret else ''}var {var.name} and its value (sessions started later do not get it)"],
-        comes_back, back=f"/projects/{prj['name']}/vars",
+        comes_back, back=f"/projects/{prj.name}/vars",
     ))  # fmt: skip
 
 
@@ -140,8 +140,8 @@ async def var_confirm(request: Request) -> Response:
 async def var_delete(request: Request) -> Response:
     db = ctx(request).db
     prj = await lifecycle.project(db, request.path_params["name"])
-    await lifecycle.delete_var(db, prj["project_id"], request.path_params["var"])
-    return redirect(f"/projects/{prj['name']}/vars", "deleted")
+    await lifecycle.delete_var(db, prj.project_id, request.path_params["var"])
+    return redirect(f"/projects/{prj.name}/vars", "deleted")
 
 
 @page
@@ -149,13 +149,13 @@ async def key_confirm(request: Request) -> Response:
     db = ctx(request).db
     prj = await lifecycle.project(db, request.path_params["name"])
     key = request.query_params.get("key", "")
-    entry = await project_data.store_entry(db, prj["project_id"], key)
+    entry = await project_data.store_entry(db, prj.project_id, key)
     if entry is None:
-        raise NotFound(f"project {prj['name']} stores nothing under key {key!r}")
+        raise NotFound(f"project {prj.name} stores nothing under key {key!r}")
     return _confirm(request, Confirmation(
-        f"Delete store key {key} of {prj['name']}?",
+        f"Delete store key {key} of {prj.name}?",
         [f"key {key} and its value ({_plural(entry.size, 'byte')} of JSON)"],
-        back=f"/projects/{prj['name']}/store", fields={"key": key},
+        back=f"/projects/{prj.name}/store", fields={"key": key},
     ))  # fmt: skip
 
 
@@ -164,9 +164,9 @@ async def key_delete(request: Request) -> Response:
     db = ctx(request).db
     prj = await lifecycle.project(db, request.path_params["name"])
     key = (await form_fields(request)).get("key", "")
-    if not await project_data.delete_store_key(db, prj["project_id"], key):
-        raise FailedPrecondition(f"project {prj['name']} stores nothing under key {key!r} (deleted already?)")
-    return redirect(f"/projects/{prj['name']}/store", "deleted")
+    if not await project_data.delete_store_key(db, prj.project_id, key):
+        raise FailedPrecondition(f"project {prj.name} stores nothing under key {key!r} (deleted already?)")
+    return redirect(f"/projects/{prj.name}/store", "deleted")
 
 
 routes = [

@@ -31,13 +31,13 @@ async def deployment_list(request: Request) -> Response:
 @action
 async def activate(request: Request) -> Response:
     row = await lifecycle.activate_deployment(ctx(request), request.path_params["id"])
-    return redirect("/deployments" + query(project=row["project"]), "activated")
+    return redirect("/deployments" + query(project=row.project), "activated")
 
 
 @action
 async def deactivate(request: Request) -> Response:
     row = await lifecycle.deactivate_deployment(ctx(request), request.path_params["id"])
-    return redirect("/deployments" + query(project=row["project"]), "deactivated")
+    return redirect("/deployments" + query(project=row.project), "deactivated")
 
 
 routes = [

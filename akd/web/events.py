@@ -13,8 +13,8 @@ from akd.errors import FailedPrecondition
 from akd.services.context import AppContext
 from akd.store import events as store
 from akd.store import projects as projects_store
-from akd.store.db import Row
-from akd.store.events import NewEvent
+from akd.store.events import EventRecord, NewEvent
+from akd.store.triggers import TriggerRecord
 from akd.web.auth import action, page
 from akd.web.common import id_param, notice, project_id_param, query, redirect, unpickle
 from akd.web.render import render
@@ -39,12 +39,12 @@ async def event_detail(request: Request) -> Response:
     c = ctx(request)
     event_id = request.path_params["id"]
     row = must(await store.get_event(c.db, event_id), "event", event_id)
-    project = await projects_store.project_by_id(c.db, row["project_id"]) if row["project_id"] else None
-    found = await store.get_delivery(c.db, event_id) if row["connection_id"] else None
-    trigger = await projects_store.trigger_by_id(c.db, row["trigger_id"]) if row["trigger_id"] else None
+    project = await projects_store.project_by_id(c.db, row.project_id) if row.project_id else None
+    found = await store.get_delivery(c.db, event_id) if row.connection_id else None
+    trigger = await projects_store.trigger_by_id(c.db, row.trigger_id) if row.trigger_id else None
     return render(
         request, "event.html", title=f"Event {event_id}", nav="events", e=row,
-        project=project["name"] if project is not None else "", data=jsonable(unpickle(row["data"])),
+        project=project.name if project is not None else "", data=jsonable(unpickle(row.data)),
         sessions=await store.started_sessions(c.db, event_id), notice=notice(request),
         trigger_exists=trigger is not None,
         delivery=await deliveries.delivery_json(request, found) if found is not None else None,
@@ -55,17 +55,17 @@ async def event_detail(request: Request) -> Response:
 async def redispatch(request: Request) -> Response:
     c = ctx(request)
     old = must(await store.get_event(c.db, request.path_params["id"]), "event", request.path_params["id"])
-    trg = await projects_store.trigger_by_id(c.db, old["trigger_id"]) if old["trigger_id"] else None
+    trg = await projects_store.trigger_by_id(c.db, old.trigger_id) if old.trigger_id else None
     if trg is None:
-        raise FailedPrecondition(f"the trigger of event {old['event_id']} no longer exists")
+        raise FailedPrecondition(f"the trigger of event {old.event_id} no longer exists")
     return redirect(f"/events/{await _dispatch_copy(c, old, trg)}", "redispatched")
 
 
-async def _dispatch_copy(c: AppContext, old: Row, trg: Row) -> str:
+async def _dispatch_copy(c: AppContext, old: EventRecord, trg: TriggerRecord) -> str:
     """Like ``akctl event redispatch``: a new event with the old one's type and data."""
     ev = NewEvent(
-        project_id=trg["project_id"], trigger_id=trg["trigger_id"], trigger_name=trg["name"],
-        event_type=old["event_type"], source="redispatch", data=bytes(old["data"]),
+        project_id=trg.project_id, trigger_id=trg.trigger_id, trigger_name=trg.name,
+        event_type=old.event_type, source="redispatch", data=bytes(old.data),
     )  # fmt: skip
     return (await c.dispatcher.ingest(ev, wait=True)).event_id
 

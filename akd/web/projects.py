@@ -25,8 +25,9 @@ from akd.store import payloads as payloads_store
 from akd.store import project_data
 from akd.store import projects as store
 from akd.store import stats as stats_store
-from akd.store.db import Row
 from akd.store.events import NewEvent
+from akd.store.projects import ProjectRecord
+from akd.store.triggers import TriggerRecord
 from akd.web.auth import action, form_fields, page
 from akd.web.common import notice, redirect
 from akd.web.connections import connection_views
@@ -37,23 +38,23 @@ from akd.web.render import render
 async def project_list(request: Request) -> Response:
     c = ctx(request)
     projects = await store.list_projects(c.db)
-    triggers = {p["project_id"]: await store.triggers_of(c.db, p["project_id"]) for p in projects}
+    triggers = {p.project_id: await store.triggers_of(c.db, p.project_id) for p in projects}
     return render(
         request, "projects.html", title="Projects", nav="projects", projects=projects, triggers=triggers,
         counts=await stats_store.counts_by_project(c.db), notice=notice(request),
     )  # fmt: skip
 
 
-async def _fires(c: AppContext, t: Row, active: bool, last: dict[str, float]) -> dict[str, Any]:
+async def _fires(c: AppContext, t: TriggerRecord, active: bool, last: dict[str, float]) -> dict[str, Any]:
     """A schedule's next fire times (none while paused: no active deployment) and its last tick."""
-    if t["type"] != "schedule":
+    if t.type != "schedule":
         return {}
     times: list[float] = []
     if active:
-        times = cron_next(t["schedule"], t["timezone"])
+        times = cron_next(t.schedule, t.timezone)
         if not times:
-            times = await next_fire_times(c.engine.client, t["trigger_id"])
-    return {"next_fires": times, "last_fire": last.get(t["trigger_id"]), "paused": not active}
+            times = await next_fire_times(c.engine.client, t.trigger_id)
+    return {"next_fires": times, "last_fire": last.get(t.trigger_id), "paused": not active}
 
 
 def _request_body(data: Any) -> Any:
@@ -62,15 +63,15 @@ def _request_body(data: Any) -> Any:
     return body.get("json") if isinstance(body, dict) else None
 
 
-async def _payloads(c: AppContext, project_id: str, t: Row) -> dict[str, Any]:
+async def _payloads(c: AppContext, project_id: str, t: TriggerRecord) -> dict[str, Any]:
     """A trigger's saved payloads and recent ones, as ``{label, name, json}`` choices; for a
     webhook a choice is the body of a test request (recent requests whose body was not a
     JSON object are left out), for other triggers the event's data."""
     saved = [{"label": p.name, "name": p.name, "json": p.data}
-             for p in await payloads_store.list_saved(c.db, project_id, t["name"])]  # fmt: skip
+             for p in await payloads_store.list_saved(c.db, project_id, t.name)]  # fmt: skip
     recent = []
-    for r in await payloads_store.recent(c.db, project_id, t["name"]):
-        value = _request_body(r.data) if t["slug"] else jsonable(r.data)
+    for r in await payloads_store.recent(c.db, project_id, t.name):
+        value = _request_body(r.data) if t.slug else jsonable(r.data)
         if isinstance(value, dict):
             recent.append({"label": f"{r.event_id} ({r.source})", "name": r.event_id, "json": json.dumps(value)})
     return {"saved": saved, "recent": recent}
@@ -80,18 +81,18 @@ async def _payloads(c: AppContext, project_id: str, t: Row) -> dict[str, Any]:
 async def project_detail(request: Request) -> Response:
     c = ctx(request)
     prj = await lifecycle.project(c.db, request.path_params["name"])
-    active = await store.active_deployment(c.db, prj["project_id"])
-    last = await project_data.last_ticks(c.db, prj["project_id"])
+    active = await store.active_deployment(c.db, prj.project_id)
+    last = await project_data.last_ticks(c.db, prj.project_id)
     triggers = [
-        {**trigger_json(t, c.base_url), "path": f"/webhooks/{t['slug']}" if t["slug"] else "",
-         **await _fires(c, t, active is not None, last), "payloads": await _payloads(c, prj["project_id"], t)}
-        for t in await store.triggers_of(c.db, prj["project_id"])
+        {**trigger_json(t, c.base_url), "path": f"/webhooks/{t.slug}" if t.slug else "",
+         **await _fires(c, t, active is not None, last), "payloads": await _payloads(c, prj.project_id, t)}
+        for t in await store.triggers_of(c.db, prj.project_id)
     ]  # fmt: skip
     return render(
-        request, "project.html", title=f"Project {prj['name']}", nav="projects", p=prj, active=active,
-        triggers=triggers, deployments=(await lifecycle.list_deployments(c.db, prj["project_id"]))[:10],
-        counts=(await stats_store.counts_by_project(c.db)).get(prj["project_id"], {}),
-        connections=await connection_views(request, prj["project_id"]), notice=notice(request),
+        request, "project.html", title=f"Project {prj.name}", nav="projects", p=prj, active=active,
+        triggers=triggers, deployments=(await lifecycle.list_deployments(c.db, prj.project_id))[:10],
+        counts=(await stats_store.counts_by_project(c.db)).get(prj.project_id, {}),
+        connections=await connection_views(request, prj.project_id), notice=notice(request),
     )  # fmt: skip
 
 
@@ -101,20 +102,20 @@ async def fire_trigger(request: Request) -> Response:
     c = ctx(request)
     prj = await lifecycle.project(c.db, request.path_params["name"])
     name = request.path_params["trigger"]
-    trigger = next((t for t in await store.triggers_of(c.db, prj["project_id"]) if t["name"] == name), None)
+    trigger = next((t for t in await store.triggers_of(c.db, prj.project_id) if t.name == name), None)
     if trigger is None:
-        raise NotFound(f"project {prj['name']} has no trigger {name!r}")
+        raise NotFound(f"project {prj.name} has no trigger {name!r}")
     await debug.fire(c, trigger)
-    return redirect(f"/projects/{prj['name']}", "fired")
+    return redirect(f"/projects/{prj.name}", "fired")
 
 
-async def _trigger(request: Request) -> tuple[Row, Row]:
+async def _trigger(request: Request) -> tuple[ProjectRecord, TriggerRecord]:
     c = ctx(request)
     prj = await lifecycle.project(c.db, request.path_params["name"])
     name = request.path_params["trigger"]
-    trigger = next((t for t in await store.triggers_of(c.db, prj["project_id"]) if t["name"] == name), None)
+    trigger = next((t for t in await store.triggers_of(c.db, prj.project_id) if t.name == name), None)
     if trigger is None:
-        raise NotFound(f"project {prj['name']} has no trigger {name!r}")
+        raise NotFound(f"project {prj.name} has no trigger {name!r}")
     return prj, trigger
 
 
@@ -136,8 +137,8 @@ async def save_payload(request: Request) -> Response:
     fields = await form_fields(request)
     name = valid_name(fields.get("save_as", "").strip())
     text = payload_text({"data": _form_data(fields)})
-    await payloads_store.save(c.db, prj["project_id"], trigger["name"], name, text)
-    return redirect(f"/projects/{prj['name']}#trigger-{trigger['name']}")
+    await payloads_store.save(c.db, prj.project_id, trigger.name, name, text)
+    return redirect(f"/projects/{prj.name}#trigger-{trigger.name}")
 
 
 @action
@@ -145,9 +146,9 @@ async def delete_payload(request: Request) -> Response:
     c = ctx(request)
     prj, trigger = await _trigger(request)
     name = request.path_params["payload"]
-    if not await payloads_store.delete(c.db, prj["project_id"], trigger["name"], name):
-        raise NotFound(f"trigger {trigger['name']} has no saved payload {name!r}")
-    return redirect(f"/projects/{prj['name']}", "deleted")
+    if not await payloads_store.delete(c.db, prj.project_id, trigger.name, name):
+        raise NotFound(f"trigger {trigger.name} has no saved payload {name!r}")
+    return redirect(f"/projects/{prj.name}", "deleted")
 
 
 @action
@@ -157,8 +158,8 @@ async def dispatch_payload(request: Request) -> Response:
     prj, trigger = await _trigger(request)
     data = _form_data(await form_fields(request))
     ev = NewEvent(
-        project_id=prj["project_id"], trigger_id=trigger["trigger_id"], trigger_name=trigger["name"],
-        event_type=trigger["event_type"], source="manual", data=pickle.dumps(data),
+        project_id=prj.project_id, trigger_id=trigger.trigger_id, trigger_name=trigger.name,
+        event_type=trigger.event_type, source="manual", data=pickle.dumps(data),
     )  # fmt: skip
     got = await c.dispatcher.ingest(ev, wait=True)
     return redirect(f"/events/{got.event_id}")

@@ -112,7 +112,7 @@ async def _trigger_name(request: Request, row: SessionRecord) -> str:
     if not row.trigger_id:
         return ""
     trg = await projects_store.trigger_by_id(ctx(request).db, row.trigger_id)
-    return str(trg["name"]) if trg is not None else row.trigger_id
+    return str(trg.name) if trg is not None else row.trigger_id
 
 
 async def _inputs(request: Request, row: SessionRecord) -> dict[str, Any]:
@@ -120,7 +120,7 @@ async def _inputs(request: Request, row: SessionRecord) -> dict[str, Any]:
     if row.event_id:
         ev = await events_store.get_event(ctx(request).db, row.event_id)
         if ev is not None:
-            return {"event_type": ev["event_type"], "data": jsonable(unpickle(ev["data"]))}
+            return {"event_type": ev.event_type, "data": jsonable(unpickle(ev.data))}
     value = unpickle(row.inputs)
     if isinstance(value, dict) and "__akd_event__" in value:  # a restart carries its event along
         event = value["__akd_event__"]

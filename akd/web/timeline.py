@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from akd.store.db import Row
-from akd.store.sessions import SessionRecord
+from akd.store.sessions import LogEntry, SessionRecord
 from akd.store.states import FINAL, SessionState
 
 # The session log's kinds a timeline is drawn from (SDK calls are read apart: see ``build``).
@@ -38,7 +37,7 @@ class Entry:
     result: str = ""
 
 
-def build(session: SessionRecord, records: Sequence[Row], calls: Sequence[Row], now: float) -> list[Entry]:
+def build(session: SessionRecord, records: Sequence[LogEntry], calls: Sequence[LogEntry], now: float) -> list[Entry]:
     """Entries in time order, positioned between the session's creation and its end (or now).
 
     ``calls``: the session's ``call`` log records (SDK requests akd answered)."""
@@ -88,23 +87,23 @@ def _clock(t: float) -> str:
 
 
 def _from_records(
-    records: Sequence[Row], ended_at: float | None, end: float, waiting: dict[str, Any] | None
+    records: Sequence[LogEntry], ended_at: float | None, end: float, waiting: dict[str, Any] | None
 ) -> list[Entry]:
-    states = [r for r in records if r["kind"] == "state"]
-    entries = [_state(r, states[i + 1]["t"] if i + 1 < len(states) else None, ended_at, end)
+    states = [r for r in records if r.kind == "state"]
+    entries = [_state(r, states[i + 1].t if i + 1 < len(states) else None, ended_at, end)
                for i, r in enumerate(states)]  # fmt: skip
     for r in records:
-        data: dict[str, Any] = json.loads(r["data"])
-        if r["kind"] == "step":
-            entries.append(_step(r["t"], data))
-        elif r["kind"] == "sleep":
-            entries.append(_sleep(r["t"], data, end, waiting))
-        elif r["kind"] in ("stop_request", "stop"):
+        data: dict[str, Any] = json.loads(r.data)
+        if r.kind == "step":
+            entries.append(_step(r.t, data))
+        elif r.kind == "sleep":
+            entries.append(_sleep(r.t, data, end, waiting))
+        elif r.kind in ("stop_request", "stop"):
             detail = str(data.get("reason", "")) + (" (forced)" if data.get("forced") or data.get("force") else "")
-            entries.append(Entry(r["t"], r["kind"], r["kind"].replace("_", " "), detail))
-        elif r["kind"] in _NOTES:
-            label, detail = _NOTES[r["kind"]](data)
-            entries.append(Entry(r["t"], r["kind"], label, detail, ok=r["kind"] == "resume"))
+            entries.append(Entry(r.t, r.kind, r.kind.replace("_", " "), detail))
+        elif r.kind in _NOTES:
+            label, detail = _NOTES[r.kind](data)
+            entries.append(Entry(r.t, r.kind, label, detail, ok=r.kind == "resume"))
     return entries
 
 
@@ -123,13 +122,13 @@ _NOTES: dict[str, Any] = {
 }
 
 
-def _state(r: Row, next_t: float | None, ended_at: float | None, end: float) -> Entry:
-    data = json.loads(r["data"])
+def _state(r: LogEntry, next_t: float | None, ended_at: float | None, end: float) -> Entry:
+    data = json.loads(r.data)
     state = str(data.get("state", "?"))
     final = state in FINAL
     until = next_t if next_t is not None else (None if final else (ended_at or end))
     return Entry(
-        r["t"], "state", state, str(data.get("error", "")), None if until is None else max(0.0, until - r["t"]),
+        r.t, "state", state, str(data.get("error", "")), None if until is None else max(0.0, until - r.t),
         ok=state != SessionState.ERROR,
     )  # fmt: skip
 
@@ -171,12 +170,12 @@ _CALLS: dict[str, str] = {
 }  # fmt: skip
 
 
-def _call(r: Row) -> Entry:
-    data: dict[str, Any] = json.loads(r["data"])
+def _call(r: LogEntry) -> Entry:
+    data: dict[str, Any] = json.loads(r.data)
     name = str(data.get("name", "?"))
     waited = data.get("waited")
     seq = data.get("seq")
-    return Entry(float(r["t"]) - float(waited or 0.0), "call", _CALLS.get(name, name.replace("_", " ")),
+    return Entry(float(r.t) - float(waited or 0.0), "call", _CALLS.get(name, name.replace("_", " ")),
                  str(data.get("error") or ""), float(waited) if waited is not None else None,
                  ok=bool(data.get("ok", True)), seq=int(seq) if isinstance(seq, int) else None)  # fmt: skip
 

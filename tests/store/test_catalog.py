@@ -131,10 +131,10 @@ def test_builds_carry_their_project_name_newest_first(tmp_path: Path) -> None:
             await builds.insert_build(conn, builds.NewBuild("bld_1", "prj_1", "a" * 64, 5, "m1", None))
             await builds.insert_build(conn, builds.NewBuild("bld_2", "prj_1", "b" * 64, 6, "m2", "req"))
             await builds.insert_build(conn, builds.NewBuild("bld_3", "prj_2", "c" * 64, 7, "m3", None))
-        assert [b["build_id"] for b in await builds.builds_listed(db, "prj_1")] == ["bld_2", "bld_1"]
-        assert {b["build_id"] for b in await builds.builds_listed(db)} == {"bld_1", "bld_2", "bld_3"}
+        assert [b.build_id for b in await builds.builds_listed(db, "prj_1")] == ["bld_2", "bld_1"]
+        assert {b.build_id for b in await builds.builds_listed(db)} == {"bld_1", "bld_2", "bld_3"}
         found = await builds.build_found(db, "bld_2")
-        assert found is not None and (found["project"], found["requirements"], found["size"]) == ("one", "req", 6)
+        assert found is not None and (found.project, found.requirements, found.size) == ("one", "req", 6)
         assert await builds.build_found(db, "bld_9") is None
 
     _run(tmp_path, scenario)
@@ -168,15 +168,15 @@ def test_deployment_rows_count_their_sessions_per_state(tmp_path: Path) -> None:
         for n, state in enumerate(states):
             await _session(db, f"ses_{n}", "dep_1", state)
         row = await deployments.deployment_counted(db, "dep_1")
-        assert row is not None and row["project"] == "one"
-        counts = {s.value: row[f"n_{s.value}"] for s in ORDER}
+        assert row is not None and row.project == "one"
+        counts = {s.value: row.session_counts[s.value] for s in ORDER}
         assert counts == {"queued": 1, "created": 0, "running": 2, "completed": 0, "error": 1, "stopped": 0}
         active = await deployments.active_counted(db, "prj_1")
-        assert active is not None and tuple(active) == tuple(row)
+        assert active == row
         await _deployment(db, "dep_2", "bld_1")  # dep_1 drains: its sessions are live
         listed = await deployments.deployments_listed(db, "prj_1")
-        assert {r["deployment_id"]: r["n_running"] for r in listed} == {"dep_1": 2, "dep_2": 0}
-        assert [r["deployment_id"] for r in await deployments.deployments_listed(db, state="draining")] == ["dep_1"]
+        assert {r.deployment_id: r.session_counts["running"] for r in listed} == {"dep_1": 2, "dep_2": 0}
+        assert [r.deployment_id for r in await deployments.deployments_listed(db, state="draining")] == ["dep_1"]
         assert await deployments.deployments_listed(db, "prj_1", "inactive") == []
         assert await deployments.deployment_counted(db, "dep_9") is None
 
@@ -187,7 +187,7 @@ def test_a_project_is_found_by_name_or_id_and_counts_live_sessions(tmp_path: Pat
     async def scenario(db: Database) -> None:
         by_name = await projects_store.project_by_name_or_id(db, "one")
         by_id = await projects_store.project_by_name_or_id(db, "prj_1")
-        assert by_name is not None and by_id is not None and by_name["root_dir"] == by_id["root_dir"] == "/src/one"
+        assert by_name is not None and by_id is not None and by_name.root_dir == by_id.root_dir == "/src/one"
         assert await projects_store.project_by_name_or_id(db, "nope") is None
         await _deployment(db, "dep_1", "bld_1")
         for n, state in enumerate(ORDER):

@@ -37,9 +37,9 @@ def test_a_new_event_is_stored_pending_with_a_fresh_id(tmp_path: Path) -> None:
             assert first.event_id != second.event_id and first.event_id.startswith("evt_")
             assert await events.ingest_event(db, first) == Ingested(first.event_id, duplicate=False)
             row = await events.get_event(db, first.event_id)
-            assert row is not None and row["state"] == "pending" and row["trigger_name"] == "hook"
-            assert pickle.loads(row["data"]) == {"n": 1}
-            assert [r["event_id"] for r in await events.pending_events(db)] == [first.event_id]
+            assert row is not None and row.state == "pending" and row.trigger_name == "hook"
+            assert pickle.loads(row.data) == {"n": 1}
+            assert [r.event_id for r in await events.pending_events(db)] == [first.event_id]
         finally:
             await db.close()
 

@@ -96,7 +96,7 @@ def test_a_session_resumed_on_another_akd_names_its_new_worker(tmp_path: Path) -
             assert got is not None and got.state is SessionState.RUNNING
             seen.append(got.worker)
         log = await sessions.list_log(db, "ses_1")
-        assert sum(1 for r in log if r["kind"] == "state") == 2  # created, then running once (not three times)
+        assert sum(1 for r in log if r.kind == "state") == 2  # created, then running once (not three times)
         return seen
 
     assert _run(tmp_path, scenario) == ["node-a", "node-a", "node-b"]
