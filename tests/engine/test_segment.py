@@ -157,7 +157,7 @@ def _run(tmp_path: Path, scenario: Callable[[Path], Coroutine[Any, Any, None]]) 
 
 async def _log(db: Database, *kinds: str) -> list[tuple[str, str | None, dict[str, Any]]]:
     rows = await sessions.list_log(db, SID, kinds=kinds)
-    return [(str(r["kind"]), r["dedupe"], json.loads(r["data"])) for r in rows]
+    return [(r.kind, r.dedupe, json.loads(r.data)) for r in rows]
 
 
 async def _eventually(check: Callable[[], Awaitable[bool]]) -> None:
