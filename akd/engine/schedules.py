@@ -60,12 +60,17 @@ class TickWorkflow:
         )
 
 
+def tick_id(trigger_id: str) -> str:
+    """The id of a trigger's tick runs; Temporal's schedule appends each run's time (see ticks.scheduled_at)."""
+    return f"tick-{trigger_id}"
+
+
 def schedule_for(scheduled: ScheduleTrigger, task_queue: str) -> Schedule:
     """The trigger's schedule (one of ``projects.schedule_triggers``: paused unless ``live``)."""
     trigger, live = scheduled.trigger, scheduled.live
     spec = ScheduleSpec(cron_expressions=[trigger.schedule], time_zone_name=trigger.timezone or None)
     action = ScheduleActionStartWorkflow(
-        TICK_WORKFLOW, TickInput(trigger.trigger_id), id=f"tick-{trigger.trigger_id}", task_queue=task_queue
+        TICK_WORKFLOW, TickInput(trigger.trigger_id), id=tick_id(trigger.trigger_id), task_queue=task_queue
     )
     policy = SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL, catchup_window=CATCHUP_WINDOW)
     state = ScheduleState(paused=not live, note="" if live else PAUSED_NOTE)

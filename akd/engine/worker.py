@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
-from temporalio.client import Client, ScheduleOverlapPolicy, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -17,10 +17,9 @@ from temporalio.worker import Worker
 
 from akd.engine.activities import EngineContext, SessionActivities
 from akd.engine.connect import TemporalTarget
-from akd.engine.schedules import PREFIX as SCHEDULE_PREFIX
-from akd.engine.schedules import TICK_WORKFLOW, TickWorkflow, reconcile
+from akd.engine.schedules import TICK_WORKFLOW, TickWorkflow, reconcile, tick_id
 from akd.engine.sdk_calls import SdkCalls
-from akd.engine.types import SessionInput
+from akd.engine.types import SessionInput, TickInput
 from akd.engine.workflows import SessionWorkflow
 from akd.errors import Unavailable
 
@@ -188,9 +187,13 @@ class Engine:
         await self.handle(session_id).signal(SessionWorkflow.wake_sleep)
 
     async def fire_schedule(self, trigger_id: str) -> None:
-        """Run a schedule trigger's action now: a real tick, through the same path as its schedule's."""
-        await self.client.get_schedule_handle(SCHEDULE_PREFIX + trigger_id).trigger(
-            overlap=ScheduleOverlapPolicy.ALLOW_ALL
+        """Run a schedule trigger's action now: a real tick, through the tick workflow its
+        schedule starts. Not through the schedule itself: Temporal names a schedule's runs
+        by the second, so a second fire within the same second was no tick at all. This
+        run is named to the microsecond, in the schedule's form (``ticks.scheduled_at``)."""
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        await self.client.start_workflow(
+            TickWorkflow.run, TickInput(trigger_id), id=f"{tick_id(trigger_id)}-{stamp}", task_queue=self.task_queue
         )
 
     async def forget_workflows(self, workflow_ids: list[str]) -> None:
